@@ -1,0 +1,24 @@
+# rankgap: near-rank loss of activations against batch size.
+# `snakemake --cores 8 --resources gpu=2` builds every table and figure of the paper (config.yaml);
+# `--configfile config/demo.yaml` swaps in another grid (it replaces config.yaml, not extends it).
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/activations.smk"
+include: "workflow/rules/rank.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        paper_artifacts(),

@@ -1,0 +1,48 @@
+"""The paper's figures: near-rank loss (count of singular values at or below a threshold, summed
+over layers and HOSVD modes) against batch size, on a log scale."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+COUNT_NOTE = ("count = singular values <= threshold reported by the SVD of every layer's unfoldings, summed over "
+              "layers and modes; the structural deficit (batch larger than a layer) is not included")
+
+
+def totals(rankloss: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Paper-style count per run (final epoch) at ``threshold``; NaN for runs that did not finish ok."""
+    rows = rankloss[(rankloss["threshold"] == threshold) | rankloss["threshold"].isna()]
+    rows = rows[rows["epoch"] == rows.groupby(["dataset", "batch_size", "seed"])["epoch"].transform("max")]
+    keys = ["dataset", "batch_size", "seed", "status"]
+    return rows.groupby(keys, sort=False, dropna=False)["count"].sum(min_count=1).reset_index()
+
+
+def near_rank_loss(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Path, png: Path) -> None:
+    data = totals(rankloss, threshold)
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    ok = data[data["status"] == "ok"]
+    sns.lineplot(ok, x="batch_size", y="count", hue="dataset", style="dataset", markers=True, dashes=False,
+                 errorbar="sd", err_style="bars", ax=ax)
+    failed = data[data["status"] != "ok"]
+    for _, row in failed.iterrows():
+        ax.annotate(row["status"], (row["batch_size"], 0), textcoords="offset points", xytext=(0, 8),
+                    ha="center", fontsize=7, color="crimson")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("symlog", linthresh=1)  # log scale that still shows a count of zero
+    ax.set_xlabel("batch size")
+    ax.set_ylabel(f"singular values ≤ {threshold:g}")
+    ax.set_title(title, fontsize=10)
+    batch_sizes = sorted(data["batch_size"].unique())
+    ax.set_xticks(batch_sizes, [str(b) for b in batch_sizes], rotation=45)
+    fig.text(0.01, 0.005, COUNT_NOTE, fontsize=5, wrap=True)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.savefig(pdf)
+    fig.savefig(png, dpi=150)
+    plt.close(fig)

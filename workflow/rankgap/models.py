@@ -1,0 +1,140 @@
+"""The paper's models: LeNet-5, VGG-16 and ResNet-56, each in three variants.
+
+Variants (the paper's Tables 5-10): ``bn`` (batch norm + ReLU, the paper's default), ``nobn``
+(ReLU, no batch norm) and ``linear`` (batch norm, identity activations, average pooling).
+
+The linear variant pools by averaging because max pooling is itself a non-linearity: with it the
+network would not be the linear DNN of the paper's analysis.  With batch norm in eval mode every
+layer is then affine, so a layer's output rank is capped by its input's rank.
+
+The near-rank-loss probe reads the output of every activation module (``nn.ReLU`` or
+``IdentityActivation``), i.e. H^l of the paper's Algorithm 1.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import nn
+
+from .settings import SHAPES
+
+VARIANTS = ("bn", "nobn", "linear")
+
+
+class IdentityActivation(nn.Identity):
+    """The linear variant's activation: a no-op that the probe finds where a ReLU would be."""
+
+
+PROBED = (nn.ReLU, IdentityActivation)
+
+
+def _act(variant: str) -> nn.Module:
+    return IdentityActivation() if variant == "linear" else nn.ReLU(inplace=True)
+
+
+def _norm(variant: str, features: int, dims: int) -> nn.Module:
+    if variant == "nobn":
+        return nn.Identity()
+    return nn.BatchNorm2d(features) if dims == 2 else nn.BatchNorm1d(features)
+
+
+def _pool(variant: str) -> nn.Module:
+    return nn.AvgPool2d(2) if variant == "linear" else nn.MaxPool2d(2)
+
+
+def lenet5(variant: str, channels: int, size: int, classes: int) -> nn.Module:
+    """LeNet-5 with 'same' padding on the first conv: 6x28x28 and 16x10x10 feature maps for 28x28 inputs."""
+    flat = 16 * ((size // 2 - 4) // 2) ** 2
+    return nn.Sequential(
+        nn.Conv2d(channels, 6, 5, padding=2), _norm(variant, 6, 2), _act(variant), _pool(variant),
+        nn.Conv2d(6, 16, 5), _norm(variant, 16, 2), _act(variant), _pool(variant),
+        nn.Flatten(),
+        nn.Linear(flat, 120), _norm(variant, 120, 1), _act(variant),
+        nn.Linear(120, 84), _norm(variant, 84, 1), _act(variant),
+        nn.Linear(84, classes),
+    )
+
+
+VGG16 = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
+
+
+def vgg16(variant: str, channels: int, size: int, classes: int, classifier: str = "single") -> nn.Module:
+    """VGG-16 for 32x32 inputs: 13 conv3x3 layers, five 2x2 pools down to 512x1x1.
+
+    ``classifier``: ``single`` is one 512->classes layer (the common CIFAR form, 14.7 M parameters
+    for 10 classes); ``mlp`` adds two hidden layers of 512 units (15.3 M), closer to ImageNet VGG.
+    """
+    layers, width = [], channels
+    for v in VGG16:
+        if v == "M":
+            layers.append(_pool(variant))
+        else:
+            layers += [nn.Conv2d(width, v, 3, padding=1), _norm(variant, v, 2), _act(variant)]
+            width = v
+    layers.append(nn.Flatten())
+    if classifier == "mlp":
+        layers += [nn.Linear(512, 512), _act(variant), nn.Linear(512, 512), _act(variant)]
+    layers.append(nn.Linear(512, classes))
+    return nn.Sequential(*layers)
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block with the parameter-free option-A shortcut (subsample, zero-pad channels)."""
+
+    def __init__(self, variant: str, width_in: int, width: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(width_in, width, 3, stride, 1, bias=False)
+        self.bn1 = _norm(variant, width, 2)
+        self.act1 = _act(variant)
+        self.conv2 = nn.Conv2d(width, width, 3, 1, 1, bias=False)
+        self.bn2 = _norm(variant, width, 2)
+        self.act2 = _act(variant)
+        self.pad = width - width_in
+        self.stride = stride
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(self.act1(self.bn1(self.conv1(x)))))
+        shortcut = x[:, :, :: self.stride, :: self.stride]
+        if self.pad:
+            shortcut = F.pad(shortcut, (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
+        return self.act2(out + shortcut)
+
+
+def resnet56(variant: str, channels: int, size: int, classes: int) -> nn.Module:
+    """ResNet-56 for CIFAR (He et al. 2016, section 4.2): 3 stages of 9 blocks, 16/32/64 channels."""
+    layers = [nn.Conv2d(channels, 16, 3, 1, 1, bias=False), _norm(variant, 16, 2), _act(variant)]
+    width = 16
+    for stage, stage_width in enumerate((16, 32, 64)):
+        for block in range(9):
+            stride = 2 if stage > 0 and block == 0 else 1
+            layers.append(BasicBlock(variant, width, stage_width, stride))
+            width = stage_width
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, classes)]
+    model = nn.Sequential(*layers)
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight)
+    return model
+
+
+MODELS = {"lenet5": lenet5, "vgg16": vgg16, "resnet56": resnet56}
+
+
+def from_settings(settings: dict) -> nn.Module:
+    """The model a run's settings describe, for its dataset's image shape and classes."""
+    shape = SHAPES[settings["dataset"]]
+    return build(settings["model"], settings["variant"], shape.channels, shape.size, shape.classes,
+                 **settings.get("model_options", {}))
+
+
+def build(name: str, variant: str, channels: int, size: int, classes: int, **options) -> nn.Module:
+    if name not in MODELS:
+        raise ValueError(f"unknown model '{name}'; known: {', '.join(MODELS)}")
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant '{variant}'; known: {', '.join(VARIANTS)}")
+    return MODELS[name](variant, channels, size, classes, **options)
+
+
+def probe_points(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The activation modules whose outputs are the paper's hidden representations H^l."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, PROBED)]

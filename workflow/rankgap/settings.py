@@ -1,0 +1,98 @@
+"""The config beyond its JSON schema: cross-references checked before any job runs, and the
+settings of each run (the experiment's values over the ``train`` defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+@dataclass(frozen=True)
+class Shape:
+    """What the models and the config validation need to know before any data exists."""
+
+    channels: int
+    size: int
+    classes: int
+    train: int
+    test: int
+
+
+SHAPES = {
+    "mnist": Shape(1, 28, 10, 60000, 10000),
+    "fashion_mnist": Shape(1, 28, 10, 60000, 10000),
+    "cifar10": Shape(3, 32, 10, 50000, 10000),
+    "cifar100": Shape(3, 32, 100, 50000, 10000),
+    "digits": Shape(1, 28, 10, 1437, 360),
+}
+
+TRAIN_KEYS = ("momentum", "lr_start", "lr_end", "schedule", "augment", "drop_last", "precision",
+              "compile", "channels_last", "deterministic")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def check(config: dict) -> None:
+    """Raise ConfigError naming the key at fault and what would be right."""
+    experiments = config["experiments"]
+    thresholds = config["analysis"]["thresholds"]
+    for name, exp in experiments.items():
+        for dataset in exp["datasets"]:
+            n_train = SHAPES[dataset].train
+            sizes = list(exp["batch_sizes"]) + ([exp["switch"]["batch_size"]] if exp.get("switch") else [])
+            too_big = [b for b in sizes if b > n_train]
+            if too_big:
+                raise ConfigError(
+                    f"experiments.{name}: batch size(s) {too_big} exceed the {n_train} training images of "
+                    f"'{dataset}'; use batch sizes of at most {n_train}")
+        if exp.get("switch") and exp["switch"]["epoch"] >= exp["epochs"]:
+            raise ConfigError(f"experiments.{name}.switch.epoch is {exp['switch']['epoch']}, but the run has only "
+                              f"{exp['epochs']} epochs; use an epoch between 0 and {exp['epochs'] - 1}")
+        late = [e for e in config["probe"]["epochs"] if e != "last" and e > exp["epochs"]]
+        if late:
+            raise ConfigError(f"probe.epochs {late} are beyond experiments.{name}.epochs ({exp['epochs']})")
+    for kind in ("tables", "figures"):
+        for name, spec in config.get(kind, {}).items():
+            refs = [(spec["experiment"], spec.get("dataset"))]
+            if "baseline" in spec:
+                refs.append((spec["baseline"]["experiment"], spec.get("dataset")))
+            for exp, dataset in refs:
+                if exp not in experiments:
+                    raise ConfigError(f"{kind}.{name}: unknown experiment '{exp}'; defined: {', '.join(experiments)}")
+                if dataset and dataset not in experiments[exp]["datasets"]:
+                    raise ConfigError(f"{kind}.{name}: experiment '{exp}' does not train on '{dataset}'; "
+                                      f"it has {', '.join(experiments[exp]['datasets'])}")
+            if "baseline" in spec and spec["baseline"]["batch_size"] not in experiments[spec["baseline"]["experiment"]]["batch_sizes"]:
+                raise ConfigError(f"{kind}.{name}.baseline.batch_size {spec['baseline']['batch_size']} is not one of "
+                                  f"experiment '{spec['baseline']['experiment']}''s batch sizes")
+            if kind == "figures" and spec["threshold"] not in thresholds:
+                raise ConfigError(f"figures.{name}.threshold {spec['threshold']} is not in analysis.thresholds "
+                                  f"{thresholds}; add it there or pick one of them")
+
+
+def run_settings(config: dict, experiment: str, dataset: str, batch_size: int, seed: int) -> dict:
+    """Everything that determines one training run, and nothing else (so that Snakemake reruns a
+    training exactly when one of these changes)."""
+    exp = config["experiments"][experiment]
+    settings = {key: exp.get(key, config["train"][key]) for key in TRAIN_KEYS}
+    settings.update(
+        model=exp["model"], variant=exp["variant"], model_options=exp.get("model_options", {}),
+        dataset=dataset, batch_size=int(batch_size), seed=int(seed), epochs=exp["epochs"],
+        weight_decay=exp["weight_decay"], switch=exp.get("switch"),
+    )
+    return settings
+
+
+def runs(config: dict, experiment: str, datasets: list[str] | None = None) -> list[dict]:
+    """The (dataset, batch_size, seed) of every run of an experiment, as wildcard dicts."""
+    exp = config["experiments"][experiment]
+    return [
+        {"experiment": experiment, "dataset": d, "batch_size": b, "seed": s}
+        for d in (datasets or exp["datasets"]) for b in exp["batch_sizes"] for s in config["seeds"]
+    ]
+
+
+def probe_epochs(config: dict, experiment: str) -> list[int]:
+    """The epochs at which the experiment's runs are probed ('last' is the final epoch)."""
+    last = config["experiments"][experiment]["epochs"]
+    return sorted({last if e == "last" else int(e) for e in config["probe"]["epochs"]})

@@ -1,0 +1,202 @@
+"""Training: SGD with momentum on a dataset held in device memory.
+
+The whole canonical dataset (uint8) sits on the device; each step indexes a batch out of it,
+normalises and augments it there.  Every epoch ends with an atomic checkpoint, so a killed or
+preempted run resumes where it stopped.  The batch order and augmentation of epoch ``e`` come from
+a generator seeded by (seed, e), so a resumed run draws exactly what an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from . import data, models
+
+log = logging.getLogger(__name__)
+
+EVAL_CHUNK = 4096  # images per forward pass when evaluating whole splits; does not change results
+
+
+def learning_rate(settings: dict, epoch: int) -> float:
+    """lr_start at the first epoch, lr_end at the last, following ``schedule``."""
+    start, end, epochs = settings["lr_start"], settings["lr_end"], settings["epochs"]
+    progress = epoch / max(epochs - 1, 1)
+    if settings["schedule"] == "cosine":
+        return end + (start - end) * (1 + math.cos(math.pi * progress)) / 2
+    return start * (end / start) ** progress  # exponential: a straight line on a log scale
+
+
+def batch_size(settings: dict, epoch: int) -> int:
+    """The run's batch size, or the switch batch size from the switch epoch on (Table 11)."""
+    switch = settings.get("switch")
+    if switch and epoch >= switch["epoch"]:
+        return switch["batch_size"]
+    return settings["batch_size"]
+
+
+def crop_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random 4-pixel-padded crop and horizontal flip, per image, on x's device."""
+    n, c, h, w = x.shape
+    padded = F.pad(x, (4, 4, 4, 4))
+    dy = torch.randint(0, 9, (n, 1, 1, 1), generator=generator, device=x.device)
+    dx = torch.randint(0, 9, (n, 1, 1, 1), generator=generator, device=x.device)
+    rows = (dy + torch.arange(h, device=x.device).view(1, 1, h, 1)).expand(n, c, h, w + 8)
+    crops = padded.gather(2, rows)
+    cols = (dx + torch.arange(w, device=x.device).view(1, 1, 1, w)).expand(n, c, h, w)
+    crops = crops.gather(3, cols)
+    flip = torch.rand(n, 1, 1, 1, generator=generator, device=x.device) < 0.5
+    return torch.where(flip, crops.flip(3), crops)
+
+
+@torch.no_grad()
+def evaluate(model, x_uint8, labels, dataset, memory_format) -> tuple[float, float]:
+    """Mean cross-entropy and error rate (%) over a whole split, in eval mode."""
+    model.eval()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=labels.device)
+    wrong = torch.zeros((), dtype=torch.int64, device=labels.device)
+    for i in range(0, len(labels), EVAL_CHUNK):
+        x = data.normalize(x_uint8[i : i + EVAL_CHUNK], dataset).contiguous(memory_format=memory_format)
+        y = labels[i : i + EVAL_CHUNK]
+        logits = model(x).float()
+        loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
+        wrong += (logits.argmax(1) != y).sum()
+    return loss_sum.item() / len(labels), 100.0 * wrong.item() / len(labels)
+
+
+def _save_atomic(obj, path: Path) -> None:
+    partial = path.with_name(path.name + ".partial")
+    torch.save(obj, partial)
+    os.replace(partial, path)
+
+
+def _library_versions() -> dict:
+    import numpy
+    import torchvision
+
+    return {"python": sys.version.split()[0], "torch": torch.__version__, "torchvision": torchvision.__version__,
+            "numpy": numpy.__version__, "cuda": torch.version.cuda}
+
+
+def train(settings: dict, dataset_path: Path, weights: Path, metrics: Path, summary: Path,
+          checkpoint: Path, snapshots: dict[int, Path], device: torch.device) -> dict:
+    """Train one run; write final weights, per-epoch metrics (CSV) and a summary (JSON)."""
+    started = time.time()
+    if settings["deterministic"]:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+    else:
+        torch.backends.cudnn.benchmark = True
+    name = settings["dataset"]
+    splits = data.load(dataset_path, device)
+    x_train, y_train = splits["x_train"], splits["y_train"]
+    memory_format = torch.channels_last if settings["channels_last"] else torch.contiguous_format
+
+    torch.manual_seed(settings["seed"])
+    model = models.from_settings(settings).to(device, memory_format=memory_format)
+    optimizer = torch.optim.SGD(model.parameters(), lr=settings["lr_start"], momentum=settings["momentum"],
+                                weight_decay=settings["weight_decay"])
+    step = torch.compile(model) if settings["compile"] else model
+    autocast = settings["precision"] == "bf16"
+
+    history, first_epoch = [], 0
+    if checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        if state["settings"] == settings:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            history, first_epoch = state["history"], state["epoch"]
+            log.info("resumed from %s after epoch %d", checkpoint, first_epoch)
+        else:
+            log.info("ignoring %s: it was written with other settings", checkpoint)
+    if first_epoch == 0 and 0 in snapshots:
+        _save_atomic(_weights(model, settings), snapshots[0])
+
+    status = "ok"
+    interactive = sys.stderr.isatty()
+    for epoch in range(first_epoch, settings["epochs"]):
+        tic = time.time()
+        lr, bs = learning_rate(settings, epoch), batch_size(settings, epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        generator = torch.Generator(device).manual_seed(settings["seed"] * 1_000_003 + epoch)
+        order = torch.randperm(len(y_train), generator=generator, device=device)
+        stop = len(order) - len(order) % bs if settings["drop_last"] else len(order)
+        model.train()
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        wrong = torch.zeros((), dtype=torch.int64, device=device)
+        starts = range(0, stop, bs)
+        if interactive:
+            from tqdm import tqdm
+
+            starts = tqdm(starts, desc=f"epoch {epoch + 1}/{settings['epochs']}", leave=False)
+        for i in starts:
+            index = order[i : i + bs]
+            x = data.normalize(x_train[index], name)
+            if settings["augment"] == "crop_flip":
+                x = crop_flip(x, generator)
+            x = x.contiguous(memory_format=memory_format)
+            y = y_train[index]
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+                logits = step(x)
+            loss = F.cross_entropy(logits.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach().double() * len(y)
+            wrong += (logits.detach().argmax(1) != y).sum()
+        seen = stop
+        train_loss = loss_sum.item() / seen
+        if not math.isfinite(train_loss):
+            status = "diverged"
+            log.warning("epoch %d: training loss is %s; stopping (status 'diverged')", epoch + 1, train_loss)
+            break
+        test_loss, test_error = evaluate(model, splits["x_test"], splits["y_test"], name, memory_format)
+        seconds = time.time() - tic
+        row = {"epoch": epoch + 1, "lr": lr, "batch_size": bs, "train_loss": train_loss,
+               "train_error": 100.0 * wrong.item() / seen, "test_loss": test_loss, "test_error": test_error,
+               "seconds": seconds, "images_per_second": seen / seconds}
+        history.append(row)
+        log.info("epoch %3d  lr %.2e  bs %5d  train loss %.4f  err %6.2f%%  test loss %.4f  err %6.2f%%  %8.0f img/s",
+                 row["epoch"], lr, bs, train_loss, row["train_error"], test_loss, test_error, row["images_per_second"])
+        _save_atomic({"settings": settings, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                      "history": history, "epoch": epoch + 1}, checkpoint)
+        if epoch + 1 in snapshots:
+            _save_atomic(_weights(model, settings), snapshots[epoch + 1])
+
+    final = {"train_loss": math.nan, "train_error": math.nan, "test_loss": math.nan, "test_error": math.nan}
+    if status == "ok":
+        final["train_loss"], final["train_error"] = evaluate(model, x_train, y_train, name, memory_format)
+        final["test_loss"], final["test_error"] = evaluate(model, splits["x_test"], splits["y_test"], name, memory_format)
+    for epoch, path in snapshots.items():  # a diverged run has no weights for the epochs it never reached
+        if not path.exists():
+            _save_atomic(_weights(model, settings, status), path)
+    _save_atomic(_weights(model, settings, status), weights)
+    columns = ["epoch", "lr", "batch_size", "train_loss", "train_error", "test_loss", "test_error", "seconds",
+               "images_per_second"]
+    pd.DataFrame(history, columns=columns).to_csv(metrics, index=False)
+    result = {
+        "status": status, **settings, "epochs_completed": len(history), **final,
+        "wall_seconds": time.time() - started, "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "threads": torch.get_num_threads(), "parameters": sum(p.numel() for p in model.parameters()),
+        "versions": _library_versions(),
+    }
+    Path(summary).write_text(json.dumps(result, indent=2, allow_nan=True))
+    checkpoint.unlink(missing_ok=True)
+    log.info("done: %s", {k: result[k] for k in ("status", *final)})
+    return result
+
+
+def _weights(model, settings, status="ok") -> dict:
+    """What the probe needs to rebuild the model: the settings beside the state dict."""
+    return {"settings": settings, "status": status, "state": {k: v.detach().cpu() for k, v in model.state_dict().items()}}

@@ -1,0 +1,15 @@
+"""Dump the probe batch's activations for one run and probe epoch."""
+from pathlib import Path
+
+import torch
+
+from rankgap import activations, device, log_to
+
+log_to(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+p = snakemake.params
+activations.dump(
+    Path(snakemake.input.weights), Path(snakemake.input.data), Path(snakemake.output[0]),
+    batch_size=int(snakemake.wildcards.batch_size), seed=p.seed, mode=p.mode, dtype=p.dtype,
+    device=device.acquire(Path(p.lock_dir), want_gpu=p.gpu),
+)

@@ -1,0 +1,6 @@
+"""One of the paper's tables: train/test error and loss per batch size."""
+from rankgap import log_to, tables
+
+log_to(snakemake.log[0])
+table = tables.metrics_table(tables.read_summaries(snakemake.input))
+tables.write(table, snakemake.output.csv, snakemake.output.md, snakemake.output.tex, snakemake.params.caption)
