@@ -11,6 +11,16 @@ if not workflow.overwrite_configfiles:
 
 
 include: "workflow/rules/common.smk"
+wildcard_constraints:
+    experiment=_names(config["experiments"]),
+    dataset=_names(settings.SHAPES),
+    batch_size=r"\d+",
+    seed=r"\d+",
+    epoch=r"\d+",
+    table=_names(config["tables"]),
+    figure=_names(config["figures"]),
+
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/activations.smk"

@@ -3,6 +3,7 @@ over layers and HOSVD modes) against batch size, on a log scale."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -36,9 +37,10 @@ def near_rank_loss(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Pa
                     ha="center", fontsize=7, color="crimson")
     ax.set_xscale("log", base=2)
     ax.set_yscale("symlog", linthresh=1)  # log scale that still shows a count of zero
+    ax.set_ylim(bottom=0, top=max(10, 2 * data["count"].max(skipna=True) if data["count"].notna().any() else 10))
     ax.set_xlabel("batch size")
     ax.set_ylabel(f"singular values ≤ {threshold:g}")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(textwrap.fill(title, 60), fontsize=9)
     batch_sizes = sorted(data["batch_size"].unique())
     ax.set_xticks(batch_sizes, [str(b) for b in batch_sizes], rotation=45)
     fig.text(0.01, 0.005, COUNT_NOTE, fontsize=5, wrap=True)

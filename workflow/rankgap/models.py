@@ -13,6 +13,8 @@ The near-rank-loss probe reads the output of every activation module (``nn.ReLU`
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch.nn.functional as F
 from torch import nn
 
@@ -45,14 +47,14 @@ def _pool(variant: str) -> nn.Module:
 def lenet5(variant: str, channels: int, size: int, classes: int) -> nn.Module:
     """LeNet-5 with 'same' padding on the first conv: 6x28x28 and 16x10x10 feature maps for 28x28 inputs."""
     flat = 16 * ((size // 2 - 4) // 2) ** 2
-    return nn.Sequential(
-        nn.Conv2d(channels, 6, 5, padding=2), _norm(variant, 6, 2), _act(variant), _pool(variant),
-        nn.Conv2d(6, 16, 5), _norm(variant, 16, 2), _act(variant), _pool(variant),
-        nn.Flatten(),
-        nn.Linear(flat, 120), _norm(variant, 120, 1), _act(variant),
-        nn.Linear(120, 84), _norm(variant, 84, 1), _act(variant),
-        nn.Linear(84, classes),
-    )
+    return nn.Sequential(OrderedDict(
+        conv1=nn.Conv2d(channels, 6, 5, padding=2), norm1=_norm(variant, 6, 2), act1=_act(variant), pool1=_pool(variant),
+        conv2=nn.Conv2d(6, 16, 5), norm2=_norm(variant, 16, 2), act2=_act(variant), pool2=_pool(variant),
+        flatten=nn.Flatten(),
+        fc3=nn.Linear(flat, 120), norm3=_norm(variant, 120, 1), act3=_act(variant),
+        fc4=nn.Linear(120, 84), norm4=_norm(variant, 84, 1), act4=_act(variant),
+        fc5=nn.Linear(84, classes),
+    ))
 
 
 VGG16 = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
@@ -67,15 +69,18 @@ def vgg16(variant: str, channels: int, size: int, classes: int, classifier: str 
     layers, width = [], channels
     for v in VGG16:
         if v == "M":
-            layers.append(_pool(variant))
+            layers.append((f"pool{sum(name.startswith('pool') for name, _ in layers) + 1}", _pool(variant)))
         else:
-            layers += [nn.Conv2d(width, v, 3, padding=1), _norm(variant, v, 2), _act(variant)]
+            n = sum(name.startswith("conv") for name, _ in layers) + 1
+            layers += [(f"conv{n}", nn.Conv2d(width, v, 3, padding=1)), (f"norm{n}", _norm(variant, v, 2)),
+                       (f"act{n}", _act(variant))]
             width = v
-    layers.append(nn.Flatten())
+    layers.append(("flatten", nn.Flatten()))
     if classifier == "mlp":
-        layers += [nn.Linear(512, 512), _act(variant), nn.Linear(512, 512), _act(variant)]
-    layers.append(nn.Linear(512, classes))
-    return nn.Sequential(*layers)
+        layers += [("fc14", nn.Linear(512, 512)), ("act14", _act(variant)),
+                   ("fc15", nn.Linear(512, 512)), ("act15", _act(variant))]
+    layers.append(("fc", nn.Linear(512, classes)))
+    return nn.Sequential(OrderedDict(layers))
 
 
 class BasicBlock(nn.Module):
@@ -102,15 +107,17 @@ class BasicBlock(nn.Module):
 
 def resnet56(variant: str, channels: int, size: int, classes: int) -> nn.Module:
     """ResNet-56 for CIFAR (He et al. 2016, section 4.2): 3 stages of 9 blocks, 16/32/64 channels."""
-    layers = [nn.Conv2d(channels, 16, 3, 1, 1, bias=False), _norm(variant, 16, 2), _act(variant)]
+    layers = [("conv", nn.Conv2d(channels, 16, 3, 1, 1, bias=False)), ("norm", _norm(variant, 16, 2)),
+              ("act", _act(variant))]
     width = 16
-    for stage, stage_width in enumerate((16, 32, 64)):
+    for stage, stage_width in enumerate((16, 32, 64), start=1):
+        blocks = []
         for block in range(9):
-            stride = 2 if stage > 0 and block == 0 else 1
-            layers.append(BasicBlock(variant, width, stage_width, stride))
+            blocks.append(BasicBlock(variant, width, stage_width, 2 if stage > 1 and block == 0 else 1))
             width = stage_width
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, classes)]
-    model = nn.Sequential(*layers)
+        layers.append((f"stage{stage}", nn.Sequential(*blocks)))
+    layers += [("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()), ("fc", nn.Linear(64, classes))]
+    model = nn.Sequential(OrderedDict(layers))
     for m in model.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             nn.init.kaiming_normal_(m.weight)

@@ -33,6 +33,10 @@ STREAM_RATIO = 4  # unfoldings at least this many times taller than wide go thro
 MIN_BLOCK_ROWS = 1 << 16
 
 
+MODE_COLUMNS = ["layer", "depth", "mode", "dim", "rest", "values", "deficit", "sigma_max", "sigma_min", "condition",
+                "effective_rank"]
+
+
 class DumpError(ValueError):
     pass
 
@@ -125,7 +129,9 @@ def analyse(path: Path, device: torch.device | str = "cpu", dtype: torch.dtype =
                 "effective_rank": effective_rank(sigma),
             })
         del x
-    return pd.concat(spectra, ignore_index=True), pd.DataFrame(modes)
+    if not spectra:  # a diverged run's dump has no layers
+        return pd.DataFrame(columns=["layer", "depth", "mode", "index", "sigma"]), pd.DataFrame(columns=MODE_COLUMNS)
+    return pd.concat(spectra, ignore_index=True), pd.DataFrame(modes, columns=MODE_COLUMNS)
 
 
 def count_at_or_below(spectra: pd.DataFrame, thresholds: list[float]) -> pd.DataFrame:

@@ -3,7 +3,12 @@ settings of each run (the experiment's values over the ``train`` defaults)."""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
+from pathlib import Path
+
+import jsonschema
+import yaml
 
 @dataclass(frozen=True)
 class Shape:
@@ -30,6 +35,42 @@ TRAIN_KEYS = ("momentum", "lr_start", "lr_end", "schedule", "augment", "drop_las
 
 class ConfigError(ValueError):
     pass
+
+
+BOUNDS = {"minimum": "at least", "exclusiveMinimum": "greater than", "maximum": "at most", "exclusiveMaximum": "less than"}
+
+
+def _where(path) -> str:
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    return text or "the config's top level"
+
+
+def _explain(error) -> str:
+    """One line that names the key at fault and what would be right."""
+    where, schema, value = _where(error.absolute_path), error.schema, error.instance
+    if error.validator == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        lines = []
+        for key in sorted(set(value) - set(allowed)):
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            allowed_text = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
+            lines.append(f"{where}: unknown key '{key}'{hint}{allowed_text}")
+        return "\n".join(lines)
+    if error.validator == "enum":
+        return f"{where}: {value!r} is not allowed; allowed values: {', '.join(map(str, schema['enum']))}"
+    if error.validator in BOUNDS:
+        return f"{where}: {value!r} must be {BOUNDS[error.validator]} {error.validator_value}"
+    return f"{where}: {error.message}"
+
+
+def validate(config: dict, schema_path: str) -> None:
+    """Check the config against its JSON schema and report every problem at once, readably."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(_explain(e) for e in errors))
 
 
 def check(config: dict) -> None:

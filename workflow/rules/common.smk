@@ -8,18 +8,18 @@ from pathlib import Path
 from snakemake.utils import validate
 
 PACKAGE_DIR = Path(workflow.basedir) / "workflow"
-# Scripts (and cluster jobs, which re-read this file) import the package from this checkout.
-sys.path.insert(0, str(PACKAGE_DIR))
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_DIR), os.environ.get("PYTHONPATH")]))
+sys.path.insert(0, str(PACKAGE_DIR))  # the rankgap package of this checkout (scripts do the same)
 
 from rankgap import settings  # noqa: E402  (torch-free: parsing stays fast)
 
-validate(config, "../schemas/config.schema.yaml", set_default=True)
+SCHEMA = "../schemas/config.schema.yaml"
+settings.validate(config, workflow.source_path(SCHEMA))  # every problem at once, with the allowed values
+validate(config, SCHEMA, set_default=True)  # fills in the schema's defaults
 settings.check(config)
 
-DATASET = config["data_dir"] + "/{dataset}.safetensors"
+DATASET = f"{config['data_dir']}/{{dataset}}.safetensors"
 RUN = "results/runs/{experiment}/{dataset}/bs{batch_size}-seed{seed}"
-PROBE = RUN + "/epoch{epoch}"
+PROBE = f"{RUN}/epoch{{epoch}}"
 ANALYSIS = "results/analysis/{experiment}"
 TABLE = "results/tables/{table}"
 FIGURE = "results/figures/{figure}"
@@ -31,18 +31,8 @@ def _names(keys):
     return "|".join(re.escape(k) for k in keys) or "(?!)"
 
 
-wildcard_constraints:
-    experiment=_names(config["experiments"]),
-    dataset=_names(settings.SHAPES),
-    batch_size=r"\d+",
-    seed=r"\d+",
-    epoch=r"\d+",
-    table=_names(config["tables"]),
-    figure=_names(config["figures"]),
-
-
 def code(*modules):
-    """Content hash of the package modules a rule runs, passed as a param: editing a module reruns
+    """Content hash of the package modules a job runs, passed as a param: editing a module reruns
     exactly the rules that use it (Snakemake tracks a rule's own script, not what it imports)."""
     digest = hashlib.sha256()
     for module in modules:
@@ -64,6 +54,28 @@ def probes(experiment, datasets=None):
 
 
 def paper_artifacts():
-    tables = [TABLE.format(table=t) + ext for t in config["tables"] for ext in (".csv", ".md", ".tex")]
-    figures = [FIGURE.format(figure=f) + ext for f in config["figures"] for ext in (".pdf", ".png")]
+    tables = [f"{TABLE.format(table=t)}{ext}" for t in config["tables"] for ext in (".csv", ".md", ".tex")]
+    figures = [f"{FIGURE.format(figure=f)}{ext}" for f in config["figures"] for ext in (".pdf", ".png")]
     return tables + figures
+
+
+def probe_weights(wildcards):
+    """The weights a probe epoch reads: the final ones, or a snapshot taken during training."""
+    last = config["experiments"][wildcards.experiment]["epochs"]
+    name = "weights.pt" if int(wildcards.epoch) == last else f"snapshots/epoch{wildcards.epoch}.pt"
+    return f"{RUN.format(**wildcards)}/{name}"
+
+
+def table_runs(wildcards):
+    """Summaries of a table's runs, the baseline run (Table 11) first."""
+    spec = config["tables"][wildcards.table]
+    runs = settings.runs(config, spec["experiment"], [spec["dataset"]])
+    if "baseline" in spec:
+        baseline = settings.runs(config, spec["baseline"]["experiment"], [spec["dataset"]])
+        runs = [r for r in baseline if r["batch_size"] == spec["baseline"]["batch_size"]] + runs
+    return [f"{RUN.format(**r)}/summary.json" for r in runs]
+
+
+def caption(kind, name):
+    spec = config[kind][name]
+    return spec.get("caption", f"{name}: experiment {spec['experiment']}")

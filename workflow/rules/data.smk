@@ -10,8 +10,10 @@ rule dataset:
     output:
         DATASET,
     params:
-        data_dir=config["data_dir"],
+        raw_dir=lambda wildcards, output: f"{os.path.dirname(output[0])}/raw/{wildcards.dataset}",
         mirror=config["mirror"],
+    conda:
+        "../../envs/train.yaml"
     log:
         "results/logs/dataset/{dataset}.log",
     script:

@@ -3,35 +3,39 @@
 
 rule spectra:
     input:
-        PROBE + "/activations.safetensors",
+        f"{PROBE}/activations.safetensors",
     output:
-        spectra=PROBE + "/spectra.csv",
-        modes=PROBE + "/modes.csv",
+        spectra=f"{PROBE}/spectra.csv",
+        modes=f"{PROBE}/modes.csv",
     params:
         dtype=config["probe"]["dtype"],
         gpu=config["probe"]["gpu"],
         lock_dir=config["lock_dir"],
         code=code("rank"),
-    threads: 4
+    threads: config["threads"]["analysis"]
     resources:
         gpu=int(config["probe"]["gpu"]),
+    conda:
+        "../../envs/analysis.yaml"
     log:
-        PROBE + "/spectra.log",
+        f"{PROBE}/spectra.log",
     script:
         "../scripts/spectra.py"
 
 
 rule rankloss:
     input:
-        spectra=lambda wc: [PROBE.format(**p) + "/spectra.csv" for p in probes(wc.experiment)],
-        modes=lambda wc: [PROBE.format(**p) + "/modes.csv" for p in probes(wc.experiment)],
-        summaries=lambda wc: [RUN.format(**p) + "/summary.json" for p in probes(wc.experiment)],
+        spectra=lambda wc: [f"{PROBE.format(**p)}/spectra.csv" for p in probes(wc.experiment)],
+        modes=lambda wc: [f"{PROBE.format(**p)}/modes.csv" for p in probes(wc.experiment)],
+        summaries=lambda wc: [f"{RUN.format(**p)}/summary.json" for p in probes(wc.experiment)],
     output:
-        ANALYSIS + "/rankloss.csv",
+        f"{ANALYSIS}/rankloss.csv",
     params:
         probes=lambda wc: probes(wc.experiment),
         thresholds=config["analysis"]["thresholds"],
         code=code("rank"),
+    conda:
+        "../../envs/analysis.yaml"
     log:
         "results/logs/rankloss/{experiment}.log",
     script:

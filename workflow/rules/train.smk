@@ -5,20 +5,22 @@ rule train:
     input:
         data=DATASET,
     output:
-        weights=RUN + "/weights.pt",
-        metrics=RUN + "/metrics.csv",
-        summary=RUN + "/summary.json",
-        snapshots=expand(RUN + "/snapshots/epoch{snapshot}.pt", snapshot=SNAPSHOT_EPOCHS, allow_missing=True),
+        weights=f"{RUN}/weights.pt",
+        metrics=f"{RUN}/metrics.csv",
+        summary=f"{RUN}/summary.json",
+        snapshots=expand(f"{RUN}/snapshots/epoch{{snapshot}}.pt", snapshot=SNAPSHOT_EPOCHS, allow_missing=True),
     params:
         settings=run_settings,
         snapshot_epochs=SNAPSHOT_EPOCHS,
-        checkpoint=RUN + "/checkpoint.pt",
+        checkpoint=f"{RUN}/checkpoint.pt",
         lock_dir=config["lock_dir"],
         code=code("train", "models", "data"),
-    threads: 4
+    threads: config["threads"]["train"]
     resources:
         gpu=1,
+    conda:
+        "../../envs/train.yaml"
     log:
-        RUN + "/train.log",
+        f"{RUN}/train.log",
     script:
         "../scripts/train.py"

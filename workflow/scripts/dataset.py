@@ -1,5 +1,8 @@
 """Download, verify and convert one dataset into its canonical file."""
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the rankgap package of this checkout
 from rankgap import data, log_to
 
 log_to(snakemake.log[0])
-data.prepare(snakemake.wildcards.dataset, snakemake.output[0], snakemake.params.data_dir, snakemake.params.mirror)
+data.prepare(snakemake.wildcards.dataset, snakemake.output[0], snakemake.params.raw_dir, snakemake.params.mirror)

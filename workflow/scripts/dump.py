@@ -1,4 +1,7 @@
 """Dump the probe batch's activations for one run and probe epoch."""
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the rankgap package of this checkout
 from pathlib import Path
 
 import torch

@@ -1,4 +1,7 @@
 """One of the paper's figures: near-rank loss against batch size."""
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the rankgap package of this checkout
 import pandas as pd
 
 from rankgap import figures, log_to

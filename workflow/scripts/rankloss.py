@@ -1,4 +1,7 @@
 """Near-rank-loss counts of every run of an experiment at every threshold, in one tidy table."""
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the rankgap package of this checkout
 import json
 from pathlib import Path
 

@@ -1,4 +1,7 @@
 """Singular values of every layer and mode of one dump."""
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the rankgap package of this checkout
 from pathlib import Path
 
 import torch

@@ -1,4 +1,7 @@
 """Train one run on the device this job leases."""
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the rankgap package of this checkout
 from pathlib import Path
 
 import torch

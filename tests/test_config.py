@@ -1,0 +1,79 @@
+"""Bad configs stop the run before any job, with an error that names the key and what would be right."""
+
+import pytest
+import yaml
+
+from conftest import REPO, copy_project, snakemake
+
+GOOD = {
+    "experiments": {"demo": {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [16, 64], "epochs": 1,
+                             "weight_decay": 0.0}},
+    "tables": {"t": {"experiment": "demo", "dataset": "digits"}},
+    "figures": {"f": {"experiment": "demo", "threshold": 1.0e-4}},
+}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return copy_project(tmp_path_factory.mktemp("config"))
+
+
+def dry_run(project, config):
+    path = project / "test-config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return snakemake(project, "--dry-run", "--configfile", str(path), check=False)
+
+
+def edited(**changes):
+    config = yaml.safe_load(yaml.safe_dump(GOOD))
+    for dotted, value in changes.items():
+        *parents, key = dotted.split("__")
+        node = config
+        for parent in parents:
+            node = node[parent]
+        if value is None:
+            del node[key]
+        else:
+            node[key] = value
+    return config
+
+
+def test_good_config_plans_the_runs(project):
+    result = dry_run(project, GOOD)
+    assert result.returncode == 0, result.stderr
+    assert "train" in result.stdout
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"experiments__demo__epoch": 3}, ["experiments.demo: unknown key 'epoch' (did you mean 'epochs'?)", "allowed keys:"]),
+    ({"experiments__demo__batch_sizes": [16, -4]}, ["experiments.demo.batch_sizes[1]: -4 must be at least 1"]),
+    ({"experiments__demo__model": "lenet7"}, ["experiments.demo.model: 'lenet7' is not allowed",
+                                              "allowed values: lenet5, vgg16, resnet56"]),
+    ({"experiments__demo__datasets": ["svhn"]}, ["experiments.demo.datasets[0]: 'svhn' is not allowed",
+                                                 "mnist, fashion_mnist, cifar10, cifar100, digits"]),
+    ({"experiments__demo__epochs": None}, ["experiments.demo: 'epochs' is a required property"]),
+    ({"probe": {"dtype": "float16"}}, ["probe.dtype: 'float16' is not allowed; allowed values: float64, float32"]),
+    ({"experiments__demo__batch_sizes": [16, 5000]}, ["batch size(s) [5000] exceed the 1437 training images of 'digits'"]),
+    ({"figures__f__threshold": 3e-3}, ["figures.f.threshold 0.003 is not in analysis.thresholds"]),
+    ({"tables__t__experiment": "dmeo"}, ["tables.t: unknown experiment 'dmeo'; defined: demo"]),
+])
+def test_bad_config_is_refused_before_any_job(project, changes, expected):
+    result = dry_run(project, edited(**changes))
+    assert result.returncode != 0
+    message = result.stdout + result.stderr
+    for fragment in expected:
+        assert fragment in message, message
+    assert "Building DAG" not in message  # refused while reading the config, before planning any job
+
+
+def test_all_problems_are_reported_at_once(project):
+    result = dry_run(project, edited(experiments__demo__epoch=3, experiments__demo__model="lenet7"))
+    message = result.stdout + result.stderr
+    assert "unknown key 'epoch'" in message and "'lenet7' is not allowed" in message
+
+
+def test_paper_config_is_valid_and_plans_every_artifact(project):
+    result = snakemake(project, "--dry-run")  # config.yaml, the paper's full grid
+    for artifact in [f"results/tables/table{i}.csv" for i in range(1, 12)] + \
+                    [f"results/figures/fig{i}.pdf" for i in range(1, 7)]:
+        assert artifact in result.stdout

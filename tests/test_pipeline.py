@@ -1,0 +1,116 @@
+"""The whole chain, end to end, on the smoke config: check what it produced, not only that it exists."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from safetensors import safe_open
+
+from conftest import planned_jobs, snakemake
+
+RUNS = "results/runs/smoke/digits"
+BATCH_SIZES = [8, 512]
+EPOCHS = 2
+LAYERS = {"act1": (6, 28, 28), "act2": (16, 10, 10), "act3": (120,), "act4": (84,)}
+
+
+def test_table_has_one_row_per_batch_size(smoke):
+    table = pd.read_csv(smoke / "results/tables/smoke_table.csv")
+    assert table["batch"].astype(int).tolist() == BATCH_SIZES
+    assert (table["status"] == "ok").all() and (table["seeds"] == 1).all()
+    for column in ("train_error", "test_error"):
+        assert table[column].between(0, 100).all()
+    for column in ("train_loss", "test_loss"):
+        assert (table[column] > 0).all() and np.isfinite(table[column]).all()
+    markdown = (smoke / "results/tables/smoke_table.md").read_text()
+    assert markdown.count("|\n") == len(BATCH_SIZES) + 2  # header, rule, one line per batch size
+    assert r"\begin{tabular}" in (smoke / "results/tables/smoke_table.tex").read_text()
+
+
+@pytest.mark.parametrize("bs", BATCH_SIZES)
+def test_training_metrics_and_summary(smoke, bs):
+    run = smoke / f"{RUNS}/bs{bs}-seed0"
+    metrics = pd.read_csv(run / "metrics.csv")
+    assert metrics["epoch"].tolist() == list(range(1, EPOCHS + 1))
+    assert metrics["lr"].iloc[0] == pytest.approx(0.1) and metrics["lr"].iloc[-1] == pytest.approx(1e-4)
+    assert (metrics["batch_size"] == bs).all()
+    assert (metrics["images_per_second"] > 0).all()
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "ok" and summary["epochs_completed"] == EPOCHS
+    assert summary["batch_size"] == bs and summary["variant"] == "linear"
+    assert summary["versions"]["torch"] == torch.__version__
+    assert summary["wall_seconds"] > 0
+    assert not (run / "checkpoint.pt").exists()  # removed once the run finished
+
+
+@pytest.mark.parametrize("bs", BATCH_SIZES)
+def test_dump_holds_every_layer_batch_first_in_float64(smoke, bs):
+    with safe_open(str(smoke / f"{RUNS}/bs{bs}-seed0/epoch{EPOCHS}/activations.safetensors"), "pt") as f:
+        assert json.loads(f.metadata()["layers"]) == list(LAYERS)
+        for name, shape in LAYERS.items():
+            x = f.get_tensor(name)
+            assert x.shape == (bs, *shape) and x.dtype == torch.float64
+
+
+@pytest.mark.parametrize("bs", BATCH_SIZES)
+def test_spectra_match_numpy(smoke, bs):
+    probe = smoke / f"{RUNS}/bs{bs}-seed0/epoch{EPOCHS}"
+    spectra = pd.read_csv(probe / "spectra.csv")
+    modes = pd.read_csv(probe / "modes.csv")
+    with safe_open(str(probe / "activations.safetensors"), "np") as f:
+        for name in LAYERS:
+            x = f.get_tensor(name)
+            for axis, mode in enumerate(["batch", "channel", "height", "width"][: x.ndim if x.ndim == 4 else 1]):
+                unfolding = np.moveaxis(x, axis, 0).reshape(x.shape[axis], -1)
+                expected = np.linalg.svd(unfolding, compute_uv=False)
+                sigma = spectra.query("layer == @name and mode == @mode")["sigma"].to_numpy()
+                np.testing.assert_allclose(sigma, expected, rtol=0, atol=1e-10 * expected[0])
+                row = modes.query("layer == @name and mode == @mode").iloc[0]
+                assert row["values"] == min(unfolding.shape)
+                assert row["deficit"] == max(0, unfolding.shape[0] - unfolding.shape[1])
+
+
+def test_rankloss_counts_are_the_spectra_recounted(smoke):
+    rankloss = pd.read_csv(smoke / "results/analysis/smoke/rankloss.csv")
+    assert sorted(rankloss["threshold"].unique()) == [1e-5, 1e-4]
+    assert (rankloss["status"] == "ok").all()
+    for (bs, threshold), rows in rankloss.groupby(["batch_size", "threshold"]):
+        spectra = pd.read_csv(smoke / f"{RUNS}/bs{bs}-seed0/epoch{EPOCHS}/spectra.csv")
+        assert rows["count"].sum() == (spectra["sigma"] <= threshold).sum()
+        assert len(rows) == 4 + 4 + 1 + 1  # two conv layers with 4 modes, two dense layers
+    # a batch of 512 outgrows the 120- and 84-unit dense layers: the deficit says so
+    dense = rankloss.query("batch_size == 512 and layer in ['act3', 'act4'] and threshold == 1e-4")
+    assert dense.set_index("layer")["deficit"].to_dict() == {"act3": 512 - 120, "act4": 512 - 84}
+
+
+def test_figure_files(smoke):
+    assert (smoke / "results/figures/smoke_figure.pdf").read_bytes().startswith(b"%PDF")
+    assert (smoke / "results/figures/smoke_figure.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_rerun_after_success_does_nothing(smoke):
+    assert planned_jobs(smoke, "--configfile", "config/smoke.yaml") == {}
+
+
+@pytest.mark.parametrize("module, rules", [
+    ("figures", {"figure": 1, "all": 1}),
+    ("tables", {"table": 1, "all": 1}),
+    ("rank", {"spectra": 2, "rankloss": 1, "figure": 1, "all": 1}),
+    ("train", {"train": 2, "dump": 2, "spectra": 2, "rankloss": 1, "table": 1, "figure": 1, "all": 1}),
+])
+def test_editing_a_module_reruns_exactly_its_rules(smoke, module, rules):
+    path = smoke / f"workflow/rankgap/{module}.py"
+    original = path.read_text()
+    try:
+        path.write_text(original + "\n# an edit\n")
+        assert planned_jobs(smoke, "--configfile", "config/smoke.yaml") == rules
+    finally:
+        path.write_text(original)
+
+
+def test_lint_has_no_remarks(smoke):
+    result = snakemake(smoke, "--lint")
+    out = result.stdout + result.stderr
+    assert "Congratulations, your workflow is in a good condition!" in out, out
