@@ -73,7 +73,7 @@ def test_spectra_match_numpy(smoke, bs):
 
 
 def test_rankloss_counts_are_the_spectra_recounted(smoke):
-    rankloss = pd.read_csv(smoke / "results/analysis/smoke/rankloss.csv")
+    rankloss = pd.read_csv(smoke / "results/analysis/smoke/rankloss.csv").query("epoch == @EPOCHS")
     assert sorted(rankloss["threshold"].unique()) == [1e-5, 1e-4]
     assert (rankloss["status"] == "ok").all()
     for (bs, threshold), rows in rankloss.groupby(["batch_size", "threshold"]):
@@ -85,9 +85,25 @@ def test_rankloss_counts_are_the_spectra_recounted(smoke):
     assert dense.set_index("layer")["deficit"].to_dict() == {"act3": 512 - 120, "act4": 512 - 84}
 
 
-def test_figure_files(smoke):
-    assert (smoke / "results/figures/smoke_figure.pdf").read_bytes().startswith(b"%PDF")
-    assert (smoke / "results/figures/smoke_figure.png").read_bytes().startswith(b"\x89PNG")
+@pytest.mark.parametrize("figure", ["smoke_figure", "smoke_epochs"])
+def test_figure_files(smoke, figure):
+    assert (smoke / f"results/figures/{figure}.pdf").read_bytes().startswith(b"%PDF")
+    assert (smoke / f"results/figures/{figure}.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_probes_at_initialisation_and_end(smoke):
+    """probe.epochs [0, last]: a snapshot of the initial weights is probed beside the final ones."""
+    rankloss = pd.read_csv(smoke / "results/analysis/smoke/rankloss.csv")
+    assert sorted(rankloss["epoch"].unique()) == [0, EPOCHS]
+    for bs in BATCH_SIZES:
+        run = smoke / f"{RUNS}/bs{bs}-seed0"
+        initial = torch.load(run / "snapshots/epoch0.pt", weights_only=False)["state"]
+        final = torch.load(run / "weights.pt", weights_only=False)["state"]
+        assert not torch.equal(initial["conv1.weight"], final["conv1.weight"])
+        torch.manual_seed(0)  # the run's seed: the snapshot is the model before any step
+        from rankgap import models
+        fresh = models.from_settings(json.loads((run / "summary.json").read_text())).state_dict()
+        assert torch.equal(initial["conv1.weight"], fresh["conv1.weight"])
 
 
 def test_rerun_after_success_does_nothing(smoke):
@@ -95,10 +111,11 @@ def test_rerun_after_success_does_nothing(smoke):
 
 
 @pytest.mark.parametrize("module, rules", [
-    ("figures", {"figure": 1, "all": 1}),
+    ("figures", {"figure": 2, "all": 1}),
     ("tables", {"table": 1, "all": 1}),
-    ("rank", {"spectra": 2, "rankloss": 1, "figure": 1, "all": 1}),
-    ("train", {"train": 2, "dump": 2, "spectra": 2, "rankloss": 1, "table": 1, "figure": 1, "all": 1}),
+    ("rank", {"spectra": 4, "rankloss": 1, "figure": 2, "all": 1}),
+    ("activations", {"dump": 4, "spectra": 4, "rankloss": 1, "figure": 2, "all": 1}),
+    ("train", {"train": 2, "dump": 4, "spectra": 4, "rankloss": 1, "table": 1, "figure": 2, "all": 1}),
 ])
 def test_editing_a_module_reruns_exactly_its_rules(smoke, module, rules):
     path = smoke / f"workflow/rankgap/{module}.py"
@@ -114,3 +131,27 @@ def test_lint_has_no_remarks(smoke):
     result = snakemake(smoke, "--lint")
     out = result.stdout + result.stderr
     assert "Congratulations, your workflow is in a good condition!" in out, out
+
+
+def test_bad_dump_fails_its_job_with_file_and_layer_and_no_output(smoke):
+    """Last in this file: it breaks one dump of the smoke run (and puts it back)."""
+    probe = smoke / f"{RUNS}/bs8-seed0/epoch0"
+    dump = probe / "activations.safetensors"
+    saved = {p: p.read_bytes() for p in (dump, probe / "spectra.csv", probe / "modes.csv")}
+    try:
+        with safe_open(str(dump), "pt") as f:
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            metadata = f.metadata()
+        tensors["act2"][3, 0, 0, 0] = float("nan")
+        from safetensors.torch import save_file
+        save_file(tensors, str(dump), metadata=metadata)
+        result = snakemake(smoke, "--configfile", "config/smoke.yaml", "--forcerun", "spectra", "--retries", "0",
+                           str(probe.relative_to(smoke) / "spectra.csv"), check=False)
+        assert result.returncode != 0
+        log = (probe / "spectra.log").read_text()
+        assert f"{dump.relative_to(smoke)}: layer act2 holds NaN or Inf values" in log
+        assert "spectra.log" in result.stdout + result.stderr  # Snakemake points at the log
+        assert not (probe / "spectra.csv").exists() and not (probe / "modes.csv").exists()
+    finally:
+        for path, content in saved.items():
+            path.write_bytes(content)

@@ -17,34 +17,66 @@ COUNT_NOTE = ("count = singular values <= threshold reported by the SVD of every
               "layers and modes; the structural deficit (batch larger than a layer) is not included")
 
 
-def totals(rankloss: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """Paper-style count per run (final epoch) at ``threshold``; NaN for runs that did not finish ok."""
+def totals(rankloss: pd.DataFrame, threshold: float, last_epoch_only: bool = True) -> pd.DataFrame:
+    """Paper-style count per run and probe epoch at ``threshold``; NaN for runs that did not finish ok."""
     rows = rankloss[(rankloss["threshold"] == threshold) | rankloss["threshold"].isna()]
-    rows = rows[rows["epoch"] == rows.groupby(["dataset", "batch_size", "seed"])["epoch"].transform("max")]
-    keys = ["dataset", "batch_size", "seed", "status"]
+    if last_epoch_only:
+        rows = rows[rows["epoch"] == rows.groupby(["dataset", "batch_size", "seed"])["epoch"].transform("max")]
+    keys = ["dataset", "batch_size", "seed", "epoch", "status"]
     return rows.groupby(keys, sort=False, dropna=False)["count"].sum(min_count=1).reset_index()
 
 
-def near_rank_loss(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Path, png: Path) -> None:
-    data = totals(rankloss, threshold)
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    ok = data[data["status"] == "ok"]
-    sns.lineplot(ok, x="batch_size", y="count", hue="dataset", style="dataset", markers=True, dashes=False,
-                 errorbar="sd", err_style="bars", ax=ax)
-    failed = data[data["status"] != "ok"]
-    for _, row in failed.iterrows():
-        ax.annotate(row["status"], (row["batch_size"], 0), textcoords="offset points", xytext=(0, 8),
-                    ha="center", fontsize=7, color="crimson")
-    ax.set_xscale("log", base=2)
+def _count_axis(ax, data: pd.DataFrame, threshold: float) -> None:
     ax.set_yscale("symlog", linthresh=1)  # log scale that still shows a count of zero
-    ax.set_ylim(bottom=0, top=max(10, 2 * data["count"].max(skipna=True) if data["count"].notna().any() else 10))
-    ax.set_xlabel("batch size")
+    top = data["count"].max(skipna=True) if data["count"].notna().any() else 0
+    ax.set_ylim(bottom=0, top=max(10, 2 * top))
     ax.set_ylabel(f"singular values ≤ {threshold:g}")
-    ax.set_title(textwrap.fill(title, 60), fontsize=9)
-    batch_sizes = sorted(data["batch_size"].unique())
-    ax.set_xticks(batch_sizes, [str(b) for b in batch_sizes], rotation=45)
+
+
+def _save(fig, title: str, pdf: Path, png: Path) -> None:
+    fig.suptitle(textwrap.fill(title, 70), fontsize=9)
     fig.text(0.01, 0.005, COUNT_NOTE, fontsize=5, wrap=True)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(pdf)
     fig.savefig(png, dpi=150)
     plt.close(fig)
+
+
+def near_rank_loss(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Path, png: Path) -> None:
+    """The paper's figures: the count at the end of training against batch size, one line per dataset."""
+    data = totals(rankloss, threshold)
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    ok = data[data["status"] == "ok"]
+    sns.lineplot(ok, x="batch_size", y="count", hue="dataset", style="dataset", markers=True, dashes=False,
+                 errorbar="sd", err_style="bars", ax=ax)
+    for _, row in data[data["status"] != "ok"].iterrows():
+        ax.annotate(row["status"], (row["batch_size"], 0), textcoords="offset points", xytext=(0, 8),
+                    ha="center", fontsize=7, color="crimson")
+    ax.set_xscale("log", base=2)
+    batch_sizes = sorted(data["batch_size"].unique())
+    ax.set_xticks(batch_sizes, [str(b) for b in batch_sizes], rotation=45)
+    ax.set_xlabel("batch size")
+    _count_axis(ax, data, threshold)
+    _save(fig, title, pdf, png)
+
+
+def over_training(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Path, png: Path) -> None:
+    """Beyond the paper: the count at each probed epoch, one line per batch size, a panel per dataset."""
+    data = totals(rankloss, threshold, last_epoch_only=False)
+    datasets = list(data["dataset"].unique())
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.6), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        ok = data[(data["dataset"] == dataset) & (data["status"] == "ok")]
+        sns.lineplot(ok, x="epoch", y="count", hue="batch_size", palette="viridis", marker="o", errorbar="sd",
+                     err_style="bars", legend="full", ax=ax)
+        failed = data[(data["dataset"] == dataset) & (data["status"] != "ok")]["batch_size"].unique()
+        if len(failed):
+            ax.text(0.02, 0.95, "not finished: batch " + ", ".join(map(str, failed)), transform=ax.transAxes,
+                    fontsize=7, color="crimson", va="top")
+        ax.set_title(dataset, fontsize=9)
+        ax.set_xlabel("epoch (0: initialisation)")
+        _count_axis(ax, data, threshold)
+    _save(fig, title, pdf, png)
+
+
+PLOTS = {"batch_size": near_rank_loss, "epoch": over_training}

@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 import tensorly as tl
 import torch
-from safetensors import safe_open
 
 tl.set_backend("pytorch")
 
@@ -33,7 +32,7 @@ STREAM_RATIO = 4  # unfoldings at least this many times taller than wide go thro
 MIN_BLOCK_ROWS = 1 << 16
 
 
-MODE_COLUMNS = ["layer", "depth", "mode", "dim", "rest", "values", "deficit", "sigma_max", "sigma_min", "condition",
+MODE_COLUMNS = ["layer", "depth", "mode", "dim", "rest", "values", "deficit", "zero_rows", "zero_cols", "sigma_max", "sigma_min", "condition",
                 "effective_rank"]
 
 
@@ -42,20 +41,20 @@ class DumpError(ValueError):
 
 
 def row_blocks(x: torch.Tensor, mode: int, block_rows: int):
-    """Row blocks of the tall orientation of the mode-``mode`` unfolding of ``x`` (batch first)."""
+    """(first row, block) over the tall orientation of the mode-``mode`` unfolding of ``x``."""
     if mode == 0:
         matrix = x.reshape(len(x), -1)
         if matrix.shape[0] < matrix.shape[1]:
             matrix = matrix.T
         for start in range(0, matrix.shape[0], block_rows):
-            yield matrix[start : start + block_rows]
+            yield start, matrix[start : start + block_rows]
     else:
         # The mode's own dimension is small; rows of the transposed unfolding follow the batch
         # axis, so a slice of the batch is a contiguous block of rows.
         rows_per_image = x[0].numel() // x.shape[mode]
         images = max(1, block_rows // rows_per_image)
         for start in range(0, len(x), images):
-            yield tl.unfold(x[start : start + images], mode).T
+            yield start * rows_per_image, tl.unfold(x[start : start + images], mode).T
 
 
 def mode_shape(x: torch.Tensor, mode: int) -> tuple[int, int]:
@@ -63,17 +62,50 @@ def mode_shape(x: torch.Tensor, mode: int) -> tuple[int, int]:
     return x.shape[mode], x.numel() // x.shape[mode]
 
 
-def singular_values(x: torch.Tensor, mode: int) -> torch.Tensor:
-    """Mode-``mode`` singular values of ``x``, descending, in x's dtype and on x's device."""
-    rows, cols = sorted(mode_shape(x, mode), reverse=True)
-    if mode != 0 and x.shape[mode] > cols:  # a mode wider than the rest of the tensor: tiny, direct
+def zero_lines(x: torch.Tensor, mode: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Masks of the all-zero rows and columns of the mode-``mode`` unfolding: for the batch mode,
+    samples whose whole output is zero and units never active on the batch; for the channel mode,
+    dead channels and positions where every channel is zero."""
+    nonzero = x != 0
+    rows = nonzero.movedim(mode, 0).reshape(x.shape[mode], -1).any(1)
+    cols = nonzero.any(mode).reshape(-1)
+    return ~rows, ~cols
+
+
+def singular_values(x: torch.Tensor, mode: int, zeros=None) -> torch.Tensor:
+    """Mode-``mode`` singular values of ``x``, descending, in x's dtype and on x's device.
+
+    All-zero rows and columns of the unfolding are left out of the SVD and their singular values
+    appended as exact zeros: the rest of the spectrum is the same, the SVD smaller.
+    """
+    dim, rest = mode_shape(x, mode)
+    values = min(dim, rest)
+    zero_rows, zero_cols = zeros if zeros is not None else zero_lines(x, mode)
+    if mode != 0 and dim > rest:  # a mode wider than the rest of the tensor: tiny, direct
         return torch.linalg.svdvals(tl.unfold(x, mode))
-    if rows < STREAM_RATIO * cols:  # the whole tall unfolding as one block (a view for the batch mode)
-        return torch.linalg.svdvals(next(row_blocks(x, mode, rows)))
-    r = None
-    for block in row_blocks(x, mode, max(16 * cols, MIN_BLOCK_ROWS)):
-        r = torch.linalg.qr(block if r is None else torch.cat([r, block]), mode="r").R
-    return torch.linalg.svdvals(r)
+    # in the tall orientation, which lines are kept
+    keep_rows, keep_cols = (~zero_rows, ~zero_cols) if dim >= rest else (~zero_cols, ~zero_rows)
+    kept_rows, kept_cols = int(keep_rows.sum()), int(keep_cols.sum())
+    rows, cols = max(dim, rest), min(dim, rest)
+    if min(kept_rows, kept_cols) == 0:
+        return torch.zeros(values, dtype=x.dtype, device=x.device)
+
+    def reduced(start, block):
+        if kept_rows == rows and kept_cols == cols:
+            return block
+        return block[keep_rows[start : start + len(block)]][:, keep_cols]
+
+    if kept_rows < STREAM_RATIO * kept_cols:  # near square: one SVD of the whole (a view if nothing is zero)
+        sigma = torch.linalg.svdvals(reduced(*next(row_blocks(x, mode, rows))))
+    else:
+        # Blocks of 16x the width keep TSQR's extra arithmetic near 6%; at most half the rows
+        # (unless that is narrower) keep a block's copies well below the layer's own size.
+        r = None
+        for start, block in row_blocks(x, mode, max(16 * cols, min(MIN_BLOCK_ROWS, rows // 2))):
+            block = reduced(start, block)
+            r = torch.linalg.qr(block if r is None else torch.cat([r, block]), mode="r").R
+        sigma = torch.linalg.svdvals(r)
+    return torch.cat([sigma, sigma.new_zeros(values - len(sigma))])
 
 
 def effective_rank(sigma: np.ndarray) -> float:
@@ -85,21 +117,36 @@ def effective_rank(sigma: np.ndarray) -> float:
     return float(np.exp(-(p * np.log(p)).sum()))
 
 
+SAFETENSORS_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
+
+
 def read_layers(path: Path, dtype: torch.dtype = torch.float64):
-    """Yield (name, tensor) from a dump, checked: every listed layer present, of ``dtype``, finite."""
+    """Yield (name, tensor) from a dump, in forward order, one layer at a time, checked: every
+    listed layer present, of ``dtype``, finite.
+
+    Each layer's bytes are read straight into one tensor (no memory map), so memory holds one
+    layer at a time rather than every page of the file the analysis has touched.
+    """
     path = Path(path)
-    with safe_open(str(path), framework="pt") as f:
-        names = json.loads(f.metadata()["layers"])
-        present = set(f.keys())
-        missing = [n for n in names if n not in present]
+    with open(path, "rb") as f:
+        header_size = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(header_size))
+        names = json.loads(header.get("__metadata__", {}).get("layers", "[]"))
+        missing = [n for n in names if n not in header]
         if missing:
             raise DumpError(f"{path}: layer(s) {', '.join(missing)} listed in the dump's metadata are missing")
         for name in names:
-            x = f.get_tensor(name)
-            if x.dtype != dtype:
-                raise DumpError(f"{path}: layer {name} is {x.dtype}, expected {dtype} (re-run the dump)")
-            if x.ndim not in MODES:
-                raise DumpError(f"{path}: layer {name} has {x.ndim} dimensions; only 2 (dense) or 4 (conv) are analysed")
+            entry = header[name]
+            if SAFETENSORS_DTYPES.get(entry["dtype"]) != dtype:
+                raise DumpError(f"{path}: layer {name} is {entry['dtype']}, expected {dtype} (re-run the dump)")
+            if len(entry["shape"]) not in MODES:
+                raise DumpError(f"{path}: layer {name} has {len(entry['shape'])} dimensions; "
+                                "only 2 (dense) or 4 (conv) are analysed")
+            begin, end = entry["data_offsets"]
+            x = torch.empty(entry["shape"], dtype=dtype)
+            f.seek(8 + header_size + begin)
+            if f.readinto(x.numpy().reshape(-1).view(np.uint8)) != end - begin:
+                raise DumpError(f"{path}: layer {name} is truncated")
             if not torch.isfinite(x).all():
                 raise DumpError(f"{path}: layer {name} holds NaN or Inf values")
             yield name, x
@@ -115,7 +162,8 @@ def analyse(path: Path, device: torch.device | str = "cpu", dtype: torch.dtype =
     for depth, (name, x) in enumerate(read_layers(path, dtype)):
         x = x.to(device)
         for mode, mode_name in enumerate(MODES[x.ndim]):
-            sigma = singular_values(x, mode).cpu().numpy()
+            zero_rows, zero_cols = zero_lines(x, mode)
+            sigma = singular_values(x, mode, (zero_rows, zero_cols)).cpu().numpy()
             dim, rest = mode_shape(x, mode)
             spectra.append(pd.DataFrame({"layer": name, "depth": depth, "mode": mode_name,
                                          "index": np.arange(len(sigma)), "sigma": sigma}))
@@ -124,6 +172,8 @@ def analyse(path: Path, device: torch.device | str = "cpu", dtype: torch.dtype =
                 "values": len(sigma),
                 # values an SVD of the wide unfolding never reports (e.g. batch > units)
                 "deficit": max(0, dim - rest),
+                # all-zero rows / columns of the unfolding, e.g. units never active on the probe batch
+                "zero_rows": int(zero_rows.sum()), "zero_cols": int(zero_cols.sum()),
                 "sigma_max": float(sigma[0]), "sigma_min": float(sigma[-1]),
                 "condition": float(sigma[0] / sigma[-1]) if sigma[-1] > 0 else float("inf"),
                 "effective_rank": effective_rank(sigma),

@@ -27,6 +27,7 @@ rule figure:
         png=report(f"{FIGURE}.png", category="Figures", labels={"figure": "{figure}"}),
     params:
         threshold=lambda wc: config["figures"][wc.figure]["threshold"],
+        against=lambda wc: config["figures"][wc.figure]["against"],
         caption=lambda wc: caption("figures", wc.figure),
         code=code("figures"),
     conda:
