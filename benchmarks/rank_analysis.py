@@ -47,7 +47,7 @@ def tucker_spectra(x: torch.Tensor) -> list[np.ndarray]:
     dims = [min(x.shape[n], x.numel() // x.shape[n]) for n in range(x.ndim)]
     core, _ = tucker(x, rank=dims)  # as a user would call it: HOSVD init, HOOI until converged
     return [  # a matrix's two modes share one spectrum: count it once, as the pipeline does
-        torch.sort(torch.linalg.vector_norm(tl.unfold(core, n), dim=1), descending=True).values.numpy()
+        torch.sort(torch.linalg.vector_norm(tl.unfold(core, n), dim=1), descending=True).values.cpu().numpy()
         for n in range(len(rank.MODES[x.ndim]))
     ]
 
@@ -62,32 +62,35 @@ def main() -> None:
     parser.add_argument("--model", default="lenet5", choices=list(models.MODELS))
     parser.add_argument("--dataset", default="mnist")
     parser.add_argument("--skip-baseline", action="store_true", help="tucker is slow on big models")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda: where all three compute")
     args = parser.parse_args()
     tl.set_backend("pytorch")
     shape = data.SHAPES[args.dataset]
     settings = {"model": args.model, "variant": "bn", "dataset": args.dataset, "model_options": {}}
     torch.manual_seed(0)
     weights = {"settings": settings, "state": models.from_settings(settings).state_dict()}
-    outputs = activations.probe(weights, probe_batch(args.batch_size, shape.channels, shape.size), args.dataset)
+    batch = probe_batch(args.batch_size, shape.channels, shape.size).to(args.device)
+    outputs = {name: x.cpu() for name, x in activations.probe(weights, batch, args.dataset).items()}
     largest = max(x.numel() * 8 for x in outputs.values()) / 2**30
-    print(f"{args.model} at batch {args.batch_size}: {len(outputs)} layers, largest {largest:.2f} GiB in float64, "
-          f"{torch.get_num_threads()} threads")
+    where = torch.cuda.get_device_name() if args.device == "cuda" else f"cpu, {torch.get_num_threads()} threads"
+    print(f"{args.model} at batch {args.batch_size}: {len(outputs)} layers, largest {largest:.2f} GiB in float64, {where}")
 
     with tempfile.TemporaryDirectory() as tmp:
         dump = Path(tmp) / "activations.safetensors"
         save_file(outputs, str(dump), metadata={"layers": __import__("json").dumps(list(outputs))})
         tic = time.perf_counter()
-        spectra, _ = rank.analyse(dump)
+        spectra, _ = rank.analyse(dump, args.device)
         pipeline = time.perf_counter() - tic
     pipeline_counts = {t: int((spectra["sigma"] <= t).sum()) for t in THRESHOLDS}
 
+    outputs = {name: x.to(args.device) for name, x in outputs.items()}
     unfoldings = []
     for x in outputs.values():
         for n in range(len(rank.MODES[x.ndim])):
             u = tl.unfold(x, n)
             unfoldings.append((u if u.shape[0] >= u.shape[1] else u.T).contiguous())
     tic = time.perf_counter()
-    limit_spectra = [torch.linalg.svdvals(u).numpy() for u in unfoldings]
+    limit_spectra = [torch.linalg.svdvals(u).cpu().numpy() for u in unfoldings]
     limit = time.perf_counter() - tic
     del unfoldings
 

@@ -93,7 +93,8 @@ def singular_values(x: torch.Tensor, mode: int, zeros=None) -> torch.Tensor:
     def reduced(start, block):
         if kept_rows == rows and kept_cols == cols:
             return block
-        return block[keep_rows[start : start + len(block)]][:, keep_cols]
+        # indexed through the transpose, so the copy keeps LAPACK's column-major layout
+        return block.T[keep_cols][:, keep_rows[start : start + len(block)]].T
 
     if kept_rows < STREAM_RATIO * kept_cols:  # near square: one SVD of the whole (a view if nothing is zero)
         sigma = torch.linalg.svdvals(reduced(*next(row_blocks(x, mode, rows))))

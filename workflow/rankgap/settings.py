@@ -7,8 +7,6 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-import jsonschema
-import yaml
 
 @dataclass(frozen=True)
 class Shape:
@@ -66,6 +64,9 @@ def _explain(error) -> str:
 
 def validate(config: dict, schema_path: str) -> None:
     """Check the config against its JSON schema and report every problem at once, readably."""
+    import jsonschema  # only the Snakefile validates: jobs import this module without it
+    import yaml
+
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
