@@ -16,7 +16,7 @@ for probe, spectra, modes, summary in zip(snakemake.params.probes, snakemake.inp
     status = json.loads(Path(summary).read_text())["status"]
     counts = rank.run_counts(pd.read_csv(spectra), pd.read_csv(modes), snakemake.params.thresholds)
     if counts.empty:  # a run that did not finish has no spectra: one row keeps its status visible
-        counts = pd.DataFrame([{"count": float("nan")}])
+        counts = pd.DataFrame([dict.fromkeys(counts.columns, float("nan"))])
     tables.append(counts.assign(**probe, status=status))
 table = pd.concat(tables, ignore_index=True)
 first = ["experiment", "dataset", "batch_size", "seed", "epoch", "status"]

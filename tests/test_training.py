@@ -1,0 +1,167 @@
+"""Training: one device per job, resume after SIGKILL, divergence reported rather than fatal."""
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import torch
+
+from conftest import copy_project, snakemake
+from rankgap import device, train
+
+
+def hold_a_device(lock_dir, devices, seconds, log):
+    index = device.lease(devices, lock_dir, poll_seconds=0.01)
+    start = time.monotonic()
+    time.sleep(seconds)
+    with open(log, "a") as f:
+        f.write(f"{devices[index]} {start} {time.monotonic()}\n")
+
+
+def test_more_jobs_than_devices_never_share_one(tmp_path):
+    log = tmp_path / "leases.txt"
+    jobs = [multiprocessing.Process(target=hold_a_device, args=(tmp_path / "locks", ["0", "1"], 0.3, log))
+            for _ in range(6)]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join(30)
+        assert job.exitcode == 0
+    leases = [line.split() for line in log.read_text().splitlines()]
+    assert len(leases) == 6 and {d for d, _, _ in leases} == {"0", "1"}
+    for dev in ("0", "1"):
+        spans = sorted((float(a), float(b)) for d, a, b in leases if d == dev)
+        assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:]))  # never overlap
+
+
+def test_a_killed_job_frees_its_device_at_once(tmp_path):
+    holder = multiprocessing.Process(target=hold_a_device, args=(tmp_path / "locks", ["0"], 60, tmp_path / "log"))
+    holder.start()
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "locks" / "gpu-0.lock").exists() or (tmp_path / "locks" / "gpu-0.lock").stat().st_size == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.join()
+    tic = time.monotonic()
+    assert device.lease(["0"], tmp_path / "locks", poll_seconds=0.01) == 0
+    assert time.monotonic() - tic < 1
+
+
+def test_cpu_when_there_is_no_gpu(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert device.acquire(tmp_path) == torch.device("cpu")
+
+
+RESUME_CONFIG = """
+train: {deterministic: true}
+threads: {train: 1, analysis: 1}
+experiments:
+  resume:
+    model: lenet5
+    variant: bn
+    datasets: [digits]
+    batch_sizes: [16]
+    epochs: 8
+    weight_decay: 5.0e-4
+"""
+RUN = "results/runs/resume/digits/bs16-seed0"
+
+
+def test_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path):
+    """Preemption: SIGKILL the whole Snakemake process group mid-training, rerun, and end with exactly
+    the weights and metrics of an uninterrupted run."""
+    results = {}
+    for name in ("uninterrupted", "killed"):
+        project = copy_project(tmp_path / name)
+        (project / "resume.yaml").write_text(RESUME_CONFIG)
+        target = f"{RUN}/summary.json"
+        command = [sys.executable, "-m", "snakemake", target, "--cores", "1", "--configfile", "resume.yaml"]
+        if name == "killed":
+            job = subprocess.Popen(command, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+            checkpoint = project / RUN / "checkpoint.pt"
+            deadline = time.monotonic() + 120
+            while not checkpoint.exists() and job.poll() is None:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            os.killpg(job.pid, signal.SIGKILL)
+            job.wait()
+            done = torch.load(checkpoint, weights_only=False)["epoch"]
+            assert 1 <= done < 8, "the kill has to land mid-training"
+            snakemake(project, "--unlock", "--configfile", "resume.yaml")
+        subprocess.run(command, cwd=project, check=True, capture_output=True)
+        results[name] = project
+        if name == "killed":
+            assert f"resumed from {RUN}/checkpoint.pt after epoch {done}" in (project / RUN / "train.log").read_text()
+    a, b = (torch.load(results[n] / RUN / "weights.pt", weights_only=False)["state"] for n in results)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    columns = ["epoch", "lr", "batch_size", "train_loss", "train_error", "test_loss", "test_error"]
+    metrics = [pd.read_csv(results[n] / RUN / "metrics.csv")[columns] for n in results]
+    pd.testing.assert_frame_equal(*metrics)
+    summaries = [json.loads((results[n] / RUN / "summary.json").read_text()) for n in results]
+    for key in ("train_loss", "train_error", "test_loss", "test_error"):
+        assert summaries[0][key] == summaries[1][key]
+
+
+DIVERGE_CONFIG = """
+threads: {train: 1, analysis: 1}
+experiments:
+  fine:
+    model: lenet5
+    datasets: [digits]
+    batch_sizes: [64]
+    epochs: 2
+    weight_decay: 5.0e-4
+  exploding:
+    model: lenet5
+    variant: nobn
+    datasets: [digits]
+    batch_sizes: [32, 256]
+    epochs: 3
+    weight_decay: 5.0e-4
+    lr_start: 1.0e+6
+    lr_end: 1.0e+5
+tables:
+  fine: {experiment: fine, dataset: digits}
+  exploding: {experiment: exploding, dataset: digits}
+figures:
+  fine: {experiment: fine, threshold: 1.0e-4}
+  exploding: {experiment: exploding, threshold: 1.0e-4}
+"""
+
+
+def test_divergence_is_a_status_not_a_crash(tmp_path):
+    project = copy_project(tmp_path)
+    (project / "diverge.yaml").write_text(DIVERGE_CONFIG)
+    snakemake(project, "--configfile", "diverge.yaml")  # succeeds: every artifact is built
+    for bs in (32, 256):
+        summary = json.loads((project / f"results/runs/exploding/digits/bs{bs}-seed0/summary.json").read_text())
+        assert summary["status"] == "diverged" and summary["epochs_completed"] < 3
+        assert "stopping (status 'diverged')" in (project / f"results/runs/exploding/digits/bs{bs}-seed0/train.log").read_text()
+    table = pd.read_csv(project / "results/tables/exploding.csv")
+    assert (table["status"] == "diverged").all() and table["test_error"].isna().all()
+    assert (project / "results/tables/exploding.md").read_text().count("diverged") >= 2 * 4
+    rankloss = pd.read_csv(project / "results/analysis/exploding/rankloss.csv")
+    assert set(rankloss["status"]) == {"diverged"} and rankloss["count"].isna().all()
+    assert (project / "results/figures/exploding.png").exists()
+    assert (pd.read_csv(project / "results/tables/fine.csv")["status"] == "ok").all()
+
+
+@pytest.mark.parametrize("schedule", ["exponential", "cosine"])
+def test_learning_rate_runs_from_start_to_end(schedule):
+    settings = {"lr_start": 0.1, "lr_end": 1e-4, "epochs": 60, "schedule": schedule}
+    rates = [train.learning_rate(settings, e) for e in range(60)]
+    assert rates[0] == pytest.approx(0.1) and rates[-1] == pytest.approx(1e-4)
+    assert all(a > b for a, b in zip(rates, rates[1:]))
+
+
+def test_switch_batch_size_from_the_switch_epoch():
+    settings = {"batch_size": 4096, "switch": {"batch_size": 128, "epoch": 30}}
+    assert [train.batch_size(settings, e) for e in (0, 29, 30, 59)] == [4096, 4096, 128, 128]
