@@ -57,11 +57,17 @@ def fresh_model_and_optimizer():
     return model, torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
 
 
-def step(model, optimizer, x, y) -> None:
-    loss = F.cross_entropy(model(x), y)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+def timed_steps(batches) -> float:
+    """Seconds to train a fresh model over ``batches`` (any iterable of (images, labels))."""
+    model, optimizer = fresh_model_and_optimizer()
+    model.train()
+    tic = time.perf_counter()
+    for x, y in batches:
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return time.perf_counter() - tic
 
 
 def pipeline_epoch(splits, batch_size: int) -> float:
@@ -75,25 +81,13 @@ def dataloader_epoch(root: Path, batch_size: int) -> float:
     mean, std = data.NORMALIZATION["mnist"]
     dataset = datasets.MNIST(str(root), train=True, download=False,
                              transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)]))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True)
-    model, optimizer = fresh_model_and_optimizer()
-    model.train()
-    tic = time.perf_counter()
-    for x, y in loader:
-        step(model, optimizer, x, y)
-    return time.perf_counter() - tic
+    return timed_steps(torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True))
 
 
 def limit_epoch(splits, batch_size: int) -> float:
     x = data.normalize(splits["x_train"], "mnist")
-    batches = [(x[i : i + batch_size].contiguous(), splits["y_train"][i : i + batch_size])
-               for i in range(0, len(x), batch_size)]
-    model, optimizer = fresh_model_and_optimizer()
-    model.train()
-    tic = time.perf_counter()
-    for xb, yb in batches:
-        step(model, optimizer, xb, yb)
-    return time.perf_counter() - tic
+    return timed_steps([(x[i : i + batch_size].contiguous(), splits["y_train"][i : i + batch_size])
+                        for i in range(0, len(x), batch_size)])
 
 
 def main() -> None:
