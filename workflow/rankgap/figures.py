@@ -13,17 +13,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from . import rank  # noqa: E402
+
 COUNT_NOTE = ("count = singular values <= threshold reported by the SVD of every layer's unfoldings, summed over "
               "layers and modes; the structural deficit (batch larger than a layer) is not included")
-
-
-def totals(rankloss: pd.DataFrame, threshold: float, last_epoch_only: bool = True) -> pd.DataFrame:
-    """Paper-style count per run and probe epoch at ``threshold``; NaN for runs that did not finish ok."""
-    rows = rankloss[(rankloss["threshold"] == threshold) | rankloss["threshold"].isna()]
-    if last_epoch_only:
-        rows = rows[rows["epoch"] == rows.groupby(["dataset", "batch_size", "seed"])["epoch"].transform("max")]
-    keys = ["dataset", "batch_size", "seed", "epoch", "status"]
-    return rows.groupby(keys, sort=False, dropna=False)["count"].sum(min_count=1).reset_index()
 
 
 def _count_axis(ax, data: pd.DataFrame, threshold: float) -> None:
@@ -44,7 +37,7 @@ def _save(fig, title: str, pdf: Path, png: Path) -> None:
 
 def near_rank_loss(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Path, png: Path) -> None:
     """The paper's figures: the count at the end of training against batch size, one line per dataset."""
-    data = totals(rankloss, threshold)
+    data = rank.total_counts(rankloss, threshold)
     fig, ax = plt.subplots(figsize=(5, 3.6))
     ok = data[data["status"] == "ok"]
     sns.lineplot(ok, x="batch_size", y="count", hue="dataset", style="dataset", markers=True, dashes=False,
@@ -62,7 +55,7 @@ def near_rank_loss(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Pa
 
 def over_training(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Path, png: Path) -> None:
     """Beyond the paper: the count at each probed epoch, one line per batch size, a panel per dataset."""
-    data = totals(rankloss, threshold, last_epoch_only=False)
+    data = rank.total_counts(rankloss, threshold, last_epoch_only=False)
     datasets = list(data["dataset"].unique())
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.6), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):

@@ -200,3 +200,12 @@ def run_counts(spectra: pd.DataFrame, modes: pd.DataFrame, thresholds: list[floa
     counts = count_at_or_below(spectra, thresholds) if len(spectra) else pd.DataFrame(
         columns=["layer", "depth", "mode", "count", "threshold"])
     return counts.merge(modes[["layer", "mode", "values", "deficit"]], on=["layer", "mode"], how="left")
+
+
+def total_counts(rankloss: pd.DataFrame, threshold: float, last_epoch_only: bool = True) -> pd.DataFrame:
+    """Paper-style count per run and probe epoch at ``threshold``; NaN for runs that did not finish ok."""
+    rows = rankloss[(rankloss["threshold"] == threshold) | rankloss["threshold"].isna()]
+    if last_epoch_only:
+        rows = rows[rows["epoch"] == rows.groupby(["dataset", "batch_size", "seed"])["epoch"].transform("max")]
+    keys = ["dataset", "batch_size", "seed", "epoch", "status"]
+    return rows.groupby(keys, sort=False, dropna=False)["count"].sum(min_count=1).reset_index()

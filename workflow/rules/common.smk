@@ -23,6 +23,7 @@ PROBE = f"{RUN}/epoch{{epoch}}"
 ANALYSIS = "results/analysis/{experiment}"
 TABLE = "results/tables/{table}"
 FIGURE = "results/figures/{figure}"
+COMPARISON = "results/report/paper_comparison"
 # probe epochs other than 'last' are weight snapshots the training run writes as it goes
 SNAPSHOT_EPOCHS = sorted({e for e in config["probe"]["epochs"] if e != "last"})
 
@@ -56,7 +57,12 @@ def probes(experiment, datasets=None):
 def paper_artifacts():
     tables = [f"{TABLE.format(table=t)}{ext}" for t in config["tables"] for ext in (".csv", ".md", ".tex")]
     figures = [f"{FIGURE.format(figure=f)}{ext}" for f in config["figures"] for ext in (".pdf", ".png")]
-    return tables + figures
+    return tables + figures + [f"{COMPARISON}.md", f"{COMPARISON}.csv"]
+
+
+def trend_figures():
+    """Figures against batch size (the paper's kind) and their experiments: the comparison checks their trend."""
+    return {name: spec["experiment"] for name, spec in config["figures"].items() if spec["against"] == "batch_size"}
 
 
 def probe_weights(wildcards):
@@ -79,3 +85,18 @@ def table_runs(wildcards):
 def caption(kind, name):
     spec = config[kind][name]
     return spec.get("caption", f"{name}: experiment {spec['experiment']}")
+
+
+MODEL_NAMES = {"lenet5": "LeNet-5", "vgg16": "VGG-16", "resnet56": "ResNet-56"}
+VARIANT_NAMES = {"bn": "", "nobn": " without batch norm", "linear": " (linear)"}
+
+
+def model_label(kind):
+    """Report category of a table or figure: its experiment's model and variant."""
+
+    def label(wildcards):
+        name = wildcards.table if kind == "tables" else wildcards.figure
+        experiment = config["experiments"][config[kind][name]["experiment"]]
+        return MODEL_NAMES[experiment["model"]] + VARIANT_NAMES[experiment["variant"]]
+
+    return label

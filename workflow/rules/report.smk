@@ -5,7 +5,13 @@ rule table:
     input:
         table_runs,
     output:
-        csv=report(f"{TABLE}.csv", category="Tables", labels={"table": "{table}", "format": "csv"}),
+        csv=report(
+            f"{TABLE}.csv",
+            caption="../report/table.rst",
+            category=model_label("tables"),
+            subcategory=lambda wildcards: config["tables"][wildcards.table]["dataset"],
+            labels={"table": "{table}"},
+        ),
         md=f"{TABLE}.md",
         tex=f"{TABLE}.tex",
     params:
@@ -24,7 +30,13 @@ rule figure:
         lambda wc: f"{ANALYSIS.format(experiment=config['figures'][wc.figure]['experiment'])}/rankloss.csv",
     output:
         pdf=f"{FIGURE}.pdf",
-        png=report(f"{FIGURE}.png", category="Figures", labels={"figure": "{figure}"}),
+        png=report(
+            f"{FIGURE}.png",
+            caption="../report/figure.rst",
+            category=model_label("figures"),
+            subcategory="figures",
+            labels={"figure": "{figure}"},
+        ),
     params:
         threshold=lambda wc: config["figures"][wc.figure]["threshold"],
         against=lambda wc: config["figures"][wc.figure]["against"],
@@ -36,3 +48,23 @@ rule figure:
         "results/logs/figures/{figure}.log",
     script:
         "../scripts/figure.py"
+
+
+rule comparison:
+    input:
+        tables=expand(f"{TABLE}.csv", table=config["tables"]),
+        rankloss=[f"{ANALYSIS.format(experiment=e)}/rankloss.csv" for e in trend_figures().values()],
+    output:
+        csv=f"{COMPARISON}.csv",
+        md=report(f"{COMPARISON}.md", caption="../report/comparison.rst", category="Paper comparison"),
+    params:
+        tables=list(config["tables"]),
+        figures=trend_figures(),
+        thresholds={name: config["figures"][name]["threshold"] for name in config["figures"]},
+        code=code("paper"),
+    conda:
+        "../../envs/analysis.yaml"
+    log:
+        "results/logs/comparison.log",
+    script:
+        "../scripts/comparison.py"
