@@ -33,7 +33,7 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 
 def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
     """Rule -> number of jobs a dry run schedules ({} when there is nothing to do)."""
-    out = snakemake(workdir, "--dry-run", "--quiet", "rules", *args).stdout
+    out = snakemake(workdir, *args, "--dry-run", "--quiet", "rules").stdout
     jobs, in_table = {}, False
     for line in out.splitlines():
         parts = line.split()

@@ -80,6 +80,7 @@ def test_rankloss_counts_are_the_spectra_recounted(smoke):
     rankloss = pd.read_csv(smoke / "results/analysis/smoke/rankloss.csv").query("epoch == @EPOCHS")
     assert sorted(rankloss["threshold"].unique()) == [1e-5, 1e-4]
     assert (rankloss["status"] == "ok").all()
+    assert (rankloss["dead_zeros"] + rankloss["other_zeros"] + rankloss["genuine"] == rankloss["count"]).all()
     for (bs, threshold), rows in rankloss.groupby(["batch_size", "threshold"]):
         spectra = pd.read_csv(smoke / f"{RUNS}/bs{bs}-seed0/epoch{EPOCHS}/spectra.csv")
         assert rows["count"].sum() == (spectra["sigma"] <= threshold).sum()
@@ -89,7 +90,7 @@ def test_rankloss_counts_are_the_spectra_recounted(smoke):
     assert dense.set_index("layer")["deficit"].to_dict() == {"act3": 512 - 120, "act4": 512 - 84}
 
 
-@pytest.mark.parametrize("figure", ["smoke_figure", "smoke_epochs"])
+@pytest.mark.parametrize("figure", ["smoke_figure", "smoke_epochs", "smoke_components"])
 def test_figure_files(smoke, figure):
     assert (smoke / f"results/figures/{figure}.pdf").read_bytes().startswith(b"%PDF")
     assert (smoke / f"results/figures/{figure}.png").read_bytes().startswith(b"\x89PNG")
@@ -115,11 +116,13 @@ def test_rerun_after_success_does_nothing(smoke):
 
 
 @pytest.mark.parametrize("module, rules", [
-    ("figures", {"figure": 2, "all": 1}),
-    ("tables", {"table": 1, "all": 1}),
-    ("rank", {"spectra": 4, "rankloss": 1, "figure": 2, "all": 1}),
-    ("activations", {"dump": 4, "spectra": 4, "rankloss": 1, "figure": 2, "all": 1}),
-    ("train", {"train": 2, "dump": 4, "spectra": 4, "rankloss": 1, "table": 1, "figure": 2, "all": 1}),
+    ("figures", {"figure": 3, "all": 1}),
+    ("tables", {"table": 1, "comparison": 1, "all": 1}),
+    ("paper", {"comparison": 1, "all": 1}),
+    ("rank", {"spectra": 4, "rankloss": 1, "figure": 3, "comparison": 1, "all": 1}),
+    ("activations", {"dump": 4, "spectra": 4, "rankloss": 1, "figure": 3, "comparison": 1, "all": 1}),
+    ("train", {"train": 2, "dump": 4, "spectra": 4, "rankloss": 1, "table": 1, "figure": 3, "comparison": 1,
+               "all": 1}),
 ])
 def test_editing_a_module_reruns_exactly_its_rules(smoke, module, rules):
     path = smoke / f"workflow/rankgap/{module}.py"

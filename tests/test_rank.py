@@ -91,10 +91,48 @@ def test_effective_rank_of_known_spectra():
     assert 1 < rank.effective_rank(np.array([10.0, 1.0])) < 2
 
 
-def test_counts_are_at_or_below_each_threshold():
-    spectra = pd.DataFrame({"layer": "a", "depth": 0, "mode": "batch", "index": range(4), "sigma": [1.0, 1e-4, 5e-5, 0.0]})
-    counts = rank.count_at_or_below(spectra, [1e-4, 1e-5]).set_index("threshold")["count"]
-    assert counts[1e-4] == 3 and counts[1e-5] == 1
+def decomposed(tmp_path, x, thresholds=(1e-4,), relative=False):
+    dump = tmp_path / "layer.safetensors"
+    save_file({"layer": x.contiguous()}, str(dump), metadata={"layers": json.dumps(["layer"])})
+    spectra, modes = rank.analyse(dump)
+    counts = rank.run_counts(spectra, modes, list(thresholds), relative)
+    assert (counts["dead_zeros"] + counts["other_zeros"] + counts["genuine"] == counts["count"]).all()
+    return counts.set_index(["mode", "threshold"])
+
+
+def full_rank(rows, cols, seed=0):
+    return torch.randn(rows, cols, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def test_dead_units_are_dead_zeros(tmp_path):
+    x = full_rank(300, 50)
+    x[:, [3, 8, 9, 20, 31, 40, 49]] = 0  # 7 units never active on the batch
+    row = decomposed(tmp_path, x).loc[("batch", 1e-4)]
+    assert (row["count"], row["dead_zeros"], row["other_zeros"], row["genuine"], row["deficit"]) == (7, 7, 0, 0, 250)
+    assert row["dead_units"] == pytest.approx(7 / 50)
+
+
+def test_a_rank_capped_by_a_narrower_input_is_other_zeros(tmp_path):
+    x = full_rank(300, 20) @ full_rank(20, 50, seed=1)  # a linear layer fed a 20-dimensional input
+    row = decomposed(tmp_path, x).loc[("batch", 1e-4)]
+    assert (row["count"], row["dead_zeros"], row["other_zeros"], row["genuine"]) == (30, 0, 30, 0)
+
+
+def test_a_batch_wider_than_the_layer_is_the_deficit(tmp_path):
+    row = decomposed(tmp_path, full_rank(300, 40)).loc[("batch", 1e-4)]
+    assert (row["values"], row["deficit"], row["count"]) == (40, 260, 0)
+
+
+def test_small_but_nonzero_singular_values_are_genuine(tmp_path):
+    u, _ = torch.linalg.qr(full_rank(300, 50))
+    v, _ = torch.linalg.qr(full_rank(50, 50, seed=1))
+    sigma = torch.logspace(2, -1, 50, dtype=torch.float64)
+    sigma[-4:] = torch.tensor([5e-5, 2e-5, 5e-6, 1e-6])  # four values between the tolerance and 1e-4
+    counts = decomposed(tmp_path, u @ torch.diag(sigma) @ v.T, thresholds=(1e-4, 1e-5))
+    assert (counts.loc[("batch", 1e-4), "genuine"], counts.loc[("batch", 1e-5), "genuine"]) == (4, 2)
+    assert counts["zeros"].sum() == 0
+    relative = decomposed(tmp_path, u @ torch.diag(sigma) @ v.T, thresholds=(3e-7,), relative=True)
+    assert relative.loc[("batch", 3e-7), "count"] == 3  # sigma <= 3e-7 * sigma_max (100): 2e-5, 5e-6, 1e-6
 
 
 def test_float64_probe_counts_a_known_deficiency_exactly_where_float32_cannot():

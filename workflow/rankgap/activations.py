@@ -30,27 +30,34 @@ def probe_indices(n_train: int, batch_size: int, seed: int) -> torch.Tensor:
 
 @torch.no_grad()
 def probe(weights: dict, x_uint8: torch.Tensor, dataset: str, mode: str = "eval",
-          dtype: torch.dtype = torch.float64) -> dict[str, torch.Tensor]:
-    """Outputs of every probed layer for the batch ``x_uint8``, in forward order, in ``dtype``."""
+          dtype: torch.dtype = torch.float64, points=("activations",)) -> dict[str, torch.Tensor]:
+    """Outputs of the probed layers for the batch ``x_uint8``, in forward order, in ``dtype``.
+
+    ``points``: ``activations`` (every activation's output, the paper's H^l), ``input`` (the
+    normalised images) and ``logits`` (the last layer's output).
+    """
     model = models.from_settings(weights["settings"])
     model.load_state_dict(weights["state"])
     model.to(device=x_uint8.device, dtype=dtype)
     model.train(mode == "train")  # train mode: batch norm uses the probe batch's own statistics
-    outputs: dict[str, torch.Tensor] = {}
+    x = data.normalize(x_uint8, dataset, dtype=dtype)
+    outputs: dict[str, torch.Tensor] = {"input": x} if "input" in points else {}
     hooks = [
         module.register_forward_hook(lambda _m, _i, out, name=name: outputs.__setitem__(name, out.detach().clone()))
-        for name, module in models.probe_points(model)
+        for name, module in models.probe_points(model) if "activations" in points
     ]
     try:
-        model(data.normalize(x_uint8, dataset, dtype=dtype))
+        logits = model(x)
     finally:
         for hook in hooks:
             hook.remove()
+    if "logits" in points:
+        outputs["logits"] = logits
     return outputs
 
 
 def dump(weights_path: Path, dataset_path: Path, out: Path, batch_size: int, seed: int, mode: str,
-         dtype: str, device: torch.device) -> None:
+         dtype: str, device: torch.device, points=("activations",)) -> None:
     """Write the probe's outputs for one run to ``out`` (atomically)."""
     weights = torch.load(weights_path, map_location="cpu", weights_only=False)
     dataset = weights["settings"]["dataset"]
@@ -58,7 +65,7 @@ def dump(weights_path: Path, dataset_path: Path, out: Path, batch_size: int, see
     batch = x_train[probe_indices(len(x_train), batch_size, seed)].to(device)
     status = weights.get("status", "ok")
     # a diverged run's weights hold NaN: its dump lists no layers and says why
-    outputs = probe(weights, batch, dataset, mode, DTYPES[dtype]) if status == "ok" else {}
+    outputs = probe(weights, batch, dataset, mode, DTYPES[dtype], points) if status == "ok" else {}
     metadata = {"layers": json.dumps(list(outputs)), "status": status, "dataset": dataset,
                 "batch_size": str(batch_size), "mode": mode, "dtype": dtype}
     partial = Path(str(out) + ".partial")

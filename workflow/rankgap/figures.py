@@ -72,4 +72,33 @@ def over_training(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Pat
     _save(fig, title, pdf, png)
 
 
-PLOTS = {"batch_size": near_rank_loss, "epoch": over_training}
+COMPONENT_LABELS = {"dead_zeros": "zeros from dead units / samples", "other_zeros": "other exact zeros",
+                    "genuine": "genuine near-rank loss", "deficit": "structural deficit (not counted)"}
+
+
+def components(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Path, png: Path) -> None:
+    """What the count is made of, stacked per batch size (mean over seeds), a panel per dataset; the
+    paper-style count is the top of the first three; the deficit sits above it, hatched."""
+    data = rank.total_counts(rankloss, threshold)
+    data = data[data["status"] == "ok"].groupby(["dataset", "batch_size"], sort=False).mean(numeric_only=True)
+    datasets = list(data.index.get_level_values("dataset").unique())
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.8), squeeze=False)
+    colors = sns.color_palette("deep", 4)
+    for ax, dataset in zip(axes[0], datasets):
+        table = data.loc[dataset].sort_index()
+        positions = range(len(table))
+        bottom = pd.Series(0.0, index=table.index)
+        for color, (component, label) in zip(colors, COMPONENT_LABELS.items()):
+            ax.bar(positions, table[component], bottom=bottom, color=color, label=label,
+                   hatch="//" if component == "deficit" else None, alpha=0.5 if component == "deficit" else 1)
+            bottom += table[component]
+        ax.plot(positions, table["count"], "k_", markersize=18, label="paper-style count")
+        ax.set_xticks(list(positions), [str(b) for b in table.index], rotation=45)
+        ax.set_xlabel("batch size")
+        ax.set_ylabel(f"singular values ≤ {threshold:g}")
+        ax.set_title(dataset, fontsize=9)
+    axes[0][0].legend(fontsize=6)
+    _save(fig, title, pdf, png)
+
+
+PLOTS = {"batch_size": near_rank_loss, "epoch": over_training, "components": components}

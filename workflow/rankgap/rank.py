@@ -32,8 +32,9 @@ STREAM_RATIO = 4  # unfoldings at least this many times taller than wide go thro
 MIN_BLOCK_ROWS = 1 << 16
 
 
-MODE_COLUMNS = ["layer", "depth", "mode", "dim", "rest", "values", "deficit", "zero_rows", "zero_cols", "sigma_max", "sigma_min", "condition",
-                "effective_rank"]
+MODE_COLUMNS = ["layer", "depth", "mode", "dim", "rest", "values", "deficit", "zero_rows", "zero_cols", "dead_zeros",
+                "dead_units", "tolerance", "sigma_max", "sigma_min", "condition", "effective_rank"]
+COMPONENTS = ["deficit", "dead_zeros", "other_zeros", "genuine"]
 
 
 class DumpError(ValueError):
@@ -175,6 +176,12 @@ def analyse(path: Path, device: torch.device | str = "cpu", dtype: torch.dtype =
                 "deficit": max(0, dim - rest),
                 # all-zero rows / columns of the unfolding, e.g. units never active on the probe batch
                 "zero_rows": int(zero_rows.sum()), "zero_cols": int(zero_cols.sum()),
+                # exact zeros those lines force: the rank can be at most the smaller of what is left
+                "dead_zeros": len(sigma) - min(dim - int(zero_rows.sum()), rest - int(zero_cols.sum())),
+                # the fraction of units never active on the probe batch (batch mode: columns are units)
+                "dead_units": float(zero_cols.sum()) / rest if mode == 0 else float("nan"),
+                # the usual rank tolerance: values below it are zeros to working precision
+                "tolerance": max(dim, rest) * torch.finfo(dtype).eps * float(sigma[0]),
                 "sigma_max": float(sigma[0]), "sigma_min": float(sigma[-1]),
                 "condition": float(sigma[0] / sigma[-1]) if sigma[-1] > 0 else float("inf"),
                 "effective_rank": effective_rank(sigma),
@@ -185,27 +192,44 @@ def analyse(path: Path, device: torch.device | str = "cpu", dtype: torch.dtype =
     return pd.concat(spectra, ignore_index=True), pd.DataFrame(modes, columns=MODE_COLUMNS)
 
 
-def count_at_or_below(spectra: pd.DataFrame, thresholds: list[float]) -> pd.DataFrame:
-    """Per layer and mode, how many reported singular values are <= each threshold."""
+def run_counts(spectra: pd.DataFrame, modes: pd.DataFrame, thresholds: list[float],
+               relative: bool = False) -> pd.DataFrame:
+    """Per layer, mode and threshold: the paper-style count and what it is made of.
+
+    ``count`` is the number of reported singular values <= t (t * sigma_max if ``relative``), as the
+    paper counts.  It splits into ``zeros``, the values at or below the rank tolerance
+    max(m, n) * eps * sigma_max (zero to working precision), of which ``dead_zeros`` are forced by
+    all-zero rows or columns (units never active, dead samples) and ``other_zeros`` are exact rank
+    deficiency of another kind (a rank capped by a narrower input, say), and ``genuine``: above the
+    tolerance, at or below the threshold.  count = dead_zeros + other_zeros + genuine.
+    ``deficit`` (values an SVD of a wide unfolding never reports) is beside the count, not in it.
+    """
     keys = ["layer", "depth", "mode"]
+    columns = keys + ["threshold", "count", "zeros", "values", *COMPONENTS, "dead_units"]
+    if spectra.empty:
+        return pd.DataFrame(columns=columns)
+    merged = spectra.merge(modes[keys + ["tolerance", "sigma_max"]], on=keys)
     rows = []
     for threshold in thresholds:
-        counts = (spectra["sigma"] <= threshold).groupby([spectra[k] for k in keys], sort=False).sum()
-        rows.append(counts.rename("count").reset_index().assign(threshold=threshold))
-    return pd.concat(rows, ignore_index=True)
-
-
-def run_counts(spectra: pd.DataFrame, modes: pd.DataFrame, thresholds: list[float]) -> pd.DataFrame:
-    """Counts per layer, mode and threshold beside each mode's size and structural deficit."""
-    counts = count_at_or_below(spectra, thresholds) if len(spectra) else pd.DataFrame(
-        columns=["layer", "depth", "mode", "count", "threshold"])
-    return counts.merge(modes[["layer", "mode", "values", "deficit"]], on=["layer", "mode"], how="left")
+        limit = threshold * merged["sigma_max"] if relative else threshold
+        flags = pd.DataFrame({"count": merged["sigma"] <= limit,
+                              "zeros": merged["sigma"] <= np.minimum(merged["tolerance"], limit)})
+        counts = flags.groupby([merged[k] for k in keys], sort=False).sum().reset_index()
+        rows.append(counts.assign(threshold=threshold))
+    counts = pd.concat(rows, ignore_index=True).merge(
+        modes[keys + ["values", "deficit", "dead_zeros", "dead_units"]], on=keys, how="left")
+    counts["dead_zeros"] = np.minimum(counts["dead_zeros"], counts["zeros"])  # exact zeros, unless t < 0
+    counts["other_zeros"] = counts["zeros"] - counts["dead_zeros"]
+    counts["genuine"] = counts["count"] - counts["zeros"]
+    return counts[columns]
 
 
 def total_counts(rankloss: pd.DataFrame, threshold: float, last_epoch_only: bool = True) -> pd.DataFrame:
-    """Paper-style count per run and probe epoch at ``threshold``; NaN for runs that did not finish ok."""
+    """Paper-style count and its components per run and probe epoch at ``threshold``, summed over
+    layers and modes; NaN for runs that did not finish ok."""
     rows = rankloss[(rankloss["threshold"] == threshold) | rankloss["threshold"].isna()]
     if last_epoch_only:
         rows = rows[rows["epoch"] == rows.groupby(["dataset", "batch_size", "seed"])["epoch"].transform("max")]
     keys = ["dataset", "batch_size", "seed", "epoch", "status"]
-    return rows.groupby(keys, sort=False, dropna=False)["count"].sum(min_count=1).reset_index()
+    summed = ["count", *COMPONENTS]
+    return rows.groupby(keys, sort=False, dropna=False)[summed].sum(min_count=1).reset_index()

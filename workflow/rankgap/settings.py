@@ -107,8 +107,8 @@ def check(config: dict) -> None:
             if "baseline" in spec and spec["baseline"]["batch_size"] not in experiments[spec["baseline"]["experiment"]]["batch_sizes"]:
                 raise ConfigError(f"{kind}.{name}.baseline.batch_size {spec['baseline']['batch_size']} is not one of "
                                   f"experiment '{spec['baseline']['experiment']}''s batch sizes")
-            if kind == "figures" and spec.get("against") == "epoch" and len(config["probe"]["epochs"]) < 2:
-                raise ConfigError(f"figures.{name} is against epoch, but probe.epochs is {config['probe']['epochs']}; "
+            if kind == "figures" and spec.get("plot") == "epoch" and len(config["probe"]["epochs"]) < 2:
+                raise ConfigError(f"figures.{name} plots against epoch, but probe.epochs is {config['probe']['epochs']}; "
                                   "probe several epochs, e.g. [0, 1, 5, last]")
             if kind == "figures" and spec["threshold"] not in thresholds:
                 raise ConfigError(f"figures.{name}.threshold {spec['threshold']} is not in analysis.thresholds "

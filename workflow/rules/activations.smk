@@ -11,6 +11,7 @@ rule dump:
         mode=config["probe"]["mode"],
         dtype=config["probe"]["dtype"],
         seed=config["probe"]["seed"],
+        points=config["probe"]["points"],
         gpu=config["probe"]["gpu"],
         lock_dir=config["lock_dir"],
         code=code("activations", "models", "data"),

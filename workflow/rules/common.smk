@@ -62,7 +62,7 @@ def paper_artifacts():
 
 def trend_figures():
     """Figures against batch size (the paper's kind) and their experiments: the comparison checks their trend."""
-    return {name: spec["experiment"] for name, spec in config["figures"].items() if spec["against"] == "batch_size"}
+    return {name: spec["experiment"] for name, spec in config["figures"].items() if spec["plot"] == "batch_size"}
 
 
 def probe_weights(wildcards):

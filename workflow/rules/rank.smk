@@ -33,6 +33,7 @@ rule rankloss:
     params:
         probes=lambda wc: probes(wc.experiment),
         thresholds=config["analysis"]["thresholds"],
+        relative=config["analysis"]["relative"],
         code=code("rank"),
     conda:
         "../../envs/analysis.yaml"

@@ -39,7 +39,7 @@ rule figure:
         ),
     params:
         threshold=lambda wc: config["figures"][wc.figure]["threshold"],
-        against=lambda wc: config["figures"][wc.figure]["against"],
+        plot=lambda wc: config["figures"][wc.figure]["plot"],
         caption=lambda wc: caption("figures", wc.figure),
         code=code("figures"),
     conda:

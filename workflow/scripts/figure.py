@@ -7,6 +7,6 @@ import pandas as pd
 from rankgap import figures, log_to
 
 log_to(snakemake.log[0])
-plot = figures.PLOTS[snakemake.params.against]
+plot = figures.PLOTS[snakemake.params.plot]
 plot(pd.read_csv(snakemake.input[0]), snakemake.params.threshold, snakemake.params.caption,
      snakemake.output.pdf, snakemake.output.png)

@@ -14,7 +14,8 @@ tables = []
 for probe, spectra, modes, summary in zip(snakemake.params.probes, snakemake.input.spectra, snakemake.input.modes,
                                           snakemake.input.summaries):
     status = json.loads(Path(summary).read_text())["status"]
-    counts = rank.run_counts(pd.read_csv(spectra), pd.read_csv(modes), snakemake.params.thresholds)
+    counts = rank.run_counts(pd.read_csv(spectra), pd.read_csv(modes), snakemake.params.thresholds,
+                             snakemake.params.relative)
     if counts.empty:  # a run that did not finish has no spectra: one row keeps its status visible
         counts = pd.DataFrame([dict.fromkeys(counts.columns, float("nan"))])
     tables.append(counts.assign(**probe, status=status))

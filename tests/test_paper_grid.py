@@ -1,0 +1,163 @@
+"""Every artifact of the paper is a target built from exactly the runs it needs."""
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+from safetensors.torch import save_file
+
+from conftest import REPO, copy_project, planned_jobs, snakemake
+from rankgap import models, paper
+
+
+@pytest.mark.parametrize("name, variant, classes, options, parameters", [
+    ("resnet56", "bn", 10, {}, 853_018),
+    ("resnet56", "bn", 100, {}, 858_868),
+    ("vgg16", "bn", 10, {"classifier": "single"}, 14_728_266),
+    ("vgg16", "bn", 10, {"classifier": "mlp"}, 15_253_578),
+])
+def test_parameter_counts_match_the_published_models(name, variant, classes, options, parameters):
+    model = models.build(name, variant, 3, 32, classes, **options)
+    assert sum(p.numel() for p in model.parameters()) == parameters
+
+
+@pytest.mark.parametrize("name, size, probes", [("lenet5", 28, 4), ("vgg16", 32, 13), ("resnet56", 32, 55)])
+def test_every_activation_is_probed_and_the_forward_pass_works(name, size, probes):
+    channels = 1 if name == "lenet5" else 3
+    model = models.build(name, "bn", channels, size, 10).eval()
+    assert len(models.probe_points(model)) == probes
+    assert model(torch.zeros(2, channels, size, size)).shape == (2, 10)
+
+
+@pytest.fixture(scope="module")
+def paper_project(tmp_path_factory):
+    return copy_project(tmp_path_factory.mktemp("paper"))
+
+
+@pytest.mark.parametrize("target, jobs", [
+    ("results/figures/fig3.pdf", {"dataset": 2, "train": 12, "dump": 12, "spectra": 12, "rankloss": 1, "figure": 1}),
+    ("results/tables/table1.csv", {"dataset": 1, "train": 5, "table": 1}),
+    ("results/tables/table11.csv", {"dataset": 1, "train": 4 + 1, "table": 1}),  # 4 switch runs + the baseline
+    ("results/figures/fig2.png", {"dataset": 2, "train": 10, "dump": 10, "spectra": 10, "rankloss": 1, "figure": 1}),
+])
+def test_a_target_schedules_exactly_its_runs(paper_project, target, jobs):
+    assert planned_jobs(paper_project, target) == jobs
+
+
+def test_the_whole_paper_is_the_default_target(paper_project):
+    jobs = planned_jobs(paper_project)
+    # 20 CIFAR runs, 36 LeNet-5 runs, 4 switch runs; every run but the switch runs is probed
+    assert jobs["train"] == 60 and jobs["dump"] == jobs["spectra"] == 56
+    assert jobs["table"] == 11 and jobs["figure"] == 6 + 6 and jobs["comparison"] == 1  # + the decompositions
+
+
+TINY = {"mnist": (1, 28, 10), "fashion_mnist": (1, 28, 10), "cifar10": (3, 32, 10), "cifar100": (3, 32, 100)}
+
+
+def tiny_grid(project):
+    """config.yaml shrunk to two epochs, batch sizes 8 and 16, and 64 training images per dataset
+    (canonical files the test makes: there is no internet here)."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["threads"] = {"train": 1, "analysis": 1}
+    for experiment in config["experiments"].values():
+        experiment.update(epochs=2, batch_sizes=[8, 16])
+        if "switch" in experiment:
+            experiment["switch"] = {"batch_size": 8, "epoch": 1}
+    config["tables"]["table11"]["baseline"]["batch_size"] = 8
+    (project / "tiny.yaml").write_text(yaml.safe_dump(config))
+    g = torch.Generator().manual_seed(0)
+    for name, (channels, size, classes) in TINY.items():
+        tensors = {}
+        for split, n in (("train", 64), ("test", 32)):
+            tensors[f"x_{split}"] = torch.randint(0, 256, (n, channels, size, size), generator=g, dtype=torch.uint8)
+            tensors[f"y_{split}"] = torch.randint(0, classes, (n,), generator=g)
+        (project / "data").mkdir(exist_ok=True)
+        save_file(tensors, str(project / "data" / f"{name}.safetensors"))
+    return config
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    project = copy_project(tmp_path_factory.mktemp("tiny"))
+    config = tiny_grid(project)
+    snakemake(project, "--configfile", "tiny.yaml")
+    return project, config
+
+
+def test_tiny_grid_builds_every_table_and_figure(tiny):
+    project, config = tiny
+    for i in range(1, 12):
+        table = pd.read_csv(project / f"results/tables/table{i}.csv")
+        expected = ["8", "8 → 8", "16 → 8"] if i == 11 else ["8", "16"]
+        assert table["batch"].astype(str).tolist() == expected
+        assert (table["status"] == "ok").all()
+        assert (project / f"results/tables/table{i}.tex").exists() and (project / f"results/tables/table{i}.md").exists()
+    for i in range(1, 7):
+        assert (project / f"results/figures/fig{i}.pdf").read_bytes().startswith(b"%PDF")
+    resnet = pd.read_csv(project / "results/analysis/resnet56/rankloss.csv")
+    assert resnet["layer"].nunique() == 55 and set(resnet["dataset"]) == {"cifar10", "cifar100"}
+
+
+def test_comparison_lists_every_number_of_the_paper(tiny):
+    project, _ = tiny
+    numbers = pd.read_csv(project / "results/report/paper_comparison.csv")
+    assert len(numbers) == len(paper.reference_tables()) * 4  # four metrics per row of the paper's tables
+    assert set(numbers["artifact"]) == {f"table{i}" for i in range(1, 12)}
+    # the tiny grid ran batch 8 and 16, none of the paper's: those rows say so instead of a number
+    assert (numbers["status"] == "not run").all()
+    text = (project / "results/report/paper_comparison.md").read_text()
+    assert text.count("near-rank loss grows with batch size") == 6 * 2  # six figures, two datasets each
+    assert text.count("train loss grows with batch size") == 11
+
+
+def test_threshold_change_reruns_analysis_and_figures_only(tiny):
+    project, config = tiny
+    config = dict(config, analysis={"thresholds": [1.0e-4, 1.0e-5, 1.0e-6]})
+    (project / "thresholds.yaml").write_text(yaml.safe_dump(config))
+    assert planned_jobs(project, "--configfile", "thresholds.yaml") == {
+        "rankloss": 5, "figure": 12, "comparison": 1, "all": 1}
+
+
+def test_epoch_change_reruns_that_experiments_trainings_only(tiny):
+    project, config = tiny
+    config = yaml.safe_load(yaml.safe_dump(config))
+    config["experiments"]["lenet5_nobn"]["epochs"] = 3
+    (project / "epochs.yaml").write_text(yaml.safe_dump(config))
+    jobs = planned_jobs(project, "--configfile", "epochs.yaml")
+    assert jobs == {"train": 4, "dump": 4, "spectra": 4, "rankloss": 1, "table": 2, "figure": 2, "comparison": 1,
+                    "all": 1}
+
+
+def test_report_groups_every_artifact_by_model(tiny, tmp_path):
+    project, _ = tiny
+    snakemake(project, "--configfile", "tiny.yaml", "--report", str(tmp_path / "report.html"))
+    html = (tmp_path / "report.html").read_text()
+    for label in ("VGG-16", "ResNet-56", "LeNet-5 without batch norm", "LeNet-5 (linear)", "Paper comparison"):
+        assert label in html
+    for name in [f"table{i}" for i in range(1, 12)] + [f"fig{i}" for i in range(1, 7)]:
+        assert name in html
+
+
+SEEDS = """
+seeds: [0, 1]
+threads: {train: 1, analysis: 1}
+experiments:
+  seeded: {model: lenet5, datasets: [digits], batch_sizes: [16, 256], epochs: 1, weight_decay: 5.0e-4}
+tables:
+  seeded: {experiment: seeded, dataset: digits}
+figures:
+  seeded: {experiment: seeded, threshold: 1.0e-4}
+"""
+
+
+def test_several_seeds_give_mean_and_std(tmp_path):
+    project = copy_project(tmp_path)
+    (project / "seeds.yaml").write_text(SEEDS)
+    snakemake(project, "--configfile", "seeds.yaml")
+    table = pd.read_csv(project / "results/tables/seeded.csv")
+    assert (table["seeds"] == 2).all() and table["test_loss_std"].notna().all()
+    summaries = [pd.read_json(project / f"results/runs/seeded/digits/bs16-seed{s}/summary.json", typ="series")
+                 for s in (0, 1)]
+    assert table.loc[0, "test_loss"] == pytest.approx((summaries[0]["test_loss"] + summaries[1]["test_loss"]) / 2)
+    assert "±" in (project / "results/tables/seeded.md").read_text()
+    assert (project / "results/figures/seeded.png").exists()
