@@ -27,6 +27,15 @@ SHAPES = {
     "digits": Shape(1, 28, 10, 1437, 360),
 }
 
+# Floats per image of the probed activations (all layers, largest layer), for job memory estimates
+# without importing torch; tests/test_paper_grid.py checks them against the models.
+ACTIVATIONS = {
+    ("lenet5", 28): (6_508, 4_704), ("lenet5", 32): (8_652, 6_144),
+    ("vgg16", 32): (276_480, 65_536), ("resnet56", 32): (532_480, 16_384),
+}
+# Seconds per epoch of 50-60k images at batch 128 and above on an H100 (README), for job runtimes.
+EPOCH_SECONDS = {"lenet5": 2, "vgg16": 4, "resnet56": 11}
+
 TRAIN_KEYS = ("momentum", "lr_start", "lr_end", "schedule", "augment", "drop_last", "precision",
               "compile", "channels_last", "deterministic")
 
@@ -141,3 +150,18 @@ def probe_epochs(config: dict, experiment: str) -> list[int]:
     """The epochs at which the experiment's runs are probed ('last' is the final epoch)."""
     last = config["experiments"][experiment]["epochs"]
     return sorted({last if e == "last" else int(e) for e in config["probe"]["epochs"]})
+
+
+def job_resources(config: dict, experiment: str, dataset: str, batch_size: int, attempt: int) -> dict:
+    """Memory (MB) and runtime (minutes) to ask a cluster for, per kind of job; doubled, tripled...
+    on each retry.  Training runtimes assume a GPU like an H100; small batches take longer."""
+    exp = config["experiments"][experiment]
+    shape = SHAPES[dataset]
+    total, largest = ACTIVATIONS.get((exp["model"], shape.size), ACTIVATIONS[("resnet56", 32)])
+    mb = 8 * batch_size / 1e6  # float64 megabytes per probed float and image
+    epoch_seconds = EPOCH_SECONDS[exp["model"]] * max(1, 128 / batch_size) * shape.train / 50_000
+    return {
+        "train": {"mem_mb": 4000 * attempt, "runtime": attempt * max(30, int(3 * exp["epochs"] * epoch_seconds / 60))},
+        "dump": {"mem_mb": attempt * int(2000 + 2.5 * total * mb), "runtime": 30 * attempt},
+        "spectra": {"mem_mb": attempt * int(2000 + 3 * largest * mb), "runtime": 120 * attempt},
+    }

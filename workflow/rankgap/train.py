@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -199,6 +200,7 @@ def train(settings: dict, dataset_path: Path, weights: Path, metrics: Path, summ
     result = {
         "status": status, **settings, "epochs_completed": len(history), **final,
         "wall_seconds": time.time() - started, "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "host": socket.gethostname(), "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         "threads": torch.get_num_threads(), "parameters": sum(p.numel() for p in model.parameters()),
         "versions": _library_versions(),
     }

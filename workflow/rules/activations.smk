@@ -18,6 +18,8 @@ rule dump:
     threads: config["threads"]["train"]
     resources:
         gpu=int(config["probe"]["gpu"]),
+        mem_mb=job_resource("dump", "mem_mb"),
+        runtime=job_resource("dump", "runtime"),
     conda:
         "../../envs/train.yaml"
     log:

@@ -100,3 +100,14 @@ def model_label(kind):
         return MODEL_NAMES[experiment["model"]] + VARIANT_NAMES[experiment["variant"]]
 
     return label
+
+
+def job_resource(rule, key):
+    """A cluster resource of a job of ``rule`` (see settings.job_resources), as Snakemake calls it."""
+
+    def value(wildcards, attempt):
+        batch_size = int(wildcards.batch_size)
+        estimates = settings.job_resources(config, wildcards.experiment, wildcards.dataset, batch_size, attempt)
+        return estimates[rule][key]
+
+    return value

@@ -1,6 +1,10 @@
 # Rank-loss analysis: spectra per run (the SVDs, threshold-free), then counts per experiment.
 
 
+localrules:
+    rankloss,
+
+
 rule spectra:
     input:
         f"{PROBE}/activations.safetensors",
@@ -15,6 +19,8 @@ rule spectra:
     threads: config["threads"]["analysis"]
     resources:
         gpu=int(config["probe"]["gpu"]),
+        mem_mb=job_resource("spectra", "mem_mb"),
+        runtime=job_resource("spectra", "runtime"),
     conda:
         "../../envs/analysis.yaml"
     log:

@@ -1,4 +1,11 @@
 # The paper's artifacts: tables from the runs' summaries, figures from the rank-loss counts.
+# All light: on a cluster they run on the head node.
+
+
+localrules:
+    table,
+    figure,
+    comparison,
 
 
 rule table:

@@ -18,6 +18,8 @@ rule train:
     threads: config["threads"]["train"]
     resources:
         gpu=1,
+        mem_mb=job_resource("train", "mem_mb"),
+        runtime=job_resource("train", "runtime"),
     conda:
         "../../envs/train.yaml"
     log:
