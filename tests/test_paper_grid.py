@@ -7,7 +7,7 @@ import yaml
 from safetensors.torch import save_file
 
 from conftest import REPO, copy_project, planned_jobs, snakemake
-from rankgap import models, paper
+from rankgap import models, paper, settings
 
 
 @pytest.mark.parametrize("name, variant, classes, options, parameters", [
@@ -161,3 +161,28 @@ def test_several_seeds_give_mean_and_std(tmp_path):
     assert table.loc[0, "test_loss"] == pytest.approx((summaries[0]["test_loss"] + summaries[1]["test_loss"]) / 2)
     assert "±" in (project / "results/tables/seeded.md").read_text()
     assert (project / "results/figures/seeded.png").exists()
+
+
+@pytest.mark.parametrize("model, size", list(settings.ACTIVATIONS))
+def test_cluster_memory_estimates_know_the_models_activation_sizes(model, size):
+    """settings.ACTIVATIONS sizes cluster jobs without importing torch; it must match the models."""
+    from rankgap import activations
+
+    channels = 1 if size == 28 else 3
+    dataset = "mnist" if size == 28 else "cifar10"
+    run = {"model": model, "variant": "bn", "dataset": dataset, "model_options": {}}
+    weights = {"settings": run, "state": models.from_settings(run).state_dict()}
+    outputs = activations.probe(weights, torch.zeros(2, channels, size, size, dtype=torch.uint8), dataset)
+    per_image = [x[0].numel() for x in outputs.values()]
+    assert settings.ACTIVATIONS[(model, size)] == (sum(per_image), max(per_image))
+
+
+def test_cluster_resources_grow_on_retry():
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    first = settings.job_resources(config, "vgg16", "cifar10", 2048, attempt=1)
+    second = settings.job_resources(config, "vgg16", "cifar10", 2048, attempt=2)
+    for rule in ("train", "dump", "spectra"):
+        assert second[rule]["mem_mb"] == 2 * first[rule]["mem_mb"]
+        assert second[rule]["runtime"] == 2 * first[rule]["runtime"]
+    # VGG-16 at batch 2048: 4.5 GB of float64 activations must be asked for
+    assert first["dump"]["mem_mb"] > 2.5 * 276_480 * 2048 * 8 / 1e6

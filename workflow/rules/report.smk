@@ -25,7 +25,7 @@ rule table:
         caption=lambda wc: caption("tables", wc.table),
         code=code("tables"),
     conda:
-        "../../envs/plot.yaml"
+        "../../envs/analysis.yaml"
     log:
         "results/logs/tables/{table}.log",
     script:
@@ -50,7 +50,7 @@ rule figure:
         caption=lambda wc: caption("figures", wc.figure),
         code=code("figures"),
     conda:
-        "../../envs/plot.yaml"
+        "../../envs/analysis.yaml"
     log:
         "results/logs/figures/{figure}.log",
     script:
