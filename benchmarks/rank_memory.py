@@ -1,8 +1,8 @@
 """Peak memory of the near-rank-loss analysis of one run, against its largest layer.
 
 Probes a (randomly initialised) model at a batch size in float64, writes the dump, then analyses
-it in a fresh process and prints that process's peak resident memory beside the largest layer's
-float64 size.  The goal: the analysis streams layer by layer, so its peak (above what the
+it in a fresh process and prints that process's peak resident memory (VmHWM: the parent's peak,
+which ru_maxrss would carry over the fork, is not counted) beside the largest layer's float64 size.  The goal: the analysis streams layer by layer, so its peak (above what the
 imports take) stays within about twice the largest layer.
 
     python benchmarks/rank_memory.py                       # VGG-16, CIFAR-10 shapes, batch 2048
@@ -29,12 +29,16 @@ ANALYSE = """
 import json, resource, sys, time
 sys.path.insert(0, {workflow!r})
 from rankgap import rank
-# resident now (the imports' own peak may be higher; the analysis is charged from here)
-before = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()
+
+def kib(field):  # VmRSS: resident now; VmHWM: this program's peak (reset by exec, unlike ru_maxrss)
+    line = next(l for l in open("/proc/self/status") if l.startswith(field))
+    return int(line.split()[1]) * 1024
+
+before = kib("VmRSS:")
 tic = time.perf_counter()
 spectra, modes = rank.analyse({dump!r})
-print(json.dumps({{"imports": before, "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                  "seconds": time.perf_counter() - tic, "values": len(spectra)}}))
+print(json.dumps({{"imports": before, "peak": kib("VmHWM:"), "seconds": time.perf_counter() - tic,
+                  "values": len(spectra)}}))
 """
 
 

@@ -36,9 +36,11 @@ CASES = [
 
 
 @pytest.mark.parametrize("shape, ranks", CASES)
-@pytest.mark.parametrize("block_rows", [rank.MIN_BLOCK_ROWS, 7])  # 7: many streaming-QR blocks
-def test_spectra_agree_with_numpy_and_find_the_planted_rank(shape, ranks, block_rows, monkeypatch):
-    monkeypatch.setattr(rank, "MIN_BLOCK_ROWS", block_rows)
+@pytest.mark.parametrize("many_blocks", [False, True])  # True: streaming-QR blocks as small as they go
+def test_spectra_agree_with_numpy_and_find_the_planted_rank(shape, ranks, many_blocks, monkeypatch):
+    if many_blocks:
+        monkeypatch.setattr(rank, "BLOCK_WIDTHS", 1)
+        monkeypatch.setattr(rank, "BLOCK_ELEMENTS", 1)
     x = planted(shape, ranks, scale=100.0)
     for mode in range(len(rank.MODES[x.ndim])):
         sigma = rank.singular_values(x, mode).numpy()
@@ -57,10 +59,12 @@ def with_dead_lines(x):
     return x
 
 
-@pytest.mark.parametrize("block_rows", [rank.MIN_BLOCK_ROWS, 7])
+@pytest.mark.parametrize("many_blocks", [False, True])
 @pytest.mark.parametrize("shape", [(200, 8, 5, 5), (30, 8, 5, 5)])  # tall and wide batch-mode unfoldings
-def test_all_zero_lines_are_left_out_of_the_svd_exactly(shape, block_rows, monkeypatch):
-    monkeypatch.setattr(rank, "MIN_BLOCK_ROWS", block_rows)
+def test_all_zero_lines_are_left_out_of_the_svd_exactly(shape, many_blocks, monkeypatch):
+    if many_blocks:
+        monkeypatch.setattr(rank, "BLOCK_WIDTHS", 1)
+        monkeypatch.setattr(rank, "BLOCK_ELEMENTS", 1)
     x = with_dead_lines(planted(shape, (20, 6, 4, 4), scale=10.0))
     for mode in range(4):
         expected = numpy_spectrum(x, mode)

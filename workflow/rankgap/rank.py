@@ -29,7 +29,12 @@ tl.set_backend("pytorch")
 
 MODES = {2: ("batch",), 4: ("batch", "channel", "height", "width")}
 STREAM_RATIO = 4  # unfoldings at least this many times taller than wide go through TSQR
-MIN_BLOCK_ROWS = 1 << 16
+# Streaming-QR blocks: at least BLOCK_WIDTHS times as tall as the unfolding is wide (so the QR of
+# each block plus the running R factor costs at most 25% more arithmetic than one QR of the whole),
+# and at least BLOCK_ELEMENTS values for thin unfoldings (few, large blocks); a block's copies stay
+# well below the layer's own size.
+BLOCK_WIDTHS = 4
+BLOCK_ELEMENTS = 1 << 21
 
 
 MODE_COLUMNS = ["layer", "depth", "mode", "dim", "rest", "values", "deficit", "zero_rows", "zero_cols", "dead_zeros",
@@ -92,18 +97,17 @@ def singular_values(x: torch.Tensor, mode: int, zeros=None) -> torch.Tensor:
         return torch.zeros(values, dtype=x.dtype, device=x.device)
 
     def reduced(start, block):
-        if kept_rows == rows and kept_cols == cols:
-            return block
-        # indexed through the transpose, so the copy keeps LAPACK's column-major layout
-        return block.T[keep_cols][:, keep_rows[start : start + len(block)]].T
+        """The block without its all-zero lines; copies only what it must, column-major for LAPACK."""
+        if kept_cols < cols:
+            block = block.T[keep_cols].T
+        rows_kept = keep_rows[start : start + len(block)]
+        return block if bool(rows_kept.all()) else block.T[:, rows_kept].T
 
     if kept_rows < STREAM_RATIO * kept_cols:  # near square: one SVD of the whole (a view if nothing is zero)
         sigma = torch.linalg.svdvals(reduced(*next(row_blocks(x, mode, rows))))
     else:
-        # Blocks of 16x the width keep TSQR's extra arithmetic near 6%; at most half the rows
-        # (unless that is narrower) keep a block's copies well below the layer's own size.
         r = None
-        for start, block in row_blocks(x, mode, max(16 * cols, min(MIN_BLOCK_ROWS, rows // 2))):
+        for start, block in row_blocks(x, mode, max(BLOCK_WIDTHS * cols, BLOCK_ELEMENTS // cols)):
             block = reduced(start, block)
             r = torch.linalg.qr(block if r is None else torch.cat([r, block]), mode="r").R
         sigma = torch.linalg.svdvals(r)
@@ -152,6 +156,7 @@ def read_layers(path: Path, dtype: torch.dtype = torch.float64):
             if not torch.isfinite(x).all():
                 raise DumpError(f"{path}: layer {name} holds NaN or Inf values")
             yield name, x
+            del x  # before the next layer is read: never two layers in memory
 
 
 def analyse(path: Path, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float64):
