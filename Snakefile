@@ -19,6 +19,10 @@ wildcard_constraints:
     epoch=r"\d+",
     table=_names(config["tables"]),
     figure=_names(config["figures"]),
+    appendix=_names(RANDOM["distributions"]),
+    distribution=_names(sorted(set(RANDOM["distributions"].values()))),
+    m=r"\d+",
+    n=r"\d+",
 
 
 include: "workflow/rules/data.smk"
@@ -26,6 +30,12 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/activations.smk"
 include: "workflow/rules/rank.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/randmat.smk"
+
+
+rule appendix:
+    input:
+        appendix_artifacts(),
 
 
 rule all:

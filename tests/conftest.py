@@ -33,7 +33,7 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 
 def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
     """Rule -> number of jobs a dry run schedules ({} when there is nothing to do)."""
-    out = snakemake(workdir, *args, "--dry-run", "--quiet", "rules").stdout
+    out = snakemake(workdir, *args, "--dry-run", "--quiet", "rules").stdout  # --quiet's values would swallow targets
     jobs, in_table = {}, False
     for line in out.splitlines():
         parts = line.split()
@@ -42,6 +42,17 @@ def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
         elif in_table and len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
             jobs[parts[0]] = int(parts[1])
     return jobs
+
+
+def jobs_after_editing(workdir: Path, module: str, *args: str) -> dict[str, int]:
+    """The jobs a dry run plans once a package module is edited (the edit is undone afterwards)."""
+    path = workdir / f"workflow/rankgap/{module}.py"
+    original = path.read_text()
+    try:
+        path.write_text(original + "\n# an edit\n")
+        return planned_jobs(workdir, *args)
+    finally:
+        path.write_text(original)
 
 
 @pytest.fixture(scope="session")

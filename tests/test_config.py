@@ -56,6 +56,13 @@ def test_good_config_plans_the_runs(project):
     ({"experiments__demo__batch_sizes": [16, 5000]}, ["batch size(s) [5000] exceed the 1437 training images of 'digits'"]),
     ({"figures__f__threshold": 3e-3}, ["figures.f.threshold 0.003 is not in analysis.thresholds"]),
     ({"tables__t__experiment": "dmeo"}, ["tables.t: unknown experiment 'dmeo'; defined: demo"]),
+    ({"random_matrices": {"distributions": {"A1": "cauchy"}}},
+     ["random_matrices.distributions.A1: 'cauchy' is not allowed; allowed values: gaussian, uniform, lognormal"]),
+    ({"random_matrices": {"distributions": {"A1": "gaussian"}, "sizes": [{"m": 100, "n": [10, 200]}]}},
+     ["random_matrices.sizes[0]: n = [200] larger than m = 100; give the tall orientation"]),
+    ({"random_matrices": {"repetitions": 1}}, ["random_matrices.repetitions: 1 must be at least 2"]),
+    ({"tables": {"tableA1": {"experiment": "demo", "dataset": "digits"}}, "random_matrices": {"distributions": {"A1": "uniform"}}},
+     ["random_matrices.distributions.A1 writes tableA1, which tables.tableA1 writes too"]),
 ])
 def test_bad_config_is_refused_before_any_job(project, changes, expected):
     result = dry_run(project, edited(**changes))

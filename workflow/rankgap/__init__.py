@@ -1,8 +1,9 @@
 """rankgap: near-rank loss of activations against batch size (Oyedotun, Papadopoulos, Aouada).
 
 One module per concept: ``data`` (datasets), ``models``, ``train``, ``device`` (one GPU per job),
-``activations`` (probe dumps), ``rank`` (spectra and counts), ``tables`` and ``figures`` (the
-paper's artifacts), ``settings`` (config checks and per-run settings).
+``activations`` (probe dumps), ``rank`` (spectra and counts), ``randmat`` (the appendix's random
+matrices), ``tables`` and ``figures`` (the paper's artifacts), ``settings`` (config checks and
+per-run settings).
 """
 
 import logging

@@ -1,15 +1,19 @@
 """The paper's figures: near-rank loss (count of singular values at or below a threshold, summed
-over layers and HOSVD modes) against batch size, on a log scale."""
+over layers and HOSVD modes) against batch size, on a log scale; and the appendix's distributions of
+the singular values of random matrices."""
 
 from __future__ import annotations
 
 import textwrap
 from pathlib import Path
 
+import numpy as np
+
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as ticker  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
@@ -30,6 +34,10 @@ def _save(fig, title: str, pdf: Path, png: Path) -> None:
     fig.suptitle(textwrap.fill(title, 70), fontsize=9)
     fig.text(0.01, 0.005, COUNT_NOTE, fontsize=5, wrap=True)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
+    save(fig, pdf, png)
+
+
+def save(fig: plt.Figure, pdf: Path, png: Path) -> None:
     fig.savefig(pdf)
     fig.savefig(png, dpi=150)
     plt.close(fig)
@@ -102,3 +110,33 @@ def components(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Path, 
 
 
 PLOTS = {"batch_size": near_rank_loss, "epoch": over_training, "components": components}
+
+
+def singular_value_panels(spectra: dict[tuple[int, int], np.ndarray], title: str) -> plt.Figure:
+    """One panel per size, a row per m and a column per n, as in the paper's Figures A1-A3: the
+    histogram of every singular value of every repetition, on a log axis (the small ones are the
+    point), with each repetition's sigma_min as a tick below and their mean as a dashed line."""
+    rows = {}
+    for m, n in spectra:
+        rows.setdefault(m, []).append(n)
+    columns = max(len(ns) for ns in rows.values())
+    fig, axes = plt.subplots(len(rows), columns, figsize=(3 * columns, 2.3 * len(rows) + 0.6), squeeze=False)
+    for row, (m, ns) in zip(axes, rows.items()):
+        for ax, n in zip(row, ns):
+            values = spectra[(m, n)]
+            sigma_min = values[:, -1]
+            sns.histplot(values.ravel(), bins=50, log_scale=True, stat="percent", element="step", ax=ax)
+            sns.rugplot(sigma_min, color="crimson", height=0.06, ax=ax)
+            ax.axvline(sigma_min.mean(), color="crimson", linestyle="--", linewidth=1)
+            ax.set_title(f"{m} × {n}: E σmin = {sigma_min.mean():.4g}", fontsize=8)
+            ax.set_xlabel("singular value", fontsize=7)
+            ax.set_ylabel("% of values", fontsize=7)
+            # plain numbers (30, not 3×10^1): a panel spanning less than a decade labels its minor ticks
+            ax.xaxis.set_major_formatter(ticker.LogFormatter())
+            ax.xaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False))
+            ax.tick_params(which="both", labelsize=6)
+        for ax in row[len(ns):]:  # a shorter row leaves its last panels empty
+            fig.delaxes(ax)
+    fig.suptitle(textwrap.fill(title, 140), fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -122,6 +122,21 @@ def check(config: dict) -> None:
             if kind == "figures" and spec["threshold"] not in thresholds:
                 raise ConfigError(f"figures.{name}.threshold {spec['threshold']} is not in analysis.thresholds "
                                   f"{thresholds}; add it there or pick one of them")
+    _check_random_matrices(config)
+
+
+def _check_random_matrices(config: dict) -> None:
+    random = config["random_matrices"]
+    for i, row in enumerate(random["sizes"]):
+        wide = [n for n in row["n"] if n > row["m"]]
+        if wide:
+            raise ConfigError(f"random_matrices.sizes[{i}]: n = {wide} larger than m = {row['m']}; give the tall "
+                              f"orientation, n <= m (the transpose has the same singular values)")
+    for key in random["distributions"]:
+        for kind, name in (("tables", f"table{key}"), ("figures", f"fig{key}")):
+            if name in config[kind]:
+                raise ConfigError(f"random_matrices.distributions.{key} writes {name}, which {kind}.{name} writes "
+                                  f"too; rename one of them")
 
 
 def run_settings(config: dict, experiment: str, dataset: str, batch_size: int, seed: int) -> dict:

@@ -1,4 +1,5 @@
-"""The paper's tables: train/test error and loss per batch size, from the runs' summaries."""
+"""The paper's tables: train/test error and loss per batch size, from the runs' summaries, and the
+appendix's E sigma_min per matrix size, beside the paper's values."""
 
 from __future__ import annotations
 
@@ -53,9 +54,71 @@ def formatted(table: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def write(table: pd.DataFrame, csv: Path, md: Path, tex: Path, caption: str) -> None:
+# LaTeX for the characters the tables print (longest first: σmin before σ)
+LATEX = {"σmin": r"$\sigma_{\min}$", "σmax": r"$\sigma_{\max}$", "√m − √n": r"$\sqrt{m} - \sqrt{n}$",
+         "→": r"$\rightarrow$", "±": r"$\pm$", "×": r"$\times$"}
+
+
+def write(table: pd.DataFrame, csv: Path, md: Path, tex: Path | None, caption: str,
+          shown: pd.DataFrame | None = None) -> None:
+    """Every number of ``table`` to csv; ``shown`` (default: the metrics as the paper prints them) to
+    md and, when ``tex`` is given, LaTeX."""
     table.to_csv(csv, index=False)
-    shown = formatted(table)
+    shown = formatted(table) if shown is None else shown
     Path(md).write_text(f"{caption}\n\n{shown.to_markdown(index=False)}\n")
-    latex = shown.to_latex(index=False, caption=caption, escape=True)
-    Path(tex).write_text(latex.replace("→", r"$\rightarrow$").replace("±", r"$\pm$"))
+    if tex is not None:
+        latex = shown.to_latex(index=False, caption=caption, escape=True)
+        for text, command in LATEX.items():
+            latex = latex.replace(text, command)
+        Path(tex).write_text(latex)
+
+
+def _size(m: int, n: int) -> str:
+    return f"{m} × {n}"
+
+
+def sigma_min_formatted(table: pd.DataFrame) -> pd.DataFrame:
+    """Tables A1-A3 as the paper prints them (4 decimals), with the spread and the theory beside."""
+    return pd.DataFrame({
+        "Matrix size": [_size(m, n) for m, n in zip(table["m"], table["n"])],
+        "E σmin(A)": table["sigma_min_mean"].map("{:.4f}".format),
+        "std σmin": table["sigma_min_std"].map("{:.4f}".format),
+        "E σmax(A)": table["sigma_max_mean"].map("{:.2f}".format),
+        "s(√m − √n)": table["edge"].map("{:.4f}".format),
+    })
+
+
+def comparison_formatted(comparison: pd.DataFrame) -> pd.DataFrame:
+    notes = [f"paper repeats Table {r}" if r else ("square" if square else "")
+             for r, square in zip(comparison["paper_repeats"], comparison["square"])]
+    return pd.DataFrame({
+        "Table": comparison["table"], "Matrix size": [_size(m, n) for m, n in zip(comparison["m"], comparison["n"])],
+        "Paper": comparison["paper"].map("{:.4f}".format),
+        "Ours ± SE": [f"{o:.4f} ± {se:.4f}" for o, se in zip(comparison["ours"], comparison["ours_se"])],
+        "Diff": comparison["diff"].map("{:+.4f}".format), "Diff %": comparison["diff_pct"].map("{:+.2f}".format),
+        "Note": notes,
+    })
+
+
+def comparison_notes(comparison: pd.DataFrame, reference_rows: int) -> str:
+    """What the comparison shows, in a few lines: the worst non-square deviation, the square sizes,
+    the paper's repeated rows and the paper sizes this config did not compute."""
+    lines = ["Our E σmin (mean over the repetitions, ± its standard error SE) beside the paper's Tables A1-A3."]
+    measured = comparison[~comparison["square"] & (comparison["paper_repeats"] == "")]
+    if len(measured):
+        worst = measured.loc[measured["diff_pct"].abs().idxmax()]
+        lines.append(f"Non-square sizes: max |diff| {abs(worst['diff_pct']):.2f}% "
+                     f"(Table {worst['table']}, {_size(worst['m'], worst['n'])}); "
+                     f"{(measured['diff'].abs() <= 2 * measured['ours_se']).sum()} of {len(measured)} within 2 SE.")
+    square = comparison[comparison["square"]]
+    if len(square):
+        lines.append(f"Square sizes (σmin ≈ s/√m, with a spread as large as its mean: sampling noise dominates): "
+                     f"|diff| {square['diff_pct'].abs().min():.1f}% to {square['diff_pct'].abs().max():.1f}%.")
+    repeated = comparison[comparison["paper_repeats"] != ""]
+    if len(repeated):
+        lines.append(f"{len(repeated)} rows are marked 'paper repeats': the paper prints the same number as another "
+                     f"of its tables for that size (a copy, not a measurement of this distribution); they are "
+                     f"left out of the summary above.")
+    if reference_rows > len(comparison):
+        lines.append(f"{reference_rows - len(comparison)} of the paper's sizes are not in this config.")
+    return "\n\n".join(lines)

@@ -24,6 +24,13 @@ ANALYSIS = "results/analysis/{experiment}"
 TABLE = "results/tables/{table}"
 FIGURE = "results/figures/{figure}"
 COMPARISON = "results/report/paper_comparison"
+RANDOM = config["random_matrices"]
+RANDOM_SPECTRA = "results/random_matrices/{distribution}/{m}x{n}.npy"
+RANDOM_TABLE = "results/tables/table{appendix}"
+RANDOM_FIGURE = "results/figures/fig{appendix}"
+RANDOM_COMPARISON = "results/report/random_matrices_comparison"
+RANDOM_REFERENCE = str(PACKAGE_DIR / "rankgap" / "reference_random_matrices.csv")  # the paper's Tables A1-A3
+RANDOM_SIZES = [(row["m"], n) for row in RANDOM["sizes"] for n in row["n"]]
 # probe epochs other than 'last' are weight snapshots the training run writes as it goes
 SNAPSHOT_EPOCHS = sorted({e for e in config["probe"]["epochs"] if e != "last"})
 
@@ -57,12 +64,27 @@ def probes(experiment, datasets=None):
 def paper_artifacts():
     tables = [f"{TABLE.format(table=t)}{ext}" for t in config["tables"] for ext in (".csv", ".md", ".tex")]
     figures = [f"{FIGURE.format(figure=f)}{ext}" for f in config["figures"] for ext in (".pdf", ".png")]
-    return tables + figures + [f"{COMPARISON}.md", f"{COMPARISON}.csv"]
+    return tables + figures + [f"{COMPARISON}.md", f"{COMPARISON}.csv"] + appendix_artifacts()
 
 
 def trend_figures():
     """Figures against batch size (the paper's kind) and their experiments: the comparison checks their trend."""
     return {name: spec["experiment"] for name, spec in config["figures"].items() if spec["plot"] == "batch_size"}
+
+
+def appendix_artifacts():
+    """Tables and figures A1-A3 and the comparison with the paper (none when no distribution is configured)."""
+    keys = RANDOM["distributions"]
+    tables = [f"{RANDOM_TABLE.format(appendix=a)}{ext}" for a in keys for ext in (".csv", ".md", ".tex")]
+    figures = [f"{RANDOM_FIGURE.format(appendix=a)}{ext}" for a in keys for ext in (".pdf", ".png")]
+    comparison = [f"{RANDOM_COMPARISON}{ext}" for ext in (".md", ".csv")] if keys else []
+    return tables + figures + comparison
+
+
+def random_spectra(appendix):
+    """The spectra files of an appendix table, in the order of random_matrices.sizes."""
+    distribution = RANDOM["distributions"][appendix]
+    return [RANDOM_SPECTRA.format(distribution=distribution, m=m, n=n) for m, n in RANDOM_SIZES]
 
 
 def probe_weights(wildcards):

@@ -1,0 +1,76 @@
+# The appendix (Tables A1-A3, Figures A1-A3): singular values of random matrices, one job per
+# distribution and size; tables and figures read the saved spectra; the comparison puts the
+# paper's values beside ours.
+
+
+rule random_spectra:
+    output:
+        RANDOM_SPECTRA,
+    params:
+        repetitions=RANDOM["repetitions"],
+        seed=RANDOM["seed"],
+        dtype=RANDOM["dtype"],
+        code=code("randmat"),
+    threads: config["threads"]["analysis"]
+    conda:
+        "../../envs/analysis.yaml"
+    log:
+        "results/logs/random_matrices/{distribution}/{m}x{n}.log",
+    script:
+        "../scripts/random_spectra.py"
+
+
+rule random_table:
+    input:
+        lambda wc: random_spectra(wc.appendix),
+    output:
+        csv=report(f"{RANDOM_TABLE}.csv", category="Appendix", labels={"table": "table{appendix}", "format": "csv"}),
+        md=f"{RANDOM_TABLE}.md",
+        tex=f"{RANDOM_TABLE}.tex",
+    params:
+        distribution=lambda wc: RANDOM["distributions"][wc.appendix],
+        sizes=RANDOM_SIZES,
+        repetitions=RANDOM["repetitions"],
+        code=code("randmat", "tables"),
+    conda:
+        "../../envs/analysis.yaml"
+    log:
+        "results/logs/tables/table{appendix}.log",
+    script:
+        "../scripts/random_table.py"
+
+
+rule random_figure:
+    input:
+        lambda wc: random_spectra(wc.appendix),
+    output:
+        pdf=f"{RANDOM_FIGURE}.pdf",
+        png=report(f"{RANDOM_FIGURE}.png", category="Appendix", labels={"figure": "fig{appendix}"}),
+    params:
+        distribution=lambda wc: RANDOM["distributions"][wc.appendix],
+        sizes=RANDOM_SIZES,
+        repetitions=RANDOM["repetitions"],
+        code=code("randmat", "figures"),
+    conda:
+        "../../envs/analysis.yaml"
+    log:
+        "results/logs/figures/fig{appendix}.log",
+    script:
+        "../scripts/random_figure.py"
+
+
+rule random_comparison:
+    input:
+        tables=[f"{RANDOM_TABLE.format(appendix=a)}.csv" for a in RANDOM["distributions"]],
+        reference=RANDOM_REFERENCE,
+    output:
+        csv=f"{RANDOM_COMPARISON}.csv",
+        md=report(f"{RANDOM_COMPARISON}.md", category="Appendix"),
+    params:
+        code=code("randmat", "tables"),
+    conda:
+        "../../envs/analysis.yaml"
+    log:
+        "results/logs/random_matrices/comparison.log",
+    script:
+        "../scripts/random_comparison.py"
