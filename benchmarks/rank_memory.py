@@ -1,9 +1,10 @@
 """Peak memory of the near-rank-loss analysis of one run, against its largest layer.
 
 Probes a (randomly initialised) model at a batch size in float64, writes the dump, then analyses
-it in a fresh process and prints that process's peak resident memory (VmHWM: the parent's peak,
-which ru_maxrss would carry over the fork, is not counted) beside the largest layer's float64 size.  The goal: the analysis streams layer by layer, so its peak (above what the
-imports take) stays within about twice the largest layer.
+it in a fresh process and prints that process's peak resident memory (VmHWM, which, unlike
+ru_maxrss, does not carry the parent's peak over the fork) beside the largest layer's float64
+size.  The goal: the analysis streams layer by layer, so its peak (above what the imports take)
+stays within about twice the largest layer.
 
     python benchmarks/rank_memory.py                       # VGG-16, CIFAR-10 shapes, batch 2048
     python benchmarks/rank_memory.py --model lenet5 --dataset mnist --batch-size 8192

@@ -35,6 +35,7 @@ STREAM_RATIO = 4  # unfoldings at least this many times taller than wide go thro
 # well below the layer's own size.
 BLOCK_WIDTHS = 4
 BLOCK_ELEMENTS = 1 << 21
+CHECK_ELEMENTS = 1 << 24  # the NaN/Inf check goes by chunks: isfinite() of a whole layer takes another layer's memory
 
 
 MODE_COLUMNS = ["layer", "depth", "mode", "dim", "rest", "values", "deficit", "zero_rows", "zero_cols", "dead_zeros",
@@ -127,7 +128,7 @@ SAFETENSORS_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.f
 
 
 def read_layers(path: Path, dtype: torch.dtype = torch.float64):
-    """Yield (name, tensor) from a dump, in forward order, one layer at a time, checked: every
+    """Yield (depth, name, tensor) from a dump, in forward order, one layer at a time, checked: every
     listed layer present, of ``dtype``, finite.
 
     Each layer's bytes are read straight into one tensor (no memory map), so memory holds one
@@ -141,7 +142,7 @@ def read_layers(path: Path, dtype: torch.dtype = torch.float64):
         missing = [n for n in names if n not in header]
         if missing:
             raise DumpError(f"{path}: layer(s) {', '.join(missing)} listed in the dump's metadata are missing")
-        for name in names:
+        for depth, name in enumerate(names):
             entry = header[name]
             if SAFETENSORS_DTYPES.get(entry["dtype"]) != dtype:
                 raise DumpError(f"{path}: layer {name} is {entry['dtype']}, expected {dtype} (re-run the dump)")
@@ -153,9 +154,9 @@ def read_layers(path: Path, dtype: torch.dtype = torch.float64):
             f.seek(8 + header_size + begin)
             if f.readinto(x.numpy().reshape(-1).view(np.uint8)) != end - begin:
                 raise DumpError(f"{path}: layer {name} is truncated")
-            if not torch.isfinite(x).all():
+            if not all(torch.isfinite(chunk).all() for chunk in x.view(-1).split(CHECK_ELEMENTS)):
                 raise DumpError(f"{path}: layer {name} holds NaN or Inf values")
-            yield name, x
+            yield depth, name, x
             del x  # before the next layer is read: never two layers in memory
 
 
@@ -166,7 +167,8 @@ def analyse(path: Path, device: torch.device | str = "cpu", dtype: torch.dtype =
     one row per layer and mode with its shape and summary statistics.
     """
     spectra, modes = [], []
-    for depth, (name, x) in enumerate(read_layers(path, dtype)):
+    # no enumerate() around read_layers: it would keep the last layer alive while the next is read
+    for depth, name, x in read_layers(path, dtype):
         x = x.to(device)
         for mode, mode_name in enumerate(MODES[x.ndim]):
             zero_rows, zero_cols = zero_lines(x, mode)
