@@ -81,7 +81,7 @@ def trends(figure_totals: dict[str, pd.DataFrame], tables: dict[str, pd.DataFram
         rows.append({"artifact": name, "dataset": "", "claim": "train loss grows with batch size",
                      "values": ", ".join(f"{b}: {v:.4f}" for b, v in by_batch.items()), "agrees": grows(by_batch),
                      "driven by": ""})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["artifact", "dataset", "claim", "values", "agrees", "driven by"])
 
 
 def write(numbers: pd.DataFrame, claims: pd.DataFrame, csv: Path, md: Path) -> None:

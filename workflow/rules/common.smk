@@ -64,7 +64,8 @@ def probes(experiment, datasets=None):
 def paper_artifacts():
     tables = [f"{TABLE.format(table=t)}{ext}" for t in config["tables"] for ext in (".csv", ".md", ".tex")]
     figures = [f"{FIGURE.format(figure=f)}{ext}" for f in config["figures"] for ext in (".pdf", ".png")]
-    return tables + figures + [f"{COMPARISON}.md", f"{COMPARISON}.csv"] + appendix_artifacts()
+    comparison = [f"{COMPARISON}.md", f"{COMPARISON}.csv"] if tables or figures else []
+    return tables + figures + comparison + appendix_artifacts()
 
 
 def trend_figures():
