@@ -61,6 +61,7 @@ def test_good_config_plans_the_runs(project):
     ({"random_matrices": {"distributions": {"A1": "gaussian"}, "sizes": [{"m": 100, "n": [10, 200]}]}},
      ["random_matrices.sizes[0]: n = [200] larger than m = 100; give the tall orientation"]),
     ({"random_matrices": {"repetitions": 1}}, ["random_matrices.repetitions: 1 must be at least 2"]),
+    ({"random_matrices": {"dtype": "float32"}}, ["random_matrices.method gram needs dtype float64"]),
     ({"tables": {"tableA1": {"experiment": "demo", "dataset": "digits"}}, "random_matrices": {"distributions": {"A1": "uniform"}}},
      ["random_matrices.distributions.A1 writes tableA1, which tables.tableA1 writes too"]),
 ])

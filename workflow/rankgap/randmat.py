@@ -11,7 +11,9 @@ more repetitions add matrices and keep the existing ones.
 
 Precision and speed: singular values only (no vectors), in float64: sigma_min of a square matrix
 is about s/sqrt(m), and an SVD resolves values down to eps * sigma_max.  LAPACK gets the m x n
-(tall) matrix as drawn.  Repetitions run on a pool of threads, each a single-threaded LAPACK
+(tall) matrix as drawn, or (method "gram", the config's default) its n x n Gram matrix, whose
+eigenvalues are the squared singular values: less exact (eps * sigma_max^2 / sigma_min), but at
+the paper's sizes within 2e-7 of the SVD's sigma_min, and 2.7x faster.  Repetitions run on a pool of threads, each a single-threaded LAPACK
 call: the bidiagonalisation an SVD spends its time in scales poorly over threads, independent
 matrices scale perfectly (on 2 cores: 1.5 s for a 2000 x 2000 SVD on one thread, 1.0 s on two).
 """
@@ -58,14 +60,22 @@ def matrix(distribution: str, m: int, n: int, seed: int, repetition: int) -> np.
 
 
 def singular_values(distribution: str, m: int, n: int, repetitions: int, seed: int, dtype: str = "float64",
-                    threads: int = 1) -> np.ndarray:
-    """(repetitions, n): the singular values of each matrix, in descending order."""
+                    threads: int = 1, method: str = "svd") -> np.ndarray:
+    """(repetitions, n): the singular values of each matrix, in descending order.
+
+    ``method`` "svd": LAPACK's SVD, values only; "gram": square roots of the eigenvalues of A^T A,
+    2.7x faster at 4000 x 4000 (BLAS-3 product, then half the reduction work of an SVD), and exact
+    to 2e-7 relative in sigma_min at the paper's sizes (tests/test_randmat.py).
+    """
     if n > m:
         raise ValueError(f"{m} x {n}: give the tall orientation (m >= n); the singular values are the same")
 
     def one(repetition):
         a = matrix(distribution, m, n, seed, repetition).astype(dtype, copy=False)
-        return np.linalg.svd(a, compute_uv=False)
+        if method == "svd":
+            return np.linalg.svd(a, compute_uv=False)
+        # rounding can push the smallest eigenvalue of a nearly singular Gram matrix below zero
+        return np.sqrt(np.clip(np.linalg.eigvalsh(a.T @ a), 0, None))[::-1]
 
     with threadpool_limits(1), ThreadPoolExecutor(threads) as pool:  # numpy releases the GIL in LAPACK
         return np.stack(list(pool.map(one, range(repetitions)))).astype(np.float64)

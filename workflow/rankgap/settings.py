@@ -132,6 +132,10 @@ def _check_random_matrices(config: dict) -> None:
         if wide:
             raise ConfigError(f"random_matrices.sizes[{i}]: n = {wide} larger than m = {row['m']}; give the tall "
                               f"orientation, n <= m (the transpose has the same singular values)")
+    if random["method"] == "gram" and random["dtype"] != "float64":
+        raise ConfigError(f"random_matrices.method gram needs dtype float64 (the Gram matrix squares the "
+                          f"condition number; {random['dtype']} cannot resolve sigma_min): set dtype: float64 "
+                          f"or method: svd")
     for key in random["distributions"]:
         for kind, name in (("tables", f"table{key}"), ("figures", f"fig{key}")):
             if name in config[kind]:

@@ -10,6 +10,7 @@ rule random_spectra:
         repetitions=RANDOM["repetitions"],
         seed=RANDOM["seed"],
         dtype=RANDOM["dtype"],
+        method=RANDOM["method"],
         code=code("randmat"),
     threads: config["threads"]["analysis"]
     conda:

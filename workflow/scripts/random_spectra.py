@@ -8,6 +8,7 @@ from rankgap import log_to, randmat
 
 log = log_to(snakemake.log[0])
 w, p = snakemake.wildcards, snakemake.params
-values = randmat.singular_values(w.distribution, int(w.m), int(w.n), p.repetitions, p.seed, p.dtype, snakemake.threads)
+values = randmat.singular_values(w.distribution, int(w.m), int(w.n), p.repetitions, p.seed, p.dtype,
+                                  snakemake.threads, p.method)
 log.info("%s %s x %s: %d matrices, mean sigma_min %.6g", w.distribution, w.m, w.n, len(values), values[:, -1].mean())
 np.save(snakemake.output[0], values)
