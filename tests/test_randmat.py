@@ -101,7 +101,8 @@ def test_comparison_puts_ours_beside_the_paper(tmp_path):
     pd.DataFrame({"table": ["X1", "X1", "X2", "X2"], "distribution": ["gaussian", "gaussian", "uniform", "uniform"],
                   "m": [10, 10, 10, 20], "n": [2, 10, 2, 5], "expected_sigma_min": [2.0, 0.5, 2.0, 1.0]}).to_csv(path)
     ours = pd.DataFrame({"distribution": ["gaussian", "gaussian", "uniform"], "m": [10, 10, 10], "n": [2, 10, 2],
-                         "repetitions": [4, 4, 4], "sigma_min_mean": [2.5, 0.4, 1.5], "sigma_min_std": [0.2, 0.1, 0.2]})
+                         "repetitions": [4, 4, 4], "sigma_min_mean": [2.5, 0.4, 1.5], "sigma_min_std": [0.2, 0.1, 0.2],
+                         "edge": [1.8, 0.1, 1.5]})
     reference = randmat.read_reference(path)
     comparison = randmat.comparison(ours, reference).set_index(["table", "m", "n"])
     assert sorted(comparison.index) == [("X1", 10, 2), ("X1", 10, 10), ("X2", 10, 2)]  # 20 x 5 was not computed
@@ -113,6 +114,8 @@ def test_comparison_puts_ours_beside_the_paper(tmp_path):
     notes = tables.comparison_notes(comparison.reset_index(), len(reference))
     assert "max |diff| 25.00% (Table X1, 10 × 2)" in notes  # the repeated X2 row is left out of the summary
     assert "1 of the paper's sizes are not in this config" in notes
+    # a size far from the paper says which of the two sits where Proposition 1 puts sigma_min
+    assert "Table X1, 10 × 2: the paper is +11.1% from s(√m − √n) = 1.8000, ours +38.9%" in notes
 
 
 def test_figure_has_a_panel_per_size_in_a_row_per_m():

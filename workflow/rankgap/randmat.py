@@ -121,5 +121,6 @@ def comparison(ours: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
         "ours_se": both["sigma_min_std"] / np.sqrt(both["repetitions"]), "repetitions": both["repetitions"],
         "diff": ours_mean - both["expected_sigma_min"],
         "diff_pct": 100 * (ours_mean - both["expected_sigma_min"]) / both["expected_sigma_min"],
+        "edge": both["edge"],  # Proposition 1's lower edge s(sqrt(m) - sqrt(n)): where theory puts sigma_min
         "square": both["m"] == both["n"], "paper_repeats": both["repeats"],
     })

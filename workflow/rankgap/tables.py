@@ -96,7 +96,7 @@ def comparison_formatted(comparison: pd.DataFrame) -> pd.DataFrame:
         "Paper": comparison["paper"].map("{:.4f}".format),
         "Ours ± SE": [f"{o:.4f} ± {se:.4f}" for o, se in zip(comparison["ours"], comparison["ours_se"])],
         "Diff": comparison["diff"].map("{:+.4f}".format), "Diff %": comparison["diff_pct"].map("{:+.2f}".format),
-        "Note": notes,
+        "s(√m − √n)": comparison["edge"].map("{:.4f}".format), "Note": notes,
     })
 
 
@@ -110,6 +110,12 @@ def comparison_notes(comparison: pd.DataFrame, reference_rows: int) -> str:
         lines.append(f"Non-square sizes: max |diff| {abs(worst['diff_pct']):.2f}% "
                      f"(Table {worst['table']}, {_size(worst['m'], worst['n'])}); "
                      f"{(measured['diff'].abs() <= 2 * measured['ours_se']).sum()} of {len(measured)} within 2 SE.")
+    far = measured[measured["diff_pct"].abs() > 3]
+    if len(far):
+        # for large m and n, sigma_min concentrates just above Proposition 1's edge: which side is off?
+        lines.append("More than 3% apart: " + "; ".join(
+            f"Table {r.table}, {_size(r.m, r.n)}: the paper is {100 * (r.paper / r.edge - 1):+.1f}% from "
+            f"s(√m − √n) = {r.edge:.4f}, ours {100 * (r.ours / r.edge - 1):+.1f}%" for r in far.itertuples()) + ".")
     square = comparison[comparison["square"]]
     if len(square):
         lines.append(f"Square sizes (σmin ≈ s/√m, with a spread as large as its mean: sampling noise dominates): "
