@@ -56,7 +56,7 @@ TINY = {"mnist": (1, 28, 10), "fashion_mnist": (1, 28, 10), "cifar10": (3, 32, 1
 
 def tiny_grid(project):
     """config.yaml shrunk to two epochs, batch sizes 8 and 16, and 64 training images per dataset
-    (canonical files the test makes: there is no internet here)."""
+    (canonical files the test makes: there is no internet here); the appendix to two small sizes."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config["threads"] = {"train": 1, "analysis": 1}
     for experiment in config["experiments"].values():
@@ -64,6 +64,7 @@ def tiny_grid(project):
         if "switch" in experiment:
             experiment["switch"] = {"batch_size": 8, "epoch": 1}
     config["tables"]["table11"]["baseline"]["batch_size"] = 8
+    config["random_matrices"].update(repetitions=2, sizes=[{"m": 40, "n": [4, 40]}])
     (project / "tiny.yaml").write_text(yaml.safe_dump(config))
     g = torch.Generator().manual_seed(0)
     for name, (channels, size, classes) in TINY.items():
@@ -94,6 +95,9 @@ def test_tiny_grid_builds_every_table_and_figure(tiny):
         assert (project / f"results/tables/table{i}.tex").exists() and (project / f"results/tables/table{i}.md").exists()
     for i in range(1, 7):
         assert (project / f"results/figures/fig{i}.pdf").read_bytes().startswith(b"%PDF")
+    for appendix in ("A1", "A2", "A3"):
+        assert len(pd.read_csv(project / f"results/tables/table{appendix}.csv")) == 2  # 40 x 4 and 40 x 40
+        assert (project / f"results/figures/fig{appendix}.pdf").read_bytes().startswith(b"%PDF")
     resnet = pd.read_csv(project / "results/analysis/resnet56/rankloss.csv")
     assert resnet["layer"].nunique() == 55 and set(resnet["dataset"]) == {"cifar10", "cifar100"}
 
@@ -134,7 +138,7 @@ def test_report_groups_every_artifact_by_model(tiny, tmp_path):
     html = (tmp_path / "report.html").read_text()
     for label in ("VGG-16", "ResNet-56", "LeNet-5 without batch norm", "LeNet-5 (linear)", "Paper comparison"):
         assert label in html
-    for name in [f"table{i}" for i in range(1, 12)] + [f"fig{i}" for i in range(1, 7)]:
+    for name in [f"table{i}" for i in range(1, 12)] + [f"fig{i}" for i in range(1, 7)] + ["tableA1", "figA3"]:
         assert name in html
 
 
