@@ -77,10 +77,14 @@ def _size(m: int, n: int) -> str:
     return f"{m} × {n}"
 
 
+def _sizes(frame: pd.DataFrame) -> list[str]:
+    return [_size(m, n) for m, n in zip(frame["m"], frame["n"])]
+
+
 def sigma_min_formatted(table: pd.DataFrame) -> pd.DataFrame:
     """Tables A1-A3 as the paper prints them (4 decimals), with the spread and the theory beside."""
     return pd.DataFrame({
-        "Matrix size": [_size(m, n) for m, n in zip(table["m"], table["n"])],
+        "Matrix size": _sizes(table),
         "E σmin(A)": table["sigma_min_mean"].map("{:.4f}".format),
         "std σmin": table["sigma_min_std"].map("{:.4f}".format),
         "E σmax(A)": table["sigma_max_mean"].map("{:.2f}".format),
@@ -92,7 +96,7 @@ def comparison_formatted(comparison: pd.DataFrame) -> pd.DataFrame:
     notes = [f"paper repeats Table {r}" if r else ("square" if square else "")
              for r, square in zip(comparison["paper_repeats"], comparison["square"])]
     return pd.DataFrame({
-        "Table": comparison["table"], "Matrix size": [_size(m, n) for m, n in zip(comparison["m"], comparison["n"])],
+        "Table": comparison["table"], "Matrix size": _sizes(comparison),
         "Paper": comparison["paper"].map("{:.4f}".format),
         "Ours ± SE": [f"{o:.4f} ± {se:.4f}" for o, se in zip(comparison["ours"], comparison["ours_se"])],
         "Diff": comparison["diff"].map("{:+.4f}".format), "Diff %": comparison["diff_pct"].map("{:+.2f}".format),
