@@ -29,6 +29,18 @@ def test_every_activation_is_probed_and_the_forward_pass_works(name, size, probe
     assert model(torch.zeros(2, channels, size, size)).shape == (2, 10)
 
 
+@pytest.mark.parametrize("shape", [(64, 6, 28, 28), (3, 2, 7, 9), (2, 3, 8, 5)])
+def test_cpu_max_pooling_gives_pytorchs_outputs_and_gradients(shape):
+    """models.MaxPool2x2 stands in for nn.MaxPool2d(2) on the CPU, for speed: training must not notice."""
+    torch.manual_seed(0)
+    for x in (torch.randn(shape), torch.randint(0, 3, shape).float()):  # the second is full of ties
+        x.requires_grad_()
+        expected, ours = torch.nn.functional.max_pool2d(x, 2), models.MaxPool2x2()(x)
+        grad = torch.randn_like(expected)
+        assert torch.equal(ours, expected)
+        assert torch.equal(torch.autograd.grad(ours, x, grad)[0], torch.autograd.grad(expected, x, grad)[0])
+
+
 @pytest.fixture(scope="module")
 def paper_project(tmp_path_factory):
     return copy_project(tmp_path_factory.mktemp("paper"))
