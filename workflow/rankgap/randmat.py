@@ -28,9 +28,6 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-REFERENCE = Path(__file__).with_name("reference_random_matrices.csv")  # the paper's Tables A1-A3
-
-
 def _gaussian(rng, m, n):
     return rng.standard_normal((m, n))
 
@@ -95,32 +92,3 @@ def summary(spectra: dict[tuple[int, int], np.ndarray], distribution: str) -> pd
              "sigma_max_mean": values[:, 0].mean(), "edge": s * (math.sqrt(m) - math.sqrt(n))}
             for (m, n), values in spectra.items()]
     return pd.DataFrame(rows)
-
-
-def read_reference(path: Path = REFERENCE) -> pd.DataFrame:
-    """The paper's E sigma_min per table and size, with ``repeats``: the earlier paper table whose
-    value for the same size is identical (a copy, not a measurement: A3's non-square m = 4000 rows
-    are A2's)."""
-    reference = pd.read_csv(path)
-    order = {table: i for i, table in enumerate(reference["table"].unique())}
-    earlier = reference.merge(reference, on=["m", "n", "expected_sigma_min"], suffixes=("", "_earlier"))
-    earlier = earlier[earlier["table_earlier"].map(order) < earlier["table"].map(order)]
-    repeats = earlier.groupby(["table", "m", "n"])["table_earlier"].agg(", ".join).rename("repeats")
-    return reference.join(repeats, on=["table", "m", "n"]).fillna({"repeats": ""})
-
-
-def comparison(ours: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """The paper's value beside ours for every size both have (matched on distribution, m, n), with
-    the difference, and ours' standard error: 2 SE is what 'within sampling noise' means here."""
-    ours = ours.drop_duplicates(["distribution", "m", "n"])  # two appendix tables may share a distribution
-    both = reference.merge(ours, on=["distribution", "m", "n"])
-    ours_mean = both["sigma_min_mean"]
-    return pd.DataFrame({
-        "table": both["table"], "distribution": both["distribution"], "m": both["m"], "n": both["n"],
-        "paper": both["expected_sigma_min"], "ours": ours_mean,
-        "ours_se": both["sigma_min_std"] / np.sqrt(both["repetitions"]), "repetitions": both["repetitions"],
-        "diff": ours_mean - both["expected_sigma_min"],
-        "diff_pct": 100 * (ours_mean - both["expected_sigma_min"]) / both["expected_sigma_min"],
-        "edge": both["edge"],  # Proposition 1's lower edge s(sqrt(m) - sqrt(n)): where theory puts sigma_min
-        "square": both["m"] == both["n"], "paper_repeats": both["repeats"],
-    })

@@ -1,5 +1,5 @@
 """The paper's tables: train/test error and loss per batch size, from the runs' summaries, and the
-appendix's E sigma_min per matrix size, beside the paper's values."""
+appendix's E sigma_min per matrix size."""
 
 from __future__ import annotations
 
@@ -73,62 +73,21 @@ def write(table: pd.DataFrame, csv: Path, md: Path, tex: Path | None, caption: s
         Path(tex).write_text(latex)
 
 
-def _size(m: int, n: int) -> str:
+def size_label(m: int, n: int) -> str:
     return f"{m} × {n}"
 
 
-def _sizes(frame: pd.DataFrame) -> list[str]:
-    return [_size(m, n) for m, n in zip(frame["m"], frame["n"])]
+def size_labels(frame: pd.DataFrame) -> list[str]:
+    """'m × n' for each row of a frame with columns m and n."""
+    return [size_label(m, n) for m, n in zip(frame["m"], frame["n"])]
 
 
 def sigma_min_formatted(table: pd.DataFrame) -> pd.DataFrame:
     """Tables A1-A3 as the paper prints them (4 decimals), with the spread and the theory beside."""
     return pd.DataFrame({
-        "Matrix size": _sizes(table),
+        "Matrix size": size_labels(table),
         "E σmin(A)": table["sigma_min_mean"].map("{:.4f}".format),
         "std σmin": table["sigma_min_std"].map("{:.4f}".format),
         "E σmax(A)": table["sigma_max_mean"].map("{:.2f}".format),
         "s(√m − √n)": table["edge"].map("{:.4f}".format),
     })
-
-
-def comparison_formatted(comparison: pd.DataFrame) -> pd.DataFrame:
-    notes = [f"paper repeats Table {r}" if r else ("square" if square else "")
-             for r, square in zip(comparison["paper_repeats"], comparison["square"])]
-    return pd.DataFrame({
-        "Table": comparison["table"], "Matrix size": _sizes(comparison),
-        "Paper": comparison["paper"].map("{:.4f}".format),
-        "Ours ± SE": [f"{o:.4f} ± {se:.4f}" for o, se in zip(comparison["ours"], comparison["ours_se"])],
-        "Diff": comparison["diff"].map("{:+.4f}".format), "Diff %": comparison["diff_pct"].map("{:+.2f}".format),
-        "s(√m − √n)": comparison["edge"].map("{:.4f}".format), "Note": notes,
-    })
-
-
-def comparison_notes(comparison: pd.DataFrame, reference_rows: int) -> str:
-    """What the comparison shows, in a few lines: the worst non-square deviation, the square sizes,
-    the paper's repeated rows and the paper sizes this config did not compute."""
-    lines = ["Our E σmin (mean over the repetitions, ± its standard error SE) beside the paper's Tables A1-A3."]
-    measured = comparison[~comparison["square"] & (comparison["paper_repeats"] == "")]
-    if len(measured):
-        worst = measured.loc[measured["diff_pct"].abs().idxmax()]
-        lines.append(f"Non-square sizes: max |diff| {abs(worst['diff_pct']):.2f}% "
-                     f"(Table {worst['table']}, {_size(worst['m'], worst['n'])}); "
-                     f"{(measured['diff'].abs() <= 2 * measured['ours_se']).sum()} of {len(measured)} within 2 SE.")
-    far = measured[measured["diff_pct"].abs() > 3]
-    if len(far):
-        # for large m and n, sigma_min concentrates just above Proposition 1's edge: which side is off?
-        lines.append("More than 3% apart: " + "; ".join(
-            f"Table {r.table}, {_size(r.m, r.n)}: the paper is {100 * (r.paper / r.edge - 1):+.1f}% from "
-            f"s(√m − √n) = {r.edge:.4f}, ours {100 * (r.ours / r.edge - 1):+.1f}%" for r in far.itertuples()) + ".")
-    square = comparison[comparison["square"]]
-    if len(square):
-        lines.append(f"Square sizes (σmin ≈ s/√m, with a spread as large as its mean: sampling noise dominates): "
-                     f"|diff| {square['diff_pct'].abs().min():.1f}% to {square['diff_pct'].abs().max():.1f}%.")
-    repeated = comparison[comparison["paper_repeats"] != ""]
-    if len(repeated):
-        lines.append(f"{len(repeated)} rows are marked 'paper repeats': the paper prints the same number as another "
-                     f"of its tables for that size (a copy, not a measurement of this distribution); they are "
-                     f"left out of the summary above.")
-    if reference_rows > len(comparison):
-        lines.append(f"{reference_rows - len(comparison)} of the paper's sizes are not in this config.")
-    return "\n\n".join(lines)

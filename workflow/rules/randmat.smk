@@ -68,7 +68,7 @@ rule random_comparison:
         csv=f"{RANDOM_COMPARISON}.csv",
         md=report(f"{RANDOM_COMPARISON}.md", category="Appendix"),
     params:
-        code=code("randmat", "tables"),
+        code=code("paper", "tables"),
     conda:
         "../../envs/analysis.yaml"
     log:
