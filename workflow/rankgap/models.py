@@ -50,12 +50,13 @@ class _MaxPool2x2OnCPU(torch.autograd.Function):
         top_left, top_right = x[..., 0 : h - 1 : 2, 0 : w - 1 : 2], x[..., 0 : h - 1 : 2, 1::2]
         bottom_left, bottom_right = x[..., 1::2, 0 : w - 1 : 2], x[..., 1::2, 1::2]
         top, bottom = torch.maximum(top_left, top_right), torch.maximum(bottom_left, bottom_right)
-        # max_pool2d's own indices: the flat position of each window's first maximum in raster
-        # order (strict comparisons leave ties to the earlier corner), so its backward applies
-        lower, right_top, right_bottom = bottom > top, top_right > top_left, bottom_right > bottom_left
-        right = right_top ^ (lower & (right_top ^ right_bottom))
-        corner = torch.arange(0, h - 1, 2).view(-1, 1) * w + torch.arange(0, w - 1, 2)
-        ctx.save_for_backward(x, torch.add(corner, lower, alpha=w).add_(right))
+        if ctx.needs_input_grad[0]:  # training, not evaluation or activation dumps
+            # max_pool2d's own indices: the flat position of each window's first maximum in raster
+            # order (strict comparisons leave ties to the earlier corner), so its backward applies
+            lower, right_top, right_bottom = bottom > top, top_right > top_left, bottom_right > bottom_left
+            right = right_top ^ (lower & (right_top ^ right_bottom))
+            corner = torch.arange(0, h - 1, 2).view(-1, 1) * w + torch.arange(0, w - 1, 2)
+            ctx.save_for_backward(x, torch.add(corner, lower, alpha=w).add_(right))
         return torch.maximum(top, bottom)
 
     @staticmethod
