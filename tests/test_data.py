@@ -13,8 +13,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
+from conftest import REPO, copy_project, snakemake
 from rankgap import data
+
+
+@pytest.fixture(autouse=True)
+def no_system_folders(monkeypatch):
+    """No distribution's dataset folder unless a test names one: this machine may have Debian's."""
+    monkeypatch.setattr(data, "SYSTEM_FOLDERS", {})
 
 
 def md5(path: Path) -> str:
@@ -73,6 +81,25 @@ def sources_for(root: Path) -> dict:
     }
 
 
+def content_md5s(folder: Path) -> dict:
+    """filename -> MD5 of the decompressed content of each .gz file in ``folder``."""
+    return {f.name: hashlib.md5(gzip.decompress(f.read_bytes())).hexdigest() for f in folder.glob("*.gz")}
+
+
+def mnist_source(root: Path) -> dict:
+    """sources_for's mnist, with the decompressed MD5s of the test's files known too."""
+    return {"mnist": dataclasses.replace(sources_for(root)["mnist"], content_md5s=content_md5s(root / "mnist"))}
+
+
+def recompressed(src: Path, dest: Path) -> Path:
+    """A folder ``dest`` with the files of ``src`` gzip'd again at another level and timestamp, as a
+    distribution may ship them: same content, other archive MD5s."""
+    dest.mkdir()
+    for f in src.iterdir():
+        (dest / f.name).write_bytes(gzip.compress(gzip.decompress(f.read_bytes()), compresslevel=6, mtime=0))
+    return dest
+
+
 def test_mnist_download_and_canonical_file(mirror, tmp_path):
     root, url = mirror
     out = tmp_path / "mnist.safetensors"
@@ -128,6 +155,83 @@ def test_bad_archive_is_a_checksum_error_and_leaves_nothing(mirror, tmp_path, da
         data.prepare("mnist", out, tmp_path / "raw", mirror=served.as_uri(), sources=sources)
     assert not out.exists() and not list(tmp_path.glob("mnist.safetensors*"))
     assert not (tmp_path / "raw" / "train-labels-idx1-ubyte.gz").exists()
+
+
+def test_folder_source_accepted_by_decompressed_checksum(mirror, tmp_path):
+    root, _ = mirror
+    folder = recompressed(root / "mnist", tmp_path / "have")
+    sources = mnist_source(root)
+    images = "train-images-idx3-ubyte.gz"
+    assert md5(folder / images) != dict(sources["mnist"].files)[images]  # the archive MD5 alone would refuse it
+    out = tmp_path / "mnist.safetensors"
+    data.prepare("mnist", out, tmp_path / "raw", mirror="http://127.0.0.1:9", folder=str(folder), sources=sources)
+    assert (tmp_path / "raw" / images).read_bytes() == (folder / images).read_bytes()  # copied as it is
+    splits = data.load(out)
+    assert (splits["x_train"][1234] == 1234 % 251).all() and splits["y_test"][0] == 3
+
+
+def test_folder_with_wrong_content_is_refused_and_leaves_nothing(mirror, tmp_path):
+    root, _ = mirror
+    folder = recompressed(root / "mnist", tmp_path / "have")
+    labels = "train-labels-idx1-ubyte.gz"
+    idx((np.arange(60000) + 1) % 10, folder / labels)  # well-formed, but other labels
+    wrong_archive = md5(folder / labels)
+    wrong_content = hashlib.md5(gzip.decompress((folder / labels).read_bytes())).hexdigest()
+    sources = mnist_source(root)
+    right_archive, right_content = dict(sources["mnist"].files)[labels], sources["mnist"].content_md5s[labels]
+    out = tmp_path / "mnist.safetensors"
+    with pytest.raises(data.ChecksumError) as error:
+        data.prepare("mnist", out, tmp_path / "raw", mirror="http://127.0.0.1:9", folder=str(folder), sources=sources)
+    message = str(error.value)
+    assert f"{folder / labels}: archive MD5 {wrong_archive}, decompressed MD5 {wrong_content}" in message
+    assert f"archive MD5 {right_archive} or decompressed MD5 {right_content}" in message
+    assert not list(tmp_path.glob("mnist.safetensors*"))
+    assert not list((tmp_path / "raw").glob(labels + "*"))  # neither the file nor a .partial copy
+
+
+def test_system_folder_found_without_config(mirror, tmp_path, monkeypatch):
+    root, _ = mirror
+    monkeypatch.setattr(data, "SYSTEM_FOLDERS", {"mnist": (tmp_path / "not-installed", root / "mnist")})
+    out = tmp_path / "mnist.safetensors"
+    data.prepare("mnist", out, tmp_path / "raw", mirror="http://127.0.0.1:9", sources=sources_for(root))
+    assert data.load(out)["x_train"].shape[0] == 60000
+
+
+def test_configured_folder_comes_before_system_folders(mirror, tmp_path, monkeypatch):
+    root, _ = mirror
+    folder = recompressed(root / "mnist", tmp_path / "have")
+    monkeypatch.setattr(data, "SYSTEM_FOLDERS", {"mnist": (root / "mnist",)})
+    data.prepare("mnist", tmp_path / "mnist.safetensors", tmp_path / "raw", folder=str(folder),
+                 sources=mnist_source(root))
+    for f in folder.iterdir():
+        assert (tmp_path / "raw" / f.name).read_bytes() == f.read_bytes()
+
+
+def test_config_sources_reach_the_dataset_rule(tmp_path):
+    """`sources` in the config is the folder the dataset rule looks in: its files, wrong here, are
+    named in the rule's error (the official MD5s are the real data's, so no test file passes)."""
+    project = copy_project(tmp_path / "project")
+    folder = tmp_path / "have"
+    folder.mkdir()
+    (folder / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"not the images"))
+    config = yaml.safe_load((REPO / "config/smoke.yaml").read_text())
+    config.update(sources={"mnist": str(folder)}, mirror="http://127.0.0.1:9", data_dir="data")
+    (project / "sources.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(project, "data/mnist.safetensors", "--retries", "0", "--configfile", "sources.yaml", check=False)
+    assert result.returncode != 0
+    log = (project / "results/logs/dataset/mnist.log").read_text()
+    assert f"{folder}/train-images-idx3-ubyte.gz: archive MD5" in log
+    assert not (project / "data/mnist.safetensors").exists()
+
+
+def test_config_sources_name_known_datasets(tmp_path):
+    project = copy_project(tmp_path / "project")
+    config = yaml.safe_load((REPO / "config/smoke.yaml").read_text())
+    config["sources"] = {"fashion-mnist": "/usr/share/datasets/fashion-mnist"}
+    (project / "sources.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(project, "--dry-run", "--configfile", "sources.yaml", check=False)
+    assert result.returncode != 0
+    assert "sources: unknown key 'fashion-mnist' (did you mean 'fashion_mnist'?)" in result.stdout + result.stderr
 
 
 def test_unreachable_source_names_the_file_and_the_way_out(tmp_path):

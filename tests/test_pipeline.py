@@ -123,6 +123,9 @@ def test_rerun_after_success_does_nothing(smoke):
     ("activations", {"dump": 4, "spectra": 4, "rankloss": 1, "figure": 3, "comparison": 1, "all": 1}),
     ("train", {"train": 2, "dump": 4, "spectra": 4, "rankloss": 1, "table": 1, "figure": 3, "comparison": 1,
                "all": 1}),
+    # imported by models and data, not by any script: found by following the imports
+    ("settings", {"train": 2, "dump": 4, "spectra": 4, "rankloss": 1, "table": 1, "figure": 3, "comparison": 1,
+                  "all": 1}),
 ])
 def test_editing_a_module_reruns_exactly_its_rules(smoke, module, rules):
     assert jobs_after_editing(smoke, module, "--configfile", "config/smoke.yaml") == rules

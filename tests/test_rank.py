@@ -148,7 +148,7 @@ def test_float64_probe_counts_a_known_deficiency_exactly_where_float32_cannot():
     from rankgap import models
 
     torch.manual_seed(0)
-    settings = {"model": "lenet5", "variant": "linear", "dataset": "mnist", "model_options": {}}
+    settings = {"model": "lenet5", "variant": "linear", "dataset": "mnist", "model_options": {"pooling": "avg"}}
     weights = {"settings": settings, "state": models.from_settings(settings).state_dict()}
     g = torch.Generator().manual_seed(1)
     basis = torch.randint(0, 4, (20, 28 * 28), generator=g)

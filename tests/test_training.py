@@ -16,28 +16,33 @@ from conftest import copy_project, snakemake
 from rankgap import device, train
 
 
-def hold_a_device(lock_dir, devices, seconds, log):
-    index = device.lease(devices, lock_dir, poll_seconds=0.01)
+def hold_a_device(lock_dir, devices, seconds, log, jobs_per_gpu=1):
+    index = device.lease(devices, lock_dir, jobs_per_gpu, poll_seconds=0.01)
     start = time.monotonic()
     time.sleep(seconds)
     with open(log, "a") as f:
         f.write(f"{devices[index]} {start} {time.monotonic()}\n")
 
 
-def test_more_jobs_than_devices_never_share_one(tmp_path):
+@pytest.mark.parametrize("jobs_per_gpu", [1, 3])
+def test_more_jobs_than_slots_never_exceed_the_shares_of_a_device(tmp_path, jobs_per_gpu):
     log = tmp_path / "leases.txt"
-    jobs = [multiprocessing.Process(target=hold_a_device, args=(tmp_path / "locks", ["0", "1"], 0.3, log))
-            for _ in range(6)]
+    jobs = [multiprocessing.Process(target=hold_a_device, args=(tmp_path / "locks", ["0", "1"], 0.3, log, jobs_per_gpu))
+            for _ in range(4 * jobs_per_gpu + 2)]
     for job in jobs:
         job.start()
     for job in jobs:
         job.join(30)
         assert job.exitcode == 0
     leases = [line.split() for line in log.read_text().splitlines()]
-    assert len(leases) == 6 and {d for d, _, _ in leases} == {"0", "1"}
+    assert len(leases) == len(jobs) and {d for d, _, _ in leases} == {"0", "1"}
     for dev in ("0", "1"):
-        spans = sorted((float(a), float(b)) for d, a, b in leases if d == dev)
-        assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:]))  # never overlap
+        spans = [(float(a), float(b)) for d, a, b in leases if d == dev]
+        # at no start of a lease do more than jobs_per_gpu leases of the device overlap
+        most = max(sum(a <= start < b for a, b in spans) for start, _ in spans)
+        assert most <= jobs_per_gpu
+        if jobs_per_gpu > 1:
+            assert most > 1  # and the slots are used: jobs do share a device
 
 
 def test_a_killed_job_frees_its_device_at_once(tmp_path):

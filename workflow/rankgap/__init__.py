@@ -1,6 +1,6 @@
 """rankgap: near-rank loss of activations against batch size (Oyedotun, Papadopoulos, Aouada).
 
-One module per concept: ``data`` (datasets), ``models``, ``train``, ``device`` (one GPU per job),
+One module per concept: ``data`` (datasets), ``models``, ``train``, ``device`` (a GPU, or a share of one, per job),
 ``activations`` (probe dumps), ``rank`` (spectra and counts), ``randmat`` (the appendix's random
 matrices), ``tables`` and ``figures`` (the paper's artifacts), ``settings`` (config checks and
 per-run settings).

@@ -4,25 +4,32 @@ The canonical file of a dataset is one safetensors file holding uint8 images (N,
 labels for the train and test splits.  It loads straight onto a device, so training never goes
 through a per-sample DataLoader.
 
-Raw files come from the official locations that torchvision lists (with torchvision's MD5s), or
-from a mirror: a base URL (``https://``, ``http://``, ``file://`` or a local folder) under which each dataset's
-files sit as ``{mirror}/{dataset}/{filename}``.  Files already present and intact in
-the raw folder (``{data_dir}/raw/{dataset}/`` in the pipeline) are not downloaded again, so pre-downloaded files work offline.
+Each raw file is looked for, in order: intact in the raw folder (``{data_dir}/raw/{dataset}/`` in the
+pipeline), so pre-downloaded files work offline; in a folder the config names for the dataset
+(``sources``) under its upstream name; in the folders where a distribution's package installs the
+dataset (``SYSTEM_FOLDERS``, used without configuration); then at a mirror, a base URL (``https://``,
+``http://``, ``file://`` or a local folder) holding ``{mirror}/{dataset}/{filename}``, or else at the
+official locations that torchvision lists.  A file is accepted when its MD5 is torchvision's, or, for
+a .gz file, when the MD5 of its decompressed content is known (``Source.content_md5s``): a
+distribution may recompress the originals.  Files from a folder or mirror are verified, then copied
+into the raw folder, so the conversion always reads the same files in the same place.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import os
 import pickle
 import shutil
 import tarfile
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 import torch
@@ -32,6 +39,7 @@ from torchvision.datasets.utils import download_url
 
 from .settings import SHAPES
 
+log = logging.getLogger(__name__)
 
 # Per-channel mean and std of the training images (in [0, 1]); the usual published values.
 NORMALIZATION = {
@@ -49,9 +57,10 @@ class ChecksumError(RuntimeError):
     pass
 
 
-def _md5(path: Path) -> str:
+def _md5(path: Path, decompress: bool = False) -> str:
+    """MD5 of a file, or of its gzip-decompressed content."""
     digest = hashlib.md5()
-    with open(path, "rb") as f:
+    with (gzip.open if decompress else open)(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -123,11 +132,15 @@ def _digits() -> Splits:
 
 @dataclass(frozen=True)
 class Source:
-    """Where a dataset's raw files live and how to turn them into splits."""
+    """Where a dataset's raw files live, how to recognise them and how to turn them into splits."""
 
     urls: tuple[str, ...]  # official base URLs, tried in order
-    files: tuple[tuple[str, str], ...]  # (filename, md5)
+    files: tuple[tuple[str, str], ...]  # (filename, MD5 of the file as torchvision lists it)
     parse: Callable[[Path], Splits]
+    # filename -> MD5 of a .gz file's decompressed content.  A copy that was recompressed (another
+    # gzip level or timestamp, as a distribution's package may ship it) has another archive MD5 but
+    # the original content.
+    content_md5s: Mapping[str, str] = field(default_factory=dict)
 
 
 def _cifar_source(cls, label_key: str) -> Source:
@@ -140,47 +153,119 @@ def _cifar_source(cls, label_key: str) -> Source:
 
 SOURCES = {
     "mnist": Source(tuple(tvd.MNIST.mirrors), tuple(tvd.MNIST.resources), _parse_mnist),
-    "fashion_mnist": Source(tuple(tvd.FashionMNIST.mirrors), tuple(tvd.FashionMNIST.resources), _parse_mnist),
+    "fashion_mnist": Source(
+        tuple(tvd.FashionMNIST.mirrors), tuple(tvd.FashionMNIST.resources), _parse_mnist,
+        # the originals' content; Debian's package dataset-fashion-mnist ships it recompressed
+        content_md5s={
+            "train-images-idx3-ubyte.gz": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+            "train-labels-idx1-ubyte.gz": "9018921c3c673c538a1fc5bad174d6f9",
+            "t10k-images-idx3-ubyte.gz": "8181f5470baa50b63fa0f6fddb340f0a",
+            "t10k-labels-idx1-ubyte.gz": "15d484375f8d13e6eb1aabb0c3f46965",
+        },
+    ),
     "cifar10": _cifar_source(tvd.CIFAR10, "labels"),
     "cifar100": _cifar_source(tvd.CIFAR100, "fine_labels"),
 }
 
+# Folders where a distribution's package installs a dataset's raw files under their upstream names;
+# looked in without any configuration when they exist.  Only locations known to exist are listed.
+SYSTEM_FOLDERS = {
+    "fashion_mnist": (Path("/usr/share/datasets/fashion-mnist"),),  # Debian: apt install dataset-fashion-mnist
+}
 
-def _fetch(url: str, raw: Path, filename: str, md5: str) -> None:
-    """One file from one location; a local mirror (file:// or a plain path) is copied."""
-    if "://" not in url or url.startswith("file://"):
-        local = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path)) if "://" in url else Path(url)
-        shutil.copyfile(local, raw / filename)
-        if _md5(raw / filename) != md5:
-            raise ChecksumError("wrong MD5")
+
+def _expected(md5: str, content_md5: str | None) -> str:
+    return f"archive MD5 {md5}" + (f" or decompressed MD5 {content_md5}" if content_md5 else "")
+
+
+def _mismatch(path: Path, md5: str, content_md5: str | None) -> str | None:
+    """None when ``path`` is the right file: its MD5 is ``md5``, or it is gzip-compressed and its
+    decompressed content has the MD5 ``content_md5``.  Otherwise what is wrong, with both MD5s."""
+    archive = _md5(path)
+    if archive == md5:
+        return None
+    if ".gz" not in path.suffixes:  # also "x.gz.partial", a copy not yet verified
+        return f"MD5 {archive}, expected {md5} (corrupt, truncated or another file)"
+    try:
+        content = _md5(path, decompress=True)
+    except (OSError, EOFError, zlib.error) as error:  # not gzip, truncated, corrupt
+        content = f"unreadable ({error})"
+    if content == content_md5:
+        return None
+    return (f"archive MD5 {archive}, decompressed MD5 {content}; expected {_expected(md5, content_md5)} "
+            f"(corrupt, truncated or another file)")
+
+
+def _local_folder(mirror: str) -> Path | None:
+    """The folder a mirror names when it is a file:// URL or a plain path; None for a remote one."""
+    if mirror.startswith("file://"):
+        return Path(urllib.request.url2pathname(urllib.parse.urlparse(mirror).path))
+    return None if "://" in mirror else Path(mirror)
+
+
+def _locations(dataset: str, filename: str, source: Source, mirror: str | None, folder: str | None) -> list[Path | str]:
+    """Where to look for one raw file, in order: the configured folder, the system folders that
+    exist, then the mirror or else the official URLs.  Local files are Paths, remote ones URLs."""
+    folders = [Path(folder).expanduser()] if folder else []
+    folders += [f for f in SYSTEM_FOLDERS.get(dataset, ()) if f.is_dir()]
+    locations: list[Path | str] = [f / filename for f in folders]
+    if mirror:
+        local = _local_folder(mirror)
+        locations.append(local / dataset / filename if local else f"{mirror.rstrip('/')}/{dataset}/{filename}")
     else:
-        download_url(url, str(raw), filename, md5)
+        locations += [url + filename for url in source.urls]
+    return locations
 
 
-def _download(dataset: str, filename: str, md5: str, urls: list[str], raw: Path) -> None:
+def _fetch(location: Path | str, dest: Path) -> None:
+    """Copy a local file, or download a URL, to ``dest``."""
+    if isinstance(location, Path):
+        shutil.copyfile(location, dest)
+    else:
+        download_url(location, str(dest.parent), dest.name)
+
+
+def _obtain(dataset: str, filename: str, md5: str, content_md5: str | None, locations: list[Path | str],
+            raw: Path) -> None:
+    """Make ``raw/filename`` the right file: kept when it already is, else the first location's copy
+    that verifies.  Copies land in a ``.partial`` file renamed only once verified, so a failure
+    leaves no raw file that could be trusted later."""
     path = raw / filename
-    if path.exists() and _md5(path) == md5:
-        return
-    errors = []
-    for url in urls:
-        try:
-            _fetch(url, raw, filename, md5)
+    problems = []
+    if path.exists():
+        problem = _mismatch(path, md5, content_md5)
+        if problem is None:
             return
-        except Exception as error:  # network errors, missing files, wrong checksums
-            got = _md5(path) if path.exists() else None
-            path.unlink(missing_ok=True)  # never leave a corrupt file to be trusted later
-            reason = f"MD5 {got}, expected {md5} (corrupt or truncated file)" if got else str(error)
-            errors.append(f"  {url}: {reason}")
+        problems.append(f"  {path} (already there): {problem}")
+    partial = path.with_name(filename + ".partial")
+    partial.unlink(missing_ok=True)  # left by a killed run; download_url would take it as downloaded
+    for location in locations:
+        try:
+            _fetch(location, partial)
+            problem = _mismatch(partial, md5, content_md5)
+            if problem is None:
+                os.replace(partial, path)
+                log.info("%s: %s from %s", dataset, filename, location)
+                return
+        except Exception as error:  # network errors, missing files
+            problem = str(error)
+        finally:
+            partial.unlink(missing_ok=True)
+        log.warning("%s: %s not taken from %s: %s", dataset, filename, location, problem)
+        problems.append(f"  {location}: {problem}")
     raise ChecksumError(
-        f"could not get {filename} for dataset '{dataset}' with MD5 {md5}:\n" + "\n".join(errors)
-        + f"\nPlace the file in {raw}/ by hand, or set `mirror` in the config to a base URL "
-        f"holding {{mirror}}/{dataset}/{filename}."
+        f"could not get {filename} for dataset '{dataset}' with {_expected(md5, content_md5)}:\n"
+        + "\n".join(problems)
+        + f"\nPlace the file in {raw}/ by hand, set `sources: {{{dataset}: FOLDER}}` in the config to a folder "
+        f"holding {filename}, or set `mirror` to a base URL holding {{mirror}}/{dataset}/{filename}."
     )
 
 
-def prepare(dataset: str, out: Path, raw: Path, mirror: str | None = None, sources=SOURCES) -> None:
-    """Download into ``raw`` (unless intact files are there already), verify and convert ``dataset``
-    into the canonical file ``out``.
+def prepare(dataset: str, out: Path, raw: Path, mirror: str | None = None, folder: str | None = None,
+            sources=SOURCES) -> None:
+    """Get ``dataset``'s raw files into ``raw`` (unless intact files are there already), verified,
+    and convert them into the canonical file ``out``.  ``folder`` holds the raw files under their
+    upstream names (the config's ``sources``); ``mirror`` replaces the official URLs.
 
     ``out`` is written atomically: a failed download or parse leaves no canonical file behind.
     """
@@ -192,8 +277,8 @@ def prepare(dataset: str, out: Path, raw: Path, mirror: str | None = None, sourc
         raw = Path(raw)
         raw.mkdir(parents=True, exist_ok=True)
         for filename, md5 in source.files:
-            urls = [f"{mirror.rstrip('/')}/{dataset}/{filename}"] if mirror else [u + filename for u in source.urls]
-            _download(dataset, filename, md5, urls, raw)
+            locations = _locations(dataset, filename, source, mirror, folder)
+            _obtain(dataset, filename, md5, source.content_md5s.get(filename), locations, raw)
         splits = source.parse(raw)
     check(dataset, splits)
     out.parent.mkdir(parents=True, exist_ok=True)

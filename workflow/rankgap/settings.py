@@ -36,9 +36,6 @@ ACTIVATIONS = {
 # Seconds per epoch of 50-60k images at batch 128 and above on an H100 (README), for job runtimes.
 EPOCH_SECONDS = {"lenet5": 2, "vgg16": 4, "resnet56": 11}
 
-TRAIN_KEYS = ("momentum", "lr_start", "lr_end", "schedule", "augment", "drop_last", "precision",
-              "compile", "channels_last", "deterministic")
-
 
 class ConfigError(ValueError):
     pass
@@ -147,7 +144,8 @@ def run_settings(config: dict, experiment: str, dataset: str, batch_size: int, s
     """Everything that determines one training run, and nothing else (so that Snakemake reruns a
     training exactly when one of these changes)."""
     exp = config["experiments"][experiment]
-    settings = {key: exp.get(key, config["train"][key]) for key in TRAIN_KEYS}
+    # the train section holds every training option (the schema fills in its defaults)
+    settings = {key: exp.get(key, default) for key, default in config["train"].items()}
     settings.update(
         model=exp["model"], variant=exp["variant"], model_options=exp.get("model_options", {}),
         dataset=dataset, batch_size=int(batch_size), seed=int(seed), epochs=exp["epochs"],

@@ -6,15 +6,16 @@ rule dump:
         weights=probe_weights,
         data=DATASET,
     output:
-        f"{PROBE}/activations.safetensors",
+        # a dump is large (float64, batch x every layer: 0.4 GiB for LeNet-5 at batch 8192, GiBs for
+        # VGG-16) and needed only by its spectra: deleted after them unless probe.keep_dumps
+        DUMP if config["probe"]["keep_dumps"] else temp(DUMP),
     params:
         mode=config["probe"]["mode"],
         dtype=config["probe"]["dtype"],
         seed=config["probe"]["seed"],
         points=config["probe"]["points"],
         gpu=config["probe"]["gpu"],
-        lock_dir=config["lock_dir"],
-        code=code("activations", "models", "data"),
+        code=code("dump"),
     threads: config["threads"]["train"]
     resources:
         gpu=int(config["probe"]["gpu"]),
@@ -24,5 +25,7 @@ rule dump:
         "../../envs/train.yaml"
     log:
         f"{PROBE}/dump.log",
+    benchmark:
+        f"{PROBE}/dump.benchmark.tsv"
     script:
         "../scripts/dump.py"

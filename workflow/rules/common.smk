@@ -1,4 +1,5 @@
 # Paths, wildcard constraints and config checks: defined once, used by every stage.
+import ast
 import hashlib
 import os
 import re
@@ -20,6 +21,7 @@ settings.check(config)
 DATASET = f"{config['data_dir']}/{{dataset}}.safetensors"
 RUN = "results/runs/{experiment}/{dataset}/bs{batch_size}-seed{seed}"
 PROBE = f"{RUN}/epoch{{epoch}}"
+DUMP = f"{PROBE}/activations.safetensors"
 ANALYSIS = "results/analysis/{experiment}"
 TABLE = "results/tables/{table}"
 FIGURE = "results/figures/{figure}"
@@ -39,13 +41,39 @@ def _names(keys):
     return "|".join(re.escape(k) for k in keys) or "(?!)"
 
 
-def code(*modules):
-    """Content hash of the package modules a job runs, passed as a param: editing a module reruns
-    exactly the rules that use it (Snakemake tracks a rule's own script, not what it imports)."""
+def code(script):
+    """Content hash of the package modules a rule's script runs, passed as a param: Snakemake tracks
+    a rule's own script, not what it imports, so editing a module reruns exactly the rules whose
+    scripts reach it.  The modules are found by following the imports, not listed by hand."""
     digest = hashlib.sha256()
-    for module in modules:
-        digest.update((PACKAGE_DIR / "rankgap" / f"{module}.py").read_bytes())
+    for path in sorted(package_modules(PACKAGE_DIR / "scripts" / f"{script}.py")):
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def package_modules(source, found=None):
+    """The rankgap modules ``source`` imports, directly or through one another (``__init__``
+    included: importing any module runs it), from ``import``s anywhere in the file."""
+    package = PACKAGE_DIR / "rankgap"
+    found = set() if found is None else found
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.Import):  # import rankgap.x
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level:  # in the package: from . import x, from .x import y
+            names = [f"rankgap.{node.module}"] if node.module else [f"rankgap.{a.name}" for a in node.names]
+        elif isinstance(node, ast.ImportFrom):  # from rankgap import x, from rankgap.x import y
+            names = [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            top, _, rest = name.partition(".")
+            if top != "rankgap":
+                continue
+            for path in (package / "__init__.py", package / f"{rest.split('.')[0]}.py"):
+                if path.is_file() and path not in found:  # `from rankgap import log_to` names no module
+                    found.add(path)
+                    package_modules(path, found)
+    return found
 
 
 def run_settings(wildcards):

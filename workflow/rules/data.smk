@@ -11,7 +11,8 @@ rule dataset:
         DATASET,
     params:
         raw_dir=lambda wildcards, output: f"{os.path.dirname(output[0])}/raw/{wildcards.dataset}",
-        mirror=config["mirror"],
+    # `mirror` and `sources` say where the raw files are, not what they are (they are checksummed):
+    # the script reads them from the config, so that moving the files reruns nothing
     conda:
         "../../envs/train.yaml"
     log:

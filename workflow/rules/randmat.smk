@@ -11,7 +11,7 @@ rule random_spectra:
         seed=RANDOM["seed"],
         dtype=RANDOM["dtype"],
         method=RANDOM["method"],
-        code=code("randmat"),
+        code=code("random_spectra"),
     threads: config["threads"]["analysis"]
     conda:
         "../../envs/analysis.yaml"
@@ -32,7 +32,7 @@ rule random_table:
         distribution=lambda wc: RANDOM["distributions"][wc.appendix],
         sizes=RANDOM_SIZES,
         repetitions=RANDOM["repetitions"],
-        code=code("randmat", "tables"),
+        code=code("random_table"),
     conda:
         "../../envs/analysis.yaml"
     log:
@@ -51,7 +51,7 @@ rule random_figure:
         distribution=lambda wc: RANDOM["distributions"][wc.appendix],
         sizes=RANDOM_SIZES,
         repetitions=RANDOM["repetitions"],
-        code=code("randmat", "figures"),
+        code=code("random_figure"),
     conda:
         "../../envs/analysis.yaml"
     log:
@@ -68,7 +68,7 @@ rule random_comparison:
         csv=f"{RANDOM_COMPARISON}.csv",
         md=report(f"{RANDOM_COMPARISON}.md", category="Appendix"),
     params:
-        code=code("paper", "tables"),
+        code=code("random_comparison"),
     conda:
         "../../envs/analysis.yaml"
     log:

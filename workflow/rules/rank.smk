@@ -7,15 +7,14 @@ localrules:
 
 rule spectra:
     input:
-        f"{PROBE}/activations.safetensors",
+        DUMP,
     output:
         spectra=f"{PROBE}/spectra.csv",
         modes=f"{PROBE}/modes.csv",
     params:
         dtype=config["probe"]["dtype"],
         gpu=config["probe"]["gpu"],
-        lock_dir=config["lock_dir"],
-        code=code("rank"),
+        code=code("spectra"),
     threads: config["threads"]["analysis"]
     resources:
         gpu=int(config["probe"]["gpu"]),
@@ -25,6 +24,8 @@ rule spectra:
         "../../envs/analysis.yaml"
     log:
         f"{PROBE}/spectra.log",
+    benchmark:
+        f"{PROBE}/spectra.benchmark.tsv"
     script:
         "../scripts/spectra.py"
 
@@ -40,7 +41,7 @@ rule rankloss:
         probes=lambda wc: probes(wc.experiment),
         thresholds=config["analysis"]["thresholds"],
         relative=config["analysis"]["relative"],
-        code=code("rank"),
+        code=code("rankloss"),
     conda:
         "../../envs/analysis.yaml"
     log:

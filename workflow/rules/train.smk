@@ -13,8 +13,7 @@ rule train:
         settings=run_settings,
         snapshot_epochs=SNAPSHOT_EPOCHS,
         checkpoint=f"{RUN}/checkpoint.pt",
-        lock_dir=config["lock_dir"],
-        code=code("train", "models", "data"),
+        code=code("train"),
     threads: config["threads"]["train"]
     resources:
         gpu=1,
@@ -24,5 +23,7 @@ rule train:
         "../../envs/train.yaml"
     log:
         f"{RUN}/train.log",
+    benchmark:
+        f"{RUN}/train.benchmark.tsv"
     script:
         "../scripts/train.py"

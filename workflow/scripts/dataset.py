@@ -5,4 +5,6 @@ sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the rankgap package of this c
 from rankgap import data, log_to
 
 log_to(snakemake.log[0])
-data.prepare(snakemake.wildcards.dataset, snakemake.output[0], snakemake.params.raw_dir, snakemake.params.mirror)
+dataset = snakemake.wildcards.dataset
+data.prepare(dataset, snakemake.output[0], snakemake.params.raw_dir, snakemake.config["mirror"],
+             folder=snakemake.config["sources"].get(dataset))

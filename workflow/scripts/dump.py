@@ -14,5 +14,5 @@ p = snakemake.params
 activations.dump(
     Path(snakemake.input.weights), Path(snakemake.input.data), Path(snakemake.output[0]),
     batch_size=int(snakemake.wildcards.batch_size), seed=p.seed, mode=p.mode, dtype=p.dtype,
-    device=device.acquire(Path(p.lock_dir), want_gpu=p.gpu), points=p.points,
+    device=device.acquire(Path(snakemake.config["lock_dir"]), snakemake.config["jobs_per_gpu"], want_gpu=p.gpu), points=p.points,
 )

@@ -11,7 +11,7 @@ from rankgap import activations, device, log_to, rank
 log_to(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 p = snakemake.params
-spectra, modes = rank.analyse(Path(snakemake.input[0]), device.acquire(Path(p.lock_dir), want_gpu=p.gpu),
-                              activations.DTYPES[p.dtype])
+leased = device.acquire(Path(snakemake.config["lock_dir"]), snakemake.config["jobs_per_gpu"], want_gpu=p.gpu)
+spectra, modes = rank.analyse(Path(snakemake.input[0]), leased, activations.DTYPES[p.dtype])
 spectra.to_csv(snakemake.output.spectra, index=False, float_format="%.17g")
 modes.to_csv(snakemake.output.modes, index=False, float_format="%.17g")

@@ -15,5 +15,5 @@ train.train(
     p.settings, Path(snakemake.input.data), Path(snakemake.output.weights), Path(snakemake.output.metrics),
     Path(snakemake.output.summary), Path(p.checkpoint),
     snapshots={e: Path(path) for e, path in zip(p.snapshot_epochs, snakemake.output.snapshots)},
-    device=device.acquire(Path(p.lock_dir)),
+    device=device.acquire(Path(snakemake.config["lock_dir"]), snakemake.config["jobs_per_gpu"]),
 )
