@@ -31,6 +31,7 @@ include: "workflow/rules/activations.smk"
 include: "workflow/rules/rank.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/randmat.smk"
+include: "workflow/rules/publish.smk"
 
 
 rule appendix:

@@ -122,8 +122,53 @@ def test_comparison_lists_every_number_of_the_paper(tiny):
     # the tiny grid ran batch 8 and 16, none of the paper's: those rows say so instead of a number
     assert (numbers["status"] == "not run").all()
     text = (project / "results/report/paper_comparison.md").read_text()
-    assert text.count("near-rank loss grows with batch size") == 6 * 2  # six figures, two datasets each
-    assert text.count("train loss grows with batch size") == 11
+    assert "`reported_loss: objective`" in text  # the config's default, and the comparison says so
+    trends = markdown_table(text, "Artifact")
+    claims = trends["Claim"].value_counts()
+    assert claims["near-rank loss grows with batch size"] == 6 * 2  # six figures, two datasets each
+    assert claims["train loss grows with batch size"] == claims["test error grows with batch size"] == 10
+    assert claims["test error does not grow with the starting batch size (the switch closes the gap)"] == 1
+    # two batch sizes (three rows in Table 11) are too few for any rho to count; the paper's own
+    # numbers are checked beside ours for every table, and the paper gives none for figures
+    assert (trends["Verdict"] == "n/a").all() and (trends["Critical ρ (5%)"] == "n/a").all()
+    assert (trends["n"] == trends["Artifact"].map({"table11": "3"}).fillna("2")).all()
+    tables = trends[trends["Artifact"].str.startswith("table")]
+    reference = paper.reference_tables()
+    for _, row in tables.iterrows():
+        paper_rows = reference[reference["table"] == int(row["Artifact"][len("table"):])]
+        if row["Artifact"] != "table11":
+            paper_rows = paper_rows[paper_rows["switch_to"].isna()]
+        column = "train_loss" if row["Claim"].startswith("train loss") else "test_error_pct"
+        assert float(row["Paper ρ"]) == pytest.approx(paper.spearman(paper_rows["batch_size"], paper_rows[column]),
+                                                      abs=5e-4)
+    assert set(tables["Paper verdict"]) <= {"agrees", "no clear trend", "opposite"}
+    assert (trends.loc[trends["Artifact"].str.startswith("fig"), "Paper ρ"] == "n/a").all()
+
+
+def markdown_table(text: str, first_header: str) -> pd.DataFrame:
+    """The markdown table of ``text`` whose first column is ``first_header``, as strings."""
+    for block in text.split("\n\n"):
+        lines = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in block.splitlines()]
+        if lines and lines[0][0] == first_header:
+            return pd.DataFrame(lines[2:], columns=lines[0])
+    raise AssertionError(f"no table starting with {first_header!r}")
+
+
+def test_tables_show_the_reported_loss_and_keep_both(tiny):
+    project, _ = tiny
+    for i in (1, 11):
+        table = pd.read_csv(project / f"results/tables/table{i}.csv")
+        assert table["train_loss"].tolist() == table["train_objective"].tolist()  # the default: objective
+        assert table["test_loss"].tolist() == table["test_objective"].tolist()
+        assert (table["train_objective"] > table["train_cross_entropy"]).all()  # weight decay > 0, a penalty
+        markdown = (project / f"results/tables/table{i}.md").read_text()
+        assert "Loss: cross-entropy plus the weight-decay penalty" in markdown
+
+
+def test_reported_loss_change_reruns_tables_and_comparison_only(tiny):
+    project, config = tiny
+    (project / "loss.yaml").write_text(yaml.safe_dump(dict(config, reported_loss="cross_entropy")))
+    assert planned_jobs(project, "--configfile", "loss.yaml") == {"table": 11, "comparison": 1, "all": 1}
 
 
 def test_threshold_change_reruns_analysis_and_figures_only(tiny):
@@ -174,8 +219,16 @@ def test_several_seeds_give_mean_and_std(tmp_path):
     assert (table["seeds"] == 2).all() and table["test_loss_std"].notna().all()
     summaries = [pd.read_json(project / f"results/runs/seeded/digits/bs16-seed{s}/summary.json", typ="series")
                  for s in (0, 1)]
-    assert table.loc[0, "test_loss"] == pytest.approx((summaries[0]["test_loss"] + summaries[1]["test_loss"]) / 2)
+    # the table shows the objective (the default reported_loss), the cross-entropy beside it
+    for shown, recorded in (("test_loss", "test_objective"), ("test_cross_entropy", "test_loss")):
+        assert table.loc[0, shown] == pytest.approx((summaries[0][recorded] + summaries[1][recorded]) / 2)
     assert "±" in (project / "results/tables/seeded.md").read_text()
+    # the comparison's trends: rho of the seed means beside the range of the seeds' own rhos
+    trends = markdown_table((project / "results/report/paper_comparison.md").read_text(), "Artifact")
+    assert trends["Artifact"].tolist() == ["seeded"] * 3  # the figure, the table's train loss and test error
+    # two batch sizes: each seed's rho is +1 or -1 (the train loss, continuous, has no ties)
+    train_loss = trends[trends["Claim"] == "train loss grows with batch size"]
+    assert train_loss["Seed range"].str.fullmatch(r"[+-]1\.000 to [+-]1\.000").all()
     assert (project / "results/figures/seeded.png").exists()
 
 

@@ -11,27 +11,55 @@ import pandas as pd
 
 METRICS = ("train_error", "test_error", "train_loss", "test_loss")
 HEADERS = {"train_error": "Train error", "test_error": "Test error", "train_loss": "Train loss", "test_loss": "Test loss"}
+# Both kinds of loss a run records, kept in every table's CSV whichever one train_loss/test_loss show
+LOSSES = ("train_cross_entropy", "test_cross_entropy", "train_objective", "test_objective", "weight_penalty")
+RECORDED = ("weight_penalty", "train_objective", "test_objective")  # summary keys older training code never wrote
+# config `reported_loss` -> what the tables' train_loss and test_loss (and the comparison) show
+REPORTED_LOSS = {
+    "objective": "cross-entropy plus the weight-decay penalty λ/2·‖θ‖² over all parameters "
+                 "(the objective SGD with weight decay λ minimises)",
+    "cross_entropy": "cross-entropy alone (without the weight-decay penalty)",
+}
 
 
-def read_summaries(paths: list[Path]) -> pd.DataFrame:
-    """One row per run: its settings, status and final metrics."""
-    rows = [json.loads(Path(p).read_text()) for p in paths]
+def read_summaries(paths: list[Path], reported_loss: str) -> pd.DataFrame:
+    """One row per run: its settings, status and final metrics.  ``train_loss`` and ``test_loss``
+    are the loss ``reported_loss`` names (see REPORTED_LOSS); both kinds are kept beside them."""
+    if reported_loss not in REPORTED_LOSS:
+        raise ValueError(f"reported_loss is {reported_loss!r}; expected one of {', '.join(REPORTED_LOSS)}")
+    rows = []
+    for path in paths:
+        row = json.loads(Path(path).read_text())
+        missing = [key for key in RECORDED if key not in row]
+        if missing:
+            raise ValueError(f"{path} has no {', '.join(missing)}: it was written by older training code, which "
+                             f"recorded the cross-entropy only. Delete it and rerun its training.")
+        rows.append(row)
     frame = pd.DataFrame(rows)
     frame["batch"] = [
         f"{r['batch_size']} → {r['switch']['batch_size']}" if r.get("switch") else str(r["batch_size"]) for r in rows
     ]
+    frame["train_cross_entropy"], frame["test_cross_entropy"] = frame["train_loss"], frame["test_loss"]
+    if reported_loss == "objective":
+        frame["train_loss"], frame["test_loss"] = frame["train_objective"], frame["test_objective"]
     return frame
 
 
 def metrics_table(summaries: pd.DataFrame) -> pd.DataFrame:
     """Mean and std over seeds per batch size, in the order the runs were given."""
     groups = summaries.groupby("batch", sort=False)
-    table = groups[list(METRICS)].mean()
-    spread = groups[list(METRICS)].std().add_suffix("_std")
+    columns = [*METRICS, *LOSSES]
+    table = groups[columns].mean()
+    spread = groups[columns].std().add_suffix("_std")
     table = table.join(spread)
     table["seeds"] = groups.size()
     table["status"] = groups["status"].agg(lambda s: "ok" if (s == "ok").all() else ", ".join(sorted(set(s) - {"ok"})))
     return table.reset_index()
+
+
+def loss_caption(caption: str, reported_loss: str) -> str:
+    """A table's caption with the line saying which loss it shows."""
+    return f"{caption.rstrip('.')}. Loss: {REPORTED_LOSS[reported_loss]}."
 
 
 def _cell(table: pd.DataFrame, row: int, metric: str) -> str:
@@ -56,6 +84,7 @@ def formatted(table: pd.DataFrame) -> pd.DataFrame:
 
 # LaTeX for the characters the tables print (longest first: σmin before σ)
 LATEX = {"σmin": r"$\sigma_{\min}$", "σmax": r"$\sigma_{\max}$", "√m − √n": r"$\sqrt{m} - \sqrt{n}$",
+         "λ/2·‖θ‖²": r"$\lambda/2 \cdot \|\theta\|^2$", "λ": r"$\lambda$",
          "→": r"$\rightarrow$", "±": r"$\pm$", "×": r"$\times$"}
 
 
@@ -65,7 +94,8 @@ def write(table: pd.DataFrame, csv: Path, md: Path, tex: Path | None, caption: s
     md and, when ``tex`` is given, LaTeX."""
     table.to_csv(csv, index=False)
     shown = formatted(table) if shown is None else shown
-    Path(md).write_text(f"{caption}\n\n{shown.to_markdown(index=False)}\n")
+    # numbers as formatted ("0.0700", "+0.01"), not re-parsed and re-printed by tabulate ("0.07", "0.01")
+    Path(md).write_text(f"{caption}\n\n{shown.to_markdown(index=False, disable_numparse=True)}\n")
     if tex is not None:
         latex = shown.to_latex(index=False, caption=caption, escape=True)
         for text, command in LATEX.items():

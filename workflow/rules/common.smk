@@ -32,6 +32,7 @@ RANDOM_TABLE = "results/tables/table{appendix}"
 RANDOM_FIGURE = "results/figures/fig{appendix}"
 RANDOM_COMPARISON = "results/report/random_matrices_comparison"
 RANDOM_REFERENCE = str(PACKAGE_DIR / "rankgap" / "reference_random_matrices.csv")  # the paper's Tables A1-A3
+PAPER_REFERENCE = str(PACKAGE_DIR / "rankgap" / "reference_paper_tables.csv")  # the paper's Tables 1-11
 RANDOM_SIZES = [(row["m"], n) for row in RANDOM["sizes"] for n in row["n"]]
 # probe epochs other than 'last' are weight snapshots the training run writes as it goes
 SNAPSHOT_EPOCHS = sorted({e for e in config["probe"]["epochs"] if e != "last"})
@@ -123,14 +124,42 @@ def probe_weights(wildcards):
     return f"{RUN.format(**wildcards)}/{name}"
 
 
-def table_runs(wildcards):
+def table_runs(table):
     """Summaries of a table's runs, the baseline run (Table 11) first."""
-    spec = config["tables"][wildcards.table]
+    spec = config["tables"][table]
     runs = settings.runs(config, spec["experiment"], [spec["dataset"]])
     if "baseline" in spec:
         baseline = settings.runs(config, spec["baseline"]["experiment"], [spec["dataset"]])
         runs = [r for r in baseline if r["batch_size"] == spec["baseline"]["batch_size"]] + runs
     return [f"{RUN.format(**r)}/summary.json" for r in runs]
+
+
+def publish_inputs(wildcards):
+    """Everything the published folder is made of: tables, figures, the comparison, and for the
+    provenance every run's summary and the benchmark files of its training, dumps and spectra."""
+    if not config["publish"]:
+        raise ValueError("nothing to publish: set publish.folder in the config (see config/fashion_mnist.yaml)")
+    experiments = sorted({spec["experiment"] for spec in [*config["tables"].values(), *config["figures"].values()]}
+                         | {spec["baseline"]["experiment"] for spec in config["tables"].values() if "baseline" in spec})
+    runs = [run for experiment in experiments for run in settings.runs(config, experiment)]
+    probed = [probe for experiment in experiments for probe in probes(experiment)]
+    return {
+        "table_csvs": [f"{TABLE.format(table=t)}.csv" for t in config["tables"]],
+        "table_mds": [f"{TABLE.format(table=t)}.md" for t in config["tables"]],
+        "figures": [f"{FIGURE.format(figure=f)}.png" for f in config["figures"]],
+        "comparison": multiext(COMPARISON, ".md", ".csv", "_trends.csv"),
+        "summaries": [f"{RUN.format(**run)}/summary.json" for run in runs],
+        "train_benchmarks": [f"{RUN.format(**run)}/train.benchmark.tsv" for run in runs],
+        "dump_benchmarks": [f"{PROBE.format(**probe)}/dump.benchmark.tsv" for probe in probed],
+        "spectra_benchmarks": [f"{PROBE.format(**probe)}/spectra.benchmark.tsv" for probe in probed],
+        "notes": [config["publish"]["notes"]] if config["publish"].get("notes") else [],
+    }
+
+
+def publish_command():
+    """The command that regenerates the published folder, as its README quotes it."""
+    configfiles = " ".join(os.path.relpath(f) for f in workflow.overwrite_configfiles)
+    return f"snakemake --cores 2 --configfile {configfiles} publish" if configfiles else "snakemake --cores 2 publish"
 
 
 def caption(kind, name):

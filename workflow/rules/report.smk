@@ -10,7 +10,7 @@ localrules:
 
 rule table:
     input:
-        table_runs,
+        lambda wc: table_runs(wc.table),
     output:
         csv=report(
             f"{TABLE}.csv",
@@ -23,7 +23,8 @@ rule table:
         tex=f"{TABLE}.tex",
     params:
         caption=lambda wc: caption("tables", wc.table),
-        code=code("tables"),
+        reported_loss=config["reported_loss"],
+        code=code("table"),
     conda:
         "../../envs/analysis.yaml"
     log:
@@ -48,7 +49,7 @@ rule figure:
         threshold=lambda wc: config["figures"][wc.figure]["threshold"],
         plot=lambda wc: config["figures"][wc.figure]["plot"],
         caption=lambda wc: caption("figures", wc.figure),
-        code=code("figures"),
+        code=code("figure"),
     conda:
         "../../envs/analysis.yaml"
     log:
@@ -61,14 +62,19 @@ rule comparison:
     input:
         tables=expand(f"{TABLE}.csv", table=config["tables"]),
         rankloss=[f"{ANALYSIS.format(experiment=e)}/rankloss.csv" for e in trend_figures().values()],
+        summaries=list(dict.fromkeys(s for t in config["tables"] for s in table_runs(t))),
+        reference=PAPER_REFERENCE,
     output:
         csv=f"{COMPARISON}.csv",
+        trends=f"{COMPARISON}_trends.csv",
         md=report(f"{COMPARISON}.md", caption="../report/comparison.rst", category="Paper comparison"),
     params:
         tables=list(config["tables"]),
         figures=trend_figures(),
         thresholds={name: config["figures"][name]["threshold"] for name in config["figures"]},
-        code=code("paper"),
+        runs={t: table_runs(t) for t in config["tables"]},  # per-seed values: the trends' seed range
+        reported_loss=config["reported_loss"],
+        code=code("comparison"),
     conda:
         "../../envs/analysis.yaml"
     log:

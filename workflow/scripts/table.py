@@ -5,5 +5,7 @@ sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the rankgap package of this c
 from rankgap import log_to, tables
 
 log_to(snakemake.log[0])
-table = tables.metrics_table(tables.read_summaries(snakemake.input))
-tables.write(table, snakemake.output.csv, snakemake.output.md, snakemake.output.tex, snakemake.params.caption)
+p = snakemake.params
+table = tables.metrics_table(tables.read_summaries(snakemake.input, p.reported_loss))
+tables.write(table, snakemake.output.csv, snakemake.output.md, snakemake.output.tex,
+             tables.loss_caption(p.caption, p.reported_loss))
