@@ -208,6 +208,14 @@ def test_comparison_markdown_states_the_criterion_and_the_loss(runs, tmp_path):
     assert "the paper's own numbers agree in 3 of the 3 checks they allow" in text
 
 
+def test_trends_read_back_as_written(runs, tmp_path):
+    claims = paper.trends({"fig3": figure_totals({"mnist": [0, 1, 2, 3, 4, 5]})}, runs)
+    paper.write(paper.compare_tables({}), claims, tmp_path / "c.csv", tmp_path / "t.csv", tmp_path / "c.md", "objective")
+    again = paper.read_trends(tmp_path / "t.csv")
+    assert again["paper_verdict"].iloc[0] == "n/a: no numbers"  # text, not a missing value
+    pd.testing.assert_frame_equal(again.fillna({"driven by": ""}), claims.fillna({"driven by": ""}), check_dtype=False)
+
+
 def test_a_variant_of_a_paper_table_stands_beside_it(runs):
     """table9_avg_pooling is compared with Table 9, as table9 is; other names with nothing."""
     shown = tables.metrics_table(runs["table5"])

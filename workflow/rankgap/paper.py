@@ -35,6 +35,9 @@ def reference_tables(path: Path = REFERENCE) -> pd.DataFrame:
     return reference
 
 
+NUMBER_COLUMNS = ["artifact", "model", "dataset", "variant", "batch", "metric", "paper", "ours", "difference", "status"]
+
+
 def paper_table(name: str) -> int | None:
     """The paper's table a config table stands beside: Table N for ``tableN`` and for ``tableN_...``
     (a variant of it, e.g. ``table9_avg_pooling``); None for any other name."""
@@ -55,7 +58,7 @@ def compare_tables(ours: dict[str, pd.DataFrame], reference: pd.DataFrame | None
                              "variant": ref["variant"], "batch": ref["batch"], "metric": our_metric,
                              "paper": ref[paper_metric], "ours": value, "difference": value - ref[paper_metric],
                              "status": match["status"].iloc[0] if len(match) else "not run"})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=NUMBER_COLUMNS)
 
 
 # --- trends -----------------------------------------------------------------------------------
@@ -174,6 +177,7 @@ def driver(means: pd.DataFrame) -> str:
 
 # table measure -> the paper's column and how its values print
 TABLE_MEASURES = {"train_loss": ("train_loss", "{:.4f}"), "test_error": ("test_error_pct", "{:.2f}")}
+NUMERIC_TREND_COLUMNS = ["n", "critical", "rho", "seed_min", "seed_max", "paper_n", "paper_rho"]
 TREND_COLUMNS = ["artifact", "dataset", "measure", "claim", "n", "critical", "rho", "seed_min", "seed_max", "verdict",
                  "paper_n", "paper_rho", "paper_verdict", "driven by", "values"]
 
@@ -249,6 +253,12 @@ def criterion() -> str:
 
 def _rho(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:+.3f}"
+
+
+def read_trends(path: Path) -> pd.DataFrame:
+    """The trend checks as ``write`` saved them (verdicts such as 'n/a' stay text)."""
+    claims = pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in NUMERIC_TREND_COLUMNS})
+    return claims.astype({c: float for c in NUMERIC_TREND_COLUMNS})
 
 
 def trends_formatted(claims: pd.DataFrame) -> pd.DataFrame:

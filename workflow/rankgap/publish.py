@@ -23,6 +23,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from . import paper
+
 # the libraries whose versions the analysis ran with (training's come from the runs' summaries)
 ANALYSIS_LIBRARIES = ("snakemake", "torch", "numpy", "pandas", "tensorly", "matplotlib", "seaborn")
 
@@ -132,6 +134,22 @@ def side_by_side(numbers: pd.DataFrame, table: str) -> pd.DataFrame:
     return shown
 
 
+def figure_pairs(specs: dict[str, dict]) -> list[tuple[str | None, str | None]]:
+    """Figures in rows: each figure against batch size with the components figure of the same
+    experiment and threshold; figures of other kinds (against epoch) and unpaired ones on their own."""
+    def key(name):
+        return specs[name]["experiment"], specs[name]["threshold"]
+
+    parts = {key(name): name for name, spec in specs.items() if spec.get("plot") == "components"}
+    rows = []
+    for name, spec in specs.items():
+        if spec.get("plot", "batch_size") == "batch_size":
+            rows.append((name, parts.pop(key(name), None)))
+        elif spec["plot"] != "components":
+            rows.append((name, None))
+    return rows + [(None, name) for name in parts.values()]
+
+
 def readme(config: dict, numbers: pd.DataFrame, trends: pd.DataFrame, prov: dict, figures: dict[str, str],
            notes: str, command: str) -> str:
     """The folder's README: the summary, every number, the trends, the figures, the provenance."""
@@ -151,13 +169,12 @@ def readme(config: dict, numbers: pd.DataFrame, trends: pd.DataFrame, prov: dict
         if len(shown):
             lines += [f"### {table}", "", config["tables"][table].get("caption", table), "",
                       shown.to_markdown(index=False), ""]
-    lines += ["## Trends", "", trends.to_markdown(index=False, floatfmt=".3f"), ""]
-    lines += ["## Figures", "", "Each figure of the paper (left) beside what its count is made of (right).", "",
+    lines += ["## Trends", "", paper.trends_formatted(trends).to_markdown(index=False, disable_numparse=True), ""]
+    lines += ["## Figures", "", "Each figure against batch size (left) beside what its count is made of (right).", "",
               "| figure | components |", "|---|---|"]
-    for name, png in figures.items():
-        if not name.endswith("_components"):
-            parts = f"![{name}_components](figures/{figures[name + '_components']})" if name + "_components" in figures else ""
-            lines.append(f"| ![{name}](figures/{png}) | {parts} |")
+    for left, right in figure_pairs(config["figures"]):
+        cells = [f"![{name}](figures/{figures[name]})" if name else "" for name in (left, right)]
+        lines.append(f"| {cells[0]} | {cells[1]} |")
     stages = pd.DataFrame(prov["stages"])
     lines += ["", "## Provenance", "",
               f"- commit `{prov['git']['commit']}`" + (" (with uncommitted changes)" if prov["git"]["dirty"] else ""),
@@ -193,7 +210,7 @@ def publish(folder: Path, config: dict, tables: dict[str, dict[str, Path]], figu
     prov = provenance(runs, summaries, benchmarks, repo)
     (folder / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n")
     (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    numbers, trends = pd.read_csv(comparison["csv"]), pd.read_csv(comparison["trends"])
+    numbers, trends = pd.read_csv(comparison["csv"]), paper.read_trends(comparison["trends"])
     text = readme(config, numbers, trends, prov, {name: Path(p).name for name, p in figures.items()},
                   Path(notes).read_text() if notes else "", command)
     (folder / "README.md").write_text(text)
