@@ -139,17 +139,17 @@ def publish_inputs(wildcards):
     provenance every run's summary and the benchmark files of its training, dumps and spectra."""
     if not config["publish"]:
         raise ValueError("nothing to publish: set publish.folder in the config (see config/fashion_mnist.yaml)")
-    experiments = sorted({spec["experiment"] for spec in [*config["tables"].values(), *config["figures"].values()]}
-                         | {spec["baseline"]["experiment"] for spec in config["tables"].values() if "baseline" in spec})
-    runs = [run for experiment in experiments for run in settings.runs(config, experiment)]
-    probed = [probe for experiment in experiments for probe in probes(experiment)]
+    figured = sorted({spec["experiment"] for spec in config["figures"].values()})
+    runs = [summary for table in config["tables"] for summary in table_runs(table)]
+    runs = list(dict.fromkeys(runs + [f"{RUN.format(**run)}/summary.json" for e in figured for run in settings.runs(config, e)]))
+    probed = [probe for experiment in figured for probe in probes(experiment)]  # only runs a figure counts are probed
     return {
         "table_csvs": [f"{TABLE.format(table=t)}.csv" for t in config["tables"]],
         "table_mds": [f"{TABLE.format(table=t)}.md" for t in config["tables"]],
         "figures": [f"{FIGURE.format(figure=f)}.png" for f in config["figures"]],
         "comparison": multiext(COMPARISON, ".md", ".csv", "_trends.csv"),
-        "summaries": [f"{RUN.format(**run)}/summary.json" for run in runs],
-        "train_benchmarks": [f"{RUN.format(**run)}/train.benchmark.tsv" for run in runs],
+        "summaries": runs,
+        "train_benchmarks": [summary.replace("summary.json", "train.benchmark.tsv") for summary in runs],
         "dump_benchmarks": [f"{PROBE.format(**probe)}/dump.benchmark.tsv" for probe in probed],
         "spectra_benchmarks": [f"{PROBE.format(**probe)}/spectra.benchmark.tsv" for probe in probed],
         "notes": [config["publish"]["notes"]] if config["publish"].get("notes") else [],
