@@ -129,6 +129,9 @@ def write_summaries(folder, rows):
     return paths
 
 
+OBJECTIVE = {"train": "objective", "test": "objective"}
+
+
 @pytest.fixture
 def runs(tmp_path):
     """table5 (plain, 6 batch sizes, 2 seeds: train loss rises, one seed with a swap; test error
@@ -139,8 +142,8 @@ def runs(tmp_path):
     switch = [summary(128, 0, 0.07, 7.0)] + [
         summary(b, 0, 0.07, e, switch={"batch_size": 128, "epoch": 30}) for b, e in
         zip([4096, 8192, 16384, 24576], [7.5, 7.9, 8.3, 8.8])]  # test error rising with the starting batch size
-    return {"table5": tables.read_summaries(write_summaries(tmp_path / "t5", plain), "objective"),
-            "table11": tables.read_summaries(write_summaries(tmp_path / "t11", switch), "objective")}
+    return {"table5": tables.read_summaries(write_summaries(tmp_path / "t5", plain), OBJECTIVE),
+            "table11": tables.read_summaries(write_summaries(tmp_path / "t11", switch), OBJECTIVE)}
 
 
 def figure_totals(counts: dict[str, list[float]]) -> pd.DataFrame:
@@ -195,9 +198,10 @@ def test_comparison_markdown_states_the_criterion_and_the_loss(runs, tmp_path):
     claims = paper.trends({"fig3": figure_totals({"mnist": [0, 1, 2, 3, 4, 5]})}, runs)
     numbers = paper.compare_tables({"table5": tables.metrics_table(runs["table5"])})
     for loss in tables.REPORTED_LOSS:
-        paper.write(numbers, claims, tmp_path / "c.csv", tmp_path / "trends.csv", tmp_path / f"{loss}.md", loss)
+        paper.write(numbers, claims, tmp_path / "c.csv", tmp_path / "trends.csv", tmp_path / f"{loss}.md",
+                    {"train": loss, "test": loss})
     text = (tmp_path / "objective.md").read_text()
-    assert "reported_loss: objective" in text and "weight-decay penalty" in text
+    assert "reported_loss: {train: objective, test: objective}" in text and "weight-decay penalty" in text
     assert "cross-entropy alone" in (tmp_path / "cross_entropy.md").read_text()
     assert f"{paper.critical_rho(6):.3f} for n = 6" in text  # the criterion, with the values it computes
     header = next(line for line in text.splitlines() if line.startswith("| Artifact"))
@@ -210,7 +214,7 @@ def test_comparison_markdown_states_the_criterion_and_the_loss(runs, tmp_path):
 
 def test_trends_read_back_as_written(runs, tmp_path):
     claims = paper.trends({"fig3": figure_totals({"mnist": [0, 1, 2, 3, 4, 5]})}, runs)
-    paper.write(paper.compare_tables({}), claims, tmp_path / "c.csv", tmp_path / "t.csv", tmp_path / "c.md", "objective")
+    paper.write(paper.compare_tables({}), claims, tmp_path / "c.csv", tmp_path / "t.csv", tmp_path / "c.md", OBJECTIVE)
     again = paper.read_trends(tmp_path / "t.csv")
     assert again["paper_verdict"].iloc[0] == "n/a: no numbers"  # text, not a missing value
     pd.testing.assert_frame_equal(again.fillna({"driven by": ""}), claims.fillna({"driven by": ""}), check_dtype=False)
@@ -231,8 +235,8 @@ def test_reported_loss_switches_the_numbers_the_tables_show(tmp_path):
     paths = write_summaries(tmp_path, [summary(b, 0, 0.01 * i, 5.0, penalty=0.1 * i) for i, b in enumerate(LENET)])
     shown = {}
     for loss in tables.REPORTED_LOSS:
-        table = tables.metrics_table(tables.read_summaries(paths, loss))
-        caption = tables.loss_caption("Table 5: LeNet-5", loss)
+        table = tables.metrics_table(tables.read_summaries(paths, {"train": loss, "test": loss}))
+        caption = tables.loss_caption("Table 5: LeNet-5", {"train": loss, "test": loss})
         tables.write(table, tmp_path / f"{loss}.csv", tmp_path / f"{loss}.md", tmp_path / f"{loss}.tex", caption)
         shown[loss] = table
         # both kinds of loss stay in the CSV whichever is shown
@@ -253,6 +257,12 @@ def test_reported_loss_switches_the_numbers_the_tables_show(tmp_path):
     train = {loss: n.loc[n["metric"] == "train_loss", "ours"].tolist() for loss, n in numbers.items()}
     assert train["objective"] == pytest.approx(objective["train_loss"].tolist())
     assert train["cross_entropy"] == pytest.approx(cross_entropy["train_loss"].tolist())
+    # one kind per split: the training objective beside the test cross-entropy
+    mixed = tables.metrics_table(tables.read_summaries(paths, {"train": "objective", "test": "cross_entropy"}))
+    assert mixed["train_loss"].tolist() == objective["train_loss"].tolist()
+    assert mixed["test_loss"].tolist() == cross_entropy["test_loss"].tolist()
+    caption = tables.loss_caption("T", {"train": "objective", "test": "cross_entropy"})
+    assert caption == f"T. Loss: train: {tables.REPORTED_LOSS['objective']}; test: {tables.REPORTED_LOSS['cross_entropy']}."
 
 
 def test_summaries_of_older_code_are_refused_by_name(tmp_path):
@@ -262,6 +272,6 @@ def test_summaries_of_older_code_are_refused_by_name(tmp_path):
     paths = write_summaries(tmp_path, [summary(64, 0, 0.1, 5.0), old])
     for loss in tables.REPORTED_LOSS:
         with pytest.raises(ValueError, match=rf"{paths[1]}.*older training code"):
-            tables.read_summaries(paths, loss)
-    with pytest.raises(ValueError, match="reported_loss"):
-        tables.read_summaries(paths[:1], "hinge")
+            tables.read_summaries(paths, {"train": loss, "test": loss})
+    with pytest.raises(ValueError, match="reported_loss.train is 'hinge'"):
+        tables.read_summaries(paths[:1], {"train": "hinge", "test": "objective"})

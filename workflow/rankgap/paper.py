@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .tables import REPORTED_LOSS, size_label, size_labels
+from .tables import describe_loss, size_label, size_labels
 
 REFERENCE = Path(__file__).with_name("reference_paper_tables.csv")
 APPENDIX_REFERENCE = Path(__file__).with_name("reference_random_matrices.csv")  # Tables A1-A3
@@ -276,7 +276,8 @@ def trends_formatted(claims: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def write(numbers: pd.DataFrame, claims: pd.DataFrame, csv: Path, trends_csv: Path, md: Path, reported_loss: str) -> None:
+def write(numbers: pd.DataFrame, claims: pd.DataFrame, csv: Path, trends_csv: Path, md: Path,
+          reported_loss: dict[str, str]) -> None:
     numbers.to_csv(csv, index=False)
     claims.to_csv(trends_csv, index=False)
     ours, theirs = claims["verdict"].value_counts(), claims["paper_verdict"].value_counts()
@@ -285,8 +286,8 @@ def write(numbers: pd.DataFrame, claims: pd.DataFrame, csv: Path, trends_csv: Pa
     text = [
         "# The paper beside this run",
         "",
-        f"Losses: ours are the {REPORTED_LOSS[reported_loss]}, as config `reported_loss: {reported_loss}` "
-        "asks; the paper's are as it prints them.",
+        f"Losses: ours are the {describe_loss(reported_loss)}, as config `reported_loss: "
+        f"{{train: {reported_loss['train']}, test: {reported_loss['test']}}}` asks; the paper's are as it prints them.",
         "",
         "## Trends the paper claims",
         "",

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from . import paper
+from . import paper, tables
 
 # the libraries whose versions the analysis ran with (training's come from the runs' summaries)
 ANALYSIS_LIBRARIES = ("snakemake", "torch", "numpy", "pandas", "tensorly", "matplotlib", "seaborn")
@@ -157,7 +157,7 @@ def readme(config: dict, numbers: pd.DataFrame, trends: pd.DataFrame, prov: dict
     lines = [f"# Reproduction: {config['publish'].get('title', Path(config['publish']['folder']).name)}", "",
              f"Regenerated from a clean clone by `{command}`. Every table and figure here is what the pipeline "
              f"wrote under `results/`; the paper's numbers are its own (`workflow/rankgap/reference_paper_tables.csv`).",
-             f"Losses shown: `{config['reported_loss']}`.", ""]
+             f"Losses shown: {tables.describe_loss(config['reported_loss'])}.", ""]
     if notes:
         lines += [notes.strip(), ""]
     lines += ["## Per table", "", summary.to_markdown(index=False, floatfmt=".2f"), "",

@@ -14,19 +14,31 @@ HEADERS = {"train_error": "Train error", "test_error": "Test error", "train_loss
 # Both kinds of loss a run records, kept in every table's CSV whichever one train_loss/test_loss show
 LOSSES = ("train_cross_entropy", "test_cross_entropy", "train_objective", "test_objective", "weight_penalty")
 RECORDED = ("weight_penalty", "train_objective", "test_objective")  # summary keys older training code never wrote
-# config `reported_loss` -> what the tables' train_loss and test_loss (and the comparison) show
+# config `reported_loss` {train: kind, test: kind} -> what the tables' train_loss and test_loss
+# (and the comparison) show, per split
 REPORTED_LOSS = {
     "objective": "cross-entropy plus the weight-decay penalty λ/2·‖θ‖² over all parameters "
                  "(the objective SGD with weight decay λ minimises)",
     "cross_entropy": "cross-entropy alone (without the weight-decay penalty)",
 }
+SPLITS = ("train", "test")
 
 
-def read_summaries(paths: list[Path], reported_loss: str) -> pd.DataFrame:
+def describe_loss(reported_loss: dict[str, str]) -> str:
+    """What the tables' losses are, in words: one kind for both splits, or one per split."""
+    if reported_loss["train"] == reported_loss["test"]:
+        return f"{REPORTED_LOSS[reported_loss['train']]}, train and test"
+    return "; ".join(f"{split}: {REPORTED_LOSS[reported_loss[split]]}" for split in SPLITS)
+
+
+def read_summaries(paths: list[Path], reported_loss: dict[str, str]) -> pd.DataFrame:
     """One row per run: its settings, status and final metrics.  ``train_loss`` and ``test_loss``
-    are the loss ``reported_loss`` names (see REPORTED_LOSS); both kinds are kept beside them."""
-    if reported_loss not in REPORTED_LOSS:
-        raise ValueError(f"reported_loss is {reported_loss!r}; expected one of {', '.join(REPORTED_LOSS)}")
+    are the loss ``reported_loss`` names for each split (see REPORTED_LOSS); both kinds are kept
+    beside them."""
+    for split in SPLITS:
+        if reported_loss.get(split) not in REPORTED_LOSS:
+            raise ValueError(f"reported_loss.{split} is {reported_loss.get(split)!r}; expected one of "
+                             f"{', '.join(REPORTED_LOSS)}")
     rows = []
     for path in paths:
         row = json.loads(Path(path).read_text())
@@ -40,8 +52,9 @@ def read_summaries(paths: list[Path], reported_loss: str) -> pd.DataFrame:
         f"{r['batch_size']} → {r['switch']['batch_size']}" if r.get("switch") else str(r["batch_size"]) for r in rows
     ]
     frame["train_cross_entropy"], frame["test_cross_entropy"] = frame["train_loss"], frame["test_loss"]
-    if reported_loss == "objective":
-        frame["train_loss"], frame["test_loss"] = frame["train_objective"], frame["test_objective"]
+    for split in SPLITS:
+        if reported_loss[split] == "objective":
+            frame[f"{split}_loss"] = frame[f"{split}_objective"]
     return frame
 
 
@@ -57,9 +70,9 @@ def metrics_table(summaries: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
-def loss_caption(caption: str, reported_loss: str) -> str:
+def loss_caption(caption: str, reported_loss: dict[str, str]) -> str:
     """A table's caption with the line saying which loss it shows."""
-    return f"{caption.rstrip('.')}. Loss: {REPORTED_LOSS[reported_loss]}."
+    return f"{caption.rstrip('.')}. Loss: {describe_loss(reported_loss)}."
 
 
 def _cell(table: pd.DataFrame, row: int, metric: str) -> str:
