@@ -147,9 +147,10 @@ def runs(tmp_path):
 
 
 def figure_totals(counts: dict[str, list[float]]) -> pd.DataFrame:
-    """rank.total_counts' shape: one row per dataset, batch size and seed; here all of it genuine."""
+    """rank.total_counts' shape: one row per dataset, batch size and seed; here all of the count
+    genuine, and a structural deficit of batch size / 64 beside it."""
     rows = [{"dataset": dataset, "batch_size": b, "seed": 0, "epoch": 2, "status": "ok", "count": c,
-             "deficit": 0, "dead_zeros": 0, "other_zeros": 0, "genuine": c}
+             "deficit": b // 64, "dead_zeros": 0, "other_zeros": 0, "genuine": c}
             for dataset, values in counts.items() for b, c in zip(LENET, values)]
     return pd.DataFrame(rows)
 
@@ -158,15 +159,18 @@ def test_trend_table_has_ours_and_the_papers_rho_for_every_artifact_and_measure(
     totals = {"fig3": figure_totals({"fashion_mnist": [0, 1, 2, 5, 9, 20], "mnist": [9, 8, 7, 6, 5, 4]})}
     claims = paper.trends(totals, runs)
     assert claims[["artifact", "dataset", "measure"]].values.tolist() == [
-        ["fig3", "fashion_mnist", "near-rank loss"], ["fig3", "mnist", "near-rank loss"],
+        ["fig3", "fashion_mnist", "near-rank loss"], ["fig3", "fashion_mnist", "count + structural deficit"],
+        ["fig3", "mnist", "near-rank loss"], ["fig3", "mnist", "count + structural deficit"],
         ["table5", "fashion_mnist", "train loss"], ["table5", "fashion_mnist", "test error"],
         ["table11", "fashion_mnist", "test error"]]
-    assert claims["n"].tolist() == [6, 6, 6, 6, 5]
+    assert claims["n"].tolist() == [6, 6, 6, 6, 6, 6, 5]
     for column in ("rho", "critical"):
         assert claims[column].notna().all()
-    assert claims["critical"].tolist() == pytest.approx([paper.critical_rho(6)] * 4 + [paper.critical_rho(5)])
-    figures, table5, table11 = claims.iloc[:2], claims.iloc[2:4], claims.iloc[4]
-    assert figures["verdict"].tolist() == ["agrees", "opposite"]
+    assert claims["critical"].tolist() == pytest.approx([paper.critical_rho(6)] * 6 + [paper.critical_rho(5)])
+    figures, table5, table11 = claims.iloc[:4], claims.iloc[4:6], claims.iloc[6]
+    # mnist's count falls (9 ... 4), but with the deficit beside it (2 ... 128) the sum rises
+    assert figures["verdict"].tolist() == ["agrees", "agrees", "opposite", "agrees"]
+    assert figures["values"].iloc[3] == "128: 11, 512: 16, 1024: 23, 2048: 38, 4096: 69, 8192: 132"
     assert (figures["paper_verdict"] == "n/a: no numbers").all() and figures["paper_rho"].isna().all()
     assert figures["driven by"].iloc[0].startswith("genuine near-rank loss")
     # table5: ours from the seed means (train loss 0.01, 0.025, 0.025, ...: rho below 1), the seeds' own rhos beside
@@ -208,7 +212,7 @@ def test_comparison_markdown_states_the_criterion_and_the_loss(runs, tmp_path):
     for column in ("Claim", "n", "Critical ρ (5%)", "Our ρ", "Seed range", "Verdict", "Paper ρ", "Paper verdict",
                    "Driven by"):
         assert f" {column} " in header
-    assert "2 of 4 checks agree with the paper's claims (2 opposite)" in text  # table5's test error, table11
+    assert "3 of 5 checks agree with the paper's claims (2 opposite)" in text  # table5's test error, table11
     assert "the paper's own numbers agree in 3 of the 3 checks they allow" in text
 
 

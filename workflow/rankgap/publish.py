@@ -101,20 +101,48 @@ def table_summary(numbers: pd.DataFrame, trends: pd.DataFrame, config: dict) -> 
         for measure in ("test error", "train loss"):
             row[measure] = _verdicts(trends[(trends["artifact"] == table) & (trends["measure"] == measure)])
         figures = [f for f, s in config["figures"].items() if s["experiment"] == spec["experiment"]]
-        counts = trends[trends["artifact"].isin(figures) & (trends["measure"] == "near-rank loss")]
-        row["near-rank loss"] = "; ".join(f"{a}: {_verdicts(g)}" for a, g in counts.groupby("artifact", sort=False))
+        for measure in ("near-rank loss", "count + structural deficit"):
+            counts = trends[trends["artifact"].isin(figures) & (trends["measure"] == measure)]
+            row[measure] = "; ".join(f"{a}: {_verdicts(g)}" for a, g in counts.groupby("artifact", sort=False))
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def _verdicts(rows: pd.DataFrame) -> str:
-    """'agrees (ρ 0.94; paper 0.94 agrees)' for one trend row, '' when there is none."""
+    """'agrees (ρ 0.94; paper ρ 1.00, agrees)' for one trend row, '' when there is none."""
     if rows.empty:
         return ""
     r = rows.iloc[0]
     ours = f"{r['verdict']} (ρ {r['rho']:.2f}"
     paper = f"; paper ρ {r['paper_rho']:.2f}, {r['paper_verdict']})" if not math.isnan(r["paper_rho"]) else ")"
     return ours + paper
+
+
+def loss_evidence(ours: dict[str, pd.DataFrame], reference: pd.DataFrame) -> pd.DataFrame:
+    """Per run the paper has a number for and per split: the paper's loss beside both kinds of ours
+    (the table CSVs keep both), and whether our fit is comparable (training error within 1 point
+    of the paper's: a model that fits less has another loss whichever kind is printed)."""
+    rows = []
+    for name, table in ours.items():
+        refs = reference[reference["table"] == paper.paper_table(name)].set_index("batch")
+        for _, run in table[table["batch"].astype(str).isin(refs.index)].iterrows():
+            ref = refs.loc[str(run["batch"])]
+            for split in tables.SPLITS:
+                rows.append({"table": name, "batch": str(run["batch"]), "split": split, "paper": ref[f"{split}_loss"],
+                             **{kind: run[f"{split}_{kind}"] for kind in tables.REPORTED_LOSS},
+                             "comparable fit": abs(run["train_error"] - ref["train_error_pct"]) <= 1})
+    return pd.DataFrame(rows, columns=["table", "batch", "split", "paper", *tables.REPORTED_LOSS, "comparable fit"])
+
+
+def loss_summary(evidence: pd.DataFrame) -> pd.DataFrame:
+    """Per split: the mean |ours - paper| of each kind of loss, over every run and over the comparable fits."""
+    rows = []
+    for split, group in evidence.groupby("split", sort=False):
+        for runs, subset in (("all", group), ("comparable fits", group[group["comparable fit"]])):
+            rows.append({"split": split, "runs": runs, "n": len(subset),
+                         **{f"mean |Δ| {kind}": (subset[kind] - subset["paper"]).abs().mean()
+                            for kind in tables.REPORTED_LOSS}})
+    return pd.DataFrame(rows)
 
 
 def side_by_side(numbers: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -150,8 +178,8 @@ def figure_pairs(specs: dict[str, dict]) -> list[tuple[str | None, str | None]]:
     return rows + [(None, name) for name in parts.values()]
 
 
-def readme(config: dict, numbers: pd.DataFrame, trends: pd.DataFrame, prov: dict, figures: dict[str, str],
-           notes: str, command: str) -> str:
+def readme(config: dict, numbers: pd.DataFrame, trends: pd.DataFrame, evidence: pd.DataFrame, prov: dict,
+           figures: dict[str, str], notes: str, command: str) -> str:
     """The folder's README: the summary, every number, the trends, the figures, the provenance."""
     summary = table_summary(numbers, trends, config)
     lines = [f"# Reproduction: {config['publish'].get('title', Path(config['publish']['folder']).name)}", "",
@@ -170,6 +198,12 @@ def readme(config: dict, numbers: pd.DataFrame, trends: pd.DataFrame, prov: dict
             lines += [f"### {table}", "", config["tables"][table].get("caption", table), "",
                       shown.to_markdown(index=False), ""]
     lines += ["## Trends", "", paper.trends_formatted(trends).to_markdown(index=False, disable_numparse=True), ""]
+    if len(evidence):
+        lines += ["## Which loss the paper prints", "",
+                  "Mean absolute difference between the paper's loss and each kind of ours, per split, over every "
+                  "run the paper has a number for and over those whose training error is within 1 point of the "
+                  "paper's (comparable fits); per run in `loss_evidence.csv`. `reported_loss` chooses what the "
+                  "tables show.", "", loss_summary(evidence).to_markdown(index=False, floatfmt=".4f"), ""]
     lines += ["## Figures", "", "Each figure against batch size (left) beside what its count is made of (right).", "",
               "| figure | components |", "|---|---|"]
     for left, right in figure_pairs(config["figures"]):
@@ -191,15 +225,15 @@ def readme(config: dict, numbers: pd.DataFrame, trends: pd.DataFrame, prov: dict
     return "\n".join(lines)
 
 
-def publish(folder: Path, config: dict, tables: dict[str, dict[str, Path]], figures: dict[str, Path],
-            comparison: dict[str, Path], summaries: list[Path], benchmarks: dict[str, list[Path]], notes: Path | None,
-            repo: Path, command: str) -> None:
+def publish(folder: Path, config: dict, table_files: dict[str, dict[str, Path]], figures: dict[str, Path],
+            comparison: dict[str, Path], reference: Path, summaries: list[Path], benchmarks: dict[str, list[Path]],
+            notes: Path | None, repo: Path, command: str) -> None:
     """Write the folder, replacing what was there."""
     folder = Path(folder)
     shutil.rmtree(folder, ignore_errors=True)
     (folder / "tables").mkdir(parents=True)
     (folder / "figures").mkdir()
-    for name, files in tables.items():
+    for files in table_files.values():
         for path in files.values():
             shutil.copyfile(path, folder / "tables" / Path(path).name)
     for path in figures.values():
@@ -211,6 +245,9 @@ def publish(folder: Path, config: dict, tables: dict[str, dict[str, Path]], figu
     (folder / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n")
     (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     numbers, trends = pd.read_csv(comparison["csv"]), paper.read_trends(comparison["trends"])
-    text = readme(config, numbers, trends, prov, {name: Path(p).name for name, p in figures.items()},
+    ours = {name: pd.read_csv(files["csv"]) for name, files in table_files.items()}
+    evidence = loss_evidence(ours, paper.reference_tables(reference))
+    evidence.to_csv(folder / "loss_evidence.csv", index=False)
+    text = readme(config, numbers, trends, evidence, prov, {name: Path(p).name for name, p in figures.items()},
                   Path(notes).read_text() if notes else "", command)
     (folder / "README.md").write_text(text)

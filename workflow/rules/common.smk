@@ -148,6 +148,7 @@ def publish_inputs(wildcards):
         "table_mds": [f"{TABLE.format(table=t)}.md" for t in config["tables"]],
         "figures": [f"{FIGURE.format(figure=f)}.png" for f in config["figures"]],
         "comparison": multiext(COMPARISON, ".md", ".csv", "_trends.csv"),
+        "reference": PAPER_REFERENCE,
         "summaries": runs,
         "train_benchmarks": [summary.replace("summary.json", "train.benchmark.tsv") for summary in runs],
         "dump_benchmarks": [f"{PROBE.format(**probe)}/dump.benchmark.tsv" for probe in probed],

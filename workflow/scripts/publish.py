@@ -11,9 +11,9 @@ i = snakemake.input
 config = snakemake.config
 publish.publish(
     Path(snakemake.output[0]), config,
-    tables={name: {"csv": csv, "md": md} for name, csv, md in zip(config["tables"], i.table_csvs, i.table_mds)},
+    table_files={name: {"csv": csv, "md": md} for name, csv, md in zip(config["tables"], i.table_csvs, i.table_mds)},
     figures=dict(zip(config["figures"], i.figures)),
-    comparison={"md": i.comparison[0], "csv": i.comparison[1], "trends": i.comparison[2]},
+    comparison={"md": i.comparison[0], "csv": i.comparison[1], "trends": i.comparison[2]}, reference=i.reference,
     summaries=[Path(p) for p in i.summaries],
     benchmarks={"train": i.train_benchmarks, "dump": i.dump_benchmarks, "spectra": i.spectra_benchmarks},
     notes=i.notes[0] if i.notes else None,
