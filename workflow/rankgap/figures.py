@@ -91,22 +91,27 @@ def components(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Path, 
     data = data[data["status"] == "ok"].groupby(["dataset", "batch_size"], sort=False).mean(numeric_only=True)
     datasets = list(data.index.get_level_values("dataset").unique())
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.8), squeeze=False)
-    colors = sns.color_palette("deep", 4)
     for ax, dataset in zip(axes[0], datasets):
         table = data.loc[dataset].sort_index()
-        positions = range(len(table))
-        bottom = pd.Series(0.0, index=table.index)
-        for color, (component, label) in zip(colors, COMPONENT_LABELS.items()):
-            ax.bar(positions, table[component], bottom=bottom, color=color, label=label,
-                   hatch="//" if component == "deficit" else None, alpha=0.5 if component == "deficit" else 1)
-            bottom += table[component]
-        ax.plot(positions, table["count"], "k_", markersize=18, label="paper-style count")
-        ax.set_xticks(list(positions), [str(b) for b in table.index], rotation=45)
+        _stacked_components(ax, table, [str(b) for b in table.index], rotation=45)
         ax.set_xlabel("batch size")
         ax.set_ylabel(f"singular values ≤ {threshold:g}")
         ax.set_title(dataset, fontsize=9)
     axes[0][0].legend(fontsize=6)
     _save(fig, title, pdf, png)
+
+
+def _stacked_components(ax, table: pd.DataFrame, labels: list[str], rotation: int) -> None:
+    """One bar per row of ``table``: the count's parts stacked, the deficit above them hatched, and
+    the paper-style count as a black tick."""
+    positions = range(len(table))
+    bottom = pd.Series(0.0, index=table.index)
+    for color, (component, label) in zip(sns.color_palette("deep", 4), COMPONENT_LABELS.items()):
+        ax.bar(positions, table[component], bottom=bottom, color=color, label=label,
+               hatch="//" if component == "deficit" else None, alpha=0.5 if component == "deficit" else 1)
+        bottom += table[component]
+    ax.plot(positions, table["count"], "k_", markersize=18, label="paper-style count")
+    ax.set_xticks(list(positions), labels, rotation=rotation)
 
 
 PLOTS = {"batch_size": near_rank_loss, "epoch": over_training, "components": components}
