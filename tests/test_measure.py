@@ -16,6 +16,7 @@ import torchvision
 from safetensors.torch import save_file
 from torch import nn
 
+import rankgap
 from conftest import REPO
 from rankgap import activations, api, cli, data, models, rank, train
 from rankgap.settings import SHAPES
@@ -81,8 +82,8 @@ def test_the_api_counts_what_the_pipeline_counts_on_the_same_activations(tmp_pat
 def test_train_mode_uses_the_batch_statistics_on_a_copy():
     model = nn.Sequential(OrderedDict(fc=nn.Linear(10, 20), norm=nn.BatchNorm1d(20), act=nn.ReLU())).eval()
     x = torch.randn(32, 10, generator=torch.Generator().manual_seed(0)) * 5 + 3
-    trained = api.measure(model, x, mode="train").modes.iloc[0]  # on the default device
-    evaluated = api.measure(model, x, mode="eval").modes.iloc[0]
+    trained = rankgap.measure(model, x, mode="train").modes.iloc[0]  # as the README calls it, on the default device
+    evaluated = rankgap.measure(model, x, mode="eval").modes.iloc[0]
     assert trained["sigma_max"] != pytest.approx(evaluated["sigma_max"])
     assert not model.training
     assert torch.equal(model.norm.running_mean, torch.zeros(20))  # the copy's statistics moved, not the model's
