@@ -160,7 +160,7 @@ def test_the_command_line_takes_a_state_dict_and_its_factory_on_npz_images(tmp_p
     counts = pd.read_csv(tmp_path / "out" / "counts.csv", dtype={"layer": str})
     assert list(counts["layer"]) == ["2"] and list(counts["values"]) == [6]  # the GELU's output, 16 x 6
     settings = json.loads((tmp_path / "out" / "measurement.json").read_text())
-    assert settings["input"].startswith("standardised with the file's mean")
+    assert settings["input"].startswith("standardised with the file's per-channel mean (")
 
 
 def test_uint8_images_are_standardised_as_the_pipeline_does_or_with_the_files_statistics():

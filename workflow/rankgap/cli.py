@@ -199,7 +199,10 @@ def standardised(batch: torch.Tensor, images: torch.Tensor, dataset: str | None)
     std = (frequencies * (values - mean[:, None]) ** 2).sum(1).sqrt()
     shape = (1, -1, 1, 1)
     x = (batch.to(torch.float64) / 255 - mean.view(shape)) / std.view(shape)
-    return x, "standardised with the file's mean " + str(mean.tolist()) + " and std " + str(std.tolist())
+    def listed(values: torch.Tensor) -> str:
+        return ", ".join(f"{v:.4f}" for v in values.tolist())
+
+    return x, f"standardised with the file's per-channel mean ({listed(mean)}) and std ({listed(std)})"
 
 
 def main(argv: list[str] | None = None) -> int:
