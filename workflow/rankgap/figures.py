@@ -129,6 +129,7 @@ def layer_components(counts: pd.DataFrame, title: str, pdf: Path, png: Path) -> 
         table = summed.loc[threshold]
         _stacked_components(ax, table, list(table.index.get_level_values("layer")), rotation=90)
         ax.set_yscale("symlog", linthresh=1)  # a count of a few beside a deficit of thousands, and zeros
+        ax.set_ylim(bottom=0, top=max(10, 2 * (table["count"] + table["deficit"]).max()))  # room above the bars
         ax.set_xlabel("layer (forward order)")
         ax.set_ylabel(f"singular values ≤ {threshold:g}")
     axes[0][0].legend(fontsize=6)
