@@ -3,11 +3,27 @@
 One module per concept: ``data`` (datasets), ``models``, ``train``, ``device`` (a GPU, or a share of one, per job),
 ``activations`` (probe dumps), ``rank`` (spectra and counts), ``randmat`` (the appendix's random
 matrices), ``tables`` and ``figures`` (the paper's artifacts), ``settings`` (config checks and
-per-run settings).
+per-run settings).  Beside the pipeline: ``api`` (measure your own model: ``rankgap.measure``) and
+``cli`` (its command line, ``rankgap-measure``).
 """
 
+import importlib
 import logging
 import sys
+
+API = ("measure", "Measurement")  # rankgap.measure, rankgap.Measurement: from rankgap.api
+
+
+def __getattr__(name: str):
+    """``rankgap.measure`` and ``rankgap.Measurement``, imported from ``api`` on first use.
+
+    Not an ``import`` statement: the pipeline reruns a rule when a module its script reaches through
+    ``import`` statements changes (``code()`` in workflow/rules/common.smk), every script reaches
+    this file, and no rule uses the API, so an edit of the API reruns nothing.
+    """
+    if name in API:
+        return getattr(importlib.import_module(f"{__name__}.api"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def log_to(path) -> logging.Logger:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
+from torch import nn
 
 from . import data, models
 
@@ -29,6 +30,34 @@ def probe_indices(n_train: int, batch_size: int, seed: int) -> torch.Tensor:
 
 
 @torch.no_grad()
+def capture(model: nn.Module, x: torch.Tensor, modules: list[tuple[str, nn.Module]]):
+    """Run ``model`` on ``x``; return (outputs, result): the outputs of ``modules``, (name, module)
+    pairs, by name in the order they ran, and the model's own output.
+
+    A module that runs more than once in a forward pass (one ReLU object reused, as torchvision's
+    ResNet blocks do) gives one output per call: ``name``, then ``name#2``, ``name#3``...
+    """
+    outputs: dict[str, torch.Tensor] = {}
+
+    def keep(name: str, out: torch.Tensor) -> None:
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(f"module {name} outputs a {type(out).__name__}, not a tensor")
+        key, call = name, 1
+        while key in outputs:
+            call += 1
+            key = f"{name}#{call}"
+        outputs[key] = out.detach().clone()  # an in-place operation later in the forward pass would change it
+
+    hooks = [module.register_forward_hook(lambda _m, _i, out, name=name: keep(name, out)) for name, module in modules]
+    try:
+        result = model(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return outputs, result
+
+
+@torch.no_grad()
 def probe(weights: dict, x_uint8: torch.Tensor, dataset: str, mode: str = "eval",
           dtype: torch.dtype = torch.float64, points=("activations",)) -> dict[str, torch.Tensor]:
     """Outputs of the probed layers for the batch ``x_uint8``, in forward order, in ``dtype``.
@@ -41,16 +70,9 @@ def probe(weights: dict, x_uint8: torch.Tensor, dataset: str, mode: str = "eval"
     model.to(device=x_uint8.device, dtype=dtype)
     model.train(mode == "train")  # train mode: batch norm uses the probe batch's own statistics
     x = data.normalize(x_uint8, dataset, dtype=dtype)
-    outputs: dict[str, torch.Tensor] = {"input": x} if "input" in points else {}
-    hooks = [
-        module.register_forward_hook(lambda _m, _i, out, name=name: outputs.__setitem__(name, out.detach().clone()))
-        for name, module in models.probe_points(model) if "activations" in points
-    ]
-    try:
-        logits = model(x)
-    finally:
-        for hook in hooks:
-            hook.remove()
+    probed, logits = capture(model, x, models.probe_points(model) if "activations" in points else [])
+    outputs = {"input": x} if "input" in points else {}
+    outputs.update(probed)
     if "logits" in points:
         outputs["logits"] = logits
     return outputs

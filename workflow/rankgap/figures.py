@@ -30,9 +30,9 @@ def _count_axis(ax, data: pd.DataFrame, threshold: float) -> None:
     ax.set_ylabel(f"singular values ≤ {threshold:g}")
 
 
-def _save(fig, title: str, pdf: Path, png: Path) -> None:
+def _save(fig, title: str, pdf: Path, png: Path, note: str = COUNT_NOTE) -> None:
     fig.suptitle(textwrap.fill(title, 70), fontsize=9)
-    fig.text(0.01, 0.005, COUNT_NOTE, fontsize=5, wrap=True)
+    fig.text(0.01, 0.005, note, fontsize=5, wrap=True)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     save(fig, pdf, png)
 
@@ -91,22 +91,49 @@ def components(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Path, 
     data = data[data["status"] == "ok"].groupby(["dataset", "batch_size"], sort=False).mean(numeric_only=True)
     datasets = list(data.index.get_level_values("dataset").unique())
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.8), squeeze=False)
-    colors = sns.color_palette("deep", 4)
     for ax, dataset in zip(axes[0], datasets):
         table = data.loc[dataset].sort_index()
-        positions = range(len(table))
-        bottom = pd.Series(0.0, index=table.index)
-        for color, (component, label) in zip(colors, COMPONENT_LABELS.items()):
-            ax.bar(positions, table[component], bottom=bottom, color=color, label=label,
-                   hatch="//" if component == "deficit" else None, alpha=0.5 if component == "deficit" else 1)
-            bottom += table[component]
-        ax.plot(positions, table["count"], "k_", markersize=18, label="paper-style count")
-        ax.set_xticks(list(positions), [str(b) for b in table.index], rotation=45)
+        _stacked_components(ax, table, [str(b) for b in table.index], rotation=45)
         ax.set_xlabel("batch size")
         ax.set_ylabel(f"singular values ≤ {threshold:g}")
         ax.set_title(dataset, fontsize=9)
     axes[0][0].legend(fontsize=6)
     _save(fig, title, pdf, png)
+
+
+def _stacked_components(ax, table: pd.DataFrame, labels: list[str], rotation: int) -> None:
+    """One bar per row of ``table``: the count's parts stacked, the deficit above them hatched, and
+    the paper-style count as a black tick."""
+    positions = range(len(table))
+    bottom = pd.Series(0.0, index=table.index)
+    for color, (component, label) in zip(sns.color_palette("deep", 4), COMPONENT_LABELS.items()):
+        ax.bar(positions, table[component], bottom=bottom, color=color, label=label,
+               hatch="//" if component == "deficit" else None, alpha=0.5 if component == "deficit" else 1)
+        bottom += table[component]
+    ax.plot(positions, table["count"], "k_", markersize=18, label="paper-style count")
+    ax.set_xticks(list(positions), labels, rotation=rotation)
+
+
+LAYER_NOTE = ("count = singular values <= threshold reported by the SVD of a layer's unfoldings, summed over its "
+              "modes; the structural deficit (batch larger than a layer) is not included")
+
+
+def layer_components(counts: pd.DataFrame, title: str, pdf: Path, png: Path) -> None:
+    """One model on one batch (``rankgap-measure``): the count and its parts per layer, in forward
+    order, summed over modes, a panel per threshold."""
+    summed = counts.groupby(["threshold", "depth", "layer"])[["count", *rank.COMPONENTS]].sum()
+    thresholds = sorted(counts["threshold"].unique(), reverse=True)
+    width = max(5, 2 + 0.3 * counts["layer"].nunique())
+    fig, axes = plt.subplots(1, len(thresholds), figsize=(width * len(thresholds), 4.4), squeeze=False)
+    for ax, threshold in zip(axes[0], thresholds):
+        table = summed.loc[threshold]
+        _stacked_components(ax, table, list(table.index.get_level_values("layer")), rotation=90)
+        ax.set_yscale("symlog", linthresh=1)  # a count of a few beside a deficit of thousands, and zeros
+        ax.set_ylim(bottom=0, top=max(10, 2 * (table["count"] + table["deficit"]).max()))  # room above the bars
+        ax.set_xlabel("layer (forward order)")
+        ax.set_ylabel(f"singular values ≤ {threshold:g}")
+    axes[0][0].legend(fontsize=6)
+    _save(fig, title, pdf, png, LAYER_NOTE)
 
 
 PLOTS = {"batch_size": near_rank_loss, "epoch": over_training, "components": components}

@@ -35,7 +35,7 @@ STREAM_RATIO = 4  # unfoldings at least this many times taller than wide go thro
 # well below the layer's own size.
 BLOCK_WIDTHS = 4
 BLOCK_ELEMENTS = 1 << 21
-CHECK_ELEMENTS = 1 << 24  # the NaN/Inf check goes by chunks: isfinite() of a whole layer takes another layer's memory
+CHECK_ELEMENTS = 1 << 24  # values per chunk of the NaN/Inf check (finite())
 
 
 MODE_COLUMNS = ["layer", "depth", "mode", "dim", "rest", "values", "deficit", "zero_rows", "zero_cols", "dead_zeros",
@@ -124,6 +124,12 @@ def effective_rank(sigma: np.ndarray) -> float:
     return float(np.exp(-(p * np.log(p)).sum()))
 
 
+def finite(x: torch.Tensor) -> bool:
+    """Whether every value of ``x`` is finite, checked by chunks: isfinite() of a whole layer takes
+    another layer's memory."""
+    return all(torch.isfinite(chunk).all() for chunk in x.reshape(-1).split(CHECK_ELEMENTS))
+
+
 SAFETENSORS_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
 
 
@@ -154,21 +160,27 @@ def read_layers(path: Path, dtype: torch.dtype = torch.float64):
             f.seek(8 + header_size + begin)
             if f.readinto(x.numpy().reshape(-1).view(np.uint8)) != end - begin:
                 raise DumpError(f"{path}: layer {name} is truncated")
-            if not all(torch.isfinite(chunk).all() for chunk in x.view(-1).split(CHECK_ELEMENTS)):
+            if not finite(x):
                 raise DumpError(f"{path}: layer {name} holds NaN or Inf values")
             yield depth, name, x
             del x  # before the next layer is read: never two layers in memory
 
 
 def analyse(path: Path, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float64):
-    """Spectra of every layer and mode of a dump, layer by layer.
+    """Spectra of every layer and mode of a dump, layer by layer: see ``analyse_layers``."""
+    return analyse_layers(read_layers(path, dtype), device, dtype)
+
+
+def analyse_layers(layers, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float64):
+    """Spectra of every layer and mode of ``layers``, (depth, name, tensor) in forward order, taken
+    one at a time: a generator that makes each layer only when asked keeps one in memory.
 
     Returns (spectra, modes): a tidy table of singular values (layer, depth, mode, index, sigma) and
     one row per layer and mode with its shape and summary statistics.
     """
     spectra, modes = [], []
-    # no enumerate() around read_layers: it would keep the last layer alive while the next is read
-    for depth, name, x in read_layers(path, dtype):
+    # no enumerate() around the layers: it would keep the last layer alive while the next is made
+    for depth, name, x in layers:
         x = x.to(device)
         for mode, mode_name in enumerate(MODES[x.ndim]):
             zero_rows, zero_cols = zero_lines(x, mode)

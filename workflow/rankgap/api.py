@@ -1,0 +1,168 @@
+"""Measure your own model: near-rank loss of any ``torch.nn.Module``'s layers on one batch.
+
+    import rankgap
+    result = rankgap.measure(model, x)  # x: a batch as the model takes it, batch first
+    result.counts                       # per layer, mode and threshold: the count and its parts
+
+The measurement is the pipeline's, through the pipeline's own functions: the forward pass of
+``activations.capture`` in float64, the spectra of ``rank.analyse_layers`` and the counts of
+``rank.run_counts``.  The tables therefore have the columns of the pipeline's ``spectra.csv``,
+``modes.csv`` and ``rankloss.csv`` (README: "Near-rank loss, measured", "What the count is made of").
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+
+from . import activations, models, rank
+
+# Measured unless told otherwise: the activation modules, whose outputs are the paper's hidden
+# representations H^l (models.PROBED: ReLU and the linear variant's identity activation).
+ACTIVATIONS = (*models.PROBED, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.Tanh)
+THRESHOLDS = (1e-4, 1e-5)  # the paper's, and the config's default
+MODES = ("eval", "train")
+LISTED_LAYERS = 40  # an error message names at most this many of the model's layers
+
+
+class InputError(ValueError):
+    """Bad input, found before any measurement: the message says what is wrong and what would be right."""
+
+
+@dataclass
+class Measurement:
+    """What ``measure`` returns: the pipeline's tables for one model and one batch."""
+
+    spectra: pd.DataFrame  # every singular value: layer, depth, mode, index, sigma (as spectra.csv)
+    modes: pd.DataFrame  # per layer and mode: shape, deficit, all-zero lines, tolerance, sigma_max... (as modes.csv)
+    counts: pd.DataFrame  # per layer, mode and threshold: the count and its parts (rankloss.csv's columns)
+
+    def totals(self) -> pd.DataFrame:
+        """Per threshold: the count and its parts summed over layers and modes (what the pipeline's figures plot)."""
+        return self.counts.groupby("threshold", sort=False)[["count", *rank.COMPONENTS]].sum().reset_index()
+
+    def save(self, folder: Path) -> list[Path]:
+        """Write spectra.csv, modes.csv and counts.csv into ``folder``, as the pipeline writes its tables."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = [folder / "spectra.csv", folder / "modes.csv", folder / "counts.csv"]
+        self.spectra.to_csv(paths[0], index=False, float_format="%.17g")
+        self.modes.to_csv(paths[1], index=False, float_format="%.17g")
+        self.counts.to_csv(paths[2], index=False)
+        return paths
+
+
+def _named_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    return [(name, module) for name, module in model.named_modules() if name]  # "" is the model itself
+
+
+def describe_layers(model: nn.Module, most: int | None = None) -> str:
+    """The model's layers, one "name (type)" a line, the first ``most`` of them."""
+    named = _named_layers(model)
+    lines = [f"  {name} ({type(module).__name__})" for name, module in named[:most]]
+    if most is not None and len(named) > most:
+        lines.append(f"  ... ({len(named)} layers in all)")
+    return "\n".join(lines)
+
+
+def select_layers(model: nn.Module, layers=None) -> list[tuple[str, nn.Module]]:
+    """The (name, module) pairs to measure, in the order of ``model.named_modules()``.
+
+    ``layers``: None for the activation modules (``ACTIVATIONS``); or what to measure, one item or a
+    list of them: a name pattern, matched with ``fnmatch`` against the names ``named_modules``
+    gives ("layer4.*", "features.?"), or a module type (``nn.Conv2d``).  Every item must match.
+    """
+    named = _named_layers(model)
+    if layers is None:
+        selected = [(name, module) for name, module in named if isinstance(module, ACTIVATIONS)]
+        if not selected:
+            raise InputError(
+                "the model has no activation modules (" + ", ".join(t.__name__ for t in ACTIVATIONS) + "); it may "
+                "call its activations as functions (F.relu).  Name the layers to measure instead, among:\n"
+                + describe_layers(model, LISTED_LAYERS))
+        return selected
+    items = [layers] if isinstance(layers, (str, type)) else list(layers)
+    for item in items:
+        if not isinstance(item, (str, type)):
+            raise InputError(f"layers: {item!r} is neither a name pattern (str) nor a module type")
+
+    def matches(item, name: str, module: nn.Module) -> bool:
+        return fnmatch.fnmatchcase(name, item) if isinstance(item, str) else isinstance(module, item)
+
+    for item in items:
+        if not any(matches(item, name, module) for name, module in named):
+            shown = item if isinstance(item, str) else item.__name__
+            raise InputError(f"no layer of the model matches '{shown}'; its layers are:\n"
+                             + describe_layers(model, LISTED_LAYERS))
+    return [(name, module) for name, module in named if any(matches(item, name, module) for item in items)]
+
+
+def _check_output(name: str, x: torch.Tensor) -> None:
+    """A layer's output must be what the analysis takes: 2 or 4 dimensions, float64, finite."""
+    if x.ndim not in rank.MODES:
+        raise InputError(f"layer {name} outputs shape {tuple(x.shape)}; only batch x units (2 dimensions) or "
+                         "batch x channels x height x width (4) are measured: choose other layers")
+    if x.dtype != torch.float64:
+        raise InputError(f"layer {name} outputs {x.dtype} in a model cast to float64: its forward pass casts, "
+                         "and the counts need float64 (README: Precision)")
+    if not rank.finite(x):
+        raise InputError(f"layer {name} outputs NaN or Inf: the model's weights or the batch hold them, or overflow")
+
+
+def _one_at_a_time(outputs: dict[str, torch.Tensor]):
+    """(depth, name, output) in forward order, each output taken out of ``outputs`` as it is handed
+    over, so the analysis frees every layer before it takes the next."""
+    for depth, name in enumerate(list(outputs)):
+        yield depth, name, outputs.pop(name)
+
+
+def default_device() -> torch.device:
+    """The GPU when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def measure(model: nn.Module, x: torch.Tensor, layers=None, thresholds=THRESHOLDS, mode: str = "eval",
+            device: torch.device | str | None = None, relative: bool = False) -> Measurement:
+    """Near-rank loss of ``model``'s layer outputs on the batch ``x``: spectra, per layer and mode
+    statistics, and the counts with their parts, as the pipeline computes them.
+
+    ``x``: a batch as the model takes it (normalised, batch first), cast to float64.
+    ``layers``: which modules' outputs to measure (``select_layers``; default: every activation
+    module).  Each must output batch x units or batch x channels x height x width; a module that
+    runs more than once gives one output per call (``name``, ``name#2``...).
+    ``thresholds``: the count is of singular values at or below each (times sigma_max of each
+    unfolding when ``relative``).
+    ``mode``: ``eval`` (batch norm uses its running statistics, dropout is off) or ``train`` (batch
+    norm uses the batch's own statistics; dropout drops at random).
+    ``device``: where the forward pass and the SVDs run; default: the GPU when there is one.
+
+    ``model`` itself is left as it was: a deep copy runs, in float64 (float32 rounding lands on the
+    paper's thresholds).  Memory: the outputs of the selected layers, as the pipeline's dump holds
+    them, each freed once its spectra are taken.
+    """
+    if mode not in MODES:
+        raise InputError(f"mode '{mode}': expected one of {', '.join(MODES)}")
+    thresholds = [float(t) for t in thresholds]
+    if not thresholds or min(thresholds) <= 0:
+        raise InputError(f"thresholds {thresholds}: expected one or more positive numbers, such as {list(THRESHOLDS)}")
+    names = [name for name, _ in select_layers(model, layers)]  # the copy's modules have the same names
+    device = default_device() if device is None else torch.device(device)
+    probed = copy.deepcopy(model).to(device=device, dtype=torch.float64).train(mode == "train")
+    modules = dict(probed.named_modules())
+    try:
+        outputs, _ = activations.capture(probed, x.to(device, torch.float64), [(name, modules[name]) for name in names])
+    except (RuntimeError, TypeError) as error:  # a batch of shapes the model does not take, a layer not a tensor
+        raise InputError(f"the model's forward pass on a batch of shape {tuple(x.shape)} failed: {error}") from error
+    del probed, modules  # the weights are not needed for the spectra
+    if not outputs:
+        raise InputError(f"none of the selected layers ({', '.join(names)}) ran in the model's forward pass")
+    for name, output in outputs.items():
+        _check_output(name, output)
+    spectra, modes = rank.analyse_layers(_one_at_a_time(outputs), device)
+    return Measurement(spectra, modes, rank.run_counts(spectra, modes, thresholds, relative))

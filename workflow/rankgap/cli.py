@@ -1,0 +1,252 @@
+"""``rankgap-measure``: near-rank loss of a saved model's layers on a batch from a dataset file.
+
+A command line over ``api.measure``: it loads the model and the images, takes the batch as the
+pipeline's probe does, measures, and writes the tables and a figure.  ``rankgap-measure --help``
+says how; ``python -m rankgap.cli`` is the same command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from torch import nn
+
+from . import activations, data, figures, models
+from .api import MODES, THRESHOLDS, InputError, default_device, describe_layers, measure
+
+IMAGE_KEYS = ("x_train", "x")  # the array a dataset file's batch is drawn from, the first one present
+
+EXAMPLES = """\
+examples:
+  # a pipeline run's weights on the pipeline's dataset file: the pipeline's own probe batch
+  rankgap-measure results/runs/demo_bn/digits/bs256-seed0/weights.pt data/digits.safetensors --batch-size 256
+
+  # a whole model saved with torch.save(model), on images in a .npz file, the last block only
+  rankgap-measure model.pt images.npz --layers 'layer4.*' --out measured/
+
+  # a state dict, and the function that builds its model (keyword arguments as JSON)
+  rankgap-measure state.pt images.npz --factory torchvision.models:resnet18 --factory-kwargs '{"num_classes": 10}'
+
+  # the names --layers matches against
+  rankgap-measure model.pt --list-layers
+
+It writes into --out: spectra.csv (every singular value), modes.csv (per layer and mode: shape,
+deficit, all-zero rows and columns, tolerance, sigma_max...), counts.csv (per layer, mode and
+threshold: the count and its parts: dead_zeros + other_zeros + genuine = count, the deficit beside
+it), components.pdf/.png (the count and its parts per layer) and measurement.json (what was
+measured).  The columns are the pipeline's: see the README, "Near-rank loss, measured".
+"""
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="rankgap-measure", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES,
+        description="Count the small singular values (near-rank loss) of a model's layer outputs on a batch of "
+                    "images, per layer and HOSVD mode, in float64.")
+    p.add_argument("model", type=Path,
+                   help="a saved model: a pipeline run's weights.pt; a whole model saved with torch.save(model) "
+                        "(its class must be importable: installed, or in the current folder); or a state dict "
+                        "saved with torch.save(model.state_dict()), with --factory. Loading runs the file's "
+                        "pickled code: load only files you trust")
+    p.add_argument("data", type=Path, nargs="?",
+                   help="the images: a .safetensors file (the pipeline's data/DATASET.safetensors) or a .npz "
+                        "file, holding an array x_train or x, batch first (N x C x H x W for images). uint8 "
+                        "images are scaled to [0, 1] and standardised per channel with the mean and std of all "
+                        "the file's images (the pipeline's values for its own datasets); float arrays are taken "
+                        "as they are: save what your model takes")
+    p.add_argument("--factory", metavar="MODULE:FUNCTION",
+                   help="the function that builds the model a state dict belongs to, e.g. torchvision.models:resnet18")
+    p.add_argument("--factory-kwargs", metavar="JSON", default="{}",
+                   help="its keyword arguments, as a JSON object, e.g. '{\"num_classes\": 10}'")
+    p.add_argument("--batch-size", type=positive_int, default=256,
+                   help="images in the batch (default: %(default)s); at most the file's")
+    p.add_argument("--seed", type=int, default=0,
+                   help="the batch is the first BATCH_SIZE images of a permutation seeded by SEED, as in the "
+                        "pipeline's probe: a smaller batch is part of a larger one (default: %(default)s)")
+    p.add_argument("--thresholds", type=float, nargs="+", default=list(THRESHOLDS), metavar="T",
+                   help="count singular values at or below each (default: the paper's %(default)s)")
+    p.add_argument("--relative", action="store_true",
+                   help="count singular values at or below T times the largest of each unfolding instead")
+    p.add_argument("--layers", nargs="+", metavar="PATTERN",
+                   help="the modules to measure, by name: fnmatch patterns such as 'layer4.*' or 'features.?' "
+                        "(see --list-layers); default: every activation module (ReLU, GELU, SiLU, LeakyReLU, "
+                        "Tanh, the pipeline's identity activation)")
+    p.add_argument("--list-layers", action="store_true", help="print the model's layers (name and type) and stop")
+    p.add_argument("--mode", choices=MODES, default="eval",
+                   help="eval: batch norm uses its running statistics, dropout is off; train: batch norm uses the "
+                        "batch's own statistics (default: %(default)s)")
+    p.add_argument("--device", help="where the forward pass and the SVDs run: cpu, cuda, cuda:1... "
+                                    "(default: cuda when there is a GPU)")
+    p.add_argument("--out", type=Path, default=Path("measurement"),
+                   help="folder for the tables and the figure (default: %(default)s)")
+    return p
+
+
+def import_factory(spec: str):
+    """The function ``MODULE:FUNCTION`` names."""
+    module_name, _, function = spec.partition(":")
+    if not module_name or not function:
+        raise InputError(f"--factory {spec}: expected MODULE:FUNCTION, e.g. torchvision.models:resnet18")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise InputError(f"--factory {spec}: cannot import {module_name} ({error}); it must be installed or "
+                         "in the current folder") from error
+    factory = getattr(module, function, None)
+    if not callable(factory):
+        raise InputError(f"--factory {spec}: {module_name} has no function {function}")
+    return factory
+
+
+def _is_state_dict(saved) -> bool:
+    return isinstance(saved, dict) and bool(saved) and all(isinstance(v, torch.Tensor) for v in saved.values())
+
+
+def load_model(path: Path, factory: str | None = None, factory_kwargs: str = "{}") -> nn.Module:
+    """The model saved in ``path``: a pipeline run's weights, a whole pickled module, or a state dict
+    that the function ``factory`` names builds the model for."""
+    if not path.is_file():
+        raise InputError(f"model file {path} does not exist")
+    try:
+        kwargs = json.loads(factory_kwargs)
+    except json.JSONDecodeError as error:
+        raise InputError(f"--factory-kwargs {factory_kwargs}: not JSON ({error}); "
+                         "e.g. '{\"num_classes\": 10}'") from error
+    if not isinstance(kwargs, dict):
+        raise InputError(f"--factory-kwargs {factory_kwargs}: expected a JSON object, e.g. '{{\"num_classes\": 10}}'")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # not a torch file, or a pickled class that cannot be imported here
+        raise InputError(f"cannot load {path}: {error}. A whole model saved with torch.save(model) needs its "
+                         "class importable: installed, or its module in the current folder") from error
+    if factory:
+        if not _is_state_dict(saved):
+            raise InputError(f"{path} holds a {type(saved).__name__}, not a state dict: --factory goes with a file "
+                             "saved with torch.save(model.state_dict())")
+        model = import_factory(factory)(**kwargs)
+        state = saved
+    elif isinstance(saved, nn.Module):
+        return saved
+    elif isinstance(saved, dict) and {"settings", "state"} <= saved.keys():  # a pipeline run's weights.pt
+        if saved.get("status", "ok") != "ok":
+            raise InputError(f"{path}: the run did not finish (status {saved['status']}); its weights hold NaN")
+        model = models.from_settings(saved["settings"])
+        state = saved["state"]
+    elif _is_state_dict(saved):
+        raise InputError(f"{path} holds a state dict: name the function that builds its model with "
+                         "--factory MODULE:FUNCTION (and --factory-kwargs)")
+    else:
+        raise InputError(f"{path} holds a {type(saved).__name__}: expected a pipeline run's weights.pt, a model "
+                         "saved with torch.save(model), or a state dict with --factory")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:  # missing or unexpected keys, other shapes
+        raise InputError(f"the state dict in {path} does not fit the model: {error}") from error
+    return model
+
+
+def load_images(path: Path) -> tuple[torch.Tensor, str, str | None]:
+    """(images, the array's name, the pipeline dataset the file holds or None) of a dataset file."""
+    if not path.is_file():
+        raise InputError(f"data file {path} does not exist")
+    if path.suffix == ".safetensors":
+        with safe_open(str(path), "pt") as f:
+            keys, dataset = list(f.keys()), (f.metadata() or {}).get("dataset")
+            key = next((k for k in IMAGE_KEYS if k in keys), None)
+            images = f.get_tensor(key) if key else None
+    elif path.suffix == ".npz":
+        with np.load(path) as arrays:
+            keys, dataset = list(arrays.keys()), None
+            key = next((k for k in IMAGE_KEYS if k in keys), None)
+            images = torch.from_numpy(arrays[key]) if key else None
+    else:
+        raise InputError(f"data file {path}: expected a .safetensors or .npz file")
+    if key is None:
+        raise InputError(f"data file {path} has no array {' or '.join(IMAGE_KEYS)}; it has: {', '.join(keys)}")
+    return images, key, dataset if dataset in data.NORMALIZATION else None
+
+
+def standardised(batch: torch.Tensor, images: torch.Tensor, dataset: str | None) -> tuple[torch.Tensor, str]:
+    """The batch as the model takes it, and how it was made: uint8 images scaled to [0, 1] and
+    standardised per channel (with the pipeline's values for its datasets, else with the mean and
+    std of all ``images``); floats as they are."""
+    if batch.dtype != torch.uint8:
+        return batch, "as stored"
+    if dataset is not None:
+        return data.normalize(batch, dataset, dtype=torch.float64), f"the pipeline's normalisation of {dataset}"
+    if images.ndim != 4:
+        raise InputError(f"uint8 images of shape {tuple(images.shape)}: expected N x C x H x W, or floats as the "
+                         "model takes them")
+    # per channel, from a histogram of the 256 values: exact, without a float copy of every image
+    values = torch.arange(256, dtype=torch.float64) / 255
+    frequencies = torch.stack([torch.bincount(images[:, c].reshape(-1), minlength=256) for c in range(images.shape[1])])
+    frequencies = frequencies.to(torch.float64) / frequencies.sum(1, keepdim=True)
+    mean = frequencies @ values
+    std = (frequencies * (values - mean[:, None]) ** 2).sum(1).sqrt()
+    shape = (1, -1, 1, 1)
+    x = (batch.to(torch.float64) / 255 - mean.view(shape)) / std.view(shape)
+    def listed(values: torch.Tensor) -> str:
+        return ", ".join(f"{v:.4f}" for v in values.tolist())
+
+    return x, f"standardised with the file's per-channel mean ({listed(mean)}) and std ({listed(std)})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    # the current folder is importable, as with `python -m`: a model class or factory defined next to the user
+    sys.path.insert(0, str(Path.cwd()))
+    try:
+        return run(args)
+    except InputError as error:
+        print(f"rankgap-measure: error: {error}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list_layers:
+        print(describe_layers(load_model(args.model, args.factory, args.factory_kwargs)))
+        return 0
+    if args.data is None:
+        raise InputError("no data file: give the images to measure on after the model (or --list-layers)")
+    model = load_model(args.model, args.factory, args.factory_kwargs)
+    images, key, dataset = load_images(args.data)
+    if args.batch_size > len(images):
+        raise InputError(f"--batch-size {args.batch_size} is larger than the {len(images)} images in "
+                         f"{args.data} ({key}); use at most {len(images)}")
+    batch, preparation = standardised(images[activations.probe_indices(len(images), args.batch_size, args.seed)],
+                                      images, dataset)
+    del images
+    result = measure(model, batch, args.layers, args.thresholds, args.mode, args.device, args.relative)
+    paths = result.save(args.out)
+    description = (f"{args.model.name} on {args.batch_size} images of {args.data.name} ({args.mode} mode"
+                   + (", thresholds relative to sigma_max" if args.relative else "") + ")")
+    figures.layer_components(result.counts, description, args.out / "components.pdf", args.out / "components.png")
+    settings = {"model": str(args.model), "factory": args.factory, "factory_kwargs": json.loads(args.factory_kwargs),
+                "data": str(args.data), "array": key, "input": preparation, "batch_size": args.batch_size,
+                "seed": args.seed, "thresholds": args.thresholds, "relative": args.relative, "layers": args.layers,
+                "mode": args.mode, "device": str(args.device or default_device()),
+                "measured": list(result.modes["layer"].unique())}
+    (args.out / "measurement.json").write_text(json.dumps(settings, indent=2))
+    print(f"{description}: {len(settings['measured'])} layers, input {preparation}")
+    print(result.totals().to_string(index=False))
+    print("wrote " + ", ".join(str(p) for p in [*paths, args.out / "components.pdf", args.out / "components.png",
+                                                 args.out / "measurement.json"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
