@@ -2,8 +2,9 @@
 
 The whole canonical dataset (uint8) sits on the device; each step indexes a batch out of it,
 normalises and augments it there.  Every epoch ends with an atomic checkpoint, so a killed or
-preempted run resumes where it stopped.  The batch order and augmentation of epoch ``e`` come from
-a generator seeded by (seed, e), so a resumed run draws exactly what an uninterrupted one would.
+preempted run resumes where it stopped.  The batch order, augmentation and activation noise of epoch
+``e`` come from a generator seeded by (seed, e), so a resumed run draws exactly what an uninterrupted
+one would.
 """
 
 from __future__ import annotations
