@@ -47,8 +47,7 @@ def run_measures(runs: list[dict], summaries: list[Path], sharpness: list[Path],
     errors, the count and its components at ``threshold``, sharpness and weight metrics."""
     frame = tables.read_summaries(summaries, reported_loss)[["status", "train_error", "test_error"]]
     frame = pd.concat([pd.DataFrame(runs)[KEYS + ["dataset"]], frame], axis=1)
-    frame = frame.join(pd.DataFrame([json.loads(Path(p).read_text()) for p in sharpness])[["lambda_max", "trace",
-                                                                                            "trace_stderr"]])
+    frame = frame.join(pd.DataFrame([json.loads(Path(p).read_text()) for p in sharpness])[["lambda_max", "trace"]])
     frame = frame.join(pd.DataFrame([weight_spectra.summary(pd.read_csv(p)) for p in spectra]))
     counts = [rank.total_counts(pd.read_csv(path), threshold).assign(experiment=experiment)
               for experiment, path in rankloss.items()]
@@ -68,9 +67,7 @@ def conditions(per_run: pd.DataFrame, baseline: str) -> pd.DataFrame:
     table["status"] = groups["status"].agg(lambda s: "ok" if (s == "ok").all() else ", ".join(sorted(set(s) - {"ok"})))
     table = table.reset_index()
     table.insert(0, "remedy", table["experiment"].where(table["experiment"] != baseline, "baseline"))
-    errors = table.pivot(index="experiment", columns="batch_size", values="test_error")
-    small, large = sorted(errors.columns)
-    table["gap"] = table["experiment"].map(errors[large] - errors[small])
+    table["gap"] = table["remedy"].map(differences(table, "test_error"))
     return table
 
 
