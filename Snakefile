@@ -23,6 +23,7 @@ wildcard_constraints:
     distribution=_names(sorted(set(RANDOM["distributions"].values()))),
     m=r"\d+",
     n=r"\d+",
+    comparison=_names(config["remedy_comparisons"]),
 
 
 include: "workflow/rules/data.smk"
@@ -32,6 +33,8 @@ include: "workflow/rules/rank.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/randmat.smk"
 include: "workflow/rules/publish.smk"
+include: "workflow/rules/rivals.smk"
+include: "workflow/rules/remedies.smk"
 
 
 rule appendix:
@@ -43,3 +46,5 @@ rule all:
     default_target: True
     input:
         paper_artifacts(),
+        rival_artifacts(),
+        remedy_artifacts(),

@@ -65,10 +65,10 @@ def probe(weights: dict, x_uint8: torch.Tensor, dataset: str, mode: str = "eval"
     ``points``: ``activations`` (every activation's output, the paper's H^l), ``input`` (the
     normalised images) and ``logits`` (the last layer's output).
     """
-    model = models.from_settings(weights["settings"])
-    model.load_state_dict(weights["state"])
-    model.to(device=x_uint8.device, dtype=dtype)
-    model.train(mode == "train")  # train mode: batch norm uses the probe batch's own statistics
+    model = models.from_weights(weights).to(device=x_uint8.device, dtype=dtype)
+    # train mode: batch norm uses the probe batch's own statistics (activation noise stays off: it
+    # needs the training loop's generator, models._ActivationNoise)
+    model.train(mode == "train")
     x = data.normalize(x_uint8, dataset, dtype=dtype)
     probed, logits = capture(model, x, models.probe_points(model) if "activations" in points else [])
     outputs = {"input": x} if "input" in points else {}

@@ -16,6 +16,10 @@ norm starts at weight 1, bias 0.  The paper names neither.
 
 The near-rank-loss probe reads the output of every activation module (``nn.ReLU`` or
 ``IdentityActivation``), i.e. H^l of the paper's Algorithm 1.
+
+Two remedies for the large-batch gap change modules (``with_remedies``): ghost batch norm and noise
+on the activations.  Both keep every parameter and buffer, so a state dict loads into the model
+with or without them.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .settings import SHAPES
+from .settings import SHAPES, remedies
 
 VARIANTS = ("bn", "nobn", "linear")
 
@@ -46,6 +50,84 @@ def _norm(variant: str, features: int, dims: int) -> nn.Module:
     if variant == "nobn":
         return nn.Identity()
     return nn.BatchNorm2d(features) if dims == 2 else nn.BatchNorm1d(features)
+
+
+class _GhostBatchNorm:
+    """Ghost batch norm (Hoffer et al. 2017): in training, batch statistics over consecutive virtual
+    batches of ``virtual_batch_size`` images, each normalised by its own and each updating the
+    running statistics as a batch would; in eval mode the running statistics, as plain batch norm.
+    Mixed into PyTorch's batch norm classes, whose parameters and buffers it keeps."""
+
+    def __init__(self, features: int, virtual_batch_size: int):
+        super().__init__(features)
+        self.virtual_batch_size = virtual_batch_size
+
+    def forward(self, x):
+        normalize = super().forward  # batch norm's own, on each virtual batch
+        if not self.training or len(x) <= self.virtual_batch_size:
+            return normalize(x)
+        return torch.cat([normalize(virtual) for virtual in x.split(self.virtual_batch_size)])
+
+
+class GhostBatchNorm1d(_GhostBatchNorm, nn.BatchNorm1d):
+    pass
+
+
+class GhostBatchNorm2d(_GhostBatchNorm, nn.BatchNorm2d):
+    pass
+
+
+class _ActivationNoise:
+    """An activation whose output gets Gaussian noise in training: standard deviation ``scale``
+    times that of the output on the batch (the paper's proposal, section 6).
+
+    The noise is drawn only while the module is in training mode *and* the training loop has handed
+    it the epoch's seeded generator (``generator``): evaluation runs in eval mode, and the probe and
+    the rival measures never hand one over, so they see the network without noise in either mode
+    (and a resumed run draws the same noise as an uninterrupted one).  Mixed into the activation
+    classes, so the probe finds these modules where it found the plain ones."""
+
+    def __init__(self, scale: float):
+        super().__init__()
+        self.scale = scale
+        self.generator: torch.Generator | None = None
+
+    def forward(self, x):
+        out = super().forward(x)
+        if not self.training or self.generator is None:
+            return out
+        noise = torch.randn(out.shape, generator=self.generator, device=out.device, dtype=out.dtype)
+        return out + noise * (self.scale * out.detach().std())  # the noise's own scale is not trained on
+
+
+class NoisyReLU(_ActivationNoise, nn.ReLU):
+    pass
+
+
+class NoisyIdentityActivation(_ActivationNoise, IdentityActivation):
+    pass
+
+
+GHOST_BATCH_NORMS = {nn.BatchNorm1d: GhostBatchNorm1d, nn.BatchNorm2d: GhostBatchNorm2d}
+NOISY_ACTIVATIONS = {nn.ReLU: NoisyReLU, IdentityActivation: NoisyIdentityActivation}
+
+
+def with_remedies(model: nn.Module, ghost_batch_size: int | None, activation_noise: float) -> nn.Module:
+    """``model`` with every batch norm made a ghost batch norm (when ``ghost_batch_size`` is set) and
+    every activation a noisy one (when ``activation_noise`` is not 0), in place.  Modules are
+    swapped after the model is built, so its initialisation is what it is without the remedies."""
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if ghost_batch_size and type(child) in GHOST_BATCH_NORMS:
+                setattr(parent, name, GHOST_BATCH_NORMS[type(child)](child.num_features, ghost_batch_size))
+            elif activation_noise and type(child) in NOISY_ACTIVATIONS:
+                setattr(parent, name, NOISY_ACTIVATIONS[type(child)](activation_noise))
+    return model
+
+
+def noisy_activations(model: nn.Module) -> list[_ActivationNoise]:
+    """The activations that add noise in training (none without the remedy)."""
+    return [m for m in model.modules() if isinstance(m, _ActivationNoise)]
 
 
 class _MaxPool2x2OnCPU(torch.autograd.Function):
@@ -180,10 +262,20 @@ MODELS = {"lenet5": lenet5, "vgg16": vgg16, "resnet56": resnet56}
 
 
 def from_settings(settings: dict) -> nn.Module:
-    """The model a run's settings describe, for its dataset's image shape and classes."""
+    """The model a run's settings describe, for its dataset's image shape and classes, with the
+    remedies they apply to its modules."""
     shape = SHAPES[settings["dataset"]]
-    return build(settings["model"], settings["variant"], shape.channels, shape.size, shape.classes,
-                 **settings.get("model_options", {}))
+    model = build(settings["model"], settings["variant"], shape.channels, shape.size, shape.classes,
+                  **settings.get("model_options", {}))
+    remedy = remedies(settings)
+    return with_remedies(model, remedy["ghost_batch_size"], remedy["activation_noise"])
+
+
+def from_weights(weights: dict) -> nn.Module:
+    """The model of a weights file (``train._weights``: its settings and state dict), on the CPU."""
+    model = from_settings(weights["settings"])
+    model.load_state_dict(weights["state"])
+    return model
 
 
 def build(name: str, variant: str, channels: int, size: int, classes: int, **options) -> nn.Module:

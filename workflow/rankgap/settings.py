@@ -4,6 +4,7 @@ settings of each run (the experiment's values over the ``train`` defaults)."""
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,9 @@ ACTIVATIONS = {
     ("lenet5", 28): (6_508, 4_704), ("lenet5", 32): (8_652, 6_144),
     ("vgg16", 32): (276_480, 65_536), ("resnet56", 32): (532_480, 16_384),
 }
+# Images per Hessian-vector product pass of the sharpness measure (sharpness.py): bounds its memory
+# (the loss in eval mode is a sum over images, so the chunks add up to the same product).
+HESSIAN_CHUNK = 1024
 # Seconds per epoch of 50-60k images at batch 128 and above on an H100 (README), for job runtimes.
 EPOCH_SECONDS = {"lenet5": 2, "vgg16": 4, "resnet56": 11}
 
@@ -120,6 +124,8 @@ def check(config: dict) -> None:
                 raise ConfigError(f"figures.{name}.threshold {spec['threshold']} is not in analysis.thresholds "
                                   f"{thresholds}; add it there or pick one of them")
     _check_random_matrices(config)
+    _check_remedies(config)
+    _check_remedy_comparisons(config)
 
 
 def _check_random_matrices(config: dict) -> None:
@@ -140,18 +146,108 @@ def _check_random_matrices(config: dict) -> None:
                                   f"too; rename one of them")
 
 
+# Remedies for the large-batch gap (training options, README "Remedies and rival measures"), at the
+# values that switch them off: the schema's defaults (tests/test_remedies.py checks that they agree).
+REMEDIES_OFF = {
+    "ghost_batch_size": None,     # batch norm over the whole batch
+    "lr_scaling": "none",         # the schedule as configured at every batch size
+    "warmup_epochs": 0,
+    "regime_adaptation": False,   # every batch size trains for `epochs` passes over the data
+    "base_batch_size": 128,       # what lr_scaling and regime_adaptation are relative to
+    "activation_noise": 0.0,
+}
+
+
+def _check_remedies(config: dict) -> None:
+    for name, exp in config["experiments"].items():
+        def value(key):
+            return exp.get(key, config["train"][key])
+
+        if value("warmup_epochs") and value("lr_scaling") == "none":
+            raise ConfigError(f"experiments.{name}: warmup_epochs {value('warmup_epochs')} warms up to a scaled "
+                              f"learning rate, but lr_scaling is 'none'; set lr_scaling (linear or sqrt) or "
+                              f"warmup_epochs: 0")
+        if value("warmup_epochs") >= exp["epochs"]:
+            raise ConfigError(f"experiments.{name}: warmup_epochs {value('warmup_epochs')} is not shorter than the "
+                              f"run's {exp['epochs']} epochs; use between 0 and {exp['epochs'] - 1}")
+        if value("ghost_batch_size") and exp["variant"] == "nobn":
+            raise ConfigError(f"experiments.{name}: ghost_batch_size needs batch norm, and variant nobn has none; "
+                              f"use variant bn or linear, or ghost_batch_size: null")
+        if exp.get("measure_rivals"):
+            for dataset in exp["datasets"]:
+                if config["rivals"]["images"] > SHAPES[dataset].train:
+                    raise ConfigError(f"rivals.images {config['rivals']['images']} is more than the "
+                                      f"{SHAPES[dataset].train} training images of '{dataset}' (experiment {name}); "
+                                      f"use at most {SHAPES[dataset].train}")
+
+
+def _check_remedy_comparisons(config: dict) -> None:
+    experiments = config["experiments"]
+    for name, spec in config["remedy_comparisons"].items():
+        where = f"remedy_comparisons.{name}"
+        compared = [spec["baseline"], *spec["remedies"]]
+        unknown = [e for e in compared if e not in experiments]
+        if unknown:
+            raise ConfigError(f"{where}: unknown experiment(s) {', '.join(unknown)}; defined: {', '.join(experiments)}")
+        sizes = sorted(experiments[spec["baseline"]]["batch_sizes"])
+        if len(sizes) != 2:
+            raise ConfigError(f"{where}: the baseline {spec['baseline']} has batch sizes {sizes}; a comparison "
+                              f"needs exactly two, a small and a large one")
+        for experiment in compared:
+            exp = experiments[experiment]
+            if sorted(exp["batch_sizes"]) != sizes:
+                raise ConfigError(f"{where}: experiment {experiment} has batch sizes {sorted(exp['batch_sizes'])}, "
+                                  f"the baseline {spec['baseline']} {sizes}; give every remedy the baseline's two")
+            if spec["dataset"] not in exp["datasets"]:
+                raise ConfigError(f"{where}: experiment {experiment} does not train on '{spec['dataset']}'")
+            if not exp.get("measure_rivals"):
+                raise ConfigError(f"{where}: experiment {experiment} does not measure the rivals; set "
+                                  f"experiments.{experiment}.measure_rivals: true")
+        if spec["threshold"] not in config["analysis"]["thresholds"]:
+            raise ConfigError(f"{where}.threshold {spec['threshold']} is not in analysis.thresholds "
+                              f"{config['analysis']['thresholds']}; add it there or pick one of them")
+
+
 def run_settings(config: dict, experiment: str, dataset: str, batch_size: int, seed: int) -> dict:
     """Everything that determines one training run, and nothing else (so that Snakemake reruns a
-    training exactly when one of these changes)."""
+    training exactly when one of these changes).
+
+    A remedy at its off value is left out: the settings of a run without remedies are exactly what
+    they were before remedies existed (its summary, its checkpoint's resume check, its parameters).
+    """
     exp = config["experiments"][experiment]
     # the train section holds every training option (the schema fills in its defaults)
-    settings = {key: exp.get(key, default) for key, default in config["train"].items()}
+    values = {key: exp.get(key, default) for key, default in config["train"].items()}
+    settings = {key: value for key, value in values.items() if key not in REMEDIES_OFF or value != REMEDIES_OFF[key]}
     settings.update(
         model=exp["model"], variant=exp["variant"], model_options=exp.get("model_options", {}),
         dataset=dataset, batch_size=int(batch_size), seed=int(seed), epochs=exp["epochs"],
         weight_decay=exp["weight_decay"], switch=exp.get("switch"),
     )
     return settings
+
+
+def remedies(settings: dict) -> dict:
+    """Every remedy's value for a run: what its settings name, off for the rest."""
+    return {key: settings.get(key, off) for key, off in REMEDIES_OFF.items()}
+
+
+def steps_per_epoch(train_images: int, batch_size: int, drop_last: bool) -> int:
+    return train_images // batch_size if drop_last else math.ceil(train_images / batch_size)
+
+
+def passes_per_epoch(settings: dict, batch_size: int) -> int:
+    """Passes over the training set that make one epoch of a run at ``batch_size``: one, or with
+    regime adaptation (Hoffer et al. 2017) as many as it takes to make at least the steps an epoch
+    at the base batch size makes.  Counting the extra passes inside the epoch keeps everything that
+    is counted in epochs (the learning-rate schedule, warm-up, snapshots, the switch, ``last``) at
+    the same step as in the base batch size's run; batches at or below the base take one pass."""
+    remedy = remedies(settings)
+    if not remedy["regime_adaptation"]:
+        return 1
+    n = SHAPES[settings["dataset"]].train
+    base = steps_per_epoch(n, remedy["base_batch_size"], settings["drop_last"])
+    return max(1, math.ceil(base / steps_per_epoch(n, batch_size, settings["drop_last"])))
 
 
 def runs(config: dict, experiment: str, datasets: list[str] | None = None) -> list[dict]:
@@ -176,9 +272,13 @@ def job_resources(config: dict, experiment: str, dataset: str, batch_size: int, 
     shape = SHAPES[dataset]
     total, largest = ACTIVATIONS.get((exp["model"], shape.size), ACTIVATIONS[("resnet56", 32)])
     mb = 8 * batch_size / 1e6  # float64 megabytes per probed float and image
-    epoch_seconds = EPOCH_SECONDS[exp["model"]] * max(1, 128 / batch_size) * shape.train / 50_000
+    passes = passes_per_epoch({**config["train"], **exp, "dataset": dataset}, batch_size)
+    epoch_seconds = passes * EPOCH_SECONDS[exp["model"]] * max(1, 128 / batch_size) * shape.train / 50_000
     return {
         "train": {"mem_mb": 4000 * attempt, "runtime": attempt * max(30, int(3 * exp["epochs"] * epoch_seconds / 60))},
         "dump": {"mem_mb": attempt * int(2000 + 2.5 * total * mb), "runtime": 30 * attempt},
         "spectra": {"mem_mb": attempt * int(2000 + 3 * largest * mb), "runtime": 120 * attempt},
+        # a Hessian-vector product of HESSIAN_CHUNK float32 images keeps a few times their activations
+        "sharpness": {"mem_mb": attempt * int(2000 + 12 * total * HESSIAN_CHUNK * 4 / 1e6), "runtime": 120 * attempt},
+        "weight_spectra": {"mem_mb": 4000 * attempt, "runtime": 30 * attempt},
     }

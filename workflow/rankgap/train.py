@@ -2,8 +2,9 @@
 
 The whole canonical dataset (uint8) sits on the device; each step indexes a batch out of it,
 normalises and augments it there.  Every epoch ends with an atomic checkpoint, so a killed or
-preempted run resumes where it stopped.  The batch order and augmentation of epoch ``e`` come from
-a generator seeded by (seed, e), so a resumed run draws exactly what an uninterrupted one would.
+preempted run resumes where it stopped.  The batch order, augmentation and activation noise of epoch
+``e`` come from a generator seeded by (seed, e), so a resumed run draws exactly what an uninterrupted
+one would.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data, models
+from .settings import passes_per_epoch, remedies
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +49,29 @@ def keep_freed_memory() -> None:
 
 
 def learning_rate(settings: dict, epoch: int) -> float:
-    """lr_start at the first epoch, lr_end at the last, following ``schedule``."""
+    """lr_start at the first epoch, lr_end at the last, following ``schedule``; times
+    ``lr_factor`` (1 unless the run scales the learning rate with its batch size)."""
     start, end, epochs = settings["lr_start"], settings["lr_end"], settings["epochs"]
     progress = epoch / max(epochs - 1, 1)
     if settings["schedule"] == "cosine":
-        return end + (start - end) * (1 + math.cos(math.pi * progress)) / 2
-    return start * (end / start) ** progress  # exponential: a straight line on a log scale
+        scheduled = end + (start - end) * (1 + math.cos(math.pi * progress)) / 2
+    else:
+        scheduled = start * (end / start) ** progress  # exponential: a straight line on a log scale
+    return scheduled * lr_factor(settings, epoch)
+
+
+def lr_factor(settings: dict, epoch: int) -> float:
+    """The remedy lr_scaling (Goyal et al. 2017): k = batch size / base batch size (linear) or
+    sqrt(k) (sqrt), reached after a warm-up that rises linearly from 1 at epoch 0 to the full
+    factor at epoch ``warmup_epochs``.  1 without the remedy."""
+    remedy = remedies(settings)
+    if remedy["lr_scaling"] == "none":
+        return 1.0
+    k = batch_size(settings, epoch) / remedy["base_batch_size"]
+    factor = k if remedy["lr_scaling"] == "linear" else math.sqrt(k)
+    if epoch < remedy["warmup_epochs"]:
+        return 1 + (factor - 1) * epoch / remedy["warmup_epochs"]
+    return factor
 
 
 def batch_size(settings: dict, epoch: int) -> int:
@@ -134,26 +153,29 @@ def _library_versions() -> dict:
 
 def run_epoch(step, optimizer, x_train, y_train, settings: dict, epoch: int, memory_format=torch.contiguous_format,
               progress: bool = False) -> tuple[float, float, int]:
-    """One epoch of SGD over uint8 training images already on the device.
+    """One epoch of SGD over uint8 training images already on the device: one pass over them, or
+    with regime adaptation several (``settings.passes_per_epoch``), each in its own order.
 
     Returns the mean training loss, the training error (%) and the number of images seen.  The
-    batch order and augmentation come from a generator seeded by (seed, epoch).
+    batch order, augmentation and activation noise come from a generator seeded by (seed, epoch).
     """
     device = x_train.device
     bs = batch_size(settings, epoch)
     generator = torch.Generator(device).manual_seed(settings["seed"] * 1_000_003 + epoch)
-    order = torch.randperm(len(y_train), generator=generator, device=device)
-    stop = len(order) - len(order) % bs if settings["drop_last"] else len(order)
+    orders = [torch.randperm(len(y_train), generator=generator, device=device)
+              for _ in range(passes_per_epoch(settings, bs))]
+    stop = len(y_train) - len(y_train) % bs if settings["drop_last"] else len(y_train)
+    for activation in models.noisy_activations(step):
+        activation.generator = generator
     step.train()
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     wrong = torch.zeros((), dtype=torch.int64, device=device)
-    starts = range(0, stop, bs)
+    batches = [order[i : i + bs] for order in orders for i in range(0, stop, bs)]
     if progress:
         from tqdm import tqdm
 
-        starts = tqdm(starts, desc=f"epoch {epoch + 1}/{settings['epochs']}", leave=False)
-    for i in starts:
-        index = order[i : i + bs]
+        batches = tqdm(batches, desc=f"epoch {epoch + 1}/{settings['epochs']}", leave=False)
+    for index in batches:
         x = data.normalize(x_train[index], settings["dataset"])
         if settings["augment"] == "crop_flip":
             x = crop_flip(x, generator)
@@ -167,7 +189,8 @@ def run_epoch(step, optimizer, x_train, y_train, settings: dict, epoch: int, mem
         optimizer.step()
         loss_sum += loss.detach().double() * len(y)  # summed on the device: no synchronisation per step
         wrong += (logits.detach().argmax(1) != y).sum()
-    return loss_sum.item() / stop, 100.0 * wrong.item() / stop, stop
+    seen = stop * len(orders)
+    return loss_sum.item() / seen, 100.0 * wrong.item() / seen, seen
 
 
 def train(settings: dict, dataset_path: Path, weights: Path, metrics: Path, summary: Path,

@@ -31,6 +31,7 @@ RANDOM_SPECTRA = "results/random_matrices/{distribution}/{m}x{n}.npy"
 RANDOM_TABLE = "results/tables/table{appendix}"
 RANDOM_FIGURE = "results/figures/fig{appendix}"
 RANDOM_COMPARISON = "results/report/random_matrices_comparison"
+REMEDIES = "results/remedies/{comparison}"
 RANDOM_REFERENCE = str(PACKAGE_DIR / "rankgap" / "reference_random_matrices.csv")  # the paper's Tables A1-A3
 PAPER_REFERENCE = str(PACKAGE_DIR / "rankgap" / "reference_paper_tables.csv")  # the paper's Tables 1-11
 RANDOM_SIZES = [(row["m"], n) for row in RANDOM["sizes"] for n in row["n"]]
@@ -161,6 +162,40 @@ def publish_command():
     """The command that regenerates the published folder, as its README quotes it."""
     configfiles = " ".join(os.path.relpath(f) for f in workflow.overwrite_configfiles)
     return f"snakemake --cores 2 --configfile {configfiles} publish" if configfiles else "snakemake --cores 2 publish"
+
+
+def rival_artifacts():
+    """The rival measures of every run of the experiments that ask for them."""
+    measured = [e for e, spec in config["experiments"].items() if spec["measure_rivals"]]
+    runs = [run for experiment in measured for run in settings.runs(config, experiment)]
+    return [f"{RUN.format(**run)}/{name}" for run in runs for name in ("sharpness.json", "weight_spectra.csv")]
+
+
+def compared(comparison):
+    """The experiments of a comparison, the baseline first."""
+    spec = config["remedy_comparisons"][comparison]
+    return [spec["baseline"], *spec["remedies"]]
+
+
+def remedy_runs(comparison):
+    """Every run of a comparison on its dataset, as wildcard dicts, the baseline's first."""
+    dataset = config["remedy_comparisons"][comparison]["dataset"]
+    return [run for experiment in compared(comparison) for run in settings.runs(config, experiment, [dataset])]
+
+
+def remedy_files(comparison, name):
+    """A file of every run of a comparison (summary.json, sharpness.json...), in remedy_runs' order."""
+    return [f"{RUN.format(**run)}/{name}" for run in remedy_runs(comparison)]
+
+
+# A comparison's outputs: the table, the figure, the report and its numbers
+REMEDY_OUTPUTS = {"csv": ".csv", "md": ".md", "pdf": ".pdf", "png": ".png", "comparison_md": "_comparison.md",
+                  "comparison_csv": "_comparison.csv", "effects_csv": "_effects.csv"}
+
+
+def remedy_artifacts():
+    """The outputs of every remedy comparison (none unless the config has remedy_comparisons)."""
+    return [f"{REMEDIES.format(comparison=c)}{suffix}" for c in config["remedy_comparisons"] for suffix in REMEDY_OUTPUTS.values()]
 
 
 def caption(kind, name):

@@ -1,0 +1,286 @@
+"""Remedies for the large-batch gap as training options, and the comparison of remedies with the
+rival explanations, end to end on digits (config/remedies_smoke.yaml)."""
+
+import json
+import math
+
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+import yaml
+from snakemake.utils import validate
+
+from conftest import REPO, copy_project, planned_jobs, snakemake
+from test_config import dry_run
+from rankgap import activations, models, settings, train
+
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
+NOISE = {"model": "lenet5", "variant": "bn", "dataset": "digits", "activation_noise": 0.5}
+
+
+def twin_models(ghost_batch_size):
+    """LeNet-5 with batch norm, and the same with ghost batch norm, identically initialised."""
+    torch.manual_seed(0)
+    plain = models.build("lenet5", "bn", 1, 28, 10)
+    torch.manual_seed(0)
+    ghost = models.with_remedies(models.build("lenet5", "bn", 1, 28, 10), ghost_batch_size, 0.0)
+    return plain, ghost
+
+
+@pytest.mark.parametrize("ghost_batch_size", [32, 1000])
+def test_ghost_batch_norm_with_one_virtual_batch_is_batch_norm(ghost_batch_size):
+    plain, ghost = twin_models(ghost_batch_size)
+    assert sum(isinstance(m, (models.GhostBatchNorm1d, models.GhostBatchNorm2d)) for m in ghost.modules()) == 4
+    x, labels = torch.randn(32, 1, 28, 28), torch.randint(0, 10, (32,))
+    outputs = [model(x) for model in (plain, ghost)]
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=0)
+    for output in outputs:
+        F.cross_entropy(output, labels).backward()
+    for (name, p), q in zip(plain.named_parameters(), ghost.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=0, atol=0, msg=name)
+    for (name, a), b in zip(plain.state_dict().items(), ghost.state_dict().values()):  # running statistics too
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+
+def test_ghost_batch_norm_normalises_each_virtual_batch_and_evaluates_with_running_statistics():
+    ghost, plain = models.GhostBatchNorm2d(3, virtual_batch_size=4), torch.nn.BatchNorm2d(3)
+    x = torch.randn(10, 3, 5, 5) * 3 + 1
+    expected = torch.cat([plain(chunk) for chunk in x.split(4)])  # virtual batches of 4, 4 and 2
+    torch.testing.assert_close(ghost(x), expected)
+    torch.testing.assert_close(ghost.running_mean, plain.running_mean)  # updated once per virtual batch
+    ghost.eval(), plain.eval()
+    torch.testing.assert_close(ghost(x), plain(x))
+
+
+def test_noise_is_drawn_only_in_training_with_the_loops_generator():
+    torch.manual_seed(0)
+    plain = models.from_settings({k: v for k, v in NOISE.items() if k != "activation_noise"})
+    noisy = models.from_settings(NOISE)
+    noisy.load_state_dict(plain.state_dict())  # the remedy adds no parameter or buffer
+    assert len(models.noisy_activations(noisy)) == 4 and models.probe_points(noisy) == [
+        (name, module) for name, module in noisy.named_modules() if name.startswith("act")]
+    x = torch.randn(16, 1, 28, 28)
+    for activation in models.noisy_activations(noisy):
+        activation.generator = torch.Generator().manual_seed(0)  # as the training loop hands it over
+    for model in (plain, noisy):
+        model.eval()
+    torch.testing.assert_close(noisy(x), plain(x), rtol=0, atol=0)  # evaluation: off
+    for model in (plain, noisy):
+        model.train()
+    assert not torch.allclose(noisy(x), plain(x))  # training: on
+    for activation in models.noisy_activations(noisy):
+        activation.generator = None
+    torch.testing.assert_close(noisy(x), plain(x), rtol=0, atol=0)  # training mode without the generator: off
+
+
+def test_noise_is_off_in_the_probe_in_either_mode():
+    torch.manual_seed(0)
+    state = models.from_settings(NOISE).state_dict()
+    batch = torch.randint(0, 256, (16, 1, 28, 28), dtype=torch.uint8)
+    for mode in ("eval", "train"):
+        noisy = activations.probe({"settings": NOISE, "state": state}, batch, "digits", mode)
+        plain = activations.probe({"settings": {**NOISE, "activation_noise": 0.0}, "state": state}, batch, "digits",
+                                  mode)
+        assert noisy.keys() == plain.keys() == {"act1", "act2", "act3", "act4"}
+        for name in noisy:
+            torch.testing.assert_close(noisy[name], plain[name], rtol=0, atol=0)
+
+
+def test_noise_scale_is_relative_to_the_layers_activation_std():
+    activation = models.NoisyIdentityActivation(0.5)
+    activation.generator = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 1000) * 7
+    noise = activation(x) - x
+    assert noise.mean().item() == pytest.approx(0, abs=0.05)
+    assert noise.std().item() == pytest.approx(0.5 * x.std().item(), rel=0.01)
+
+
+SCHEDULE = {"lr_start": 0.1, "lr_end": 1e-4, "epochs": 60, "schedule": "exponential", "batch_size": 8192}
+
+
+@pytest.mark.parametrize("scaling, factor", [("linear", 64), ("sqrt", 8)])
+def test_lr_scaling_with_warmup_follows_the_documented_schedule(scaling, factor):
+    """k = 8192/128 (linear) or its root (sqrt), rising from 1 at epoch 0 to k at epoch 5, on top of the schedule."""
+    scaled = {**SCHEDULE, "lr_scaling": scaling, "warmup_epochs": 5, "base_batch_size": 128}
+    for epoch in range(60):
+        expected = 1 + (factor - 1) * epoch / 5 if epoch < 5 else factor
+        assert train.learning_rate(scaled, epoch) == pytest.approx(expected * train.learning_rate(SCHEDULE, epoch))
+    assert train.learning_rate(scaled, 0) == pytest.approx(0.1) and train.learning_rate(scaled, 59) == pytest.approx(
+        factor * 1e-4)
+    switched = {**scaled, "switch": {"batch_size": 128, "epoch": 30}}  # after the switch, 128's factor: 1
+    assert train.learning_rate(switched, 30) == pytest.approx(train.learning_rate(SCHEDULE, 30))
+
+
+def test_regime_adaptation_takes_the_base_batch_sizes_steps():
+    adapted = {"dataset": "fashion_mnist", "drop_last": False, "regime_adaptation": True, "base_batch_size": 128}
+    assert settings.passes_per_epoch(adapted, 8192) == 59  # ceil(469 / 8): 472 steps an epoch against 469
+    assert settings.passes_per_epoch(adapted, 128) == settings.passes_per_epoch(adapted, 64) == 1
+    assert settings.passes_per_epoch({**adapted, "regime_adaptation": False}, 8192) == 1
+
+
+def test_an_adapted_epoch_makes_several_passes():
+    """run_epoch: 100 images at batch 50 with base 10 makes five passes, ten steps."""
+    run = {"model": "lenet5", "variant": "bn", "dataset": "digits", "seed": 0, "batch_size": 50, "epochs": 1,
+           "drop_last": False, "augment": "none", "precision": "fp32", "regime_adaptation": True,
+           "base_batch_size": 10}
+    steps = []
+
+    class CountingSGD(torch.optim.SGD):
+        def step(self, closure=None):
+            steps.append(1)
+            return super().step(closure)
+
+    model = models.from_settings(run)
+    x, y = torch.randint(0, 256, (100, 1, 28, 28), dtype=torch.uint8), torch.randint(0, 10, (100,))
+    _, _, seen = train.run_epoch(model, CountingSGD(model.parameters(), lr=0.01), x, y, run, 0)
+    assert seen == 500 and len(steps) == 10
+
+
+def validated(experiment: dict) -> dict:
+    config = {"experiments": {"e": {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [16], "epochs": 4,
+                                    "weight_decay": 0.0, **experiment}}}
+    validate(config, str(SCHEMA), set_default=True)
+    return config
+
+
+def test_remedies_off_leave_a_runs_settings_as_they_were():
+    run = settings.run_settings(validated({}), "e", "digits", 16, 0)
+    assert not set(run) & set(settings.REMEDIES_OFF)  # the settings (summary, checkpoint, params) of before
+    run = settings.run_settings(validated({"activation_noise": 0.1, "lr_scaling": "sqrt"}), "e", "digits", 16, 0)
+    assert run["activation_noise"] == 0.1 and run["lr_scaling"] == "sqrt" and "ghost_batch_size" not in run
+    assert settings.remedies(run)["ghost_batch_size"] is None
+
+
+def test_the_schemas_defaults_are_the_remedies_off():
+    schema = yaml.safe_load(SCHEMA.read_text())["properties"]["train"]["properties"]
+    assert {key: schema[key]["default"] for key in settings.REMEDIES_OFF} == settings.REMEDIES_OFF
+
+
+CONFIG = {
+    "experiments": {
+        "base": {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [16, 64], "epochs": 2, "weight_decay": 0.0,
+                 "measure_rivals": True},
+        "ghost": {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [16, 64], "epochs": 2, "weight_decay": 0.0,
+                  "measure_rivals": True, "ghost_batch_size": 8},
+    },
+    "rivals": {"images": 256},
+    "remedy_comparisons": {"c": {"dataset": "digits", "baseline": "base", "remedies": ["ghost"]}},
+}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return copy_project(tmp_path_factory.mktemp("remedy-config"))
+
+
+def edited(experiment=None, **changes):
+    config = yaml.safe_load(yaml.safe_dump(CONFIG))
+    if experiment:
+        config["experiments"]["ghost"].update(experiment)
+    config.update(changes)
+    return config
+
+
+@pytest.mark.parametrize("config, expected", [
+    (edited({"ghost_batch_size": 0}), "experiments.ghost.ghost_batch_size: 0 must be at least 1"),
+    (edited({"activation_noise": -0.1}), "experiments.ghost.activation_noise: -0.1 must be at least 0"),
+    (edited(train={"activation_noise": -1}), "train.activation_noise: -1 must be at least 0"),
+    (edited({"lr_scaling": "cubic"}), "experiments.ghost.lr_scaling: 'cubic' is not allowed; allowed values: none, "
+                                      "linear, sqrt"),
+    (edited({"warmup_epochs": -1}), "experiments.ghost.warmup_epochs: -1 must be at least 0"),
+    (edited({"warmup_epochs": 1}), "experiments.ghost: warmup_epochs 1 warms up to a scaled learning rate, but "
+                                   "lr_scaling is 'none'"),
+    (edited({"warmup_epochs": 2, "lr_scaling": "linear"}), "experiments.ghost: warmup_epochs 2 is not shorter than "
+                                                           "the run's 2 epochs; use between 0 and 1"),
+    (edited({"variant": "nobn"}), "experiments.ghost: ghost_batch_size needs batch norm, and variant nobn has none"),
+    (edited({"base_batch_size": 0}), "experiments.ghost.base_batch_size: 0 must be at least 1"),
+    (edited(rivals={"images": 5000}), "rivals.images 5000 is more than the 1437 training images of 'digits'"),
+    (edited(rivals={"power_tolerance": 0}), "rivals.power_tolerance: 0 must be greater than 0"),
+    (edited({"batch_sizes": [16, 128]}), "remedy_comparisons.c: experiment ghost has batch sizes [16, 128], the "
+                                         "baseline base [16, 64]"),
+    (edited({"measure_rivals": False}), "remedy_comparisons.c: experiment ghost does not measure the rivals"),
+])
+def test_a_bad_remedy_value_stops_the_config_check(project, config, expected):
+    result = dry_run(project, config)
+    message = result.stdout + result.stderr
+    assert result.returncode != 0 and expected in message, message
+    assert "Building DAG" not in message
+
+
+def test_the_rivals_run_only_where_asked(project):
+    jobs = planned_jobs(project, "--configfile", "config/smoke.yaml")
+    assert "sharpness" not in jobs and "weight_spectra" not in jobs and "remedy_comparison" not in jobs
+    path = project / "test-config.yaml"
+    path.write_text(yaml.safe_dump(CONFIG))
+    jobs = planned_jobs(project, "--configfile", str(path))
+    assert jobs["sharpness"] == jobs["weight_spectra"] == 4 and jobs["remedy_comparison"] == 1
+
+
+@pytest.fixture(scope="module")
+def remedies_smoke(tmp_path_factory):
+    """config/remedies_smoke.yaml run end to end once, in a private copy of the project."""
+    workdir = copy_project(tmp_path_factory.mktemp("remedies-smoke"))
+    snakemake(workdir, "--configfile", "config/remedies_smoke.yaml")
+    return workdir
+
+
+def test_the_remedy_table_has_a_row_per_remedy_and_batch_size(remedies_smoke):
+    table = pd.read_csv(remedies_smoke / "results/remedies/smoke.csv")
+    assert table[["remedy", "batch_size"]].values.tolist() == [["baseline", 16], ["baseline", 256],
+                                                               ["remedies", 16], ["remedies", 256]]
+    assert (table["status"] == "ok").all()
+    for remedy, rows in table.groupby("remedy"):
+        assert (rows["gap"] == rows["test_error"].iloc[1] - rows["test_error"].iloc[0]).all()
+    assert (table["count"] == table[["dead_zeros", "other_zeros", "genuine"]].sum(axis=1)).all()
+    for column in ("lambda_max", "trace", "weight_alpha", "weight_stable_rank"):
+        assert table[column].notna().all() and (table[column] > 0).all()
+    markdown = (remedies_smoke / "results/remedies/smoke.md").read_text()
+    assert markdown.count("|\n") == len(table) + 2
+    assert (remedies_smoke / "results/remedies/smoke.pdf").read_bytes().startswith(b"%PDF")
+    assert (remedies_smoke / "results/remedies/smoke.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_comparison_names_the_measure_that_tracks_the_gap(remedies_smoke):
+    measures = pd.read_csv(remedies_smoke / "results/remedies/smoke_comparison.csv")
+    assert set(measures["measure"]) == {"count", "genuine", "lambda_max", "trace", "weight_alpha",
+                                        "weight_stable_rank"}
+    assert (measures["remedies"] == 2).all() and (measures["conditions"] == 4).all()
+    effects = pd.read_csv(remedies_smoke / "results/remedies/smoke_effects.csv")
+    assert effects["remedy"].tolist() == ["remedies"]
+    assert effects.at[0, "gap_change"] == pytest.approx(effects.at[0, "change_large"] - effects.at[0, "change_small"])
+    text = (remedies_smoke / "results/remedies/smoke_comparison.md").read_text()
+    assert "tracked best by" in text and "one seed per condition" in text and effects.at[0, "verdict"] in text
+
+
+def test_each_run_has_its_rival_measures(remedies_smoke):
+    for remedy in ("baseline", "remedies"):
+        for bs in (16, 256):
+            run = remedies_smoke / f"results/runs/{remedy}/digits/bs{bs}-seed0"
+            result = json.loads((run / "sharpness.json").read_text())
+            assert result["status"] == "ok" and result["images"] == 128 and result["trace_samples"] == 5
+            assert 1 <= result["power_iterations"] <= 10 and math.isfinite(result["lambda_max"])
+            layers = pd.read_csv(run / "weight_spectra.csv")
+            assert layers["layer"].tolist() == ["conv1", "conv2", "fc3", "fc4", "fc5"]
+            assert (run / "sharpness.benchmark.tsv").exists() and (run / "weight_spectra.benchmark.tsv").exists()
+
+
+def test_the_remedies_run_as_documented(remedies_smoke):
+    """Base batch 16: at 256 the sqrt factor is 4, reached after one warm-up epoch; 15 passes an epoch."""
+    run = remedies_smoke / "results/runs/remedies/digits/bs256-seed0"
+    metrics = pd.read_csv(run / "metrics.csv")
+    assert metrics["lr"].tolist() == pytest.approx([0.1, 4 * 1e-4])
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["ghost_batch_size"] == 8 and summary["activation_noise"] == 0.1
+    assert settings.passes_per_epoch(summary, 256) == 15  # ceil(90 steps at 16 / 6 at 256)
+    small = pd.read_csv(remedies_smoke / "results/runs/remedies/digits/bs16-seed0/metrics.csv")
+    assert small["lr"].tolist() == pytest.approx([0.1, 1e-4])  # the base batch: factor 1
+
+
+def test_lint_has_no_remarks_with_the_remedy_rules(remedies_smoke):
+    result = snakemake(remedies_smoke, "--lint", "--configfile", "config/remedies_smoke.yaml")
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
+def test_rerun_after_success_does_nothing(remedies_smoke):
+    assert planned_jobs(remedies_smoke, "--configfile", "config/remedies_smoke.yaml") == {}

@@ -1,0 +1,32 @@
+# Remedies for the large-batch gap beside the rival explanations: one table, figure and report per
+# remedy comparison (config remedy_comparisons). Light: on a cluster it runs on the head node.
+
+
+localrules:
+    remedy_comparison,
+
+
+rule remedy_comparison:
+    input:
+        summaries=lambda wc: remedy_files(wc.comparison, "summary.json"),
+        sharpness=lambda wc: remedy_files(wc.comparison, "sharpness.json"),
+        spectra=lambda wc: remedy_files(wc.comparison, "weight_spectra.csv"),
+        rankloss=lambda wc: [f"{ANALYSIS.format(experiment=e)}/rankloss.csv" for e in compared(wc.comparison)],
+    output:
+        **{key: f"{REMEDIES}{suffix}" for key, suffix in REMEDY_OUTPUTS.items()},
+    params:
+        runs=lambda wc: remedy_runs(wc.comparison),
+        experiments=lambda wc: compared(wc.comparison),
+        baseline=lambda wc: config["remedy_comparisons"][wc.comparison]["baseline"],
+        dataset=lambda wc: config["remedy_comparisons"][wc.comparison]["dataset"],
+        threshold=lambda wc: config["remedy_comparisons"][wc.comparison]["threshold"],
+        caption=lambda wc: config["remedy_comparisons"][wc.comparison].get(
+            "caption", f"Remedies for the large-batch gap: {wc.comparison}"),
+        reported_loss=config["reported_loss"],
+        code=code("remedies"),
+    conda:
+        "../../envs/analysis.yaml"
+    log:
+        "results/logs/remedies/{comparison}.log",
+    script:
+        "../scripts/remedies.py"
