@@ -13,7 +13,7 @@ if not workflow.overwrite_configfiles:
 include: "workflow/rules/common.smk"
 wildcard_constraints:
     experiment=_names(config["experiments"]),
-    dataset=_names(settings.SHAPES),
+    dataset=_names(SHAPES),
     batch_size=r"\d+",
     seed=r"\d+",
     epoch=r"\d+",

@@ -70,7 +70,7 @@ def main() -> None:
     torch.manual_seed(0)
     weights = {"settings": settings, "state": models.from_settings(settings).state_dict()}
     batch = probe_batch(args.batch_size, shape.channels, shape.size).to(args.device)
-    outputs = {name: x.cpu() for name, x in activations.probe(weights, batch, args.dataset).items()}
+    outputs = {name: x.cpu() for name, x in activations.probe(weights, batch, data.NORMALIZATION[args.dataset]).items()}
     largest = max(x.numel() * 8 for x in outputs.values()) / 2**30
     where = torch.cuda.get_device_name() if args.device == "cuda" else f"cpu, {torch.get_num_threads()} threads"
     print(f"{args.model} at batch {args.batch_size}: {len(outputs)} layers, largest {largest:.2f} GiB in float64, {where}")

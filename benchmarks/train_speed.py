@@ -85,7 +85,7 @@ def dataloader_epoch(root: Path, batch_size: int) -> float:
 
 
 def limit_epoch(splits, batch_size: int) -> float:
-    x = data.normalize(splits["x_train"], "mnist")
+    x = data.normalize(splits["x_train"], data.NORMALIZATION["mnist"])
     return timed_steps([(x[i : i + batch_size].contiguous(), splits["y_train"][i : i + batch_size])
                         for i in range(0, len(x), batch_size)])
 

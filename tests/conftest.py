@@ -8,7 +8,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
-PROJECT = ("Snakefile", "config.yaml", "config", "workflow", "profiles", "envs")
+PROJECT = ("Snakefile", "config.yaml", "config", "workflow", "profiles", "envs", "examples")
 
 
 def copy_project(dest: Path) -> Path:

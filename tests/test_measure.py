@@ -170,7 +170,7 @@ def test_uint8_images_are_standardised_as_the_pipeline_does_or_with_the_files_st
     torch.testing.assert_close(x.std((0, 2, 3), correction=0), torch.ones(3, dtype=torch.float64), rtol=0, atol=1e-12)
     gray = images[:, :1]
     x, how = cli.standardised(gray[:10], gray, dataset="digits")
-    assert torch.equal(x, data.normalize(gray[:10], "digits", dtype=torch.float64)) and "digits" in how
+    assert torch.equal(x, data.normalize(gray[:10], data.NORMALIZATION["digits"], dtype=torch.float64)) and "digits" in how
     floats = torch.randn(5, 4)
     assert cli.standardised(floats, floats, dataset=None)[0] is floats  # taken as stored
 

@@ -7,7 +7,7 @@ import yaml
 from safetensors.torch import save_file
 
 from conftest import REPO, copy_project, planned_jobs, snakemake
-from rankgap import models, paper, settings
+from rankgap import data, models, paper, settings
 
 
 @pytest.mark.parametrize("name, variant, classes, options, parameters", [
@@ -244,7 +244,8 @@ def test_cluster_memory_estimates_know_the_models_activation_sizes(model, size):
     dataset = "mnist" if size == 28 else "cifar10"
     run = {"model": model, "variant": "bn", "dataset": dataset, "model_options": {}}
     weights = {"settings": run, "state": models.from_settings(run).state_dict()}
-    outputs = activations.probe(weights, torch.zeros(2, channels, size, size, dtype=torch.uint8), dataset)
+    images = torch.zeros(2, channels, size, size, dtype=torch.uint8)
+    outputs = activations.probe(weights, images, data.NORMALIZATION[dataset])
     per_image = [x[0].numel() for x in outputs.values()]
     assert settings.ACTIVATIONS[(model, size)] == (sum(per_image), max(per_image))
 

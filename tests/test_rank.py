@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from rankgap import activations, rank
+from rankgap import activations, data, rank
 
 
 def planted(shape, ranks, seed=0, scale=1.0):
@@ -157,7 +157,7 @@ def test_float64_probe_counts_a_known_deficiency_exactly_where_float32_cannot():
     exact = 2048 - 21
     counts = {}
     for dtype in (torch.float64, torch.float32):
-        sigma = rank.singular_values(activations.probe(weights, images, "mnist", dtype=dtype)["act1"], 0)
+        sigma = rank.singular_values(activations.probe(weights, images, data.NORMALIZATION["mnist"], dtype=dtype)["act1"], 0)
         assert sigma[0] > 100
         counts[dtype] = {t: int((sigma <= t).sum()) for t in (1e-5, 1e-6)}
     assert counts[torch.float64] == {1e-5: exact, 1e-6: exact}

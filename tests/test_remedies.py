@@ -13,7 +13,7 @@ from snakemake.utils import validate
 
 from conftest import REPO, copy_project, planned_jobs, snakemake
 from test_config import dry_run
-from rankgap import activations, models, settings, train
+from rankgap import activations, data, models, settings, train
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 NOISE = {"model": "lenet5", "variant": "bn", "dataset": "digits", "activation_noise": 0.5}
@@ -79,8 +79,9 @@ def test_noise_is_off_in_the_probe_in_either_mode():
     state = models.from_settings(NOISE).state_dict()
     batch = torch.randint(0, 256, (16, 1, 28, 28), dtype=torch.uint8)
     for mode in ("eval", "train"):
-        noisy = activations.probe({"settings": NOISE, "state": state}, batch, "digits", mode)
-        plain = activations.probe({"settings": {**NOISE, "activation_noise": 0.0}, "state": state}, batch, "digits",
+        digits = data.NORMALIZATION["digits"]
+        noisy = activations.probe({"settings": NOISE, "state": state}, batch, digits, mode)
+        plain = activations.probe({"settings": {**NOISE, "activation_noise": 0.0}, "state": state}, batch, digits,
                                   mode)
         assert noisy.keys() == plain.keys() == {"act1", "act2", "act3", "act4"}
         for name in noisy:

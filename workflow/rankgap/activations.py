@@ -58,19 +58,21 @@ def capture(model: nn.Module, x: torch.Tensor, modules: list[tuple[str, nn.Modul
 
 
 @torch.no_grad()
-def probe(weights: dict, x_uint8: torch.Tensor, dataset: str, mode: str = "eval",
+def probe(weights: dict, x_uint8: torch.Tensor, normalization: data.Normalization, mode: str = "eval",
           dtype: torch.dtype = torch.float64, points=("activations",)) -> dict[str, torch.Tensor]:
     """Outputs of the probed layers for the batch ``x_uint8``, in forward order, in ``dtype``.
 
-    ``points``: ``activations`` (every activation's output, the paper's H^l), ``input`` (the
-    normalised images) and ``logits`` (the last layer's output).
+    ``normalization``: the dataset's (``data.normalization``).  ``points``: ``activations`` (every
+    activation's output, the paper's H^l, or the layers a custom model's settings name), ``input``
+    (the normalised images) and ``logits`` (the last layer's output).
     """
     model = models.from_weights(weights).to(device=x_uint8.device, dtype=dtype)
     # train mode: batch norm uses the probe batch's own statistics (activation noise stays off: it
     # needs the training loop's generator, models._ActivationNoise)
     model.train(mode == "train")
-    x = data.normalize(x_uint8, dataset, dtype=dtype)
-    probed, logits = capture(model, x, models.probe_points(model) if "activations" in points else [])
+    x = data.normalize(x_uint8, normalization, dtype=dtype)
+    layers = models.probe_points(model, weights["settings"].get("layers")) if "activations" in points else []
+    probed, logits = capture(model, x, layers)
     outputs = {"input": x} if "input" in points else {}
     outputs.update(probed)
     if "logits" in points:
@@ -87,7 +89,8 @@ def dump(weights_path: Path, dataset_path: Path, out: Path, batch_size: int, see
     batch = x_train[probe_indices(len(x_train), batch_size, seed)].to(device)
     status = weights.get("status", "ok")
     # a diverged run's weights hold NaN: its dump lists no layers and says why
-    outputs = probe(weights, batch, dataset, mode, DTYPES[dtype], points) if status == "ok" else {}
+    normalization = data.normalization(dataset, x_train)
+    outputs = probe(weights, batch, normalization, mode, DTYPES[dtype], points) if status == "ok" else {}
     metadata = {"layers": json.dumps(list(outputs)), "status": status, "dataset": dataset,
                 "batch_size": str(batch_size), "mode": mode, "dtype": dtype}
     partial = Path(str(out) + ".partial")

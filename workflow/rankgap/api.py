@@ -13,7 +13,6 @@ The measurement is the pipeline's, through the pipeline's own functions: the for
 from __future__ import annotations
 
 import copy
-import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,13 +21,11 @@ import torch
 from torch import nn
 
 from . import activations, models, rank
+# which layers are measured: the pipeline's probe chooses the same way (models.select_layers)
+from .models import ACTIVATIONS, describe_layers, select_layers  # noqa: F401  (rankgap.api's own names too)
 
-# Measured unless told otherwise: the activation modules, whose outputs are the paper's hidden
-# representations H^l (models.PROBED: ReLU and the linear variant's identity activation).
-ACTIVATIONS = (*models.PROBED, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.Tanh)
 THRESHOLDS = (1e-4, 1e-5)  # the paper's, and the config's default
 MODES = ("eval", "train")
-LISTED_LAYERS = 40  # an error message names at most this many of the model's layers
 
 
 class InputError(ValueError):
@@ -58,52 +55,7 @@ class Measurement:
         return paths
 
 
-def _named_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    return [(name, module) for name, module in model.named_modules() if name]  # "" is the model itself
-
-
-def describe_layers(model: nn.Module, most: int | None = None) -> str:
-    """The model's layers, one "name (type)" a line, the first ``most`` of them."""
-    named = _named_layers(model)
-    lines = [f"  {name} ({type(module).__name__})" for name, module in named[:most]]
-    if most is not None and len(named) > most:
-        lines.append(f"  ... ({len(named)} layers in all)")
-    return "\n".join(lines)
-
-
-def select_layers(model: nn.Module, layers=None) -> list[tuple[str, nn.Module]]:
-    """The (name, module) pairs to measure, in the order of ``model.named_modules()``.
-
-    ``layers``: None for the activation modules (``ACTIVATIONS``); or what to measure, one item or a
-    list of them: a name pattern, matched with ``fnmatch`` against the names ``named_modules``
-    gives ("layer4.*", "features.?"), or a module type (``nn.Conv2d``).  Every item must match.
-    """
-    named = _named_layers(model)
-    if layers is None:
-        selected = [(name, module) for name, module in named if isinstance(module, ACTIVATIONS)]
-        if not selected:
-            raise InputError(
-                "the model has no activation modules (" + ", ".join(t.__name__ for t in ACTIVATIONS) + "); it may "
-                "call its activations as functions (F.relu).  Name the layers to measure instead, among:\n"
-                + describe_layers(model, LISTED_LAYERS))
-        return selected
-    items = [layers] if isinstance(layers, (str, type)) else list(layers)
-    for item in items:
-        if not isinstance(item, (str, type)):
-            raise InputError(f"layers: {item!r} is neither a name pattern (str) nor a module type")
-
-    def matches(item, name: str, module: nn.Module) -> bool:
-        return fnmatch.fnmatchcase(name, item) if isinstance(item, str) else isinstance(module, item)
-
-    for item in items:
-        if not any(matches(item, name, module) for name, module in named):
-            shown = item if isinstance(item, str) else item.__name__
-            raise InputError(f"no layer of the model matches '{shown}'; its layers are:\n"
-                             + describe_layers(model, LISTED_LAYERS))
-    return [(name, module) for name, module in named if any(matches(item, name, module) for item in items)]
-
-
-def _check_output(name: str, x: torch.Tensor) -> None:
+def check_output(name: str, x: torch.Tensor) -> None:
     """A layer's output must be what the analysis takes: 2 or 4 dimensions, float64, finite."""
     if x.ndim not in rank.MODES:
         raise InputError(f"layer {name} outputs shape {tuple(x.shape)}; only batch x units (2 dimensions) or "
@@ -151,7 +103,10 @@ def measure(model: nn.Module, x: torch.Tensor, layers=None, thresholds=THRESHOLD
     thresholds = [float(t) for t in thresholds]
     if not thresholds or min(thresholds) <= 0:
         raise InputError(f"thresholds {thresholds}: expected one or more positive numbers, such as {list(THRESHOLDS)}")
-    names = [name for name, _ in select_layers(model, layers)]  # the copy's modules have the same names
+    try:
+        names = [name for name, _ in select_layers(model, layers)]  # the copy's modules have the same names
+    except models.LayerError as error:
+        raise InputError(str(error)) from None
     device = default_device() if device is None else torch.device(device)
     probed = copy.deepcopy(model).to(device=device, dtype=torch.float64).train(mode == "train")
     modules = dict(probed.named_modules())
@@ -163,6 +118,6 @@ def measure(model: nn.Module, x: torch.Tensor, layers=None, thresholds=THRESHOLD
     if not outputs:
         raise InputError(f"none of the selected layers ({', '.join(names)}) ran in the model's forward pass")
     for name, output in outputs.items():
-        _check_output(name, output)
+        check_output(name, output)
     spectra, modes = rank.analyse_layers(_one_at_a_time(outputs), device)
     return Measurement(spectra, modes, rank.run_counts(spectra, modes, thresholds, relative))

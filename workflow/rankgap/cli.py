@@ -8,7 +8,6 @@ says how; ``python -m rankgap.cli`` is the same command.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -96,22 +95,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def import_factory(spec: str):
-    """The function ``MODULE:FUNCTION`` names."""
-    module_name, _, function = spec.partition(":")
-    if not module_name or not function:
-        raise InputError(f"--factory {spec}: expected MODULE:FUNCTION, e.g. torchvision.models:resnet18")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise InputError(f"--factory {spec}: cannot import {module_name} ({error}); it must be installed or "
-                         "in the current folder") from error
-    factory = getattr(module, function, None)
-    if not callable(factory):
-        raise InputError(f"--factory {spec}: {module_name} has no function {function}")
-    return factory
-
-
 def _is_state_dict(saved) -> bool:
     return isinstance(saved, dict) and bool(saved) and all(isinstance(v, torch.Tensor) for v in saved.values())
 
@@ -137,7 +120,10 @@ def load_model(path: Path, factory: str | None = None, factory_kwargs: str = "{}
         if not _is_state_dict(saved):
             raise InputError(f"{path} holds a {type(saved).__name__}, not a state dict: --factory goes with a file "
                              "saved with torch.save(model.state_dict())")
-        model = import_factory(factory)(**kwargs)
+        try:
+            model = models.import_factory(factory)(**kwargs)
+        except (ImportError, ValueError) as error:
+            raise InputError(f"--factory {factory}: {error}") from error
         state = saved
     elif isinstance(saved, nn.Module):
         return saved
@@ -177,31 +163,27 @@ def load_images(path: Path) -> tuple[torch.Tensor, str, str | None]:
         raise InputError(f"data file {path}: expected a .safetensors or .npz file")
     if key is None:
         raise InputError(f"data file {path} has no array {' or '.join(IMAGE_KEYS)}; it has: {', '.join(keys)}")
-    return images, key, dataset if dataset in data.NORMALIZATION else None
+    return images, key, dataset
 
 
 def standardised(batch: torch.Tensor, images: torch.Tensor, dataset: str | None) -> tuple[torch.Tensor, str]:
     """The batch as the model takes it, and how it was made: uint8 images scaled to [0, 1] and
-    standardised per channel (with the pipeline's values for its datasets, else with the mean and
-    std of all ``images``); floats as they are."""
+    standardised per channel as the pipeline does (``data.normalization``: its published values
+    for a built-in dataset, else the mean and std of all ``images``); floats as they are."""
     if batch.dtype != torch.uint8:
         return batch, "as stored"
-    if dataset is not None:
-        return data.normalize(batch, dataset, dtype=torch.float64), f"the pipeline's normalisation of {dataset}"
     if images.ndim != 4:
         raise InputError(f"uint8 images of shape {tuple(images.shape)}: expected N x C x H x W, or floats as the "
                          "model takes them")
-    # per channel, from a histogram of the 256 values: exact, without a float copy of every image
-    values = torch.arange(256, dtype=torch.float64) / 255
-    frequencies = torch.stack([torch.bincount(images[:, c].reshape(-1), minlength=256) for c in range(images.shape[1])])
-    frequencies = frequencies.to(torch.float64) / frequencies.sum(1, keepdim=True)
-    mean = frequencies @ values
-    std = (frequencies * (values - mean[:, None]) ** 2).sum(1).sqrt()
-    shape = (1, -1, 1, 1)
-    x = (batch.to(torch.float64) / 255 - mean.view(shape)) / std.view(shape)
-    def listed(values: torch.Tensor) -> str:
-        return ", ".join(f"{v:.4f}" for v in values.tolist())
+    statistics = data.normalization(dataset, images)
+    x = data.normalize(batch, statistics, dtype=torch.float64)
+    if dataset in data.NORMALIZATION:
+        return x, f"the pipeline's normalisation of {dataset}"
 
+    def listed(values: tuple[float, ...]) -> str:
+        return ", ".join(f"{v:.4f}" for v in values)
+
+    mean, std = statistics
     return x, f"standardised with the file's per-channel mean ({listed(mean)}) and std ({listed(std)})"
 
 

@@ -15,7 +15,9 @@ ResNet-56 draws conv and linear weights from Kaiming's normal (fan_in), as He et
 norm starts at weight 1, bias 0.  The paper names neither.
 
 The near-rank-loss probe reads the output of every activation module (``nn.ReLU`` or
-``IdentityActivation``), i.e. H^l of the paper's Algorithm 1.
+``IdentityActivation``), i.e. H^l of the paper's Algorithm 1.  The config's own models (its
+``models`` section) are built by a function named by import path (``factory``), and probed at the
+modules ``select_layers`` chooses: every activation module, or those named by patterns.
 
 Two remedies for the large-batch gap change modules (``with_remedies``): ghost batch norm and noise
 on the activations.  Both keep every parameter and buffer, so a state dict loads into the model
@@ -24,13 +26,17 @@ with or without them.
 
 from __future__ import annotations
 
+import fnmatch
+import importlib
+import os
+import sys
 from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .settings import SHAPES, remedies
+from .settings import dataset_shape, remedies
 
 VARIANTS = ("bn", "nobn", "linear")
 
@@ -39,7 +45,15 @@ class IdentityActivation(nn.Identity):
     """The linear variant's activation: a no-op that the probe finds where a ReLU would be."""
 
 
-PROBED = (nn.ReLU, IdentityActivation)
+PROBED = (nn.ReLU, IdentityActivation)  # the built-in models' activations
+# Probed unless told otherwise: the activation modules, whose outputs are the paper's hidden
+# representations H^l (the built-ins' and the usual others).
+ACTIVATIONS = (*PROBED, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.Tanh)
+LISTED_LAYERS = 40  # an error message names at most this many of the model's layers
+
+
+class LayerError(ValueError):
+    """Layers that cannot be probed: no activation modules, or a pattern that matches no module."""
 
 
 def _act(variant: str) -> nn.Module:
@@ -261,12 +275,35 @@ def resnet56(variant: str, channels: int, size: int, classes: int) -> nn.Module:
 MODELS = {"lenet5": lenet5, "vgg16": vgg16, "resnet56": resnet56}
 
 
+def import_factory(spec: str):
+    """The function ``MODULE:FUNCTION`` names, e.g. ``torchvision.models:resnet18``.  MODULE is
+    imported from the working directory (a user's model beside the Snakefile) or the installed
+    packages.  Raises ImportError or ValueError saying what is wrong."""
+    module_name, _, function = spec.partition(":")
+    if not module_name or not function:
+        raise ValueError(f"'{spec}' is not MODULE:FUNCTION, e.g. torchvision.models:resnet18")
+    if os.getcwd() not in sys.path:  # as `python -m` would have it; a pipeline job's script runs from elsewhere
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ImportError(f"cannot import {module_name} ({error}); it must be installed or under the working "
+                          f"directory ({os.getcwd()})") from error
+    factory = getattr(module, function, None)
+    if not callable(factory):
+        raise ValueError(f"{module_name} has no function {function}")
+    return factory
+
+
 def from_settings(settings: dict) -> nn.Module:
-    """The model a run's settings describe, for its dataset's image shape and classes, with the
-    remedies they apply to its modules."""
-    shape = SHAPES[settings["dataset"]]
-    model = build(settings["model"], settings["variant"], shape.channels, shape.size, shape.classes,
-                  **settings.get("model_options", {}))
+    """The model a run's settings describe, with the remedies they apply to its modules: a built-in
+    one for its dataset's image shape and classes, or the one a function (``factory``) returns."""
+    if "factory" in settings:
+        model = import_factory(settings["factory"])(**settings["model_options"])
+    else:
+        shape = dataset_shape(settings)
+        model = build(settings["model"], settings["variant"], shape.channels, shape.size, shape.classes,
+                      **settings.get("model_options", {}))
     remedy = remedies(settings)
     return with_remedies(model, remedy["ghost_batch_size"], remedy["activation_noise"])
 
@@ -286,6 +323,52 @@ def build(name: str, variant: str, channels: int, size: int, classes: int, **opt
     return MODELS[name](variant, channels, size, classes, **options)
 
 
-def probe_points(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """The activation modules whose outputs are the paper's hidden representations H^l."""
-    return [(name, m) for name, m in model.named_modules() if isinstance(m, PROBED)]
+def _named_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    return [(name, module) for name, module in model.named_modules() if name]  # "" is the model itself
+
+
+def describe_layers(model: nn.Module, most: int | None = None) -> str:
+    """The model's layers, one "name (type)" a line, the first ``most`` of them."""
+    named = _named_layers(model)
+    lines = [f"  {name} ({type(module).__name__})" for name, module in named[:most]]
+    if most is not None and len(named) > most:
+        lines.append(f"  ... ({len(named)} layers in all)")
+    return "\n".join(lines)
+
+
+def select_layers(model: nn.Module, layers=None) -> list[tuple[str, nn.Module]]:
+    """The (name, module) pairs to probe, in the order of ``model.named_modules()``.
+
+    ``layers``: None for the activation modules (``ACTIVATIONS``); or what to probe, one item or a
+    list of them: a name pattern, matched with ``fnmatch`` against the names ``named_modules``
+    gives ("layer4.*", "features.?"), or a module type (``nn.Conv2d``).  Every item must match.
+    """
+    named = _named_layers(model)
+    if layers is None:
+        selected = [(name, module) for name, module in named if isinstance(module, ACTIVATIONS)]
+        if not selected:
+            raise LayerError(
+                "the model has no activation modules (" + ", ".join(t.__name__ for t in ACTIVATIONS) + "); it may "
+                "call its activations as functions (F.relu).  Name the layers to measure instead, among:\n"
+                + describe_layers(model, LISTED_LAYERS))
+        return selected
+    items = [layers] if isinstance(layers, (str, type)) else list(layers)
+    for item in items:
+        if not isinstance(item, (str, type)):
+            raise LayerError(f"layers: {item!r} is neither a name pattern (str) nor a module type")
+
+    def matches(item, name: str, module: nn.Module) -> bool:
+        return fnmatch.fnmatchcase(name, item) if isinstance(item, str) else isinstance(module, item)
+
+    for item in items:
+        if not any(matches(item, name, module) for name, module in named):
+            shown = item if isinstance(item, str) else item.__name__
+            raise LayerError(f"no layer of the model matches '{shown}'; its layers are:\n"
+                             + describe_layers(model, LISTED_LAYERS))
+    return [(name, module) for name, module in named if any(matches(item, name, module) for item in items)]
+
+
+def probe_points(model: nn.Module, layers=None) -> list[tuple[str, nn.Module]]:
+    """The modules whose outputs are the paper's hidden representations H^l: every activation
+    module, or the ones a custom model's ``layers`` patterns name (``select_layers``)."""
+    return select_layers(model, layers)

@@ -17,27 +17,16 @@ import math
 import os
 import platform
 import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
 from . import paper, tables
+from .provenance import git_state
 
 # the libraries whose versions the analysis ran with (training's come from the runs' summaries)
 ANALYSIS_LIBRARIES = ("snakemake", "torch", "numpy", "pandas", "tensorly", "matplotlib", "seaborn")
-
-
-def git_state(repo: Path) -> dict:
-    """The commit of the checkout and whether it had uncommitted changes (None outside git)."""
-    def git(*args):
-        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
-
-    try:
-        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
-    except (OSError, subprocess.CalledProcessError):
-        return {"commit": None, "dirty": None}
 
 
 def cpu_model() -> str:

@@ -1,15 +1,21 @@
 """The config beyond its JSON schema: cross-references checked before any job runs, and the
-settings of each run (the experiment's values over the ``train`` defaults)."""
+settings of each run (the experiment's values over the ``train`` defaults).
+
+The built-in datasets and models are known here without torch (``SHAPES``, ``EPOCH_SECONDS``); the
+config's own entries (its ``models`` and ``datasets`` sections) are measured on the model and the
+data when the config is read (``custom.describe``) and handed to the functions below as ``shapes``
+and ``activations``.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Shape:
     """What the models and the config validation need to know before any data exists."""
 
@@ -29,7 +35,8 @@ SHAPES = {
 }
 
 # Floats per image of the probed activations (all layers, largest layer), for job memory estimates
-# without importing torch; tests/test_paper_grid.py checks them against the models.
+# without importing torch, keyed by (model, image size); tests/test_paper_grid.py checks them
+# against the models.  A pair not listed here (a custom model or dataset) is measured instead.
 ACTIVATIONS = {
     ("lenet5", 28): (6_508, 4_704), ("lenet5", 32): (8_652, 6_144),
     ("vgg16", 32): (276_480, 65_536), ("resnet56", 32): (532_480, 16_384),
@@ -37,8 +44,11 @@ ACTIVATIONS = {
 # Images per Hessian-vector product pass of the sharpness measure (sharpness.py): bounds its memory
 # (the loss in eval mode is a sum over images, so the chunks add up to the same product).
 HESSIAN_CHUNK = 1024
-# Seconds per epoch of 50-60k images at batch 128 and above on an H100 (README), for job runtimes.
+# Seconds per epoch of 50-60k images at batch 128 and above on an H100 (README), for job runtimes,
+# per built-in model (models.MODELS builds them).  A custom model is given the slowest one's time:
+# a guess, which a cluster's retries double if it is too short.
 EPOCH_SECONDS = {"lenet5": 2, "vgg16": 4, "resnet56": 11}
+BUILT_IN_MODELS = tuple(EPOCH_SECONDS)
 
 
 class ConfigError(ValueError):
@@ -69,28 +79,55 @@ def _explain(error) -> str:
         return f"{where}: {value!r} is not allowed; allowed values: {', '.join(map(str, schema['enum']))}"
     if error.validator in BOUNDS:
         return f"{where}: {value!r} must be {BOUNDS[error.validator]} {error.validator_value}"
+    if error.validator == "oneOf":
+        keys = [key for branch in error.validator_value for key in branch.get("required", [])]
+        return f"{where}: give exactly one of {', '.join(keys)}"
     return f"{where}: {error.message}"
 
 
+def _custom_names(config: dict, section: str) -> list[str]:
+    entries = config.get(section)
+    return list(entries) if isinstance(entries, dict) else []  # not a mapping: the schema says so
+
+
 def validate(config: dict, schema_path: str) -> None:
-    """Check the config against its JSON schema and report every problem at once, readably."""
+    """Check the config against its JSON schema and report every problem at once, readably.
+
+    A model or dataset an experiment, table or comparison names must be a built-in one or one of
+    the config's own (``models``, ``datasets``): the schema file cannot list the config's names, so
+    they are added to its ``model`` and ``dataset`` definitions here."""
     import jsonschema  # only the Snakefile validates: jobs import this module without it
     import yaml
 
     schema = yaml.safe_load(Path(schema_path).read_text())
+    schema["definitions"]["model"]["enum"] = [*BUILT_IN_MODELS, *_custom_names(config, "models")]
+    schema["definitions"]["dataset"]["enum"] = [*SHAPES, *_custom_names(config, "datasets")]
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        raise ConfigError("invalid config:\n  " + "\n  ".join(_explain(e) for e in errors))
+    problems = [_explain(e) for e in errors]
+    # the config's own models and datasets must not take a built-in's name: which one would be meant?
+    for section, built_in in (("models", BUILT_IN_MODELS), ("datasets", tuple(SHAPES))):
+        problems += [f"{section}.{name}: '{name}' is a built-in {section[:-1]}; give yours another name "
+                     f"(the built-ins: {', '.join(built_in)})" for name in _custom_names(config, section) if name in built_in]
+    if problems:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 
 
-def check(config: dict) -> None:
-    """Raise ConfigError naming the key at fault and what would be right."""
+def check(config: dict, shapes: dict[str, Shape] = SHAPES) -> None:
+    """Raise ConfigError naming the key at fault and what would be right.  ``shapes``: every
+    dataset's (the built-ins' and the config's own, measured by ``custom.describe``)."""
     experiments = config["experiments"]
     thresholds = config["analysis"]["thresholds"]
     for name, exp in experiments.items():
+        if exp["model"] in config["models"]:
+            # the schema fills in variant: bn; anything else would be silently ignored
+            for key, ignored in (("variant", exp["variant"] != "bn"), ("model_options", "model_options" in exp)):
+                if ignored:
+                    raise ConfigError(f"experiments.{name}.{key} applies to the built-in models only, and "
+                                      f"{exp['model']} is one of the config's models: give its keyword arguments "
+                                      f"in models.{exp['model']}.options")
         for dataset in exp["datasets"]:
-            n_train = SHAPES[dataset].train
+            n_train = shapes[dataset].train
             sizes = list(exp["batch_sizes"]) + ([exp["switch"]["batch_size"]] if exp.get("switch") else [])
             too_big = [b for b in sizes if b > n_train]
             if too_big:
@@ -124,7 +161,7 @@ def check(config: dict) -> None:
                 raise ConfigError(f"figures.{name}.threshold {spec['threshold']} is not in analysis.thresholds "
                                   f"{thresholds}; add it there or pick one of them")
     _check_random_matrices(config)
-    _check_remedies(config)
+    _check_remedies(config, shapes)
     _check_remedy_comparisons(config)
 
 
@@ -158,7 +195,7 @@ REMEDIES_OFF = {
 }
 
 
-def _check_remedies(config: dict) -> None:
+def _check_remedies(config: dict, shapes: dict[str, Shape]) -> None:
     for name, exp in config["experiments"].items():
         def value(key):
             return exp.get(key, config["train"][key])
@@ -175,10 +212,10 @@ def _check_remedies(config: dict) -> None:
                               f"use variant bn or linear, or ghost_batch_size: null")
         if exp.get("measure_rivals"):
             for dataset in exp["datasets"]:
-                if config["rivals"]["images"] > SHAPES[dataset].train:
+                if config["rivals"]["images"] > shapes[dataset].train:
                     raise ConfigError(f"rivals.images {config['rivals']['images']} is more than the "
-                                      f"{SHAPES[dataset].train} training images of '{dataset}' (experiment {name}); "
-                                      f"use at most {SHAPES[dataset].train}")
+                                      f"{shapes[dataset].train} training images of '{dataset}' (experiment {name}); "
+                                      f"use at most {shapes[dataset].train}")
 
 
 def _check_remedy_comparisons(config: dict) -> None:
@@ -208,23 +245,39 @@ def _check_remedy_comparisons(config: dict) -> None:
                               f"{config['analysis']['thresholds']}; add it there or pick one of them")
 
 
-def run_settings(config: dict, experiment: str, dataset: str, batch_size: int, seed: int) -> dict:
+def run_settings(config: dict, experiment: str, dataset: str, batch_size: int, seed: int,
+                 shapes: dict[str, Shape] = SHAPES) -> dict:
     """Everything that determines one training run, and nothing else (so that Snakemake reruns a
     training exactly when one of these changes).
 
     A remedy at its off value is left out: the settings of a run without remedies are exactly what
     they were before remedies existed (its summary, its checkpoint's resume check, its parameters).
+    The same holds for the config's own models and datasets: only their runs' settings say what
+    builds the model (``factory``, ``model_options``, ``layers``) and what the data is (``shape``,
+    from ``shapes``), so that a weights file rebuilds its model without the config.
     """
     exp = config["experiments"][experiment]
     # the train section holds every training option (the schema fills in its defaults)
     values = {key: exp.get(key, default) for key, default in config["train"].items()}
     settings = {key: value for key, value in values.items() if key not in REMEDIES_OFF or value != REMEDIES_OFF[key]}
-    settings.update(
-        model=exp["model"], variant=exp["variant"], model_options=exp.get("model_options", {}),
-        dataset=dataset, batch_size=int(batch_size), seed=int(seed), epochs=exp["epochs"],
-        weight_decay=exp["weight_decay"], switch=exp.get("switch"),
-    )
+    custom_model = config.get("models", {}).get(exp["model"])
+    if custom_model:
+        settings.update(model=exp["model"], factory=custom_model["factory"], model_options=custom_model["options"])
+        if "layers" in custom_model:
+            settings["layers"] = custom_model["layers"]
+    else:
+        settings.update(model=exp["model"], variant=exp["variant"], model_options=exp.get("model_options", {}))
+    settings.update(dataset=dataset, batch_size=int(batch_size), seed=int(seed), epochs=exp["epochs"],
+                    weight_decay=exp["weight_decay"], switch=exp.get("switch"))
+    if dataset not in SHAPES:
+        settings["shape"] = dataclasses.asdict(shapes[dataset])
     return settings
+
+
+def dataset_shape(settings: dict) -> Shape:
+    """The image shape, classes and split sizes of a run's dataset: a built-in's from ``SHAPES``, the
+    config's own from the run's settings."""
+    return Shape(**settings["shape"]) if "shape" in settings else SHAPES[settings["dataset"]]
 
 
 def remedies(settings: dict) -> dict:
@@ -245,7 +298,7 @@ def passes_per_epoch(settings: dict, batch_size: int) -> int:
     remedy = remedies(settings)
     if not remedy["regime_adaptation"]:
         return 1
-    n = SHAPES[settings["dataset"]].train
+    n = dataset_shape(settings).train
     base = steps_per_epoch(n, remedy["base_batch_size"], settings["drop_last"])
     return max(1, math.ceil(base / steps_per_epoch(n, batch_size, settings["drop_last"])))
 
@@ -265,15 +318,20 @@ def probe_epochs(config: dict, experiment: str) -> list[int]:
     return sorted({last if e == "last" else int(e) for e in config["probe"]["epochs"]})
 
 
-def job_resources(config: dict, experiment: str, dataset: str, batch_size: int, attempt: int) -> dict:
+def job_resources(config: dict, experiment: str, dataset: str, batch_size: int, attempt: int,
+                  shapes: dict[str, Shape] = SHAPES, activations: dict = ACTIVATIONS) -> dict:
     """Memory (MB) and runtime (minutes) to ask a cluster for, per kind of job; doubled, tripled...
-    on each retry.  Training runtimes assume a GPU like an H100; small batches take longer."""
+    on each retry.  Training runtimes assume a GPU like an H100; small batches take longer.
+    ``shapes`` and ``activations``: ``SHAPES`` and ``ACTIVATIONS`` with the config's own models and
+    datasets measured (``custom.describe``)."""
     exp = config["experiments"][experiment]
-    shape = SHAPES[dataset]
-    total, largest = ACTIVATIONS.get((exp["model"], shape.size), ACTIVATIONS[("resnet56", 32)])
+    shape = shapes[dataset]
+    total, largest = activations.get((exp["model"], shape.size), ACTIVATIONS[("resnet56", 32)])
     mb = 8 * batch_size / 1e6  # float64 megabytes per probed float and image
-    passes = passes_per_epoch({**config["train"], **exp, "dataset": dataset}, batch_size)
-    epoch_seconds = passes * EPOCH_SECONDS[exp["model"]] * max(1, 128 / batch_size) * shape.train / 50_000
+    passes = passes_per_epoch({**config["train"], **exp, "dataset": dataset, "shape": dataclasses.asdict(shape)},
+                              batch_size)
+    seconds = EPOCH_SECONDS.get(exp["model"], max(EPOCH_SECONDS.values()))
+    epoch_seconds = passes * seconds * max(1, 128 / batch_size) * shape.train / 50_000
     return {
         "train": {"mem_mb": 4000 * attempt, "runtime": attempt * max(30, int(3 * exp["epochs"] * epoch_seconds / 60))},
         "dump": {"mem_mb": attempt * int(2000 + 2.5 * total * mb), "runtime": 30 * attempt},

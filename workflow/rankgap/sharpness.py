@@ -119,7 +119,7 @@ def run(weights_path: Path, dataset_path: Path, out: Path, images: int, seed: in
         splits = data.load(dataset_path)
         # the first `images` of a seeded permutation, drawn as the probe batch is
         index = activations.probe_indices(len(splits["x_train"]), images, seed)
-        x = data.normalize(splits["x_train"][index].to(device), dataset)
+        x = data.normalize(splits["x_train"][index].to(device), data.normalization(dataset, splits["x_train"]))
         model = models.from_weights(weights).to(device)
         result.update(measure(model, x, splits["y_train"][index].to(device), seed, iterations, tolerance, samples))
     result.update(seconds=time.time() - started, device=str(device))

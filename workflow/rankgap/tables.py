@@ -1,5 +1,5 @@
 """The paper's tables: train/test error and loss per batch size, from the runs' summaries, and the
-appendix's E sigma_min per matrix size."""
+appendix's E sigma_min per matrix size; and the table of every run of a config."""
 
 from __future__ import annotations
 
@@ -93,6 +93,46 @@ def formatted(table: pd.DataFrame) -> pd.DataFrame:
     if (table["status"] != "ok").any():
         shown["Status"] = table["status"]
     return shown
+
+
+# The runs table's first columns (then every other setting of the runs, by name); the losses are the
+# cross-entropy, final, on the whole splits in eval mode
+RUN_COLUMNS = ["experiment", "dataset", "model", "batch_size", "seed", "status", "epochs_completed", "epochs",
+               "train_error", "test_error", "train_loss", "test_loss", "wall_seconds", "device", "host", "commit",
+               "dirty"]
+
+
+def runs_table(runs: list[dict], summaries: list[Path]) -> pd.DataFrame:
+    """One row per run: ``runs`` (its wildcards: experiment, dataset, batch size, seed) beside its
+    summary, in ``RUN_COLUMNS`` and then every other setting (mappings and lists as JSON).  A
+    summary from before commits were recorded has none."""
+    rows = []
+    for run, path in zip(runs, summaries, strict=True):
+        summary = json.loads(Path(path).read_text())
+        git = summary.pop("git", {"commit": None, "dirty": None})
+        summary.pop("versions")  # library versions: the same for every run of a machine, and nested
+        row = {**summary, **run, **git}
+        rows.append({key: json.dumps(value) if isinstance(value, (dict, list)) else value for key, value in row.items()})
+    frame = pd.DataFrame(rows)
+    return frame[RUN_COLUMNS + [column for column in frame.columns if column not in RUN_COLUMNS]]
+
+
+def runs_formatted(table: pd.DataFrame) -> pd.DataFrame:
+    """The runs table as its markdown shows it: which run, how it ended, where and with what code."""
+    def commit(row) -> str:
+        if not isinstance(row["commit"], str):
+            return "unknown"
+        return row["commit"][:10] + (" (uncommitted changes)" if row["dirty"] else "")
+
+    return pd.DataFrame({
+        "Experiment": table["experiment"], "Dataset": table["dataset"], "Model": table["model"],
+        "Batch size": table["batch_size"].astype(str), "Seed": table["seed"].astype(str), "Status": table["status"],
+        "Epochs": [f"{done}/{total}" for done, total in zip(table["epochs_completed"], table["epochs"])],
+        "Train error": table["train_error"].map("{:.2f}%".format),
+        "Test error": table["test_error"].map("{:.2f}%".format),
+        "Wall time": table["wall_seconds"].map("{:.0f} s".format),
+        "Device": table["device"], "Commit": [commit(row) for _, row in table.iterrows()],
+    })
 
 
 # LaTeX for the characters the tables print (longest first: σmin before σ)

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data, models
+from .provenance import git_state
 from .settings import passes_per_epoch, remedies
 
 log = logging.getLogger(__name__)
@@ -97,13 +98,14 @@ def crop_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model, x_uint8, labels, dataset, memory_format) -> tuple[float, float]:
-    """Mean cross-entropy and error rate (%) over a whole split, in eval mode."""
+def evaluate(model, x_uint8, labels, normalization, memory_format) -> tuple[float, float]:
+    """Mean cross-entropy and error rate (%) over a whole split, in eval mode; ``normalization``:
+    the dataset's (``data.normalization``)."""
     model.eval()
     loss_sum = torch.zeros((), dtype=torch.float64, device=labels.device)
     wrong = torch.zeros((), dtype=torch.int64, device=labels.device)
     for i in range(0, len(labels), EVAL_CHUNK):
-        x = data.normalize(x_uint8[i : i + EVAL_CHUNK], dataset).contiguous(memory_format=memory_format)
+        x = data.normalize(x_uint8[i : i + EVAL_CHUNK], normalization).contiguous(memory_format=memory_format)
         y = labels[i : i + EVAL_CHUNK]
         logits = model(x).float()
         loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
@@ -152,14 +154,17 @@ def _library_versions() -> dict:
 
 
 def run_epoch(step, optimizer, x_train, y_train, settings: dict, epoch: int, memory_format=torch.contiguous_format,
-              progress: bool = False) -> tuple[float, float, int]:
+              progress: bool = False, normalization=None) -> tuple[float, float, int]:
     """One epoch of SGD over uint8 training images already on the device: one pass over them, or
     with regime adaptation several (``settings.passes_per_epoch``), each in its own order.
+    ``normalization``: the dataset's (default: ``data.normalization`` of its name and ``x_train``).
 
     Returns the mean training loss, the training error (%) and the number of images seen.  The
     batch order, augmentation and activation noise come from a generator seeded by (seed, epoch).
     """
     device = x_train.device
+    if normalization is None:
+        normalization = data.normalization(settings["dataset"], x_train)
     bs = batch_size(settings, epoch)
     generator = torch.Generator(device).manual_seed(settings["seed"] * 1_000_003 + epoch)
     orders = [torch.randperm(len(y_train), generator=generator, device=device)
@@ -176,7 +181,7 @@ def run_epoch(step, optimizer, x_train, y_train, settings: dict, epoch: int, mem
 
         batches = tqdm(batches, desc=f"epoch {epoch + 1}/{settings['epochs']}", leave=False)
     for index in batches:
-        x = data.normalize(x_train[index], settings["dataset"])
+        x = data.normalize(x_train[index], normalization)
         if settings["augment"] == "crop_flip":
             x = crop_flip(x, generator)
         x = x.contiguous(memory_format=memory_format)
@@ -205,9 +210,9 @@ def train(settings: dict, dataset_path: Path, weights: Path, metrics: Path, summ
         torch.backends.cudnn.benchmark = True
     if device.type == "cpu":
         keep_freed_memory()
-    name = settings["dataset"]
     splits = data.load(dataset_path, device)
     x_train, y_train = splits["x_train"], splits["y_train"]
+    normalization = data.normalization(settings["dataset"], x_train)
     # channels-last speeds up GPU convolutions but slows CPU ones (measured: README), so CPUs skip it
     channels_last = settings["channels_last"] and device.type == "cuda"
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -238,12 +243,12 @@ def train(settings: dict, dataset_path: Path, weights: Path, metrics: Path, summ
         for group in optimizer.param_groups:
             group["lr"] = lr
         train_loss, train_error, seen = run_epoch(step, optimizer, x_train, y_train, settings, epoch, memory_format,
-                                                  progress=sys.stderr.isatty())
+                                                  progress=sys.stderr.isatty(), normalization=normalization)
         if not math.isfinite(train_loss):
             status = "diverged"
             log.warning("epoch %d: training loss is %s; stopping (status 'diverged')", epoch + 1, train_loss)
             break
-        test_loss, test_error = evaluate(model, splits["x_test"], splits["y_test"], name, memory_format)
+        test_loss, test_error = evaluate(model, splits["x_test"], splits["y_test"], normalization, memory_format)
         seconds = time.time() - tic
         # the epoch's running training loss (train mode, weights moving) and the penalty at its end
         row = {"epoch": epoch + 1, "lr": lr, "batch_size": bs, "train_error": train_error, "test_error": test_error,
@@ -260,8 +265,8 @@ def train(settings: dict, dataset_path: Path, weights: Path, metrics: Path, summ
 
     final = {"train_error": math.nan, "test_error": math.nan, **losses(math.nan, math.nan, math.nan)}
     if status == "ok":  # on the whole splits, in eval mode
-        train_loss, final["train_error"] = evaluate(model, x_train, y_train, name, memory_format)
-        test_loss, final["test_error"] = evaluate(model, splits["x_test"], splits["y_test"], name, memory_format)
+        train_loss, final["train_error"] = evaluate(model, x_train, y_train, normalization, memory_format)
+        test_loss, final["test_error"] = evaluate(model, splits["x_test"], splits["y_test"], normalization, memory_format)
         final.update(losses(train_loss, test_loss, weight_penalty(model, settings["weight_decay"])))
     for epoch, path in snapshots.items():  # a diverged run has no weights for the epochs it never reached
         if not path.exists():
@@ -274,6 +279,8 @@ def train(settings: dict, dataset_path: Path, weights: Path, metrics: Path, summ
         "host": socket.gethostname(), "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         "threads": torch.get_num_threads(), "parameters": sum(p.numel() for p in model.parameters()),
         "versions": _library_versions(),
+        # the code that trained: recorded, not part of the settings (a new commit retrains nothing)
+        "git": git_state(Path(__file__).parent),
     }
     Path(summary).write_text(json.dumps(result, indent=2, allow_nan=True))
     checkpoint.unlink(missing_ok=True)

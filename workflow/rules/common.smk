@@ -1,6 +1,7 @@
 # Paths, wildcard constraints and config checks: defined once, used by every stage.
 import ast
 import hashlib
+import importlib.util
 import os
 import re
 import sys
@@ -16,7 +17,15 @@ from rankgap import settings  # noqa: E402  (torch-free: parsing stays fast)
 SCHEMA = "../schemas/config.schema.yaml"
 settings.validate(config, workflow.source_path(SCHEMA))  # every problem at once, with the allowed values
 validate(config, SCHEMA, set_default=True)  # fills in the schema's defaults
-settings.check(config)
+if config["models"] or config["datasets"]:
+    # the config's own models and datasets, measured on the data and the models (torch: only such a config needs it)
+    from rankgap import custom  # noqa: E402
+
+    DESCRIBED = custom.describe(config)
+    SHAPES, ACTIVATION_SIZES = DESCRIBED.shapes, DESCRIBED.activations
+else:
+    SHAPES, ACTIVATION_SIZES = settings.SHAPES, settings.ACTIVATIONS
+settings.check(config, SHAPES)
 
 DATASET = f"{config['data_dir']}/{{dataset}}.safetensors"
 RUN = "results/runs/{experiment}/{dataset}/bs{batch_size}-seed{seed}"
@@ -79,7 +88,31 @@ def package_modules(source, found=None):
 
 
 def run_settings(wildcards):
-    return settings.run_settings(config, wildcards.experiment, wildcards.dataset, wildcards.batch_size, wildcards.seed)
+    return settings.run_settings(config, wildcards.experiment, wildcards.dataset, wildcards.batch_size, wildcards.seed,
+                                 SHAPES)
+
+
+def model_source(wildcards):
+    """The module file of the experiment's model when it is one of the config's own and lies under
+    the working directory (an input of its trainings: editing it retrains); none for a built-in or
+    an installed one (its version is in the runs' summaries)."""
+    spec = config["models"].get(config["experiments"][wildcards.experiment]["model"])
+    if not spec:
+        return []
+    origin = Path(importlib.util.find_spec(spec["factory"].partition(":")[0]).origin).resolve()
+    return [os.path.relpath(origin)] if origin.is_relative_to(Path.cwd()) else []
+
+
+def custom_dataset_file(wildcards):
+    """The file of one of the config's own datasets given as a file (replacing it reconverts); none
+    for a folder or a torchvision class."""
+    spec = config["datasets"][wildcards.dataset]
+    return [spec["file"]] if "file" in spec else []
+
+
+def all_runs():
+    """Every run of every experiment of the config, as wildcard dicts."""
+    return [run for experiment in config["experiments"] for run in settings.runs(config, experiment)]
 
 
 def probes(experiment, datasets=None):
@@ -208,11 +241,14 @@ VARIANT_NAMES = {"bn": "", "nobn": " without batch norm", "linear": " (linear)"}
 
 
 def model_label(kind):
-    """Report category of a table or figure: its experiment's model and variant."""
+    """Report category of a table or figure: its experiment's model and variant (the config's own
+    models: their name)."""
 
     def label(wildcards):
         name = wildcards.table if kind == "tables" else wildcards.figure
         experiment = config["experiments"][config[kind][name]["experiment"]]
+        if experiment["model"] in config["models"]:
+            return experiment["model"]
         return MODEL_NAMES[experiment["model"]] + VARIANT_NAMES[experiment["variant"]]
 
     return label
@@ -223,7 +259,8 @@ def job_resource(rule, key):
 
     def value(wildcards, attempt):
         batch_size = int(wildcards.batch_size)
-        estimates = settings.job_resources(config, wildcards.experiment, wildcards.dataset, batch_size, attempt)
+        estimates = settings.job_resources(config, wildcards.experiment, wildcards.dataset, batch_size, attempt,
+                                           SHAPES, ACTIVATION_SIZES)
         return estimates[rule][key]
 
     return value

@@ -1,14 +1,18 @@
 # Datasets: downloaded on the head node (cluster nodes often have no internet), checksummed,
-# converted once into the canonical file every other rule reads.
+# converted once into the canonical file every other rule reads.  The config's own datasets (its
+# `datasets` section) are converted by their own rule, from local files only.
 
 
 localrules:
     dataset,
+    custom_dataset,
 
 
 rule dataset:
     output:
         DATASET,
+    wildcard_constraints:
+        dataset=_names(settings.SHAPES),
     params:
         raw_dir=lambda wildcards, output: f"{os.path.dirname(output[0])}/raw/{wildcards.dataset}",
     # `mirror` and `sources` say where the raw files are, not what they are (they are checksummed):
@@ -19,3 +23,21 @@ rule dataset:
         "results/logs/dataset/{dataset}.log",
     script:
         "../scripts/dataset.py"
+
+
+rule custom_dataset:
+    input:
+        custom_dataset_file,
+    output:
+        DATASET,
+    wildcard_constraints:
+        dataset=_names(config["datasets"]),
+    params:
+        # its entry in the config: changing where the data comes from reconverts it
+        source=lambda wildcards: config["datasets"][wildcards.dataset],
+    conda:
+        "../../envs/train.yaml"
+    log:
+        "results/logs/dataset/{dataset}.log",
+    script:
+        "../scripts/custom_dataset.py"

@@ -1,11 +1,13 @@
-# The paper's artifacts: tables from the runs' summaries, figures from the rank-loss counts.
-# All light: on a cluster they run on the head node.
+# The paper's artifacts: tables from the runs' summaries, figures from the rank-loss counts; and
+# the table of every run of the config (`snakemake runs`). All light: on a cluster they run on the
+# head node.
 
 
 localrules:
     table,
     figure,
     comparison,
+    runs,
 
 
 rule table:
@@ -81,3 +83,20 @@ rule comparison:
         "results/logs/comparison.log",
     script:
         "../scripts/comparison.py"
+
+
+rule runs:
+    input:
+        [f"{RUN.format(**run)}/summary.json" for run in all_runs()],
+    output:
+        csv="results/report/runs.csv",
+        md="results/report/runs.md",
+    params:
+        runs=all_runs(),  # which run each summary is, in the same order
+        code=code("runs"),
+    conda:
+        "../../envs/analysis.yaml"
+    log:
+        "results/logs/runs.log",
+    script:
+        "../scripts/runs.py"

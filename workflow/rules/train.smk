@@ -4,6 +4,7 @@
 rule train:
     input:
         data=DATASET,
+        model=model_source,
     output:
         weights=f"{RUN}/weights.pt",
         metrics=f"{RUN}/metrics.csv",
