@@ -496,9 +496,9 @@ def shape_of(name: str, splits: Splits) -> Shape:
             raise DatasetError(f"{where} is {x.dtype}; expected uint8 images (0 to 255)")
         if x.ndim == 3:
             x = splits[f"x_{split}"] = x.unsqueeze(1)
-        if x.ndim != 4 or x.shape[2] != x.shape[3]:
-            raise DatasetError(f"{where} has shape {tuple(x.shape)}; expected square images, N x C x H x W (H = W) "
-                               f"or N x H x W")
+        if x.ndim != 4 or x.shape[2] != x.shape[3] or not len(x):
+            raise DatasetError(f"{where} has shape {tuple(x.shape)}; expected one or more square images, "
+                               f"N x C x H x W (H = W) or N x H x W")
         if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool or y.shape != (len(x),):
             raise DatasetError(f"datasets.{name}: y_{split} is {y.dtype} of shape {tuple(y.shape)}; expected "
                                f"{len(x)} integer labels, one per image")
