@@ -124,8 +124,8 @@ def check(config: dict, shapes: dict[str, Shape] = SHAPES) -> None:
             for key, ignored in (("variant", exp["variant"] != "bn"), ("model_options", "model_options" in exp)):
                 if ignored:
                     raise ConfigError(f"experiments.{name}.{key} applies to the built-in models only, and "
-                                      f"{exp['model']} is one of the config's models: give its keyword arguments "
-                                      f"in models.{exp['model']}.options")
+                                      f"{exp['model']} is one of the config's own: what it builds is set by "
+                                      f"models.{exp['model']}.options")
         for dataset in exp["datasets"]:
             n_train = shapes[dataset].train
             sizes = list(exp["batch_sizes"]) + ([exp["switch"]["batch_size"]] if exp.get("switch") else [])
