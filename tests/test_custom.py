@@ -179,10 +179,12 @@ def test_names_are_checked_with_the_configs_own_among_the_allowed(project):
     config = tiny(EXAMPLE)
     config["experiments"]["example"]["model"] = "tiny_cn"
     config["datasets"]["mnist"] = {"file": "x.npz"}
+    config["datasets"]["both"] = {"file": "x.npz", "folder": "images"}
     result = dry_run(project, config)
-    message = result.stdout + result.stderr
+    message = result.stdout + result.stderr  # every problem at once
     assert "experiments.example.model: 'tiny_cn' is not allowed; allowed values: lenet5, vgg16, resnet56, tiny_cnn" in message
     assert "datasets.mnist: 'mnist' is a built-in dataset; give yours another name" in message
+    assert "datasets.both: give exactly one of file, folder, torchvision" in message
 
 
 def test_a_built_in_model_on_a_dataset_of_another_size_is_refused(project):
