@@ -9,8 +9,9 @@ start() {
   rm -rf "$ROOT/state" "$ROOT/spool"
   mkdir -p "$ROOT"/{etc,state,spool,log,run,dev,munge}
   chmod 755 "$ROOT/munge"  # munged wants o+x on its socket's folder
-  local node mem
+  local node mem cpus
   node=$(hostname -s)
+  cpus=$(getconf _NPROCESSORS_ONLN)  # not nproc, which OMP_NUM_THREADS lowers
   mem=$(( $(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo) - 2048 ))
   # gres/gpu drops File-less GPUs, and File must be a character or block device
   for i in 0 1; do [ -e "$ROOT/dev/gpu$i" ] || mknod "$ROOT/dev/gpu$i" c 1 3; done
@@ -39,7 +40,7 @@ ReturnToService=2
 # no slurmdbd: finished jobs must stay visible to squeue, which the executor polls instead of sacct
 MinJobAge=300
 GresTypes=gpu
-NodeName=${node} NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=${mem} Gres=gpu:2 State=UNKNOWN
+NodeName=${node} NodeAddr=127.0.0.1 CPUs=${cpus} RealMemory=${mem} Gres=gpu:2 State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
   echo "NodeName=${node} Name=gpu File=$ROOT/dev/gpu[0-1]" > "$ROOT/etc/gres.conf"

@@ -122,7 +122,7 @@ def test_comparison_lists_every_number_of_the_paper(tiny):
     # the tiny grid ran batch 8 and 16, none of the paper's: those rows say so instead of a number
     assert (numbers["status"] == "not run").all()
     text = (project / "results/report/paper_comparison.md").read_text()
-    assert "`reported_loss: {train: objective, test: cross_entropy}`" in text  # the default, and the comparison says so
+    assert "`reported_loss: {train: objective, test: objective}`" in text  # the default, and the comparison says so
     trends = markdown_table(text, "Artifact")
     claims = trends["Claim"].value_counts()
     assert claims["near-rank loss grows with batch size"] == 6 * 2  # six figures, two datasets each
@@ -158,12 +158,12 @@ def test_tables_show_the_reported_loss_and_keep_both(tiny):
     project, _ = tiny
     for i in (1, 11):
         table = pd.read_csv(project / f"results/tables/table{i}.csv")
-        # the default: the training objective, the test cross-entropy
+        # the default: the objective for both splits
         assert table["train_loss"].tolist() == table["train_objective"].tolist()
-        assert table["test_loss"].tolist() == table["test_cross_entropy"].tolist()
+        assert table["test_loss"].tolist() == table["test_objective"].tolist()
         assert (table["train_objective"] > table["train_cross_entropy"]).all()  # weight decay > 0, a penalty
         markdown = (project / f"results/tables/table{i}.md").read_text()
-        assert "Loss: train: cross-entropy plus the weight-decay penalty" in markdown
+        assert "Loss: cross-entropy plus the weight-decay penalty" in markdown and "train and test." in markdown
 
 
 def test_reported_loss_change_reruns_tables_and_comparison_only(tiny):
@@ -220,9 +220,9 @@ def test_several_seeds_give_mean_and_std(tmp_path):
     assert (table["seeds"] == 2).all() and table["test_loss_std"].notna().all()
     summaries = [pd.read_json(project / f"results/runs/seeded/digits/bs16-seed{s}/summary.json", typ="series")
                  for s in (0, 1)]
-    # the table shows the default reported_loss (training objective, test cross-entropy), both kinds beside
-    for shown, recorded in (("train_loss", "train_objective"), ("test_loss", "test_loss"),
-                            ("train_cross_entropy", "train_loss"), ("test_objective", "test_objective")):
+    # the table shows the default reported_loss (the objective for both splits), both kinds beside
+    for shown, recorded in (("train_loss", "train_objective"), ("test_loss", "test_objective"),
+                            ("train_cross_entropy", "train_loss"), ("test_cross_entropy", "test_loss")):
         assert table.loc[0, shown] == pytest.approx((summaries[0][recorded] + summaries[1][recorded]) / 2)
     assert "±" in (project / "results/tables/seeded.md").read_text()
     # the comparison's trends: rho of the seed means beside the range of the seeds' own rhos

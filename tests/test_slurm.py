@@ -6,14 +6,16 @@ without them unless RANKGAP_REQUIRE_SLURM=1 (as in CI), where their absence is a
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 
 import pytest
 import yaml
+from rankgap import settings
 
-from conftest import REPO, copy_project
+from conftest import REPO, copy_project, snakemake
 
 CLUSTER = REPO / "tests" / "slurm_cluster.sh"
 
@@ -35,38 +37,79 @@ def cluster():
 
 def slurm_project(path):
     """A copy of the project with the real SLURM profile plus a test overlay: this cluster's
-    partition, and squeue for job status (there is no slurmdbd here, so no sacct)."""
+    partition, squeue for job status (there is no slurmdbd here, so no sacct), and no more cores
+    per group submission than this machine's node has."""
     project = copy_project(path)
     profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
     profile["default-resources"]["slurm_partition"] = "debug"
     profile.update({"slurm-status-command": "squeue", "slurm-init-seconds-before-status-checks": 2,
-                    "slurm-keep-successful-logs": True})
+                    "slurm-keep-successful-logs": True, "cores": min(profile["cores"], os.cpu_count())})
     (project / "test-profile").mkdir()
     (project / "test-profile" / "config.yaml").write_text(yaml.safe_dump(profile))
     return project
 
 
 def run_on_slurm(project, *args, limit=900):
+    # as the README says: the SLURM profile as the workflow profile (replacing profiles/default);
     # SIGINT, not SIGTERM, lets Snakemake cancel its SLURM jobs
     command = ["timeout", "-s", "INT", "-k", "30", str(limit), sys.executable, "-m", "snakemake",
-               "--profile", "test-profile", "--configfile", "config/smoke.yaml", *args]
+               "--workflow-profile", "test-profile", "--configfile", "config/smoke.yaml", *args]
     return subprocess.run(command, cwd=project, capture_output=True, text=True)
 
 
-def test_smoke_config_runs_through_the_slurm_profile(cluster, tmp_path):
+def slurm_job_ids(project):
+    """The SLURM job of each smoke training, by batch size (from the runs' summaries)."""
+    runs = project / "results/runs/smoke/digits"
+    return {bs: json.loads((runs / f"bs{bs}-seed0/summary.json").read_text())["slurm_job_id"] for bs in (8, 512)}
+
+
+def test_the_profile_sizes_its_groups_from_the_runtime_estimates():
+    """The profile's group-components are what settings.group_components derives for config.yaml."""
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert profile["group-components"] == settings.group_components(config)
+    # LeNet-5's trainings and every probe are short; ResNet-56's trainings are submissions of their own
+    assert {"lenet5_trainings", "lenet5_probes", "vgg16_probes", "resnet56_probes"} <= set(profile["group-components"])
+    assert settings.job_group(config, "train", "resnet56", "cifar10", 128) is None
+
+
+def test_the_gres_profile_asks_for_gres_instead_of_gpus(tmp_path):
+    """What the SLURM plugin makes of a training job's resources under the gres profile (a dry
+    run's resources, through the plugin's own function); the cluster test below submits them."""
+    plugin = pytest.importorskip("snakemake_executor_plugin_slurm.utils")
+    from snakemake.iocontainers import ResourceList
+
+    project = copy_project(tmp_path)
+    dry_run = snakemake(project, "--workflow-profile", "profiles/slurm", "--profile", "profiles/slurm-gres",
+                        "--configfile", "config/smoke.yaml", "--dry-run", "results/runs/smoke/digits/bs8-seed0/summary.json")
+    listed = re.search(r"rule train:.*?resources: ([^\n]*)", dry_run.stdout, re.DOTALL).group(1)
+    resources = dict(item.split("=", 1) for item in listed.split(", "))
+    assert (resources["gpu"], resources["gres"]) == ("0", "gpu:1")
+    job = type("Job", (), {"resources": ResourceList(fromdict={"gpu": 0, "gres": resources["gres"]})})()
+    assert plugin.set_gres_string(job) == " --gres=gpu:1"
+
+
+def test_smoke_config_runs_through_the_slurm_profile_in_groups(cluster, tmp_path):
     project = slurm_project(tmp_path)
     result = run_on_slurm(project)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    runs = project / "results/runs/smoke/digits"
-    jobs = {json.loads((runs / f"bs{bs}-seed0/summary.json").read_text())["slurm_job_id"] for bs in (8, 512)}
-    assert None not in jobs and len(jobs) == 2  # each training was its own SLURM job
-    logs = project / ".snakemake/slurm_logs"
-    for rule, count in {"train": 2, "dump": 4, "spectra": 4}.items():
-        assert len(list((logs / f"rule_{rule}").rglob("*.log"))) == count, f"{rule} jobs went through sbatch"
-    for rule in ("dataset", "rankloss", "table", "figure", "comparison"):  # light rules stay on the login node
-        assert not (logs / f"rule_{rule}").exists()
+    jobs = slurm_job_ids(project)
+    assert None not in jobs.values() and len(set(jobs.values())) == 1  # both trainings in one submission
+    # one log per sbatch: 2 trainings, 4 dumps and 4 SVD jobs went in two submissions, one per group
+    # (the light rules stay on the login node)
+    submissions = sorted(path.parent.name for path in (project / ".snakemake/slurm_logs").rglob("*.log"))
+    assert submissions == ["group_lenet5_probes_dump_spectra", "group_lenet5_trainings_train"], submissions
     assert (project / "results/tables/smoke_table.md").exists()
     assert (project / "results/figures/smoke_figure.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_the_gres_profile_submits_with_gres_on_slurm(cluster, tmp_path):
+    project = slurm_project(tmp_path)
+    result = run_on_slurm(project, "--profile", "profiles/slurm-gres", *[f"results/runs/smoke/digits/bs{bs}-seed0/summary.json" for bs in (8, 512)])
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    job = slurm_job_ids(project)[8]
+    shown = subprocess.run(["scontrol", "show", "job", "-o", job], capture_output=True, text=True, check=True).stdout
+    assert "TresPerNode=gres:gpu:1" in shown and "TresPerJob" not in shown, shown
 
 
 def test_a_failing_cluster_job_fails_the_run_with_its_log_path(cluster, tmp_path):

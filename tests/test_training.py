@@ -170,3 +170,75 @@ def test_learning_rate_runs_from_start_to_end(schedule):
 def test_switch_batch_size_from_the_switch_epoch():
     settings = {"batch_size": 4096, "switch": {"batch_size": 128, "epoch": 30}}
     assert [train.batch_size(settings, e) for e in (0, 29, 30, 59)] == [4096, 4096, 128, 128]
+
+
+def digits_run_settings(tmp_path, **options):
+    """A short LeNet-5 run on the digits (built locally, no download): the dataset file and its
+    settings as the pipeline makes them (schema defaults, then ``options``)."""
+    from snakemake.utils import validate
+
+    from conftest import REPO
+    from rankgap import data, settings
+
+    config = {"experiments": {"graphs": {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [64], "epochs": 1,
+                                         "weight_decay": 5e-4, **options}}}
+    validate(config, str(REPO / "workflow/schemas/config.schema.yaml"), set_default=True)
+    dataset = tmp_path / "digits.safetensors"
+    if not dataset.exists():
+        data.prepare("digits", dataset, tmp_path / "raw")
+    return dataset, settings.run_settings(config, "graphs", "digits", 64, 0)
+
+
+def train_digits(dataset, run_settings, folder, device):
+    folder.mkdir()
+    train.train(run_settings, dataset, folder / "weights.pt", folder / "metrics.csv", folder / "summary.json",
+                folder / "checkpoint.pt", {}, device)
+    weights = torch.load(folder / "weights.pt", weights_only=False)["state"]
+    metrics = pd.read_csv(folder / "metrics.csv").drop(columns=["seconds", "images_per_second"])
+    return weights, metrics
+
+
+def test_cuda_graphs_are_off_by_default_and_a_no_op_on_the_cpu(tmp_path):
+    dataset, eager = digits_run_settings(tmp_path)
+    assert eager["cuda_graphs"] is False
+    model = torch.nn.Linear(2, 2)
+    assert train.compiled(model, {**eager, "cuda_graphs": True}, torch.device("cpu")) == (model, model)
+    _, graphed = digits_run_settings(tmp_path, cuda_graphs=True, deterministic=True)
+    results = [train_digits(dataset, s, tmp_path / name, torch.device("cpu"))
+               for name, s in (("eager", {**graphed, "cuda_graphs": False}), ("graphed", graphed))]
+    (weights_a, metrics_a), (weights_b, metrics_b) = results
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+    pd.testing.assert_frame_equal(metrics_a, metrics_b)
+
+
+def test_cuda_graphs_compile_training_and_evaluation_in_reduce_overhead_mode(monkeypatch):
+    """On a GPU (the device is only named here: nothing runs on it)."""
+    modes = []
+    monkeypatch.setattr(torch, "compile", lambda model, mode=None: modes.append(mode) or ("compiled", model))
+    model = torch.nn.Linear(2, 2)
+    step, evaluator = train.compiled(model, {"cuda_graphs": True, "compile": False}, torch.device("cuda"))
+    assert modes == ["reduce-overhead"] and step == ("compiled", model) and evaluator is step
+    modes.clear()
+    step, evaluator = train.compiled(model, {"cuda_graphs": False, "compile": True}, torch.device("cuda"))
+    assert modes == [None] and evaluator is model  # compile alone: evaluation stays eager, as before
+
+
+# Compiled kernels are not eager's (fused, other summation orders), so a graphed run agrees with an
+# eager one to a tolerance, not bit for bit: weights and losses after one epoch of 23 steps from the
+# same weights; an image whose two largest logits nearly tie may flip, so error rates may differ by
+# up to two of the 360 test images.
+GRAPHS_TOLERANCE = {"rtol": 1e-3, "atol": 1e-4}
+ERROR_TOLERANCE = 100 * 2 / 360
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+def test_cuda_graphs_train_like_eager_within_the_tolerance(tmp_path):
+    dataset, graphed = digits_run_settings(tmp_path, cuda_graphs=True, deterministic=True)
+    results = [train_digits(dataset, s, tmp_path / name, torch.device("cuda"))
+               for name, s in (("eager", {**graphed, "cuda_graphs": False}), ("graphed", graphed))]
+    (weights_a, metrics_a), (weights_b, metrics_b) = results
+    for key in weights_a:
+        torch.testing.assert_close(weights_b[key], weights_a[key], **GRAPHS_TOLERANCE)
+    losses, errors = ["train_loss", "test_loss", "weight_penalty"], ["train_error", "test_error"]
+    pd.testing.assert_frame_equal(metrics_b[losses], metrics_a[losses], check_exact=False, **GRAPHS_TOLERANCE)
+    assert (metrics_b[errors] - metrics_a[errors]).abs().to_numpy().max() <= ERROR_TOLERANCE

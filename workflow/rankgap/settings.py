@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import itertools
 import math
 from pathlib import Path
 
@@ -49,6 +50,19 @@ HESSIAN_CHUNK = 1024
 # a guess, which a cluster's retries double if it is too short.
 EPOCH_SECONDS = {"lenet5": 2, "vgg16": 4, "resnet56": 11}
 BUILT_IN_MODELS = tuple(EPOCH_SECONDS)
+# A probe's SVDs take about 20 s plus 13 s per GiB of float64 activations on this project's 2-core
+# CPU: 23 s for LeNet-5 at batch 8192 (0.4 GiB), 75 s for VGG-16 at 2048 (4.2 GiB) (README, "Speed").
+# LeNet-5's dumps took 5-20 s, so a dump is given the same estimate.
+PROBE_SECONDS = (20, 13)
+# Seconds a job spends outside its work (Python, torch, the dataset), a generous guess.
+STARTUP_SECONDS = 60
+# A cluster is asked for this many times a job's estimated time (other cards and CPUs are slower).
+RUNTIME_MARGIN = 3
+# Short jobs are grouped into submissions asking for at most this many minutes (see job_group).
+SUBMISSION_MINUTES = 120
+# The Snakemake group of each kind of short job, named after the model: a probe's dump and its SVDs
+# form one component of their group, so that a dump (a temporary file) is read where it was written.
+GROUP_RULES = {"trainings": ("train",), "probes": ("dump", "spectra")}
 
 
 class ConfigError(ValueError):
@@ -318,12 +332,19 @@ def probe_epochs(config: dict, experiment: str) -> list[int]:
     return sorted({last if e == "last" else int(e) for e in config["probe"]["epochs"]})
 
 
+def _runtime_request(seconds: float, attempt: int) -> int:
+    """Minutes to ask for a job estimated at ``seconds``: the margin over it, startup included, and
+    more on each retry."""
+    return attempt * math.ceil(RUNTIME_MARGIN * (STARTUP_SECONDS + seconds) / 60)
+
+
 def job_resources(config: dict, experiment: str, dataset: str, batch_size: int, attempt: int,
                   shapes: dict[str, Shape] = SHAPES, activations: dict = ACTIVATIONS) -> dict:
     """Memory (MB) and runtime (minutes) to ask a cluster for, per kind of job; doubled, tripled...
-    on each retry.  Training runtimes assume a GPU like an H100; small batches take longer.
-    ``shapes`` and ``activations``: ``SHAPES`` and ``ACTIVATIONS`` with the config's own models and
-    datasets measured (``custom.describe``)."""
+    on each retry.  Training runtimes assume a GPU like an H100; small batches take longer.  There
+    is no minimum runtime: the requests of grouped jobs add up (job_group).  ``shapes`` and
+    ``activations``: ``SHAPES`` and ``ACTIVATIONS`` with the config's own models and datasets
+    measured (``custom.describe``)."""
     exp = config["experiments"][experiment]
     shape = shapes[dataset]
     total, largest = activations.get((exp["model"], shape.size), ACTIVATIONS[("resnet56", 32)])
@@ -332,11 +353,48 @@ def job_resources(config: dict, experiment: str, dataset: str, batch_size: int, 
                               batch_size)
     seconds = EPOCH_SECONDS.get(exp["model"], max(EPOCH_SECONDS.values()))
     epoch_seconds = passes * seconds * max(1, 128 / batch_size) * shape.train / 50_000
+    fixed, per_gib = PROBE_SECONDS
+    probe_seconds = fixed + per_gib * 8 * batch_size * total / 2**30
     return {
-        "train": {"mem_mb": 4000 * attempt, "runtime": attempt * max(30, int(3 * exp["epochs"] * epoch_seconds / 60))},
-        "dump": {"mem_mb": attempt * int(2000 + 2.5 * total * mb), "runtime": 30 * attempt},
-        "spectra": {"mem_mb": attempt * int(2000 + 3 * largest * mb), "runtime": 120 * attempt},
+        "train": {"mem_mb": 4000 * attempt, "runtime": _runtime_request(exp["epochs"] * epoch_seconds, attempt)},
+        "dump": {"mem_mb": attempt * int(2000 + 2.5 * total * mb), "runtime": _runtime_request(probe_seconds, attempt)},
+        "spectra": {"mem_mb": attempt * int(2000 + 3 * largest * mb), "runtime": _runtime_request(probe_seconds, attempt)},
         # a Hessian-vector product of HESSIAN_CHUNK float32 images keeps a few times their activations
         "sharpness": {"mem_mb": attempt * int(2000 + 12 * total * HESSIAN_CHUNK * 4 / 1e6), "runtime": 120 * attempt},
         "weight_spectra": {"mem_mb": 4000 * attempt, "runtime": 30 * attempt},
     }
+
+
+def job_group(config: dict, rule: str, experiment: str, dataset: str, batch_size: int, **known) -> str | None:
+    """The Snakemake group of a job on a cluster (groups are ignored locally).  ``known``: the
+    ``shapes`` and ``activations`` of ``job_resources``, for the config's own models and datasets."""
+    kind = next(kind for kind, rules in GROUP_RULES.items() if rule in rules)
+    return _group(config, kind, experiment, dataset, batch_size, **known)
+
+
+def _group(config: dict, kind: str, experiment: str, dataset: str, batch_size: int, **known) -> str | None:
+    """``{model}_trainings`` or ``{model}_probes`` when at least two components of this run fit in
+    SUBMISSION_MINUTES, else None: a job long enough to be a submission of its own."""
+    if 2 * _component_minutes(config, kind, experiment, dataset, batch_size, **known) > SUBMISSION_MINUTES:
+        return None
+    return f"{config['experiments'][experiment]['model']}_{kind}"
+
+
+def _component_minutes(config: dict, kind: str, experiment: str, dataset: str, batch_size: int, **known) -> int:
+    """The runtime first asked for one component of a group: a training, or a probe's dump and SVDs."""
+    estimates = job_resources(config, experiment, dataset, batch_size, attempt=1, **known)
+    return sum(estimates[rule]["runtime"] for rule in GROUP_RULES[kind])
+
+
+def group_components(config: dict) -> dict[str, int]:
+    """Group -> how many of its components one submission holds: as many of its longest as fit in
+    SUBMISSION_MINUTES one after another (a group job asks for the sum of its members' runtimes when
+    they run in series).  profiles/slurm/config.yaml holds these for config.yaml (a test checks)."""
+    longest = {}
+    for experiment, exp in config["experiments"].items():
+        for dataset, batch_size, kind in itertools.product(exp["datasets"], exp["batch_sizes"], GROUP_RULES):
+            group = _group(config, kind, experiment, dataset, batch_size)
+            if group:
+                minutes = _component_minutes(config, kind, experiment, dataset, batch_size)
+                longest[group] = max(longest.get(group, 0), minutes)
+    return {group: SUBMISSION_MINUTES // minutes for group, minutes in sorted(longest.items())}

@@ -198,6 +198,22 @@ def run_epoch(step, optimizer, x_train, y_train, settings: dict, epoch: int, mem
     return loss_sum.item() / seen, 100.0 * wrong.item() / seen, seen
 
 
+def compiled(model, settings: dict, device: torch.device):
+    """The modules the training steps and the evaluation call.
+
+    ``cuda_graphs`` compiles the model in torch.compile's reduce-overhead mode, which records each
+    step's kernels once as a CUDA graph and then replays it in one launch: small batches are
+    launch-bound on GPUs (README, "GPUs").  A CPU launches nothing, so there it is a no-op.
+    ``compile`` alone compiles the training steps in the default mode, and evaluation stays eager.
+    """
+    if settings["cuda_graphs"] and device.type == "cuda":
+        graphed = torch.compile(model, mode="reduce-overhead")
+        return graphed, graphed
+    if settings["cuda_graphs"]:
+        log.info("cuda_graphs is a no-op on the CPU")
+    return (torch.compile(model) if settings["compile"] else model), model
+
+
 def train(settings: dict, dataset_path: Path, weights: Path, metrics: Path, summary: Path,
           checkpoint: Path, snapshots: dict[int, Path], device: torch.device) -> dict:
     """Train one run; write final weights, per-epoch metrics (CSV) and a summary (JSON)."""
@@ -221,7 +237,7 @@ def train(settings: dict, dataset_path: Path, weights: Path, metrics: Path, summ
     model = models.from_settings(settings).to(device, memory_format=memory_format)
     optimizer = torch.optim.SGD(model.parameters(), lr=settings["lr_start"], momentum=settings["momentum"],
                                 weight_decay=settings["weight_decay"])
-    step = torch.compile(model) if settings["compile"] else model
+    step, evaluator = compiled(model, settings, device)
 
     history, first_epoch = [], 0
     if checkpoint.exists():
@@ -248,7 +264,7 @@ def train(settings: dict, dataset_path: Path, weights: Path, metrics: Path, summ
             status = "diverged"
             log.warning("epoch %d: training loss is %s; stopping (status 'diverged')", epoch + 1, train_loss)
             break
-        test_loss, test_error = evaluate(model, splits["x_test"], splits["y_test"], normalization, memory_format)
+        test_loss, test_error = evaluate(evaluator, splits["x_test"], splits["y_test"], normalization, memory_format)
         seconds = time.time() - tic
         # the epoch's running training loss (train mode, weights moving) and the penalty at its end
         row = {"epoch": epoch + 1, "lr": lr, "batch_size": bs, "train_error": train_error, "test_error": test_error,
@@ -265,8 +281,8 @@ def train(settings: dict, dataset_path: Path, weights: Path, metrics: Path, summ
 
     final = {"train_error": math.nan, "test_error": math.nan, **losses(math.nan, math.nan, math.nan)}
     if status == "ok":  # on the whole splits, in eval mode
-        train_loss, final["train_error"] = evaluate(model, x_train, y_train, normalization, memory_format)
-        test_loss, final["test_error"] = evaluate(model, splits["x_test"], splits["y_test"], normalization, memory_format)
+        train_loss, final["train_error"] = evaluate(evaluator, x_train, y_train, normalization, memory_format)
+        test_loss, final["test_error"] = evaluate(evaluator, splits["x_test"], splits["y_test"], normalization, memory_format)
         final.update(losses(train_loss, test_loss, weight_penalty(model, settings["weight_decay"])))
     for epoch, path in snapshots.items():  # a diverged run has no weights for the epochs it never reached
         if not path.exists():

@@ -17,6 +17,7 @@ rule dump:
         gpu=config["probe"]["gpu"],
         code=code("dump"),
     threads: config["threads"]["train"]
+    group: job_group("dump")
     resources:
         gpu=int(config["probe"]["gpu"]),
         mem_mb=job_resource("dump", "mem_mb"),

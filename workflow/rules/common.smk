@@ -264,3 +264,14 @@ def job_resource(rule, key):
         return estimates[rule][key]
 
     return value
+
+
+def job_group(rule):
+    """The group of a job of ``rule`` on a cluster: short jobs of a model share submissions
+    (settings.job_group; the profile says how many per submission).  Ignored in local runs."""
+
+    def group(wildcards):
+        return settings.job_group(config, rule, wildcards.experiment, wildcards.dataset, int(wildcards.batch_size),
+                                  shapes=SHAPES, activations=ACTIVATION_SIZES)
+
+    return group

@@ -16,6 +16,7 @@ rule spectra:
         gpu=config["probe"]["gpu"],
         code=code("spectra"),
     threads: config["threads"]["analysis"]
+    group: job_group("spectra")
     resources:
         gpu=int(config["probe"]["gpu"]),
         mem_mb=job_resource("spectra", "mem_mb"),

@@ -16,6 +16,7 @@ rule train:
         checkpoint=f"{RUN}/checkpoint.pt",
         code=code("train"),
     threads: config["threads"]["train"]
+    group: job_group("train")
     resources:
         gpu=1,
         mem_mb=job_resource("train", "mem_mb"),
