@@ -163,29 +163,43 @@ def test_bad_dump_fails_its_job_with_file_and_layer_and_no_output(smoke):
 
 
 def test_publish_writes_the_reproduction_folder_from_results(smoke):
-    """`snakemake publish` copies tables and figures as the pipeline wrote them, with the comparison,
-    the config and the provenance, under a README headed by the notes; a second call has nothing to do."""
+    """`snakemake <folder>/<table>` publishes one table (as the pipeline wrote it, with its figures,
+    comparison, config and provenance) and a README over the tables published so far; `snakemake
+    publish` publishes them all; a second call has nothing to do."""
     config = yaml.safe_load((smoke / "config/smoke.yaml").read_text())
+    config["tables"]["smoke_again"] = dict(config["tables"]["smoke_table"], caption="The same runs again")
     config["publish"] = {"folder": "reproduction/smoke", "title": "Smoke", "notes": "notes.md"}
     (smoke / "notes.md").write_text("Hand-written notes head the README.\n")
     (smoke / "publish.yaml").write_text(yaml.safe_dump(config))
-    snakemake(smoke, "publish", "--configfile", "publish.yaml")
     folder = smoke / "reproduction/smoke"
-    readme = (folder / "README.md").read_text()
-    assert readme.startswith("# Reproduction: Smoke") and "Hand-written notes head the README." in readme
-    assert "snakemake --cores 2 --configfile publish.yaml publish" in readme
+
+    snakemake(smoke, "reproduction/smoke/smoke_table", "--configfile", "publish.yaml")
+    index = (folder / "README.md").read_text()
+    assert index.startswith("# Reproduction: Smoke") and "Hand-written notes head the README." in index
+    assert "snakemake --cores 2 --configfile publish.yaml publish" in index
+    assert "[smoke_table](smoke_table/README.md)" in index and "## Not yet published\n\nsmoke_again" in index
+    assert not (folder / "smoke_again").exists()
+
+    part = folder / "smoke_table"
+    readme = (part / "README.md").read_text()
+    assert "snakemake --cores 2 --configfile publish.yaml reproduction/smoke/smoke_table" in readme
     for figure in config["figures"]:
-        assert (folder / f"figures/{figure}.png").read_bytes() == (smoke / f"results/figures/{figure}.png").read_bytes()
+        assert (part / f"figures/{figure}.png").read_bytes() == (smoke / f"results/figures/{figure}.png").read_bytes()
     assert "figures/smoke_figure.png" in readme and "figures/smoke_components.png" in readme
     for ext in ("csv", "md"):
-        assert (folder / f"tables/smoke_table.{ext}").read_bytes() == (smoke / f"results/tables/smoke_table.{ext}").read_bytes()
-    for name in ("paper_comparison.md", "paper_comparison.csv", "paper_comparison_trends.csv"):
-        assert (folder / name).exists()
-    provenance = json.loads((folder / "provenance.json").read_text())
+        assert (part / f"smoke_table.{ext}").read_bytes() == (smoke / f"results/tables/smoke_table.{ext}").read_bytes()
+    trends = pd.read_csv(part / "paper_comparison_trends.csv")
+    assert set(trends["artifact"]) == {"smoke_table", "smoke_figure"}  # this table's checks, its figure's count
+    provenance = json.loads((part / "provenance.json").read_text())
     assert {s["stage"]: s["jobs"] for s in provenance["stages"]} == {"train": 2, "dump": 4, "spectra": 4}
     assert provenance["git"] == {"commit": None, "dirty": None}  # the test's copy is not a git checkout
     assert provenance["training"]["devices"] == ["cpu"]
-    published = yaml.safe_load((folder / "config.yaml").read_text())
+    published = yaml.safe_load((part / "config.yaml").read_text())
     assert published["experiments"]["smoke"]["batch_sizes"] == BATCH_SIZES and published["publish"] == config["publish"]
+
+    snakemake(smoke, "publish", "--configfile", "publish.yaml")
+    index = (folder / "README.md").read_text()
+    assert "[smoke_again](smoke_again/README.md)" in index and "Not yet published" not in index
+    assert (folder / "smoke_again/README.md").read_text().startswith("# The same runs again")
     assert not list(folder.rglob("*.pt")) and not list(folder.rglob("*.safetensors"))
     assert planned_jobs(smoke, "publish", "--configfile", "publish.yaml") == {}

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .tables import describe_loss, size_label, size_labels
+from .tables import describe_loss, read_summaries, size_label, size_labels
 
 REFERENCE = Path(__file__).with_name("reference_paper_tables.csv")
 APPENDIX_REFERENCE = Path(__file__).with_name("reference_random_matrices.csv")  # Tables A1-A3
@@ -237,6 +237,24 @@ def trends(figure_totals: dict[str, pd.DataFrame], table_runs: dict[str, pd.Data
             rows.append(_row(name, dataset, measure.replace("_", " "), claim, kind, points, number_format,
                              paper_points) | {"driven by": ""})
     return pd.DataFrame(rows, columns=TREND_COLUMNS)
+
+
+def compare(tables_csv: dict[str, Path], table_summaries: dict[str, list[Path]],
+            figure_counts: dict[str, tuple[Path, float]], reported_loss: dict[str, str],
+            reference: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every number of the tables beside the paper's, and every trend check (see ``trends``), from the
+    files the pipeline wrote: per table its CSV and its runs' summaries, per figure the rankloss.csv
+    of its experiment and its threshold (runs that did not finish ok are left out of the trends)."""
+    from . import rank  # imports torch: this module stays light for the config checks
+
+    reference = reference_tables() if reference is None else reference
+    numbers = compare_tables({name: pd.read_csv(path) for name, path in tables_csv.items()}, reference)
+    runs = {name: read_summaries(paths, reported_loss) for name, paths in table_summaries.items()}
+    totals = {}
+    for figure, (rankloss, threshold) in figure_counts.items():
+        counts = rank.total_counts(pd.read_csv(rankloss), threshold)
+        totals[figure] = counts[counts["status"] == "ok"]
+    return numbers, trends(totals, runs, reference)
 
 
 def criterion() -> str:

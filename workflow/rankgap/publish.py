@@ -78,23 +78,25 @@ def _version(name: str) -> str | None:
         return None
 
 
-def table_summary(numbers: pd.DataFrame, trends: pd.DataFrame, config: dict) -> pd.DataFrame:
-    """Per table: how far our test errors are from the paper's, and the verdict of each trend the
+def table_summary(table: str, numbers: pd.DataFrame, trends: pd.DataFrame, config: dict) -> dict:
+    """One table: how far our test errors are from the paper's, and the verdict of each trend the
     paper claims (ours and the paper's own), with the count's from the figures of its experiment."""
-    rows = []
-    for table, spec in config["tables"].items():
-        errors = numbers[(numbers["artifact"] == table) & (numbers["metric"] == "test_error")]
-        row = {"table": table, "experiment": spec["experiment"],
-               "mean |Δ test error| (pp)": errors["difference"].abs().mean(),
-               "max |Δ test error| (pp)": errors["difference"].abs().max()}
-        for measure in ("test error", "train loss"):
-            row[measure] = _verdicts(trends[(trends["artifact"] == table) & (trends["measure"] == measure)])
-        figures = [f for f, s in config["figures"].items() if s["experiment"] == spec["experiment"]]
-        for measure in ("near-rank loss", "count + structural deficit"):
-            counts = trends[trends["artifact"].isin(figures) & (trends["measure"] == measure)]
-            row[measure] = "; ".join(f"{a}: {_verdicts(g)}" for a, g in counts.groupby("artifact", sort=False))
-        rows.append(row)
-    return pd.DataFrame(rows)
+    spec = config["tables"][table]
+    errors = numbers[(numbers["artifact"] == table) & (numbers["metric"] == "test_error")]
+    row = {"table": table, "experiment": spec["experiment"],
+           "mean |Δ test error| (pp)": errors["difference"].abs().mean(),
+           "max |Δ test error| (pp)": errors["difference"].abs().max()}
+    for measure in ("test error", "train loss"):
+        row[measure] = _verdicts(trends[(trends["artifact"] == table) & (trends["measure"] == measure)])
+    for measure in ("near-rank loss", "count + structural deficit"):
+        counts = trends[trends["artifact"].isin(table_figures(table, config)) & (trends["measure"] == measure)]
+        row[measure] = "; ".join(f"{a}: {_verdicts(g)}" for a, g in counts.groupby("artifact", sort=False))
+    return row
+
+
+def table_figures(table: str, config: dict) -> list[str]:
+    """The figures published with a table: those of its experiment, components figures included."""
+    return [f for f, spec in config["figures"].items() if spec["experiment"] == config["tables"][table]["experiment"]]
 
 
 def _verdicts(rows: pd.DataFrame) -> str:
@@ -167,76 +169,115 @@ def figure_pairs(specs: dict[str, dict]) -> list[tuple[str | None, str | None]]:
     return rows + [(None, name) for name in parts.values()]
 
 
-def readme(config: dict, numbers: pd.DataFrame, trends: pd.DataFrame, evidence: pd.DataFrame, prov: dict,
-           figures: dict[str, str], notes: str, command: str) -> str:
-    """The folder's README: the summary, every number, the trends, the figures, the provenance."""
-    summary = table_summary(numbers, trends, config)
-    lines = [f"# Reproduction: {config['publish'].get('title', Path(config['publish']['folder']).name)}", "",
-             f"Regenerated from a clean clone by `{command}`. Every table and figure here is what the pipeline "
-             f"wrote under `results/`; the paper's numbers are its own (`workflow/rankgap/reference_paper_tables.csv`).",
+def _figure_rows(specs: dict[str, dict]) -> list[str]:
+    lines = ["Each figure against batch size (left) beside what its count is made of (right).", "",
+             "| figure | components |", "|---|---|"]
+    for left, right in figure_pairs(specs):
+        cells = [f"![{name}](figures/{name}.png)" if name else "" for name in (left, right)]
+        lines.append(f"| {cells[0]} | {cells[1]} |")
+    return lines + [""]
+
+
+def _provenance_lines(prov: dict) -> list[str]:
+    stages = pd.DataFrame(prov["stages"])
+    return [f"- commit `{prov['git']['commit']}`" + (" (with uncommitted changes)" if prov["git"]["dirty"] else ""),
+            f"- runs finished between {prov['runs_finished'][0]} and {prov['runs_finished'][1]}; published "
+            f"{prov['published']}",
+            f"- trained on {', '.join(prov['training']['hosts'])}: {', '.join(prov['training']['devices'])}, "
+            f"{'/'.join(map(str, prov['training']['threads_per_run']))} thread(s) per run"
+            + (f"; processor {prov['publishing_host']['cpu']}" if prov["publishing_host"]["same_as_training"] else ""),
+            f"- training libraries: {'; '.join(prov['training']['library_versions'])}",
+            f"- analysis libraries: {json.dumps(prov['analysis_library_versions'])}",
+            "- the exact config: `config.yaml`; all of this as JSON: `provenance.json`", "",
+            "Wall time per stage (Snakemake's benchmark files; jobs ran side by side, so stages overlap):", "",
+            stages.to_markdown(index=False, floatfmt=".1f") if len(stages) else "(no benchmark files)", ""]
+
+
+def loss_section(evidence: pd.DataFrame) -> list[str]:
+    if evidence.empty:
+        return []
+    return ["## Which loss the paper prints", "",
+            "Mean absolute difference between the paper's loss and each kind of ours, per split, over every "
+            "run the paper has a number for and over those whose training error is within 1 point of the "
+            "paper's (comparable fits); per run in `loss_evidence.csv`. `reported_loss` chooses what the "
+            "tables show.", "", loss_summary(evidence).to_markdown(index=False, floatfmt=".4f"), ""]
+
+
+def table_readme(table: str, config: dict, numbers: pd.DataFrame, trends: pd.DataFrame, evidence: pd.DataFrame,
+                 prov: dict, command: str) -> str:
+    """A table's README: how far from the paper, every number, the trends, the figures, the provenance."""
+    summary = pd.DataFrame([table_summary(table, numbers, trends, config)])
+    lines = [f"# {config['tables'][table].get('caption', table)}", "",
+             f"Part of [the reproduction](../README.md). Regenerated by `{command}`. Every table and figure here "
+             "is what the pipeline wrote under `results/`; the paper's numbers are its own "
+             "(`workflow/rankgap/reference_paper_tables.csv`).",
+             f"Losses shown: {tables.describe_loss(config['reported_loss'])}.", "",
+             summary.to_markdown(index=False, floatfmt=".2f"), "",
+             "A trend agrees when Spearman's ρ between batch size and the measure reaches the one-sided 5% "
+             "critical value for its number of batch sizes (see `paper_comparison.md`).", ""]
+    shown = side_by_side(numbers, table)
+    if len(shown):
+        lines += ["## Every number beside the paper's", "", shown.to_markdown(index=False), ""]
+    lines += ["## Trends", "", paper.trends_formatted(trends).to_markdown(index=False, disable_numparse=True), ""]
+    lines += loss_section(evidence)
+    figures = {name: config["figures"][name] for name in table_figures(table, config)}
+    if figures:
+        lines += ["## Figures", ""] + _figure_rows(figures)
+    return "\n".join(lines + ["## Provenance", ""] + _provenance_lines(prov))
+
+
+def publish_table(folder: Path, table: str, config: dict, table_files: dict[str, Path], figures: dict[str, Path],
+                  summaries: list[Path], figure_counts: dict[str, tuple[Path, float]], reference: Path,
+                  benchmarks: dict[str, list[Path]], repo: Path, command: str) -> None:
+    """Write one table's folder (``<publish.folder>/<table>``), replacing what was there: its table,
+    figures, comparison with the paper, config, provenance and README."""
+    folder = Path(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "figures").mkdir(parents=True)
+    for path in table_files.values():
+        shutil.copyfile(path, folder / Path(path).name)
+    for name, path in figures.items():
+        shutil.copyfile(path, folder / "figures" / f"{name}.png")
+    ref = paper.reference_tables(reference)
+    numbers, trends = paper.compare({table: table_files["csv"]}, {table: summaries}, figure_counts,
+                                    config["reported_loss"], ref)
+    paper.write(numbers, trends, folder / "paper_comparison.csv", folder / "paper_comparison_trends.csv",
+                folder / "paper_comparison.md", config["reported_loss"])
+    prov = provenance([json.loads(Path(p).read_text()) for p in summaries], summaries, benchmarks, repo)
+    (folder / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n")
+    (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    evidence = loss_evidence({table: pd.read_csv(table_files["csv"])}, ref)
+    evidence.to_csv(folder / "loss_evidence.csv", index=False)
+    pd.DataFrame([table_summary(table, numbers, trends, config)]).to_csv(folder / "summary.csv", index=False)
+    (folder / "README.md").write_text(table_readme(table, config, numbers, trends, evidence, prov, command))
+
+
+def write_index(folder: Path, config: dict, notes: str, command: str, table_command: str) -> None:
+    """The folder's README from the tables published so far (each a subfolder, possibly from another
+    session or commit): the notes, one summary row per table, the loss evidence over all of them,
+    and which tables are still to publish."""
+    folder = Path(folder)
+    published = [t for t in config["tables"] if (folder / t / "summary.csv").exists()]
+    lines = [f"# Reproduction: {config['publish'].get('title', folder.name)}", "",
+             f"Regenerated from a clean clone by `{command}`; one table by `{table_command}`. Each table has a "
+             "folder with every number beside the paper's, the trends, its figures and the provenance of its runs "
+             "(tables published in different sessions may come from different commits: each folder says which).",
              f"Losses shown: {tables.describe_loss(config['reported_loss'])}.", ""]
     if notes:
         lines += [notes.strip(), ""]
-    lines += ["## Per table", "", summary.to_markdown(index=False, floatfmt=".2f"), "",
-              "A trend agrees when Spearman's ρ between batch size and the measure reaches the one-sided 5% "
-              "critical value for its number of batch sizes (see `comparison.md`).", ""]
-    lines += ["## Every number beside the paper's", ""]
-    for table in config["tables"]:
-        shown = side_by_side(numbers, table)
-        if len(shown):
-            lines += [f"### {table}", "", config["tables"][table].get("caption", table), "",
-                      shown.to_markdown(index=False), ""]
-    lines += ["## Trends", "", paper.trends_formatted(trends).to_markdown(index=False, disable_numparse=True), ""]
-    if len(evidence):
-        lines += ["## Which loss the paper prints", "",
-                  "Mean absolute difference between the paper's loss and each kind of ours, per split, over every "
-                  "run the paper has a number for and over those whose training error is within 1 point of the "
-                  "paper's (comparable fits); per run in `loss_evidence.csv`. `reported_loss` chooses what the "
-                  "tables show.", "", loss_summary(evidence).to_markdown(index=False, floatfmt=".4f"), ""]
-    lines += ["## Figures", "", "Each figure against batch size (left) beside what its count is made of (right).", "",
-              "| figure | components |", "|---|---|"]
-    for left, right in figure_pairs(config["figures"]):
-        cells = [f"![{name}](figures/{figures[name]})" if name else "" for name in (left, right)]
-        lines.append(f"| {cells[0]} | {cells[1]} |")
-    stages = pd.DataFrame(prov["stages"])
-    lines += ["", "## Provenance", "",
-              f"- commit `{prov['git']['commit']}`" + (" (with uncommitted changes)" if prov["git"]["dirty"] else ""),
-              f"- runs finished between {prov['runs_finished'][0]} and {prov['runs_finished'][1]}; published "
-              f"{prov['published']}",
-              f"- trained on {', '.join(prov['training']['hosts'])}: {', '.join(prov['training']['devices'])}, "
-              f"{'/'.join(map(str, prov['training']['threads_per_run']))} thread(s) per run"
-              + (f"; processor {prov['publishing_host']['cpu']}" if prov["publishing_host"]["same_as_training"] else ""),
-              f"- training libraries: {'; '.join(prov['training']['library_versions'])}",
-              f"- analysis libraries: {json.dumps(prov['analysis_library_versions'])}",
-              "- the exact config: `config.yaml`; all of this as JSON: `provenance.json`", "",
-              "Wall time per stage (Snakemake's benchmark files; jobs ran side by side, so stages overlap):", "",
-              stages.to_markdown(index=False, floatfmt=".1f") if len(stages) else "(no benchmark files)", ""]
-    return "\n".join(lines)
-
-
-def publish(folder: Path, config: dict, table_files: dict[str, dict[str, Path]], figures: dict[str, Path],
-            comparison: dict[str, Path], reference: Path, summaries: list[Path], benchmarks: dict[str, list[Path]],
-            notes: Path | None, repo: Path, command: str) -> None:
-    """Write the folder, replacing what was there."""
-    folder = Path(folder)
-    shutil.rmtree(folder, ignore_errors=True)
-    (folder / "tables").mkdir(parents=True)
-    (folder / "figures").mkdir()
-    for files in table_files.values():
-        for path in files.values():
-            shutil.copyfile(path, folder / "tables" / Path(path).name)
-    for path in figures.values():
-        shutil.copyfile(path, folder / "figures" / Path(path).name)
-    for path in comparison.values():
-        shutil.copyfile(path, folder / Path(path).name)
-    runs = [json.loads(Path(p).read_text()) for p in summaries]
-    prov = provenance(runs, summaries, benchmarks, repo)
-    (folder / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n")
-    (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    numbers, trends = pd.read_csv(comparison["csv"]), paper.read_trends(comparison["trends"])
-    ours = {name: pd.read_csv(files["csv"]) for name, files in table_files.items()}
-    evidence = loss_evidence(ours, paper.reference_tables(reference))
-    evidence.to_csv(folder / "loss_evidence.csv", index=False)
-    text = readme(config, numbers, trends, evidence, prov, {name: Path(p).name for name, p in figures.items()},
-                  Path(notes).read_text() if notes else "", command)
-    (folder / "README.md").write_text(text)
+    if published:
+        rows = []
+        for table in published:
+            row = pd.read_csv(folder / table / "summary.csv", keep_default_na=False).iloc[0].to_dict()
+            prov = json.loads((folder / table / "provenance.json").read_text())
+            rows.append({**row, "table": f"[{table}]({table}/README.md)",
+                         "commit": (prov["git"]["commit"] or "")[:10], "published": prov["published"][:10]})
+        lines += ["## Per table", "", pd.DataFrame(rows).to_markdown(index=False, floatfmt=".2f"), "",
+                  "A trend agrees when Spearman's ρ between batch size and the measure reaches the one-sided 5% "
+                  "critical value for its number of batch sizes (see each table's `paper_comparison.md`).", ""]
+        evidence = pd.concat([pd.read_csv(folder / t / "loss_evidence.csv") for t in published])
+        lines += loss_section(evidence.astype({"batch": str}))
+    pending = [t for t in config["tables"] if t not in published]
+    if pending:
+        lines += ["## Not yet published", "", ", ".join(pending), ""]
+    (folder / "README.md").write_text("\n".join(lines))

@@ -35,6 +35,8 @@ ANALYSIS = "results/analysis/{experiment}"
 TABLE = "results/tables/{table}"
 FIGURE = "results/figures/{figure}"
 COMPARISON = "results/report/paper_comparison"
+# the published reproduction (committed): one folder per table and a README (rule publish)
+PUBLISHED = config["publish"]["folder"] if config["publish"] else "results/publish-not-configured"
 RANDOM = config["random_matrices"]
 RANDOM_SPECTRA = "results/random_matrices/{distribution}/{m}x{n}.npy"
 RANDOM_TABLE = "results/tables/table{appendix}"
@@ -169,19 +171,30 @@ def table_runs(table):
 
 
 def publish_inputs(wildcards):
-    """Everything the published folder is made of: tables, figures, the comparison, and for the
-    provenance every run's summary and the benchmark files of its training, dumps and spectra."""
+    """The folder's README is made of every table's folder (and the notes that head it)."""
     if not config["publish"]:
         raise ValueError("nothing to publish: set publish.folder in the config (see config/fashion_mnist.yaml)")
-    figured = sorted({spec["experiment"] for spec in config["figures"].values()})
-    runs = [summary for table in config["tables"] for summary in table_runs(table)]
-    runs = list(dict.fromkeys(runs + [f"{RUN.format(**run)}/summary.json" for e in figured for run in settings.runs(config, e)]))
-    probed = [probe for experiment in figured for probe in probes(experiment)]  # only runs a figure counts are probed
+    notes = config["publish"].get("notes")
+    return {"tables": [f"{PUBLISHED}/{table}" for table in config["tables"]], "notes": [notes] if notes else []}
+
+
+def publish_table_inputs(wildcards):
+    """Everything a table's published folder is made of: the table, its experiment's figures, and for
+    the comparison and the provenance its runs' summaries, the counts of its trend figures and the
+    benchmark files of its training, dumps and spectra."""
+    if not config["publish"]:
+        raise ValueError("nothing to publish: set publish.folder in the config (see config/fashion_mnist.yaml)")
+    spec = config["tables"][wildcards.table]
+    figures = [f for f, s in config["figures"].items() if s["experiment"] == spec["experiment"]]
+    runs = table_runs(wildcards.table)
+    if figures:
+        runs += [f"{RUN.format(**run)}/summary.json" for run in settings.runs(config, spec["experiment"])]
+    runs = list(dict.fromkeys(runs))
+    probed = probes(spec["experiment"]) if figures else []  # only runs a figure counts are probed
     return {
-        "table_csvs": [f"{TABLE.format(table=t)}.csv" for t in config["tables"]],
-        "table_mds": [f"{TABLE.format(table=t)}.md" for t in config["tables"]],
-        "figures": [f"{FIGURE.format(figure=f)}.png" for f in config["figures"]],
-        "comparison": multiext(COMPARISON, ".md", ".csv", "_trends.csv"),
+        "table": multiext(TABLE.format(table=wildcards.table), ".csv", ".md"),
+        "figures": [f"{FIGURE.format(figure=f)}.png" for f in figures],
+        "rankloss": [f"{ANALYSIS.format(experiment=spec['experiment'])}/rankloss.csv"] if figures else [],
         "reference": PAPER_REFERENCE,
         "summaries": runs,
         "train_benchmarks": [summary.replace("summary.json", "train.benchmark.tsv") for summary in runs],
@@ -191,10 +204,16 @@ def publish_inputs(wildcards):
     }
 
 
-def publish_command():
-    """The command that regenerates the published folder, as its README quotes it."""
+def published_figure_counts(wildcards):
+    """The thresholds of a table's trend figures (those against batch size), by figure name."""
+    experiment = config["tables"][wildcards.table]["experiment"]
+    return {f: config["figures"][f]["threshold"] for f, e in trend_figures().items() if e == experiment}
+
+
+def publish_command(target):
+    """The command that builds a publishing target, as the published READMEs quote it."""
     configfiles = " ".join(os.path.relpath(f) for f in workflow.overwrite_configfiles)
-    return f"snakemake --cores 2 --configfile {configfiles} publish" if configfiles else "snakemake --cores 2 publish"
+    return f"snakemake --cores 2 --configfile {configfiles} {target}" if configfiles else f"snakemake --cores 2 {target}"
 
 
 def rival_artifacts():

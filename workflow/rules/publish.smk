@@ -1,23 +1,47 @@
 # Publishing: the small record of a reproduction (tables, PNG figures, the comparison with the paper,
 # provenance) that is committed, e.g. reproduction/fashion_mnist/, regenerated from results/.
-# Built only when asked for: `snakemake --configfile config/fashion_mnist.yaml publish`.
+# One folder per table, so that a reproduction too long for one sitting is published a table at a
+# time: `snakemake --configfile config/fashion_mnist.yaml reproduction/fashion_mnist/table5`.
+# Each table's publication also rewrites the folder's README from the tables published so far;
+# `snakemake --configfile config/fashion_mnist.yaml publish` publishes every table.
 
 
 localrules:
+    publish_table,
     publish,
+
+
+rule publish_table:
+    input:
+        unpack(publish_table_inputs),
+    output:
+        directory(f"{PUBLISHED}/{{table}}"),
+    params:
+        figure_counts=published_figure_counts,
+        command=lambda wc: publish_command(f"{PUBLISHED}/{wc.table}"),
+        index_command=publish_command("publish"),
+        table_command=publish_command(f"{PUBLISHED}/<table>"),
+        code=code("publish"),
+    conda:
+        "../../envs/analysis.yaml"
+    log:
+        "results/logs/publish/{table}.log",
+    script:
+        "../scripts/publish.py"
 
 
 rule publish:
     input:
         unpack(publish_inputs),
     output:
-        directory(config["publish"]["folder"] if config["publish"] else "results/publish-not-configured"),
+        f"{PUBLISHED}/README.md",
     params:
-        command=publish_command(),
-        code=code("publish"),
+        command=publish_command("publish"),
+        table_command=publish_command(f"{PUBLISHED}/<table>"),
+        code=code("publish_index"),
     conda:
         "../../envs/analysis.yaml"
     log:
-        "results/logs/publish.log",
+        "results/logs/publish/index.log",
     script:
-        "../scripts/publish.py"
+        "../scripts/publish_index.py"

@@ -1,4 +1,5 @@
-"""Write the published reproduction folder from what the pipeline built under results/."""
+"""Write one table's published folder from what the pipeline built under results/, then the
+folder's README from every table published so far."""
 import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the rankgap package of this checkout
@@ -7,15 +8,17 @@ from pathlib import Path
 from rankgap import log_to, publish
 
 log_to(snakemake.log[0])
-i = snakemake.input
-config = snakemake.config
-publish.publish(
-    Path(snakemake.output[0]), config,
-    table_files={name: {"csv": csv, "md": md} for name, csv, md in zip(config["tables"], i.table_csvs, i.table_mds)},
-    figures=dict(zip(config["figures"], i.figures)),
-    comparison={"md": i.comparison[0], "csv": i.comparison[1], "trends": i.comparison[2]}, reference=i.reference,
-    summaries=[Path(p) for p in i.summaries],
+i, p, config = snakemake.input, snakemake.params, snakemake.config
+folder = Path(snakemake.output[0])
+publish.publish_table(
+    folder, snakemake.wildcards.table, config,
+    table_files={"csv": i.table[0], "md": i.table[1]},
+    figures={Path(png).stem: png for png in i.figures},
+    summaries=[Path(s) for s in i.summaries],
+    figure_counts={figure: (i.rankloss[0], threshold) for figure, threshold in p.figure_counts.items()},
+    reference=i.reference,
     benchmarks={"train": i.train_benchmarks, "dump": i.dump_benchmarks, "spectra": i.spectra_benchmarks},
-    notes=i.notes[0] if i.notes else None,
-    repo=Path(snakemake.scriptdir).parents[1], command=snakemake.params.command,
+    repo=Path(snakemake.scriptdir).parents[1], command=p.command,
 )
+publish.write_index(folder.parent, config, Path(i.notes[0]).read_text() if i.notes else "", p.index_command,
+                    p.table_command)
