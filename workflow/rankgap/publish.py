@@ -60,6 +60,7 @@ def provenance(summaries: list[dict], summary_paths: list[Path], benchmarks: dic
         "runs_finished": [min(written).isoformat(timespec="seconds"), max(written).isoformat(timespec="seconds")],
         "training": {
             "hosts": hosts,
+            "commits": sorted({json.dumps(s.get("git", {}), sort_keys=True) for s in summaries}),
             "devices": sorted({s["device"] for s in summaries}),
             "threads_per_run": sorted({s["threads"] for s in summaries}),
             "library_versions": sorted({json.dumps(s["versions"], sort_keys=True) for s in summaries}),
@@ -180,7 +181,8 @@ def _figure_rows(specs: dict[str, dict]) -> list[str]:
 
 def _provenance_lines(prov: dict) -> list[str]:
     stages = pd.DataFrame(prov["stages"])
-    return [f"- commit `{prov['git']['commit']}`" + (" (with uncommitted changes)" if prov["git"]["dirty"] else ""),
+    return [f"- published at commit `{prov['git']['commit']}`" + (" (with uncommitted changes)" if prov["git"]["dirty"] else ""),
+            f"- trained at: {'; '.join(prov['training']['commits'])}",
             f"- runs finished between {prov['runs_finished'][0]} and {prov['runs_finished'][1]}; published "
             f"{prov['published']}",
             f"- trained on {', '.join(prov['training']['hosts'])}: {', '.join(prov['training']['devices'])}, "
