@@ -182,7 +182,7 @@ def _figure_rows(specs: dict[str, dict]) -> list[str]:
 def _provenance_lines(prov: dict) -> list[str]:
     stages = pd.DataFrame(prov["stages"])
     return [f"- published at commit `{prov['git']['commit']}`" + (" (with uncommitted changes)" if prov["git"]["dirty"] else ""),
-            f"- trained at: {'; '.join(prov['training']['commits'])}",
+            f"- trained at commit {', '.join(map(_commit, prov['training']['commits']))}",
             f"- runs finished between {prov['runs_finished'][0]} and {prov['runs_finished'][1]}; published "
             f"{prov['published']}",
             f"- trained on {', '.join(prov['training']['hosts'])}: {', '.join(prov['training']['devices'])}, "
@@ -193,6 +193,23 @@ def _provenance_lines(prov: dict) -> list[str]:
             "- the exact config: `config.yaml`; all of this as JSON: `provenance.json`", "",
             "Wall time per stage (Snakemake's benchmark files; jobs ran side by side, so stages overlap):", "",
             stages.to_markdown(index=False, floatfmt=".1f") if len(stages) else "(no benchmark files)", ""]
+
+
+def _demoted(markdown: str) -> list[str]:
+    """A markdown document's lines with its headings one level down (code blocks left alone)."""
+    lines, in_code = [], False
+    for line in markdown.strip().splitlines():
+        in_code ^= line.startswith("```")
+        lines.append("#" + line if line.startswith("#") and not in_code else line)
+    return lines
+
+
+def _commit(state: str) -> str:
+    """A run's recorded git state (JSON) as `abc1234` (with uncommitted changes)."""
+    state = json.loads(state)
+    if not state.get("commit"):
+        return "unknown (not a git checkout)"
+    return f"`{state['commit'][:10]}`" + (" (with uncommitted changes)" if state.get("dirty") else "")
 
 
 def loss_section(evidence: pd.DataFrame) -> list[str]:
@@ -266,7 +283,7 @@ def write_index(folder: Path, config: dict, notes: str, command: str, table_comm
              "(tables published in different sessions may come from different commits: each folder says which).",
              f"Losses shown: {tables.describe_loss(config['reported_loss'])}.", ""]
     if notes:
-        lines += [notes.strip(), ""]
+        lines += [*_demoted(notes), ""]
     if published:
         rows = []
         for table in published:
