@@ -50,7 +50,7 @@ def slurm_project(path):
 
 
 def run_on_slurm(project, *args, limit=900):
-    # as the README says: the SLURM profile as the workflow profile (replacing profiles/default);
+    # as docs/clusters.md says: the SLURM profile as the workflow profile (replacing profiles/default);
     # SIGINT, not SIGTERM, lets Snakemake cancel its SLURM jobs
     command = ["timeout", "-s", "INT", "-k", "30", str(limit), sys.executable, "-m", "snakemake",
                "--workflow-profile", "test-profile", "--configfile", "config/smoke.yaml", *args]

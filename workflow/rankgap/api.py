@@ -7,7 +7,7 @@
 The measurement is the pipeline's, through the pipeline's own functions: the forward pass of
 ``activations.capture`` in float64, the spectra of ``rank.analyse_layers`` and the counts of
 ``rank.run_counts``.  The tables therefore have the columns of the pipeline's ``spectra.csv``,
-``modes.csv`` and ``rankloss.csv`` (README: "Near-rank loss, measured", "What the count is made of").
+``modes.csv`` and ``rankloss.csv`` (docs/rank_analysis.md: the probe's files, "What the count is made of").
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def check_output(name: str, x: torch.Tensor) -> None:
                          "batch x channels x height x width (4) are measured: choose other layers")
     if x.dtype != torch.float64:
         raise InputError(f"layer {name} outputs {x.dtype} in a model cast to float64: its forward pass casts, "
-                         "and the counts need float64 (README: Precision)")
+                         "and the counts need float64 (docs/rank_analysis.md: Precision)")
     if not rank.finite(x):
         raise InputError(f"layer {name} outputs NaN or Inf: the model's weights or the batch hold them, or overflow")
 

@@ -40,7 +40,7 @@ It writes into --out: spectra.csv (every singular value), modes.csv (per layer a
 deficit, all-zero rows and columns, tolerance, sigma_max...), counts.csv (per layer, mode and
 threshold: the count and its parts: dead_zeros + other_zeros + genuine = count, the deficit beside
 it), components.pdf/.png (the count and its parts per layer) and measurement.json (what was
-measured).  The columns are the pipeline's: see the README, "Near-rank loss, measured".
+measured).  The columns are the pipeline's: see docs/rank_analysis.md in the repository.
 """
 
 
