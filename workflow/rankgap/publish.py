@@ -295,6 +295,8 @@ def write_index(folder: Path, config: dict, notes: str, command: str, table_comm
                   "A trend agrees when Spearman's ρ between batch size and the measure reaches the one-sided 5% "
                   "critical value for its number of batch sizes (see each table's `paper_comparison.md`).", ""]
         evidence = pd.concat([pd.read_csv(folder / t / "loss_evidence.csv") for t in published])
+        # a run two tables share with the same number of the paper (Table 11's baseline is Table 5's) counts once
+        evidence = evidence.drop_duplicates(subset=["split", "paper", *tables.REPORTED_LOSS])
         lines += loss_section(evidence.astype({"batch": str}))
     pending = [t for t in config["tables"] if t not in published]
     if pending:
