@@ -200,7 +200,6 @@ def publish_table_inputs(wildcards):
         "train_benchmarks": [summary.replace("summary.json", "train.benchmark.tsv") for summary in runs],
         "dump_benchmarks": [f"{PROBE.format(**probe)}/dump.benchmark.tsv" for probe in probed],
         "spectra_benchmarks": [f"{PROBE.format(**probe)}/spectra.benchmark.tsv" for probe in probed],
-        "notes": [config["publish"]["notes"]] if config["publish"].get("notes") else [],
     }
 
 
