@@ -11,6 +11,8 @@ if not workflow.overwrite_configfiles:
 
 
 include: "workflow/rules/common.smk"
+
+
 wildcard_constraints:
     experiment=_names(config["experiments"]),
     dataset=_names(SHAPES),

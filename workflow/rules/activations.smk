@@ -9,6 +9,19 @@ rule dump:
         # a dump is large (float64, batch x every layer: 0.4 GiB for LeNet-5 at batch 8192, GiBs for
         # VGG-16) and needed only by its spectra: deleted after them unless probe.keep_dumps
         DUMP if config["probe"]["keep_dumps"] else temp(DUMP),
+    log:
+        f"{PROBE}/dump.log",
+    benchmark:
+        f"{PROBE}/dump.benchmark.tsv"
+    group:
+        job_group("dump")
+    conda:
+        "../../envs/train.yaml"
+    threads: config["threads"]["train"]
+    resources:
+        gpu=int(config["probe"]["gpu"]),
+        mem_mb=job_resource("dump", "mem_mb"),
+        runtime=job_resource("dump", "runtime"),
     params:
         mode=config["probe"]["mode"],
         dtype=config["probe"]["dtype"],
@@ -16,17 +29,5 @@ rule dump:
         points=config["probe"]["points"],
         gpu=config["probe"]["gpu"],
         code=code("dump"),
-    threads: config["threads"]["train"]
-    group: job_group("dump")
-    resources:
-        gpu=int(config["probe"]["gpu"]),
-        mem_mb=job_resource("dump", "mem_mb"),
-        runtime=job_resource("dump", "runtime"),
-    conda:
-        "../../envs/train.yaml"
-    log:
-        f"{PROBE}/dump.log",
-    benchmark:
-        f"{PROBE}/dump.benchmark.tsv"
     script:
         "../scripts/dump.py"

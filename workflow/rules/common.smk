@@ -90,8 +90,9 @@ def package_modules(source, found=None):
 
 
 def run_settings(wildcards):
-    return settings.run_settings(config, wildcards.experiment, wildcards.dataset, wildcards.batch_size, wildcards.seed,
-                                 SHAPES)
+    return settings.run_settings(
+        config, wildcards.experiment, wildcards.dataset, wildcards.batch_size, wildcards.seed, SHAPES
+    )
 
 
 def model_source(wildcards):
@@ -212,7 +213,9 @@ def published_figure_counts(wildcards):
 def publish_command(target):
     """The command that builds a publishing target, as the published READMEs quote it."""
     configfiles = " ".join(os.path.relpath(f) for f in workflow.overwrite_configfiles)
-    return f"snakemake --cores 2 --configfile {configfiles} {target}" if configfiles else f"snakemake --cores 2 {target}"
+    return (
+        f"snakemake --cores 2 --configfile {configfiles} {target}" if configfiles else f"snakemake --cores 2 {target}"
+    )
 
 
 def rival_artifacts():
@@ -240,13 +243,24 @@ def remedy_files(comparison, name):
 
 
 # A comparison's outputs: the table, the figure, the report and its numbers
-REMEDY_OUTPUTS = {"csv": ".csv", "md": ".md", "pdf": ".pdf", "png": ".png", "comparison_md": "_comparison.md",
-                  "comparison_csv": "_comparison.csv", "effects_csv": "_effects.csv"}
+REMEDY_OUTPUTS = {
+    "csv": ".csv",
+    "md": ".md",
+    "pdf": ".pdf",
+    "png": ".png",
+    "comparison_md": "_comparison.md",
+    "comparison_csv": "_comparison.csv",
+    "effects_csv": "_effects.csv",
+}
 
 
 def remedy_artifacts():
     """The outputs of every remedy comparison (none unless the config has remedy_comparisons)."""
-    return [f"{REMEDIES.format(comparison=c)}{suffix}" for c in config["remedy_comparisons"] for suffix in REMEDY_OUTPUTS.values()]
+    return [
+        f"{REMEDIES.format(comparison=c)}{suffix}"
+        for c in config["remedy_comparisons"]
+        for suffix in REMEDY_OUTPUTS.values()
+    ]
 
 
 def caption(kind, name):
@@ -272,24 +286,32 @@ def model_label(kind):
     return label
 
 
-def job_resource(rule, key):
-    """A cluster resource of a job of ``rule`` (see settings.job_resources), as Snakemake calls it."""
+def job_resource(stage, key):
+    """A cluster resource of a job of rule ``stage`` (see settings.job_resources), as Snakemake calls it."""
 
     def value(wildcards, attempt):
         batch_size = int(wildcards.batch_size)
-        estimates = settings.job_resources(config, wildcards.experiment, wildcards.dataset, batch_size, attempt,
-                                           SHAPES, ACTIVATION_SIZES)
-        return estimates[rule][key]
+        estimates = settings.job_resources(
+            config, wildcards.experiment, wildcards.dataset, batch_size, attempt, SHAPES, ACTIVATION_SIZES
+        )
+        return estimates[stage][key]
 
     return value
 
 
-def job_group(rule):
-    """The group of a job of ``rule`` on a cluster: short jobs of a model share submissions
+def job_group(stage):
+    """The group of a job of rule ``stage`` on a cluster: short jobs of a model share submissions
     (settings.job_group; the profile says how many per submission).  Ignored in local runs."""
 
     def group(wildcards):
-        return settings.job_group(config, rule, wildcards.experiment, wildcards.dataset, int(wildcards.batch_size),
-                                  shapes=SHAPES, activations=ACTIVATION_SIZES)
+        return settings.job_group(
+            config,
+            stage,
+            wildcards.experiment,
+            wildcards.dataset,
+            int(wildcards.batch_size),
+            shapes=SHAPES,
+            activations=ACTIVATION_SIZES,
+        )
 
     return group

@@ -11,16 +11,16 @@ localrules:
 rule dataset:
     output:
         DATASET,
+    log:
+        "results/logs/dataset/{dataset}.log",
     wildcard_constraints:
         dataset=_names(settings.SHAPES),
-    params:
-        raw_dir=lambda wildcards, output: f"{os.path.dirname(output[0])}/raw/{wildcards.dataset}",
     # `mirror` and `sources` say where the raw files are, not what they are (they are checksummed):
     # the script reads them from the config, so that moving the files reruns nothing
     conda:
         "../../envs/train.yaml"
-    log:
-        "results/logs/dataset/{dataset}.log",
+    params:
+        raw_dir=lambda wildcards, output: f"{os.path.dirname(output[0])}/raw/{wildcards.dataset}",
     script:
         "../scripts/dataset.py"
 
@@ -30,14 +30,14 @@ rule custom_dataset:
         custom_dataset_file,
     output:
         DATASET,
+    log:
+        "results/logs/dataset/{dataset}.log",
     wildcard_constraints:
         dataset=_names(config["datasets"]),
+    conda:
+        "../../envs/train.yaml"
     params:
         # its entry in the config: changing where the data comes from reconverts it
         source=lambda wildcards: config["datasets"][wildcards.dataset],
-    conda:
-        "../../envs/train.yaml"
-    log:
-        "results/logs/dataset/{dataset}.log",
     script:
         "../scripts/custom_dataset.py"

@@ -16,16 +16,16 @@ rule publish_table:
         unpack(publish_table_inputs),
     output:
         directory(f"{PUBLISHED}/{{table}}"),
+    log:
+        "results/logs/publish/{table}.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         figure_counts=published_figure_counts,
         command=lambda wc: publish_command(f"{PUBLISHED}/{wc.table}"),
         index_command=publish_command("publish"),
         table_command=publish_command(f"{PUBLISHED}/<table>"),
         code=code("publish"),
-    conda:
-        "../../envs/analysis.yaml"
-    log:
-        "results/logs/publish/{table}.log",
     script:
         "../scripts/publish.py"
 
@@ -35,13 +35,13 @@ rule publish:
         unpack(publish_inputs),
     output:
         f"{PUBLISHED}/README.md",
+    log:
+        "results/logs/publish/index.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         command=publish_command("publish"),
         table_command=publish_command(f"{PUBLISHED}/<table>"),
         code=code("publish_index"),
-    conda:
-        "../../envs/analysis.yaml"
-    log:
-        "results/logs/publish/index.log",
     script:
         "../scripts/publish_index.py"

@@ -6,17 +6,17 @@
 rule random_spectra:
     output:
         RANDOM_SPECTRA,
+    log:
+        "results/logs/random_matrices/{distribution}/{m}x{n}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: config["threads"]["analysis"]
     params:
         repetitions=RANDOM["repetitions"],
         seed=RANDOM["seed"],
         dtype=RANDOM["dtype"],
         method=RANDOM["method"],
         code=code("random_spectra"),
-    threads: config["threads"]["analysis"]
-    conda:
-        "../../envs/analysis.yaml"
-    log:
-        "results/logs/random_matrices/{distribution}/{m}x{n}.log",
     script:
         "../scripts/random_spectra.py"
 
@@ -28,15 +28,15 @@ rule random_table:
         csv=report(f"{RANDOM_TABLE}.csv", category="Appendix", labels={"table": "table{appendix}", "format": "csv"}),
         md=f"{RANDOM_TABLE}.md",
         tex=f"{RANDOM_TABLE}.tex",
+    log:
+        "results/logs/tables/table{appendix}.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         distribution=lambda wc: RANDOM["distributions"][wc.appendix],
         sizes=RANDOM_SIZES,
         repetitions=RANDOM["repetitions"],
         code=code("random_table"),
-    conda:
-        "../../envs/analysis.yaml"
-    log:
-        "results/logs/tables/table{appendix}.log",
     script:
         "../scripts/random_table.py"
 
@@ -47,15 +47,15 @@ rule random_figure:
     output:
         pdf=f"{RANDOM_FIGURE}.pdf",
         png=report(f"{RANDOM_FIGURE}.png", category="Appendix", labels={"figure": "fig{appendix}"}),
+    log:
+        "results/logs/figures/fig{appendix}.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         distribution=lambda wc: RANDOM["distributions"][wc.appendix],
         sizes=RANDOM_SIZES,
         repetitions=RANDOM["repetitions"],
         code=code("random_figure"),
-    conda:
-        "../../envs/analysis.yaml"
-    log:
-        "results/logs/figures/fig{appendix}.log",
     script:
         "../scripts/random_figure.py"
 
@@ -67,11 +67,11 @@ rule random_comparison:
     output:
         csv=f"{RANDOM_COMPARISON}.csv",
         md=report(f"{RANDOM_COMPARISON}.md", category="Appendix"),
-    params:
-        code=code("random_comparison"),
-    conda:
-        "../../envs/analysis.yaml"
     log:
         "results/logs/random_matrices/comparison.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        code=code("random_comparison"),
     script:
         "../scripts/random_comparison.py"

@@ -11,22 +11,23 @@ rule spectra:
     output:
         spectra=f"{PROBE}/spectra.csv",
         modes=f"{PROBE}/modes.csv",
-    params:
-        dtype=config["probe"]["dtype"],
-        gpu=config["probe"]["gpu"],
-        code=code("spectra"),
-    threads: config["threads"]["analysis"]
-    group: job_group("spectra")
-    resources:
-        gpu=int(config["probe"]["gpu"]),
-        mem_mb=job_resource("spectra", "mem_mb"),
-        runtime=job_resource("spectra", "runtime"),
-    conda:
-        "../../envs/analysis.yaml"
     log:
         f"{PROBE}/spectra.log",
     benchmark:
         f"{PROBE}/spectra.benchmark.tsv"
+    group:
+        job_group("spectra")
+    conda:
+        "../../envs/analysis.yaml"
+    threads: config["threads"]["analysis"]
+    resources:
+        gpu=int(config["probe"]["gpu"]),
+        mem_mb=job_resource("spectra", "mem_mb"),
+        runtime=job_resource("spectra", "runtime"),
+    params:
+        dtype=config["probe"]["dtype"],
+        gpu=config["probe"]["gpu"],
+        code=code("spectra"),
     script:
         "../scripts/spectra.py"
 
@@ -38,14 +39,14 @@ rule rankloss:
         summaries=lambda wc: [f"{RUN.format(**p)}/summary.json" for p in probes(wc.experiment)],
     output:
         f"{ANALYSIS}/rankloss.csv",
+    log:
+        "results/logs/rankloss/{experiment}.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         probes=lambda wc: probes(wc.experiment),
         thresholds=config["analysis"]["thresholds"],
         relative=config["analysis"]["relative"],
         code=code("rankloss"),
-    conda:
-        "../../envs/analysis.yaml"
-    log:
-        "results/logs/rankloss/{experiment}.log",
     script:
         "../scripts/rankloss.py"

@@ -14,6 +14,10 @@ rule remedy_comparison:
         rankloss=lambda wc: [f"{ANALYSIS.format(experiment=e)}/rankloss.csv" for e in compared(wc.comparison)],
     output:
         **{key: f"{REMEDIES}{suffix}" for key, suffix in REMEDY_OUTPUTS.items()},
+    log:
+        "results/logs/remedies/{comparison}.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         runs=lambda wc: remedy_runs(wc.comparison),
         experiments=lambda wc: compared(wc.comparison),
@@ -21,12 +25,9 @@ rule remedy_comparison:
         dataset=lambda wc: config["remedy_comparisons"][wc.comparison]["dataset"],
         threshold=lambda wc: config["remedy_comparisons"][wc.comparison]["threshold"],
         caption=lambda wc: config["remedy_comparisons"][wc.comparison].get(
-            "caption", f"Remedies for the large-batch gap: {wc.comparison}"),
+            "caption", f"Remedies for the large-batch gap: {wc.comparison}"
+        ),
         reported_loss=config["reported_loss"],
         code=code("remedies"),
-    conda:
-        "../../envs/analysis.yaml"
-    log:
-        "results/logs/remedies/{comparison}.log",
     script:
         "../scripts/remedies.py"

@@ -23,14 +23,14 @@ rule table:
         ),
         md=f"{TABLE}.md",
         tex=f"{TABLE}.tex",
+    log:
+        "results/logs/tables/{table}.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         caption=lambda wc: caption("tables", wc.table),
         reported_loss=config["reported_loss"],
         code=code("table"),
-    conda:
-        "../../envs/analysis.yaml"
-    log:
-        "results/logs/tables/{table}.log",
     script:
         "../scripts/table.py"
 
@@ -47,15 +47,15 @@ rule figure:
             subcategory="figures",
             labels={"figure": "{figure}"},
         ),
+    log:
+        "results/logs/figures/{figure}.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         threshold=lambda wc: config["figures"][wc.figure]["threshold"],
         plot=lambda wc: config["figures"][wc.figure]["plot"],
         caption=lambda wc: caption("figures", wc.figure),
         code=code("figure"),
-    conda:
-        "../../envs/analysis.yaml"
-    log:
-        "results/logs/figures/{figure}.log",
     script:
         "../scripts/figure.py"
 
@@ -70,6 +70,10 @@ rule comparison:
         csv=f"{COMPARISON}.csv",
         trends=f"{COMPARISON}_trends.csv",
         md=report(f"{COMPARISON}.md", caption="../report/comparison.rst", category="Paper comparison"),
+    log:
+        "results/logs/comparison.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         tables=list(config["tables"]),
         figures=trend_figures(),
@@ -77,10 +81,6 @@ rule comparison:
         runs={t: table_runs(t) for t in config["tables"]},  # per-seed values: the trends' seed range
         reported_loss=config["reported_loss"],
         code=code("comparison"),
-    conda:
-        "../../envs/analysis.yaml"
-    log:
-        "results/logs/comparison.log",
     script:
         "../scripts/comparison.py"
 
@@ -91,12 +91,12 @@ rule runs:
     output:
         csv="results/report/runs.csv",
         md="results/report/runs.md",
+    log:
+        "results/logs/runs.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         runs=all_runs(),  # which run each summary is, in the same order
         code=code("runs"),
-    conda:
-        "../../envs/analysis.yaml"
-    log:
-        "results/logs/runs.log",
     script:
         "../scripts/runs.py"

@@ -8,6 +8,17 @@ rule sharpness:
         data=DATASET,
     output:
         f"{RUN}/sharpness.json",
+    log:
+        f"{RUN}/sharpness.log",
+    benchmark:
+        f"{RUN}/sharpness.benchmark.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: config["threads"]["analysis"]
+    resources:
+        gpu=int(config["rivals"]["gpu"]),
+        mem_mb=job_resource("sharpness", "mem_mb"),
+        runtime=job_resource("sharpness", "runtime"),
     params:
         images=config["rivals"]["images"],
         seed=config["rivals"]["seed"],
@@ -16,17 +27,6 @@ rule sharpness:
         samples=config["rivals"]["trace_samples"],
         gpu=config["rivals"]["gpu"],
         code=code("sharpness"),
-    threads: config["threads"]["analysis"]
-    resources:
-        gpu=int(config["rivals"]["gpu"]),
-        mem_mb=job_resource("sharpness", "mem_mb"),
-        runtime=job_resource("sharpness", "runtime"),
-    conda:
-        "../../envs/train.yaml"
-    log:
-        f"{RUN}/sharpness.log",
-    benchmark:
-        f"{RUN}/sharpness.benchmark.tsv"
     script:
         "../scripts/sharpness.py"
 
@@ -36,17 +36,17 @@ rule weight_spectra:
         f"{RUN}/weights.pt",
     output:
         f"{RUN}/weight_spectra.csv",
-    params:
-        code=code("weight_spectra"),
-    threads: config["threads"]["analysis"]
-    resources:
-        mem_mb=job_resource("weight_spectra", "mem_mb"),
-        runtime=job_resource("weight_spectra", "runtime"),
-    conda:
-        "../../envs/analysis.yaml"
     log:
         f"{RUN}/weight_spectra.log",
     benchmark:
         f"{RUN}/weight_spectra.benchmark.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: config["threads"]["analysis"]
+    resources:
+        mem_mb=job_resource("weight_spectra", "mem_mb"),
+        runtime=job_resource("weight_spectra", "runtime"),
+    params:
+        code=code("weight_spectra"),
     script:
         "../scripts/weight_spectra.py"

@@ -10,22 +10,23 @@ rule train:
         metrics=f"{RUN}/metrics.csv",
         summary=f"{RUN}/summary.json",
         snapshots=expand(f"{RUN}/snapshots/epoch{{snapshot}}.pt", snapshot=SNAPSHOT_EPOCHS, allow_missing=True),
+    log:
+        f"{RUN}/train.log",
+    benchmark:
+        f"{RUN}/train.benchmark.tsv"
+    group:
+        job_group("train")
+    conda:
+        "../../envs/train.yaml"
+    threads: config["threads"]["train"]
+    resources:
+        gpu=1,
+        mem_mb=job_resource("train", "mem_mb"),
+        runtime=job_resource("train", "runtime"),
     params:
         settings=run_settings,
         snapshot_epochs=SNAPSHOT_EPOCHS,
         checkpoint=f"{RUN}/checkpoint.pt",
         code=code("train"),
-    threads: config["threads"]["train"]
-    group: job_group("train")
-    resources:
-        gpu=1,
-        mem_mb=job_resource("train", "mem_mb"),
-        runtime=job_resource("train", "runtime"),
-    conda:
-        "../../envs/train.yaml"
-    log:
-        f"{RUN}/train.log",
-    benchmark:
-        f"{RUN}/train.benchmark.tsv"
     script:
         "../scripts/train.py"
