@@ -287,7 +287,7 @@ def model_label(kind):
 
 
 def job_resource(stage, key):
-    """A cluster resource of a job of rule ``stage`` (see settings.job_resources), as Snakemake calls it."""
+    """A cluster resource of a ``stage`` job (stage: a rule's name; see settings.job_resources), as Snakemake calls it."""
 
     def value(wildcards, attempt):
         batch_size = int(wildcards.batch_size)
@@ -300,7 +300,7 @@ def job_resource(stage, key):
 
 
 def job_group(stage):
-    """The group of a job of rule ``stage`` on a cluster: short jobs of a model share submissions
+    """The group of a ``stage`` job on a cluster (stage: a rule's name); short jobs of a model share submissions
     (settings.job_group; the profile says how many per submission).  Ignored in local runs."""
 
     def group(wildcards):
