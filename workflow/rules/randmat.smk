@@ -25,7 +25,12 @@ rule random_table:
     input:
         lambda wc: random_spectra(wc.appendix),
     output:
-        csv=report(f"{RANDOM_TABLE}.csv", category="Appendix", labels={"table": "table{appendix}", "format": "csv"}),
+        csv=report(
+            f"{RANDOM_TABLE}.csv",
+            caption="../report/random_table.rst",
+            category="Appendix",
+            labels={"table": "table{appendix}", "format": "csv"},
+        ),
         md=f"{RANDOM_TABLE}.md",
         tex=f"{RANDOM_TABLE}.tex",
     log:
@@ -46,7 +51,12 @@ rule random_figure:
         lambda wc: random_spectra(wc.appendix),
     output:
         pdf=f"{RANDOM_FIGURE}.pdf",
-        png=report(f"{RANDOM_FIGURE}.png", category="Appendix", labels={"figure": "fig{appendix}"}),
+        png=report(
+            f"{RANDOM_FIGURE}.png",
+            caption="../report/random_figure.rst",
+            category="Appendix",
+            labels={"figure": "fig{appendix}"},
+        ),
     log:
         "results/logs/figures/fig{appendix}.log",
     conda:
@@ -66,7 +76,7 @@ rule random_comparison:
         reference=RANDOM_REFERENCE,
     output:
         csv=f"{RANDOM_COMPARISON}.csv",
-        md=report(f"{RANDOM_COMPARISON}.md", category="Appendix"),
+        md=report(f"{RANDOM_COMPARISON}.md", caption="../report/random_comparison.rst", category="Appendix"),
     log:
         "results/logs/random_matrices/comparison.log",
     conda:
