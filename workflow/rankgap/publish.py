@@ -139,7 +139,7 @@ def loss_summary(evidence: pd.DataFrame) -> pd.DataFrame:
 
 def side_by_side(numbers: pd.DataFrame, table: str) -> pd.DataFrame:
     """One table's numbers: per batch size, each metric as paper / ours / difference."""
-    rows = numbers[numbers["artifact"] == table]
+    rows = numbers[(numbers["artifact"] == table) & numbers["ours"].notna()]  # an alternative runs only some batches
     if rows.empty:
         return rows
     wide = rows.pivot_table(index="batch", columns="metric", values=["paper", "ours", "difference"], aggfunc="first",
