@@ -171,10 +171,14 @@ def table_runs(table):
     return [f"{RUN.format(**r)}/summary.json" for r in runs]
 
 
-def publish_inputs(wildcards):
-    """The folder's README is made of every table's folder (and the notes that head it)."""
+def require_publish():
     if not config["publish"]:
         raise ValueError("nothing to publish: set publish.folder in the config (see config/fashion_mnist.yaml)")
+
+
+def publish_inputs(wildcards):
+    """The folder's README is made of every table's folder (and the notes that head it)."""
+    require_publish()
     notes = config["publish"].get("notes")
     return {"tables": [f"{PUBLISHED}/{table}" for table in config["tables"]], "notes": [notes] if notes else []}
 
@@ -183,8 +187,7 @@ def publish_table_inputs(wildcards):
     """Everything a table's published folder is made of: the table, its experiment's figures, and for
     the comparison and the provenance its runs' summaries, the counts of its trend figures and the
     benchmark files of its training, dumps and spectra."""
-    if not config["publish"]:
-        raise ValueError("nothing to publish: set publish.folder in the config (see config/fashion_mnist.yaml)")
+    require_publish()
     spec = config["tables"][wildcards.table]
     figures = [f for f, s in config["figures"].items() if s["experiment"] == spec["experiment"]]
     runs = table_runs(wildcards.table)
