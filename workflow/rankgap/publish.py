@@ -50,12 +50,12 @@ def stage_times(benchmarks: dict[str, list[Path]]) -> pd.DataFrame:
 
 
 def provenance(summaries: list[dict], summary_paths: list[Path], benchmarks: dict[str, list[Path]],
-               repo: Path) -> dict:
+               repo: Path, published: Path | None = None) -> dict:
     """Where, when and with what the published numbers were made."""
     written = [datetime.datetime.fromtimestamp(Path(p).stat().st_mtime, datetime.timezone.utc) for p in summary_paths]
     hosts = sorted({s["host"] for s in summaries})
     return {
-        "git": git_state(repo),
+        "git": git_state(repo, exclude=published),
         "published": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "runs_finished": [min(written).isoformat(timespec="seconds"), max(written).isoformat(timespec="seconds")],
         "training": {
@@ -262,7 +262,8 @@ def publish_table(folder: Path, table: str, config: dict, table_files: dict[str,
                                     config["reported_loss"], ref)
     paper.write(numbers, trends, folder / "paper_comparison.csv", folder / "paper_comparison_trends.csv",
                 folder / "paper_comparison.md", config["reported_loss"])
-    prov = provenance([json.loads(Path(p).read_text()) for p in summaries], summaries, benchmarks, repo)
+    prov = provenance([json.loads(Path(p).read_text()) for p in summaries], summaries, benchmarks, repo,
+                      published=folder.parent)
     (folder / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n")
     (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     evidence = loss_evidence({table: pd.read_csv(table_files["csv"])}, ref)
