@@ -27,7 +27,7 @@ from safetensors.torch import save_file
 from tensorly.decomposition import tucker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
-from rankgap import activations, data, models, rank  # noqa: E402
+from rankgap import data, models, probe, rank  # noqa: E402
 
 THRESHOLDS = (1e-4, 1e-5)
 
@@ -70,7 +70,7 @@ def main() -> None:
     torch.manual_seed(0)
     weights = {"settings": settings, "state": models.from_settings(settings).state_dict()}
     batch = probe_batch(args.batch_size, shape.channels, shape.size).to(args.device)
-    outputs = {name: x.cpu() for name, x in activations.probe(weights, batch, data.NORMALIZATION[args.dataset]).items()}
+    outputs = {name: x.cpu() for name, x in probe.activations(weights, batch, data.NORMALIZATION[args.dataset]).items()}
     largest = max(x.numel() * 8 for x in outputs.values()) / 2**30
     where = torch.cuda.get_device_name() if args.device == "cuda" else f"cpu, {torch.get_num_threads()} threads"
     print(f"{args.model} at batch {args.batch_size}: {len(outputs)} layers, largest {largest:.2f} GiB in float64, {where}")

@@ -24,7 +24,7 @@ from safetensors.torch import save_file
 
 WORKFLOW = Path(__file__).resolve().parents[1] / "workflow"
 sys.path.insert(0, str(WORKFLOW))
-from rankgap import activations, data, models, settings  # noqa: E402
+from rankgap import data, models, probe, registry  # noqa: E402
 
 ANALYSE = """
 import json, resource, sys, time
@@ -55,7 +55,7 @@ def main() -> None:
     torch.manual_seed(0)
     weights = {"settings": run, "state": models.from_settings(run).state_dict()}
     images = torch.randint(0, 256, (args.batch_size, shape.channels, shape.size, shape.size), dtype=torch.uint8)
-    outputs = activations.probe(weights, images, data.NORMALIZATION[args.dataset])
+    outputs = probe.activations(weights, images, data.NORMALIZATION[args.dataset])
     largest = max(x.numel() * 8 for x in outputs.values())
     total = sum(x.numel() * 8 for x in outputs.values())
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:

@@ -8,7 +8,17 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
+from rankgap.configuration import RunSettings  # noqa: E402
+
 PROJECT = ("Snakefile", "config.yaml", "config", "workflow", "profiles", "envs", "examples")
+
+
+def run_settings(**values) -> RunSettings:
+    """A run's settings for a unit test: LeNet-5 with batch norm on digits, batch 128, 60 epochs, no
+    weight decay and the schema's training defaults, then ``values``."""
+    defaults = {"model": "lenet5", "variant": "bn", "dataset": "digits", "batch_size": 128, "seed": 0, "epochs": 60,
+                "weight_decay": 0.0}
+    return RunSettings(**{**defaults, **values})
 
 
 def copy_project(dest: Path) -> Path:

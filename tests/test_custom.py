@@ -15,7 +15,7 @@ import yaml
 from PIL import Image
 
 from conftest import REPO, copy_project, planned_jobs, snakemake
-from rankgap import data, settings, tables
+from rankgap import data, registry, tables
 
 EXAMPLE = yaml.safe_load((REPO / "examples/config.yaml").read_text())
 BATCH_SIZES = [16, 256]
@@ -214,7 +214,7 @@ def image_folder(root, sizes=None):
 
 def test_a_folder_of_images_per_class_is_described_and_converted(tmp_path):
     root = image_folder(tmp_path / "images")
-    assert data.describe("pets", {"folder": str(root)}) == settings.Shape(1, 6, 3, 9, 3)
+    assert data.describe("pets", {"folder": str(root)}) == registry.Shape(1, 6, 3, 9, 3)
     data.prepare_custom("pets", {"folder": str(root)}, tmp_path / "pets.safetensors")
     splits = data.load(tmp_path / "pets.safetensors")
     assert splits["x_train"].shape == (9, 1, 6, 6) and splits["y_train"].tolist() == [0, 0, 0, 1, 1, 2, 2, 2, 2]

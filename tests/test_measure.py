@@ -17,9 +17,9 @@ from safetensors.torch import save_file
 from torch import nn
 
 import rankgap
-from conftest import REPO
-from rankgap import activations, api, cli, data, models, rank, train
-from rankgap.settings import SHAPES
+from conftest import REPO, run_settings
+from rankgap import api, cli, data, models, probe, rank, train
+from rankgap.registry import SHAPES
 
 COUNT_COLUMNS = ["layer", "depth", "mode", "threshold", "count", "zeros", "values", "deficit", "dead_zeros",
                  "other_zeros", "genuine", "dead_units"]  # rankloss.csv's columns but the run's
@@ -112,9 +112,9 @@ def run_files(tmp_path_factory):
     """A pipeline run's weights.pt (LeNet-5 with batch norm, untrained, as train.py saves it) and the
     pipeline's digits dataset file."""
     folder = tmp_path_factory.mktemp("run")
-    settings = {"model": "lenet5", "variant": "bn", "dataset": "digits"}
+    run = run_settings()
     torch.manual_seed(0)
-    torch.save(train._weights(models.from_settings(settings), settings), folder / "weights.pt")
+    torch.save(train.weights_file(models.from_settings(run), run), folder / "weights.pt")
     data.prepare("digits", folder / "digits.safetensors", folder / "raw")
     return folder / "weights.pt", folder / "digits.safetensors"
 
@@ -129,7 +129,7 @@ def test_the_command_line_measures_a_checkpoint_as_the_pipeline_probes_it(run_fi
     assert finished.returncode == 0, finished.stderr
 
     dump = tmp_path / "activations.safetensors"
-    activations.dump(weights, dataset, dump, batch_size=64, seed=0, mode="eval", dtype="float64",
+    probe.dump(weights, dataset, dump, batch_size=64, seed=0, mode="eval", dtype="float64",
                      device=torch.device("cpu"))
     spectra, modes = rank.analyse(dump)
     pd.testing.assert_frame_equal(pd.read_csv(out / "spectra.csv"), spectra, check_exact=True)

@@ -6,8 +6,8 @@ import torch
 import yaml
 from safetensors.torch import save_file
 
-from conftest import REPO, copy_project, planned_jobs, snakemake
-from rankgap import data, models, paper, settings
+from conftest import REPO, copy_project, planned_jobs, run_settings, snakemake
+from rankgap import data, models, paper, registry, resources
 
 
 @pytest.mark.parametrize("name, variant, classes, options, parameters", [
@@ -47,10 +47,10 @@ def paper_project(tmp_path_factory):
 
 
 @pytest.mark.parametrize("target, jobs", [
-    ("results/figures/fig3.pdf", {"dataset": 2, "train": 12, "dump": 12, "spectra": 12, "rankloss": 1, "figure": 1}),
+    ("results/figures/fig3.pdf", {"dataset": 2, "train": 12, "probe": 12, "spectra": 12, "rankloss": 1, "figure": 1}),
     ("results/tables/table1.csv", {"dataset": 1, "train": 5, "table": 1}),
     ("results/tables/table11.csv", {"dataset": 1, "train": 4 + 1, "table": 1}),  # 4 switch runs + the baseline
-    ("results/figures/fig2.png", {"dataset": 2, "train": 10, "dump": 10, "spectra": 10, "rankloss": 1, "figure": 1}),
+    ("results/figures/fig2.png", {"dataset": 2, "train": 10, "probe": 10, "spectra": 10, "rankloss": 1, "figure": 1}),
 ])
 def test_a_target_schedules_exactly_its_runs(paper_project, target, jobs):
     assert planned_jobs(paper_project, target) == jobs
@@ -59,7 +59,7 @@ def test_a_target_schedules_exactly_its_runs(paper_project, target, jobs):
 def test_the_whole_paper_is_the_default_target(paper_project):
     jobs = planned_jobs(paper_project)
     # 20 CIFAR runs, 36 LeNet-5 runs, 4 switch runs; every run but the switch runs is probed
-    assert jobs["train"] == 60 and jobs["dump"] == jobs["spectra"] == 56
+    assert jobs["train"] == 60 and jobs["probe"] == jobs["spectra"] == 56
     assert jobs["table"] == 11 and jobs["figure"] == 6 + 6 and jobs["comparison"] == 1  # + the decompositions
 
 
@@ -186,7 +186,7 @@ def test_epoch_change_reruns_that_experiments_trainings_only(tiny):
     config["experiments"]["lenet5_nobn"]["epochs"] = 3
     (project / "epochs.yaml").write_text(yaml.safe_dump(config))
     jobs = planned_jobs(project, "--configfile", "epochs.yaml")
-    assert jobs == {"train": 4, "dump": 4, "spectra": 4, "rankloss": 1, "table": 2, "figure": 2, "comparison": 1,
+    assert jobs == {"train": 4, "probe": 4, "spectra": 4, "rankloss": 1, "table": 2, "figure": 2, "comparison": 1,
                     "all": 1}
 
 
@@ -235,27 +235,27 @@ def test_several_seeds_give_mean_and_std(tmp_path):
     assert (project / "results/figures/seeded.png").exists()
 
 
-@pytest.mark.parametrize("model, size", list(settings.ACTIVATIONS))
+@pytest.mark.parametrize("model, size", list(registry.ACTIVATIONS))
 def test_cluster_memory_estimates_know_the_models_activation_sizes(model, size):
-    """settings.ACTIVATIONS sizes cluster jobs without importing torch; it must match the models."""
-    from rankgap import activations
+    """registry.ACTIVATIONS sizes cluster jobs without importing torch; it must match the models."""
+    from rankgap import probe
 
     channels = 1 if size == 28 else 3
     dataset = "mnist" if size == 28 else "cifar10"
-    run = {"model": model, "variant": "bn", "dataset": dataset, "model_options": {}}
-    weights = {"settings": run, "state": models.from_settings(run).state_dict()}
+    run = run_settings(model=model, dataset=dataset)
+    weights = {"settings": run.as_dict(), "state": models.from_settings(run).state_dict()}
     images = torch.zeros(2, channels, size, size, dtype=torch.uint8)
-    outputs = activations.probe(weights, images, data.NORMALIZATION[dataset])
+    outputs = probe.activations(weights, images, data.NORMALIZATION[dataset])
     per_image = [x[0].numel() for x in outputs.values()]
-    assert settings.ACTIVATIONS[(model, size)] == (sum(per_image), max(per_image))
+    assert registry.ACTIVATIONS[(model, size)] == (sum(per_image), max(per_image))
 
 
 def test_cluster_resources_grow_on_retry():
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    first = settings.job_resources(config, "vgg16", "cifar10", 2048, attempt=1)
-    second = settings.job_resources(config, "vgg16", "cifar10", 2048, attempt=2)
-    for rule in ("train", "dump", "spectra"):
+    first = resources.job_resources(config, "vgg16", "cifar10", 2048, attempt=1)
+    second = resources.job_resources(config, "vgg16", "cifar10", 2048, attempt=2)
+    for rule in ("train", "probe", "spectra"):
         assert second[rule]["mem_mb"] == 2 * first[rule]["mem_mb"]
         assert second[rule]["runtime"] == 2 * first[rule]["runtime"]
     # VGG-16 at batch 2048: 4.5 GB of float64 activations must be asked for
-    assert first["dump"]["mem_mb"] > 2.5 * 276_480 * 2048 * 8 / 1e6
+    assert first["probe"]["mem_mb"] > 2.5 * 276_480 * 2048 * 8 / 1e6

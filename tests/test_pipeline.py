@@ -10,6 +10,7 @@ import yaml
 from safetensors import safe_open
 
 from conftest import jobs_after_editing, planned_jobs, snakemake
+from rankgap.configuration import RunSettings
 
 RUNS = "results/runs/smoke/digits"
 BATCH_SIZES = [8, 512]
@@ -108,7 +109,7 @@ def test_probes_at_initialisation_and_end(smoke):
         assert not torch.equal(initial["conv1.weight"], final["conv1.weight"])
         torch.manual_seed(0)  # the run's seed: the snapshot is the model before any step
         from rankgap import models
-        fresh = models.from_settings(json.loads((run / "summary.json").read_text())).state_dict()
+        fresh = models.from_settings(RunSettings.from_dict(json.loads((run / "summary.json").read_text()))).state_dict()
         assert torch.equal(initial["conv1.weight"], fresh["conv1.weight"])
 
 
@@ -121,11 +122,11 @@ def test_rerun_after_success_does_nothing(smoke):
     ("tables", {"table": 1, "comparison": 1, "all": 1}),
     ("paper", {"comparison": 1, "all": 1}),
     ("rank", {"spectra": 4, "rankloss": 1, "figure": 3, "comparison": 1, "all": 1}),
-    ("activations", {"dump": 4, "spectra": 4, "rankloss": 1, "figure": 3, "comparison": 1, "all": 1}),
-    ("train", {"train": 2, "dump": 4, "spectra": 4, "rankloss": 1, "table": 1, "figure": 3, "comparison": 1,
+    ("probe", {"probe": 4, "spectra": 4, "rankloss": 1, "figure": 3, "comparison": 1, "all": 1}),
+    ("train", {"train": 2, "probe": 4, "spectra": 4, "rankloss": 1, "table": 1, "figure": 3, "comparison": 1,
                "all": 1}),
     # imported by models and data, not by any script: found by following the imports
-    ("settings", {"train": 2, "dump": 4, "spectra": 4, "rankloss": 1, "table": 1, "figure": 3, "comparison": 1,
+    ("registry", {"train": 2, "probe": 4, "spectra": 4, "rankloss": 1, "table": 1, "figure": 3, "comparison": 1,
                   "all": 1}),
 ])
 def test_editing_a_module_reruns_exactly_its_rules(smoke, module, rules):
@@ -191,7 +192,7 @@ def test_publish_writes_the_reproduction_folder_from_results(smoke):
     trends = pd.read_csv(part / "paper_comparison_trends.csv")
     assert set(trends["artifact"]) == {"smoke_table", "smoke_figure"}  # this table's checks, its figure's count
     provenance = json.loads((part / "provenance.json").read_text())
-    assert {s["stage"]: s["jobs"] for s in provenance["stages"]} == {"train": 2, "dump": 4, "spectra": 4}
+    assert {s["stage"]: s["jobs"] for s in provenance["stages"]} == {"train": 2, "probe": 4, "spectra": 4}
     assert provenance["git"] == {"commit": None, "dirty": None}  # the test's copy is not a git checkout
     assert provenance["training"]["devices"] == ["cpu"]
     published = yaml.safe_load((part / "config.yaml").read_text())

@@ -9,7 +9,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from rankgap import activations, data, rank
+from conftest import run_settings
+from rankgap import data, probe, rank
 
 
 def planted(shape, ranks, seed=0, scale=1.0):
@@ -148,8 +149,8 @@ def test_float64_probe_counts_a_known_deficiency_exactly_where_float32_cannot():
     from rankgap import models
 
     torch.manual_seed(0)
-    settings = {"model": "lenet5", "variant": "linear", "dataset": "mnist", "model_options": {"pooling": "avg"}}
-    weights = {"settings": settings, "state": models.from_settings(settings).state_dict()}
+    run = run_settings(variant="linear", dataset="mnist", model_options={"pooling": "avg"})
+    weights = {"settings": run.as_dict(), "state": models.from_settings(run).state_dict()}
     g = torch.Generator().manual_seed(1)
     basis = torch.randint(0, 4, (20, 28 * 28), generator=g)
     mix = torch.randint(0, 4, (2048, 20), generator=g)
@@ -157,7 +158,7 @@ def test_float64_probe_counts_a_known_deficiency_exactly_where_float32_cannot():
     exact = 2048 - 21
     counts = {}
     for dtype in (torch.float64, torch.float32):
-        sigma = rank.singular_values(activations.probe(weights, images, data.NORMALIZATION["mnist"], dtype=dtype)["act1"], 0)
+        sigma = rank.singular_values(probe.activations(weights, images, data.NORMALIZATION["mnist"], dtype=dtype)["act1"], 0)
         assert sigma[0] > 100
         counts[dtype] = {t: int((sigma <= t).sum()) for t in (1e-5, 1e-6)}
     assert counts[torch.float64] == {1e-5: exact, 1e-6: exact}

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 import yaml
-from rankgap import settings
+from rankgap import resources
 
 from conftest import REPO, copy_project, snakemake
 
@@ -64,13 +64,13 @@ def slurm_job_ids(project):
 
 
 def test_the_profile_sizes_its_groups_from_the_runtime_estimates():
-    """The profile's group-components are what settings.group_components derives for config.yaml."""
+    """The profile's group-components are what resources.group_components derives for config.yaml."""
     profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    assert profile["group-components"] == settings.group_components(config)
+    assert profile["group-components"] == resources.group_components(config)
     # LeNet-5's trainings and every probe are short; ResNet-56's trainings are submissions of their own
     assert {"lenet5_trainings", "lenet5_probes", "vgg16_probes", "resnet56_probes"} <= set(profile["group-components"])
-    assert settings.job_group(config, "train", "resnet56", "cifar10", 128) is None
+    assert resources.job_group(config, "train", "resnet56", "cifar10", 128) is None
 
 
 def test_the_gres_profile_asks_for_gres_instead_of_gpus(tmp_path):

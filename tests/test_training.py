@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import copy_project, snakemake
+from conftest import copy_project, run_settings, snakemake
 from rankgap import device, train
 
 
@@ -161,15 +161,15 @@ def test_divergence_is_a_status_not_a_crash(tmp_path):
 
 @pytest.mark.parametrize("schedule", ["exponential", "cosine"])
 def test_learning_rate_runs_from_start_to_end(schedule):
-    settings = {"lr_start": 0.1, "lr_end": 1e-4, "epochs": 60, "schedule": schedule}
-    rates = [train.learning_rate(settings, e) for e in range(60)]
+    run = run_settings(lr_start=0.1, lr_end=1e-4, epochs=60, schedule=schedule)
+    rates = [train.learning_rate(run, e) for e in range(60)]
     assert rates[0] == pytest.approx(0.1) and rates[-1] == pytest.approx(1e-4)
     assert all(a > b for a, b in zip(rates, rates[1:]))
 
 
 def test_switch_batch_size_from_the_switch_epoch():
-    settings = {"batch_size": 4096, "switch": {"batch_size": 128, "epoch": 30}}
-    assert [train.batch_size(settings, e) for e in (0, 29, 30, 59)] == [4096, 4096, 128, 128]
+    run = run_settings(batch_size=4096, switch={"batch_size": 128, "epoch": 30})
+    assert [train.batch_size(run, e) for e in (0, 29, 30, 59)] == [4096, 4096, 128, 128]
 
 
 def digits_run_settings(tmp_path, **options):
@@ -178,7 +178,7 @@ def digits_run_settings(tmp_path, **options):
     from snakemake.utils import validate
 
     from conftest import REPO
-    from rankgap import data, settings
+    from rankgap import configuration, data
 
     config = {"experiments": {"graphs": {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [64], "epochs": 1,
                                          "weight_decay": 5e-4, **options}}}
@@ -186,12 +186,12 @@ def digits_run_settings(tmp_path, **options):
     dataset = tmp_path / "digits.safetensors"
     if not dataset.exists():
         data.prepare("digits", dataset, tmp_path / "raw")
-    return dataset, settings.run_settings(config, "graphs", "digits", 64, 0)
+    return dataset, configuration.run_settings(config, "graphs", "digits", 64, 0)
 
 
-def train_digits(dataset, run_settings, folder, device):
+def train_digits(dataset, run, folder, device):
     folder.mkdir()
-    train.train(run_settings, dataset, folder / "weights.pt", folder / "metrics.csv", folder / "summary.json",
+    train.train(run, dataset, folder / "weights.pt", folder / "metrics.csv", folder / "summary.json",
                 folder / "checkpoint.pt", {}, device)
     weights = torch.load(folder / "weights.pt", weights_only=False)["state"]
     metrics = pd.read_csv(folder / "metrics.csv").drop(columns=["seconds", "images_per_second"])

@@ -5,7 +5,7 @@
     result.counts                       # per layer, mode and threshold: the count and its parts
 
 The measurement is the pipeline's, through the pipeline's own functions: the forward pass of
-``activations.capture`` in float64, the spectra of ``rank.analyse_layers`` and the counts of
+``probe.capture`` in float64, the spectra of ``rank.analyse_layers`` and the counts of
 ``rank.run_counts``.  The tables therefore have the columns of the pipeline's ``spectra.csv``,
 ``modes.csv`` and ``rankloss.csv`` (docs/rank_analysis.md: the probe's files, "What the count is made of").
 """
@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import activations, models, rank
+from . import models, probe, rank
 # which layers are measured: the pipeline's probe chooses the same way (models.select_layers)
 from .models import ACTIVATIONS, describe_layers, select_layers  # noqa: F401  (rankgap.api's own names too)
 
@@ -111,7 +111,7 @@ def measure(model: nn.Module, x: torch.Tensor, layers=None, thresholds=THRESHOLD
     probed = copy.deepcopy(model).to(device=device, dtype=torch.float64).train(mode == "train")
     modules = dict(probed.named_modules())
     try:
-        outputs, _ = activations.capture(probed, x.to(device, torch.float64), [(name, modules[name]) for name in names])
+        outputs, _ = probe.capture(probed, x.to(device, torch.float64), [(name, modules[name]) for name in names])
     except (RuntimeError, TypeError) as error:  # a batch of shapes the model does not take, a layer not a tensor
         raise InputError(f"the model's forward pass on a batch of shape {tuple(x.shape)} failed: {error}") from error
     del probed, modules  # the weights are not needed for the spectra

@@ -17,7 +17,7 @@ import torch
 from safetensors import safe_open
 from torch import nn
 
-from . import activations, data, figures, models
+from . import data, figures, models, probe, status
 from .api import MODES, THRESHOLDS, InputError, default_device, describe_layers, measure
 
 IMAGE_KEYS = ("x_train", "x")  # the array a dataset file's batch is drawn from, the first one present
@@ -128,9 +128,9 @@ def load_model(path: Path, factory: str | None = None, factory_kwargs: str = "{}
     elif isinstance(saved, nn.Module):
         return saved
     elif isinstance(saved, dict) and {"settings", "state"} <= saved.keys():  # a pipeline run's weights.pt
-        if saved.get("status", "ok") != "ok":
+        if status.of(saved) != status.OK:
             raise InputError(f"{path}: the run did not finish (status {saved['status']}); its weights hold NaN")
-        model = models.from_settings(saved["settings"])
+        model = models.from_weights(saved)
         state = saved["state"]
     elif _is_state_dict(saved):
         raise InputError(f"{path} holds a state dict: name the function that builds its model with "
@@ -209,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size > len(images):
         raise InputError(f"--batch-size {args.batch_size} is larger than the {len(images)} images in "
                          f"{args.data} ({key}); use at most {len(images)}")
-    batch, preparation = standardised(images[activations.probe_indices(len(images), args.batch_size, args.seed)],
+    batch, preparation = standardised(images[probe.batch_indices(len(images), args.batch_size, args.seed)],
                                       images, dataset)
     del images
     result = measure(model, batch, args.layers, args.thresholds, args.mode, args.device, args.relative)

@@ -46,7 +46,8 @@ from safetensors.torch import load_file, save_file
 from torchvision.datasets.folder import IMG_EXTENSIONS
 from torchvision.datasets.utils import download_url
 
-from .settings import SHAPES, Shape
+from .atomic import written
+from .registry import SHAPES, Shape
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,8 @@ SOURCES = {
     "cifar100": _cifar_source(tvd.CIFAR100, "fine_labels"),
 }
 
+BUILT_LOCALLY = {"digits": _digits}  # no download: scikit-learn ships it
+
 # Folders where a distribution's package installs a dataset's raw files under their upstream names;
 # looked in without any configuration when they exist.  Only locations known to exist are listed.
 SYSTEM_FOLDERS = {
@@ -280,8 +283,8 @@ def prepare(dataset: str, out: Path, raw: Path, mirror: str | None = None, folde
     ``out`` is written atomically: a failed download or parse leaves no canonical file behind.
     """
     out = Path(out)
-    if dataset == "digits":
-        splits = _digits()
+    if dataset in BUILT_LOCALLY:
+        splits = BUILT_LOCALLY[dataset]()
     else:
         source = sources[dataset]
         raw = Path(raw)
@@ -297,9 +300,8 @@ def prepare(dataset: str, out: Path, raw: Path, mirror: str | None = None, folde
 def _save(dataset: str, splits: Splits, out: Path) -> None:
     """Write the canonical file atomically: a failure leaves none behind."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    save_file({k: v.contiguous() for k, v in splits.items()}, str(partial), metadata={"dataset": dataset})
-    os.replace(partial, out)
+    with written(out) as partial:
+        save_file({k: v.contiguous() for k, v in splits.items()}, str(partial), metadata={"dataset": dataset})
 
 
 def check(dataset: str, splits: Splits) -> None:

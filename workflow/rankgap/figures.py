@@ -17,7 +17,7 @@ import matplotlib.ticker as ticker  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from . import rank  # noqa: E402
+from . import rank, status  # noqa: E402
 
 COUNT_NOTE = ("count = singular values <= threshold reported by the SVD of every layer's unfoldings, summed over "
               "layers and modes; the structural deficit (batch larger than a layer) is not included")
@@ -47,10 +47,10 @@ def near_rank_loss(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Pa
     """The paper's figures: the count at the end of training against batch size, one line per dataset."""
     data = rank.total_counts(rankloss, threshold)
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    ok = data[data["status"] == "ok"]
+    ok = data[data["status"] == status.OK]
     sns.lineplot(ok, x="batch_size", y="count", hue="dataset", style="dataset", markers=True, dashes=False,
                  errorbar="sd", err_style="bars", ax=ax)
-    for _, row in data[data["status"] != "ok"].iterrows():
+    for _, row in data[data["status"] != status.OK].iterrows():
         ax.annotate(row["status"], (row["batch_size"], 0), textcoords="offset points", xytext=(0, 8),
                     ha="center", fontsize=7, color="crimson")
     ax.set_xscale("log", base=2)
@@ -67,10 +67,10 @@ def over_training(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Pat
     datasets = list(data["dataset"].unique())
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.6), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
-        ok = data[(data["dataset"] == dataset) & (data["status"] == "ok")]
+        ok = data[(data["dataset"] == dataset) & (data["status"] == status.OK)]
         sns.lineplot(ok, x="epoch", y="count", hue="batch_size", palette="viridis", marker="o", errorbar="sd",
                      err_style="bars", legend="full", ax=ax)
-        failed = data[(data["dataset"] == dataset) & (data["status"] != "ok")]["batch_size"].unique()
+        failed = data[(data["dataset"] == dataset) & (data["status"] != status.OK)]["batch_size"].unique()
         if len(failed):
             ax.text(0.02, 0.95, "not finished: batch " + ", ".join(map(str, failed)), transform=ax.transAxes,
                     fontsize=7, color="crimson", va="top")
@@ -88,7 +88,7 @@ def components(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Path, 
     """What the count is made of, stacked per batch size (mean over seeds), a panel per dataset; the
     paper-style count is the top of the first three; the deficit sits above it, hatched."""
     data = rank.total_counts(rankloss, threshold)
-    data = data[data["status"] == "ok"].groupby(["dataset", "batch_size"], sort=False).mean(numeric_only=True)
+    data = data[data["status"] == status.OK].groupby(["dataset", "batch_size"], sort=False).mean(numeric_only=True)
     datasets = list(data.index.get_level_values("dataset").unique())
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.8), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):

@@ -1,5 +1,15 @@
 """The paper's models: LeNet-5, VGG-16 and ResNet-56, each in three variants.
 
+Parameters, 10 classes (tests/test_models.py checks this table):
+
+    model      input    bn, linear  nobn
+    LeNet-5    1x28x28      62,158      61,706
+    LeNet-5    3x32x32      83,578      83,126
+    VGG-16     3x32x32  14,728,266  14,719,818
+    ResNet-56  3x32x32     853,018     848,954
+
+VGG-16 with ``classifier: mlp`` has 15,253,578 (bn); ResNet-56 for 100 classes 858,868 (bn).
+
 Variants (the paper's Tables 5-10): ``bn`` (batch norm + ReLU, the paper's default), ``nobn``
 (ReLU, no batch norm) and ``linear`` (batch norm, identity activations).
 
@@ -36,9 +46,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .settings import dataset_shape, remedies
-
-VARIANTS = ("bn", "nobn", "linear")
+from .configuration import RunSettings
+from .cpu_speed import MaxPool2x2
+from .registry import VARIANTS
 
 
 class IdentityActivation(nn.Identity):
@@ -144,45 +154,6 @@ def noisy_activations(model: nn.Module) -> list[_ActivationNoise]:
     return [m for m in model.modules() if isinstance(m, _ActivationNoise)]
 
 
-class _MaxPool2x2OnCPU(torch.autograd.Function):
-    """max_pool2d(x, 2) as the maximum of each window's four corners, taken over strided views."""
-
-    @staticmethod
-    def forward(ctx, x):
-        h, w = x.shape[-2:]
-        top_left, top_right = x[..., 0 : h - 1 : 2, 0 : w - 1 : 2], x[..., 0 : h - 1 : 2, 1::2]
-        bottom_left, bottom_right = x[..., 1::2, 0 : w - 1 : 2], x[..., 1::2, 1::2]
-        top, bottom = torch.maximum(top_left, top_right), torch.maximum(bottom_left, bottom_right)
-        if ctx.needs_input_grad[0]:  # training, not evaluation or activation dumps
-            # max_pool2d's own indices: the flat position of each window's first maximum in raster
-            # order (strict comparisons leave ties to the earlier corner), so its backward applies
-            lower, right_top, right_bottom = bottom > top, top_right > top_left, bottom_right > bottom_left
-            right = right_top ^ (lower & (right_top ^ right_bottom))
-            corner = torch.arange(0, h - 1, 2).view(-1, 1) * w + torch.arange(0, w - 1, 2)
-            ctx.save_for_backward(x, torch.add(corner, lower, alpha=w).add_(right))
-        return torch.maximum(top, bottom)
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, index = ctx.saved_tensors
-        return torch.ops.aten.max_pool2d_with_indices_backward(grad, x, [2, 2], [2, 2], [0, 0], [1, 1], False, index)
-
-
-class MaxPool2x2(nn.MaxPool2d):
-    """nn.MaxPool2d(2), with its own CPU kernel: same outputs and gradients (ties included), faster.
-
-    PyTorch's CPU max pooling walks an NCHW tensor one window at a time, which took a fifth of a
-    LeNet-5 training step on our CPU; the maximum over strided views is vectorised (measured:
-    README, benchmarks/train_speed.py).  Other devices use PyTorch's kernel.
-    """
-
-    def __init__(self):
-        super().__init__(2)
-
-    def forward(self, x):
-        return _MaxPool2x2OnCPU.apply(x) if x.device.type == "cpu" else super().forward(x)
-
-
 def _pool(pooling: str) -> nn.Module:
     return nn.AvgPool2d(2) if pooling == "avg" else MaxPool2x2()
 
@@ -272,7 +243,7 @@ def resnet56(variant: str, channels: int, size: int, classes: int) -> nn.Module:
     return model
 
 
-MODELS = {"lenet5": lenet5, "vgg16": vgg16, "resnet56": resnet56}
+BUILDERS = {"lenet5": lenet5, "vgg16": vgg16, "resnet56": resnet56}  # registry.MODELS names them
 
 
 def import_factory(spec: str):
@@ -295,32 +266,30 @@ def import_factory(spec: str):
     return factory
 
 
-def from_settings(settings: dict) -> nn.Module:
+def from_settings(run: RunSettings) -> nn.Module:
     """The model a run's settings describe, with the remedies they apply to its modules: a built-in
     one for its dataset's image shape and classes, or the one a function (``factory``) returns."""
-    if "factory" in settings:
-        model = import_factory(settings["factory"])(**settings["model_options"])
+    if run.factory:
+        model = import_factory(run.factory)(**run.model_options)
     else:
-        shape = dataset_shape(settings)
-        model = build(settings["model"], settings["variant"], shape.channels, shape.size, shape.classes,
-                      **settings.get("model_options", {}))
-    remedy = remedies(settings)
-    return with_remedies(model, remedy["ghost_batch_size"], remedy["activation_noise"])
+        shape = run.image_shape
+        model = build(run.model, run.variant, shape.channels, shape.size, shape.classes, **run.model_options)
+    return with_remedies(model, run.ghost_batch_size, run.activation_noise)
 
 
 def from_weights(weights: dict) -> nn.Module:
-    """The model of a weights file (``train._weights``: its settings and state dict), on the CPU."""
-    model = from_settings(weights["settings"])
+    """The model of a weights file (``train.weights_file``: its settings and state dict), on the CPU."""
+    model = from_settings(RunSettings.from_dict(weights["settings"]))
     model.load_state_dict(weights["state"])
     return model
 
 
 def build(name: str, variant: str, channels: int, size: int, classes: int, **options) -> nn.Module:
-    if name not in MODELS:
-        raise ValueError(f"unknown model '{name}'; known: {', '.join(MODELS)}")
+    if name not in BUILDERS:
+        raise ValueError(f"unknown model '{name}'; known: {', '.join(BUILDERS)}")
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant '{variant}'; known: {', '.join(VARIANTS)}")
-    return MODELS[name](variant, channels, size, classes, **options)
+    return BUILDERS[name](variant, channels, size, classes, **options)
 
 
 def _named_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:

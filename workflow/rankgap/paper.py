@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .tables import describe_loss, read_summaries, size_label, size_labels
+from . import status
+from .tables import batch_label, describe_loss, read_summaries, size_label, size_labels
 
 REFERENCE = Path(__file__).with_name("reference_paper_tables.csv")
 APPENDIX_REFERENCE = Path(__file__).with_name("reference_random_matrices.csv")  # Tables A1-A3
@@ -28,10 +29,8 @@ METRICS = {"train_error_pct": "train_error", "test_error_pct": "test_error", "tr
 
 def reference_tables(path: Path = REFERENCE) -> pd.DataFrame:
     reference = pd.read_csv(path)
-    switched = reference["switch_to"].notna()
-    reference["batch"] = reference["batch_size"].astype(str)
-    reference.loc[switched, "batch"] = (reference["batch_size"].astype(str) + " → "
-                                        + reference["switch_to"].astype("Int64").astype(str))[switched]
+    reference["batch"] = [batch_label(b, None if pd.isna(s) else int(s))
+                          for b, s in zip(reference["batch_size"], reference["switch_to"])]
     return reference
 
 
@@ -220,7 +219,7 @@ def trends(figure_totals: dict[str, pd.DataFrame], table_runs: dict[str, pd.Data
                              "included the structural deficit", GROWS, with_deficit, "{:g}") | {"driven by": ""})
     for name, runs in table_runs.items():
         paper = reference[reference["table"] == paper_table(name)]
-        switched = runs["batch"].str.contains("→")
+        switched = runs["switch"].notna()
         if switched.any():  # every row: the switch runs and the baseline, against the starting batch size
             checks = [("test_error", STAYS, "test error does not grow with the starting batch size "
                                             "(the switch closes the gap)")]
@@ -253,7 +252,7 @@ def compare(tables_csv: dict[str, Path], table_summaries: dict[str, list[Path]],
     totals = {}
     for figure, (rankloss, threshold) in figure_counts.items():
         counts = rank.total_counts(pd.read_csv(rankloss), threshold)
-        totals[figure] = counts[counts["status"] == "ok"]
+        totals[figure] = counts[counts["status"] == status.OK]
     return numbers, trends(totals, runs, reference)
 
 

@@ -26,7 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from . import figures, paper, rank, tables, weight_spectra  # noqa: E402
+from . import figures, paper, rank, status, tables, weight_spectra  # noqa: E402
 
 # Explanatory measures, as the table's columns name them, and in words
 MEASURES = {
@@ -64,7 +64,7 @@ def conditions(per_run: pd.DataFrame, baseline: str) -> pd.DataFrame:
     groups = per_run.groupby(["experiment", "batch_size"], sort=False)
     table = groups[numbers].mean()
     table["seeds"] = groups.size()
-    table["status"] = groups["status"].agg(lambda s: "ok" if (s == "ok").all() else ", ".join(sorted(set(s) - {"ok"})))
+    table["status"] = groups["status"].agg(status.combined)
     table = table.reset_index()
     table.insert(0, "remedy", table["experiment"].where(table["experiment"] != baseline, "baseline"))
     table["gap"] = table["remedy"].map(differences(table, "test_error"))

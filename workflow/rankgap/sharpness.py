@@ -15,7 +15,7 @@ The model is evaluated in eval mode, for three reasons: it is the function the n
 test time, where the gap is measured; in train mode batch norm couples the images through the batch
 statistics, so "the loss on these images" would depend on how they are split into batches, and the
 split would differ between a batch-128 and a batch-8192 run; and in eval mode the loss is a sum over
-images, so it can be taken in chunks (``settings.HESSIAN_CHUNK``) whose products add up to the same
+images, so it can be taken in chunks (``resources.HESSIAN_CHUNK``) whose products add up to the same
 product.  Eval mode also switches the training-only remedies off (activation noise; ghost batch
 norm, whose running statistics are plain batch norm's).
 """
@@ -34,8 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import activations, data, models
-from .settings import HESSIAN_CHUNK
+from . import data, models, probe, status
+from .atomic import written
+from .resources import HESSIAN_CHUNK
 
 log = logging.getLogger(__name__)
 
@@ -113,18 +114,17 @@ def run(weights_path: Path, dataset_path: Path, out: Path, images: int, seed: in
     started = time.time()
     weights = torch.load(weights_path, map_location="cpu", weights_only=False)
     dataset = weights["settings"]["dataset"]
-    result = {"status": weights.get("status", "ok"), "images": images, "seed": seed, "lambda_max": math.nan,
+    result = {"status": status.of(weights), "images": images, "seed": seed, "lambda_max": math.nan,
               "trace": math.nan, "trace_stderr": math.nan}
-    if result["status"] == "ok":  # a diverged run's weights hold NaN
+    if result["status"] == status.OK:  # a diverged run's weights hold NaN
         splits = data.load(dataset_path)
         # the first `images` of a seeded permutation, drawn as the probe batch is
-        index = activations.probe_indices(len(splits["x_train"]), images, seed)
+        index = probe.batch_indices(len(splits["x_train"]), images, seed)
         x = data.normalize(splits["x_train"][index].to(device), data.normalization(dataset, splits["x_train"]))
         model = models.from_weights(weights).to(device)
         result.update(measure(model, x, splits["y_train"][index].to(device), seed, iterations, tolerance, samples))
     result.update(seconds=time.time() - started, device=str(device))
     log.info("%s", result)
-    partial = Path(str(out) + ".partial")
-    partial.write_text(json.dumps(result, indent=2, allow_nan=True))
-    os.replace(partial, out)
+    with written(out) as partial:
+        partial.write_text(json.dumps(result, indent=2, allow_nan=True))
     return result

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import status
+
 METRICS = ("train_error", "test_error", "train_loss", "test_loss")
 HEADERS = {"train_error": "Train error", "test_error": "Test error", "train_loss": "Train loss", "test_loss": "Test loss"}
 # Both kinds of loss a run records, kept in every table's CSV whichever one train_loss/test_loss show
@@ -31,6 +33,11 @@ def describe_loss(reported_loss: dict[str, str]) -> str:
     return "; ".join(f"{split}: {REPORTED_LOSS[reported_loss[split]]}" for split in SPLITS)
 
 
+def batch_label(batch_size: int, switch_to: int | None = None) -> str:
+    """A row's batch size as the paper prints it: "128", or "128 → 8192" for a run that switches (Table 11)."""
+    return f"{batch_size} → {switch_to}" if switch_to else str(batch_size)
+
+
 def read_summaries(paths: list[Path], reported_loss: dict[str, str]) -> pd.DataFrame:
     """One row per run: its settings, status and final metrics.  ``train_loss`` and ``test_loss``
     are the loss ``reported_loss`` names for each split (see REPORTED_LOSS); both kinds are kept
@@ -48,9 +55,7 @@ def read_summaries(paths: list[Path], reported_loss: dict[str, str]) -> pd.DataF
                              f"recorded the cross-entropy only. Delete it and rerun its training.")
         rows.append(row)
     frame = pd.DataFrame(rows)
-    frame["batch"] = [
-        f"{r['batch_size']} → {r['switch']['batch_size']}" if r.get("switch") else str(r["batch_size"]) for r in rows
-    ]
+    frame["batch"] = [batch_label(r["batch_size"], (r.get("switch") or {}).get("batch_size")) for r in rows]
     frame["train_cross_entropy"], frame["test_cross_entropy"] = frame["train_loss"], frame["test_loss"]
     for split in SPLITS:
         if reported_loss[split] == "objective":
@@ -66,7 +71,7 @@ def metrics_table(summaries: pd.DataFrame) -> pd.DataFrame:
     spread = groups[columns].std().add_suffix("_std")
     table = table.join(spread)
     table["seeds"] = groups.size()
-    table["status"] = groups["status"].agg(lambda s: "ok" if (s == "ok").all() else ", ".join(sorted(set(s) - {"ok"})))
+    table["status"] = groups["status"].agg(status.combined)
     return table.reset_index()
 
 
@@ -90,7 +95,7 @@ def formatted(table: pd.DataFrame) -> pd.DataFrame:
     shown = pd.DataFrame({"Batch size": table["batch"]})
     for metric in METRICS:
         shown[HEADERS[metric]] = [_cell(table, i, metric) for i in range(len(table))]
-    if (table["status"] != "ok").any():
+    if (table["status"] != status.OK).any():
         shown["Status"] = table["status"]
     return shown
 

@@ -23,6 +23,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from . import status
+
 COLUMNS = ["layer", "layer_type", "N", "M", "rf", "num_evals", "alpha", "alpha_weighted", "D", "stable_rank",
            "sv_max", "matrix_rank", "warning"]
 SUMMARY = ["alpha", "stable_rank"]
@@ -52,7 +54,6 @@ def summary(layers: pd.DataFrame) -> dict[str, float]:
 def run(weights_path: Path, out: Path) -> pd.DataFrame:
     """Write the per-layer metrics of one run's final weights (CSV; no rows for a diverged run)."""
     weights = torch.load(weights_path, map_location="cpu", weights_only=False)
-    ok = weights.get("status", "ok") == "ok"  # a diverged run's weights hold NaN
-    layers = analyze(weights["state"]) if ok else pd.DataFrame(columns=COLUMNS)
+    layers = analyze(weights["state"]) if status.of(weights) == status.OK else pd.DataFrame(columns=COLUMNS)
     layers.to_csv(out, index=False)
     return layers

@@ -1,7 +1,4 @@
 """The paper's numbers beside ours, and whether our trends and the paper's agree with its claims."""
-import sys
-
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the rankgap package of this checkout
 from rankgap import log_to, paper
 
 log_to(snakemake.log[0])

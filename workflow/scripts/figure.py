@@ -1,7 +1,4 @@
 """One figure: near-rank loss against batch size (the paper's) or against epoch."""
-import sys
-
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the rankgap package of this checkout
 import pandas as pd
 
 from rankgap import figures, log_to

@@ -1,8 +1,5 @@
 """Write one table's published folder from what the pipeline built under results/, then the
 folder's README from every table published so far."""
-import sys
-
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the rankgap package of this checkout
 from pathlib import Path
 
 from rankgap import log_to, publish
@@ -17,7 +14,7 @@ publish.publish_table(
     summaries=[Path(s) for s in i.summaries],
     figure_counts={figure: (i.rankloss[0], threshold) for figure, threshold in p.figure_counts.items()},
     reference=i.reference,
-    benchmarks={"train": i.train_benchmarks, "dump": i.dump_benchmarks, "spectra": i.spectra_benchmarks},
+    benchmarks={"train": i.train_benchmarks, "probe": i.probe_benchmarks, "spectra": i.spectra_benchmarks},
     repo=Path(snakemake.scriptdir).parents[1], command=p.command,
 )
 notes = config["publish"].get("notes")  # not an input: editing the notes republishes no table

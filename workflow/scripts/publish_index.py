@@ -1,7 +1,4 @@
 """Write the published reproduction's README from its tables' folders."""
-import sys
-
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the rankgap package of this checkout
 from pathlib import Path
 
 from rankgap import log_to, publish

@@ -1,7 +1,4 @@
 """The appendix against the paper: its E sigma_min beside ours for every size both have."""
-import sys
-
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the rankgap package of this checkout
 import pandas as pd
 
 from rankgap import log_to, paper, tables

@@ -1,7 +1,4 @@
 """A comparison of remedies: the table, the figure of the gap against each measure, and the report."""
-import sys
-
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the rankgap package of this checkout
 from rankgap import log_to, remedies
 
 log_to(snakemake.log[0])

@@ -1,7 +1,4 @@
 """The table of every run of the config: settings, status, final errors, wall time, device, commit."""
-import sys
-
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the rankgap package of this checkout
 from rankgap import log_to, tables
 
 log_to(snakemake.log[0])

@@ -1,7 +1,4 @@
 """Sharpness of one run's final weights: the largest eigenvalue and the trace of the training loss's Hessian."""
-import sys
-
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the rankgap package of this checkout
 from pathlib import Path
 
 import torch

@@ -1,7 +1,4 @@
 """One of the paper's tables: train/test error and loss per batch size."""
-import sys
-
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the rankgap package of this checkout
 from rankgap import log_to, tables
 
 log_to(snakemake.log[0])

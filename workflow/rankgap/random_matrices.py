@@ -92,3 +92,16 @@ def summary(spectra: dict[tuple[int, int], np.ndarray], distribution: str) -> pd
              "sigma_max_mean": values[:, 0].mean(), "edge": s * (math.sqrt(m) - math.sqrt(n))}
             for (m, n), values in spectra.items()]
     return pd.DataFrame(rows)
+
+
+def table_caption(appendix: str, distribution: str, repetitions: int) -> str:
+    """The caption of Table ``appendix`` (A1-A3)."""
+    return (f"Table {appendix}: expected minimum singular value of m × n random matrices with "
+            f"{DISTRIBUTIONS[distribution][2]} entries (mean and std over {repetitions} matrices per size; "
+            f"s = the entries' standard deviation)")
+
+
+def figure_title(appendix: str, distribution: str, repetitions: int) -> str:
+    """The title of Figure ``appendix`` (A1-A3)."""
+    return (f"Figure {appendix}: singular values of m × n random matrices with {DISTRIBUTIONS[distribution][2]} "
+            f"entries, {repetitions} matrices per size (rows: m; red ticks: each matrix's σmin, dashed: their mean)")

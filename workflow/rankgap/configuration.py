@@ -1,68 +1,27 @@
-"""The config beyond its JSON schema: cross-references checked before any job runs, and the
-settings of each run (the experiment's values over the ``train`` defaults).
+"""The config beyond its JSON schema, and the runs it asks for.
 
-The built-in datasets and models are known here without torch (``SHAPES``, ``EPOCH_SECONDS``); the
-config's own entries (its ``models`` and ``datasets`` sections) are measured on the model and the
-data when the config is read (``custom.describe``) and handed to the functions below as ``shapes``
-and ``activations``.
+``validate`` checks a config against workflow/schemas/config.schema.yaml and reports every problem
+at once; ``check`` checks what a schema cannot (cross-references, batch sizes against the data).
+``runs`` and ``probe_epochs`` plan an experiment's runs and probes, and ``run_settings`` gives one
+run's ``RunSettings``: the experiment's values over the ``train`` defaults.
+
+Torch-free, so that Snakemake parses the workflow fast.  The built-in models and datasets come from
+``registry``; the config's own (its ``models`` and ``datasets`` sections) are measured on the model
+and the data when the config is read (``custom.describe``) and handed to the functions below as
+``shapes``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import itertools
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
+from .registry import DATASETS, MODELS, SHAPES, VARIANTS, Shape
 
-@dataclasses.dataclass(frozen=True)
-class Shape:
-    """What the models and the config validation need to know before any data exists."""
-
-    channels: int
-    size: int
-    classes: int
-    train: int
-    test: int
-
-
-SHAPES = {
-    "mnist": Shape(1, 28, 10, 60000, 10000),
-    "fashion_mnist": Shape(1, 28, 10, 60000, 10000),
-    "cifar10": Shape(3, 32, 10, 50000, 10000),
-    "cifar100": Shape(3, 32, 100, 50000, 10000),
-    "digits": Shape(1, 28, 10, 1437, 360),
-}
-
-# Floats per image of the probed activations (all layers, largest layer), for job memory estimates
-# without importing torch, keyed by (model, image size); tests/test_paper_grid.py checks them
-# against the models.  A pair not listed here (a custom model or dataset) is measured instead.
-ACTIVATIONS = {
-    ("lenet5", 28): (6_508, 4_704), ("lenet5", 32): (8_652, 6_144),
-    ("vgg16", 32): (276_480, 65_536), ("resnet56", 32): (532_480, 16_384),
-}
-# Images per Hessian-vector product pass of the sharpness measure (sharpness.py): bounds its memory
-# (the loss in eval mode is a sum over images, so the chunks add up to the same product).
-HESSIAN_CHUNK = 1024
-# Seconds per epoch of 50-60k images at batch 128 and above on an H100 (README), for job runtimes,
-# per built-in model (models.MODELS builds them).  A custom model is given the slowest one's time:
-# a guess, which a cluster's retries double if it is too short.
-EPOCH_SECONDS = {"lenet5": 2, "vgg16": 4, "resnet56": 11}
-BUILT_IN_MODELS = tuple(EPOCH_SECONDS)
-# A probe's SVDs take about 20 s plus 13 s per GiB of float64 activations on this project's 2-core
-# CPU: 23 s for LeNet-5 at batch 8192 (0.4 GiB), 75 s for VGG-16 at 2048 (4.2 GiB) (README, "Speed").
-# LeNet-5's dumps took 5-20 s, so a dump is given the same estimate.
-PROBE_SECONDS = (20, 13)
-# Seconds a job spends outside its work (Python, torch, the dataset), a generous guess.
-STARTUP_SECONDS = 60
-# A cluster is asked for this many times a job's estimated time (other cards and CPUs are slower).
-RUNTIME_MARGIN = 3
-# Short jobs are grouped into submissions asking for at most this many minutes (see job_group).
-SUBMISSION_MINUTES = 120
-# The Snakemake group of each kind of short job, named after the model: a probe's dump and its SVDs
-# form one component of their group, so that a dump (a temporary file) is read where it was written.
-GROUP_RULES = {"trainings": ("train",), "probes": ("dump", "spectra")}
+LAST = "last"  # in probe.epochs: the run's final epoch, whatever the experiment's number of epochs
 
 
 class ConfigError(ValueError):
@@ -114,13 +73,14 @@ def validate(config: dict, schema_path: str) -> None:
     import yaml
 
     schema = yaml.safe_load(Path(schema_path).read_text())
-    schema["definitions"]["model"]["enum"] = [*BUILT_IN_MODELS, *_custom_names(config, "models")]
-    schema["definitions"]["dataset"]["enum"] = [*SHAPES, *_custom_names(config, "datasets")]
+    schema["definitions"]["model"]["enum"] = [*MODELS, *_custom_names(config, "models")]
+    schema["definitions"]["dataset"]["enum"] = [*DATASETS, *_custom_names(config, "datasets")]
+    schema["definitions"]["variant"]["enum"] = list(VARIANTS)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     problems = [_explain(e) for e in errors]
     # the config's own models and datasets must not take a built-in's name: which one would be meant?
-    for section, built_in in (("models", BUILT_IN_MODELS), ("datasets", tuple(SHAPES))):
+    for section, built_in in (("models", MODELS), ("datasets", DATASETS)):
         problems += [f"{section}.{name}: '{name}' is a built-in {section[:-1]}; give yours another name "
                      f"(the built-ins: {', '.join(built_in)})" for name in _custom_names(config, section) if name in built_in]
     if problems:
@@ -151,7 +111,7 @@ def check(config: dict, shapes: dict[str, Shape] = SHAPES) -> None:
         if exp.get("switch") and exp["switch"]["epoch"] >= exp["epochs"]:
             raise ConfigError(f"experiments.{name}.switch.epoch is {exp['switch']['epoch']}, but the run has only "
                               f"{exp['epochs']} epochs; use an epoch between 0 and {exp['epochs'] - 1}")
-        late = [e for e in config["probe"]["epochs"] if e != "last" and e > exp["epochs"]]
+        late = [e for e in snapshot_epochs(config) if e > exp["epochs"]]
         if late:
             raise ConfigError(f"probe.epochs {late} are beyond experiments.{name}.epochs ({exp['epochs']})")
     for kind in ("tables", "figures"):
@@ -195,18 +155,6 @@ def _check_random_matrices(config: dict) -> None:
             if name in config[kind]:
                 raise ConfigError(f"random_matrices.distributions.{key} writes {name}, which {kind}.{name} writes "
                                   f"too; rename one of them")
-
-
-# Remedies for the large-batch gap (training options, README "Remedies and rival measures"), at the
-# values that switch them off: the schema's defaults (tests/test_remedies.py checks that they agree).
-REMEDIES_OFF = {
-    "ghost_batch_size": None,     # batch norm over the whole batch
-    "lr_scaling": "none",         # the schedule as configured at every batch size
-    "warmup_epochs": 0,
-    "regime_adaptation": False,   # every batch size trains for `epochs` passes over the data
-    "base_batch_size": 128,       # what lr_scaling and regime_adaptation are relative to
-    "activation_noise": 0.0,
-}
 
 
 def _check_remedies(config: dict, shapes: dict[str, Shape]) -> None:
@@ -259,62 +207,120 @@ def _check_remedy_comparisons(config: dict) -> None:
                               f"{config['analysis']['thresholds']}; add it there or pick one of them")
 
 
-def run_settings(config: dict, experiment: str, dataset: str, batch_size: int, seed: int,
-                 shapes: dict[str, Shape] = SHAPES) -> dict:
-    """Everything that determines one training run, and nothing else (so that Snakemake reruns a
-    training exactly when one of these changes).
 
-    A remedy at its off value is left out: the settings of a run without remedies are exactly what
-    they were before remedies existed (its summary, its checkpoint's resume check, its parameters).
-    The same holds for the config's own models and datasets: only their runs' settings say what
-    builds the model (``factory``, ``model_options``, ``layers``) and what the data is (``shape``,
-    from ``shapes``), so that a weights file rebuilds its model without the config.
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RunSettings:
+    """Everything that determines one training run, and nothing else: Snakemake reruns a training
+    exactly when its ``as_dict()`` changes.
+
+    The stored form (the rule's params, the checkpoint, the weights file, the summary) is
+    ``as_dict()``: a remedy at its off value and a field that does not apply are left out, so the
+    settings of a run without remedies are what they were before remedies existed, and a weights
+    file rebuilds its model without the config (``from_dict``).
     """
+
+    model: str  # a built-in (registry.MODELS) or one of the config's own
+    dataset: str
+    batch_size: int
+    seed: int
+    epochs: int
+    weight_decay: float
+    # the training options (the schema's `train` section, which an experiment may override), at the
+    # schema's defaults (tests/test_config.py checks that they agree)
+    momentum: float = 0.9
+    lr_start: float = 0.1
+    lr_end: float = 1e-4
+    schedule: str = "exponential"
+    augment: str = "none"
+    drop_last: bool = False
+    precision: str = "fp32"
+    compile: bool = False
+    channels_last: bool = True
+    cuda_graphs: bool = False
+    deterministic: bool = False
+    # remedies for the large-batch gap (docs/remedies.md), off by default
+    ghost_batch_size: int | None = None  # batch norm over the whole batch
+    lr_scaling: str = "none"  # the schedule as configured at every batch size
+    warmup_epochs: int = 0
+    regime_adaptation: bool = False  # every batch size trains for `epochs` passes over the data
+    base_batch_size: int = 128  # what lr_scaling and regime_adaptation are relative to
+    activation_noise: float = 0.0
+    switch: dict | None = None  # Table 11: {epoch, batch_size} from which the run trains at another batch size
+    # what builds the model: a built-in's variant and options, or the config's own model's factory
+    variant: str | None = None
+    model_options: dict = dataclasses.field(default_factory=dict)
+    factory: str | None = None  # MODULE:FUNCTION
+    layers: str | list | None = None  # the config's own model's probed layers (models.select_layers)
+    shape: Shape | None = None  # the config's own dataset's, measured; a built-in's is the registry's
+
+    @classmethod
+    def from_dict(cls, stored: Mapping) -> RunSettings:
+        """The settings of a stored form (``as_dict()``); a summary's other keys are ignored."""
+        values = {f.name: stored[f.name] for f in dataclasses.fields(cls) if f.name in stored}
+        if isinstance(values.get("shape"), Mapping):
+            values["shape"] = Shape(**values["shape"])
+        return cls(**values)
+
+    def as_dict(self) -> dict:
+        stored = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in REMEDIES_OFF and value == REMEDIES_OFF[f.name]:
+                continue
+            if f.name in NOT_APPLYING and value is None:
+                continue
+            stored[f.name] = dataclasses.asdict(value) if isinstance(value, Shape) else value
+        return stored
+
+    @property
+    def image_shape(self) -> Shape:
+        """The image shape, classes and split sizes of the run's dataset."""
+        return self.shape or SHAPES[self.dataset]
+
+    def passes_per_epoch(self, batch_size: int) -> int:
+        return passes_per_epoch(self.image_shape.train, batch_size, self.drop_last, self.regime_adaptation,
+                                self.base_batch_size)
+
+
+REMEDY_KEYS = ("ghost_batch_size", "lr_scaling", "warmup_epochs", "regime_adaptation", "base_batch_size",
+               "activation_noise")
+REMEDIES_OFF = {f.name: f.default for f in dataclasses.fields(RunSettings) if f.name in REMEDY_KEYS}
+NOT_APPLYING = ("variant", "factory", "layers", "shape")  # left out of the stored form when None
+
+
+def run_settings(config: dict, experiment: str, dataset: str, batch_size: int, seed: int,
+                 shapes: dict[str, Shape] = SHAPES) -> RunSettings:
+    """The settings of one run: the experiment's training options over the config's ``train``
+    defaults, and what builds its model and its data."""
     exp = config["experiments"][experiment]
     # the train section holds every training option (the schema fills in its defaults)
-    values = {key: exp.get(key, default) for key, default in config["train"].items()}
-    settings = {key: value for key, value in values.items() if key not in REMEDIES_OFF or value != REMEDIES_OFF[key]}
+    options = {key: exp.get(key, default) for key, default in config["train"].items()}
     custom_model = config.get("models", {}).get(exp["model"])
     if custom_model:
-        settings.update(model=exp["model"], factory=custom_model["factory"], model_options=custom_model["options"])
-        if "layers" in custom_model:
-            settings["layers"] = custom_model["layers"]
+        model = {"factory": custom_model["factory"], "model_options": custom_model["options"],
+                 "layers": custom_model.get("layers")}
     else:
-        settings.update(model=exp["model"], variant=exp["variant"], model_options=exp.get("model_options", {}))
-    settings.update(dataset=dataset, batch_size=int(batch_size), seed=int(seed), epochs=exp["epochs"],
-                    weight_decay=exp["weight_decay"], switch=exp.get("switch"))
-    if dataset not in SHAPES:
-        settings["shape"] = dataclasses.asdict(shapes[dataset])
-    return settings
-
-
-def dataset_shape(settings: dict) -> Shape:
-    """The image shape, classes and split sizes of a run's dataset: a built-in's from ``SHAPES``, the
-    config's own from the run's settings."""
-    return Shape(**settings["shape"]) if "shape" in settings else SHAPES[settings["dataset"]]
-
-
-def remedies(settings: dict) -> dict:
-    """Every remedy's value for a run: what its settings name, off for the rest."""
-    return {key: settings.get(key, off) for key, off in REMEDIES_OFF.items()}
+        model = {"variant": exp["variant"], "model_options": exp.get("model_options", {})}
+    return RunSettings(**options, **model, model=exp["model"], dataset=dataset, batch_size=int(batch_size),
+                       seed=int(seed), epochs=exp["epochs"], weight_decay=exp["weight_decay"],
+                       switch=exp.get("switch"), shape=None if dataset in SHAPES else shapes[dataset])
 
 
 def steps_per_epoch(train_images: int, batch_size: int, drop_last: bool) -> int:
     return train_images // batch_size if drop_last else math.ceil(train_images / batch_size)
 
 
-def passes_per_epoch(settings: dict, batch_size: int) -> int:
-    """Passes over the training set that make one epoch of a run at ``batch_size``: one, or with
-    regime adaptation (Hoffer et al. 2017) as many as it takes to make at least the steps an epoch
-    at the base batch size makes.  Counting the extra passes inside the epoch keeps everything that
-    is counted in epochs (the learning-rate schedule, warm-up, snapshots, the switch, ``last``) at
-    the same step as in the base batch size's run; batches at or below the base take one pass."""
-    remedy = remedies(settings)
-    if not remedy["regime_adaptation"]:
+def passes_per_epoch(train_images: int, batch_size: int, drop_last: bool, regime_adaptation: bool,
+                     base_batch_size: int) -> int:
+    """Passes over the training set that make one epoch at ``batch_size``: one, or with regime
+    adaptation (Hoffer et al. 2017) as many as it takes to make at least the steps an epoch at the
+    base batch size makes.  Counting the extra passes inside the epoch keeps everything that is
+    counted in epochs (the learning-rate schedule, warm-up, snapshots, the switch, ``last``) at the
+    same step as in the base batch size's run; batches at or below the base take one pass."""
+    if not regime_adaptation:
         return 1
-    n = dataset_shape(settings).train
-    base = steps_per_epoch(n, remedy["base_batch_size"], settings["drop_last"])
-    return max(1, math.ceil(base / steps_per_epoch(n, batch_size, settings["drop_last"])))
+    base = steps_per_epoch(train_images, base_batch_size, drop_last)
+    return max(1, math.ceil(base / steps_per_epoch(train_images, batch_size, drop_last)))
 
 
 def runs(config: dict, experiment: str, datasets: list[str] | None = None) -> list[dict]:
@@ -326,75 +332,12 @@ def runs(config: dict, experiment: str, datasets: list[str] | None = None) -> li
     ]
 
 
+def snapshot_epochs(config: dict) -> list[int]:
+    """The probe epochs other than ``last``: weight snapshots a training run writes as it goes."""
+    return sorted({int(e) for e in config["probe"]["epochs"] if e != LAST})
+
+
 def probe_epochs(config: dict, experiment: str) -> list[int]:
-    """The epochs at which the experiment's runs are probed ('last' is the final epoch)."""
+    """The epochs at which the experiment's runs are probed, ``last`` as the final epoch."""
     last = config["experiments"][experiment]["epochs"]
-    return sorted({last if e == "last" else int(e) for e in config["probe"]["epochs"]})
-
-
-def _runtime_request(seconds: float, attempt: int) -> int:
-    """Minutes to ask for a job estimated at ``seconds``: the margin over it, startup included, and
-    more on each retry."""
-    return attempt * math.ceil(RUNTIME_MARGIN * (STARTUP_SECONDS + seconds) / 60)
-
-
-def job_resources(config: dict, experiment: str, dataset: str, batch_size: int, attempt: int,
-                  shapes: dict[str, Shape] = SHAPES, activations: dict = ACTIVATIONS) -> dict:
-    """Memory (MB) and runtime (minutes) to ask a cluster for, per kind of job; doubled, tripled...
-    on each retry.  Training runtimes assume a GPU like an H100; small batches take longer.  There
-    is no minimum runtime: the requests of grouped jobs add up (job_group).  ``shapes`` and
-    ``activations``: ``SHAPES`` and ``ACTIVATIONS`` with the config's own models and datasets
-    measured (``custom.describe``)."""
-    exp = config["experiments"][experiment]
-    shape = shapes[dataset]
-    total, largest = activations.get((exp["model"], shape.size), ACTIVATIONS[("resnet56", 32)])
-    mb = 8 * batch_size / 1e6  # float64 megabytes per probed float and image
-    passes = passes_per_epoch({**config["train"], **exp, "dataset": dataset, "shape": dataclasses.asdict(shape)},
-                              batch_size)
-    seconds = EPOCH_SECONDS.get(exp["model"], max(EPOCH_SECONDS.values()))
-    epoch_seconds = passes * seconds * max(1, 128 / batch_size) * shape.train / 50_000
-    fixed, per_gib = PROBE_SECONDS
-    probe_seconds = fixed + per_gib * 8 * batch_size * total / 2**30
-    return {
-        "train": {"mem_mb": 4000 * attempt, "runtime": _runtime_request(exp["epochs"] * epoch_seconds, attempt)},
-        "dump": {"mem_mb": attempt * int(2000 + 2.5 * total * mb), "runtime": _runtime_request(probe_seconds, attempt)},
-        "spectra": {"mem_mb": attempt * int(2000 + 3 * largest * mb), "runtime": _runtime_request(probe_seconds, attempt)},
-        # a Hessian-vector product of HESSIAN_CHUNK float32 images keeps a few times their activations
-        "sharpness": {"mem_mb": attempt * int(2000 + 12 * total * HESSIAN_CHUNK * 4 / 1e6), "runtime": 120 * attempt},
-        "weight_spectra": {"mem_mb": 4000 * attempt, "runtime": 30 * attempt},
-    }
-
-
-def job_group(config: dict, rule: str, experiment: str, dataset: str, batch_size: int, **known) -> str | None:
-    """The Snakemake group of a job on a cluster (groups are ignored locally).  ``known``: the
-    ``shapes`` and ``activations`` of ``job_resources``, for the config's own models and datasets."""
-    kind = next(kind for kind, rules in GROUP_RULES.items() if rule in rules)
-    return _group(config, kind, experiment, dataset, batch_size, **known)
-
-
-def _group(config: dict, kind: str, experiment: str, dataset: str, batch_size: int, **known) -> str | None:
-    """``{model}_trainings`` or ``{model}_probes`` when at least two components of this run fit in
-    SUBMISSION_MINUTES, else None: a job long enough to be a submission of its own."""
-    if 2 * _component_minutes(config, kind, experiment, dataset, batch_size, **known) > SUBMISSION_MINUTES:
-        return None
-    return f"{config['experiments'][experiment]['model']}_{kind}"
-
-
-def _component_minutes(config: dict, kind: str, experiment: str, dataset: str, batch_size: int, **known) -> int:
-    """The runtime first asked for one component of a group: a training, or a probe's dump and SVDs."""
-    estimates = job_resources(config, experiment, dataset, batch_size, attempt=1, **known)
-    return sum(estimates[rule]["runtime"] for rule in GROUP_RULES[kind])
-
-
-def group_components(config: dict) -> dict[str, int]:
-    """Group -> how many of its components one submission holds: as many of its longest as fit in
-    SUBMISSION_MINUTES one after another (a group job asks for the sum of its members' runtimes when
-    they run in series).  profiles/slurm/config.yaml holds these for config.yaml (a test checks)."""
-    longest = {}
-    for experiment, exp in config["experiments"].items():
-        for dataset, batch_size, kind in itertools.product(exp["datasets"], exp["batch_sizes"], GROUP_RULES):
-            group = _group(config, kind, experiment, dataset, batch_size)
-            if group:
-                minutes = _component_minutes(config, kind, experiment, dataset, batch_size)
-                longest[group] = max(longest.get(group, 0), minutes)
-    return {group: SUBMISSION_MINUTES // minutes for group, minutes in sorted(longest.items())}
+    return sorted({*snapshot_epochs(config), *([last] if LAST in config["probe"]["epochs"] else [])})
