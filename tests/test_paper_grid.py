@@ -10,12 +10,15 @@ from conftest import REPO, copy_project, planned_jobs, run_settings, snakemake
 from rankgap import data, models, paper, registry, resources
 
 
-@pytest.mark.parametrize("name, variant, classes, options, parameters", [
-    ("resnet56", "bn", 10, {}, 853_018),
-    ("resnet56", "bn", 100, {}, 858_868),
-    ("vgg16", "bn", 10, {"classifier": "single"}, 14_728_266),
-    ("vgg16", "bn", 10, {"classifier": "mlp"}, 15_253_578),
-])
+@pytest.mark.parametrize(
+    "name, variant, classes, options, parameters",
+    [
+        ("resnet56", "bn", 10, {}, 853_018),
+        ("resnet56", "bn", 100, {}, 858_868),
+        ("vgg16", "bn", 10, {"classifier": "single"}, 14_728_266),
+        ("vgg16", "bn", 10, {"classifier": "mlp"}, 15_253_578),
+    ],
+)
 def test_parameter_counts_match_the_published_models(name, variant, classes, options, parameters):
     model = models.build(name, variant, 3, 32, classes, **options)
     assert sum(p.numel() for p in model.parameters()) == parameters
@@ -46,12 +49,21 @@ def paper_project(tmp_path_factory):
     return copy_project(tmp_path_factory.mktemp("paper"))
 
 
-@pytest.mark.parametrize("target, jobs", [
-    ("results/figures/fig3.pdf", {"dataset": 2, "train": 12, "probe": 12, "spectra": 12, "rankloss": 1, "figure": 1}),
-    ("results/tables/table1.csv", {"dataset": 1, "train": 5, "table": 1}),
-    ("results/tables/table11.csv", {"dataset": 1, "train": 4 + 1, "table": 1}),  # 4 switch runs + the baseline
-    ("results/figures/fig2.png", {"dataset": 2, "train": 10, "probe": 10, "spectra": 10, "rankloss": 1, "figure": 1}),
-])
+@pytest.mark.parametrize(
+    "target, jobs",
+    [
+        (
+            "results/figures/fig3.pdf",
+            {"dataset": 2, "train": 12, "probe": 12, "spectra": 12, "rankloss": 1, "figure": 1},
+        ),
+        ("results/tables/table1.csv", {"dataset": 1, "train": 5, "table": 1}),
+        ("results/tables/table11.csv", {"dataset": 1, "train": 4 + 1, "table": 1}),  # 4 switch runs + the baseline
+        (
+            "results/figures/fig2.png",
+            {"dataset": 2, "train": 10, "probe": 10, "spectra": 10, "rankloss": 1, "figure": 1},
+        ),
+    ],
+)
 def test_a_target_schedules_exactly_its_runs(paper_project, target, jobs):
     assert planned_jobs(paper_project, target) == jobs
 
@@ -104,7 +116,9 @@ def test_tiny_grid_builds_every_table_and_figure(tiny):
         expected = ["8", "8 → 8", "16 → 8"] if i == 11 else ["8", "16"]
         assert table["batch"].astype(str).tolist() == expected
         assert (table["status"] == "ok").all()
-        assert (project / f"results/tables/table{i}.tex").exists() and (project / f"results/tables/table{i}.md").exists()
+        assert (project / f"results/tables/table{i}.tex").exists() and (
+            project / f"results/tables/table{i}.md"
+        ).exists()
     for i in range(1, 7):
         assert (project / f"results/figures/fig{i}.pdf").read_bytes().startswith(b"%PDF")
     for appendix in ("A1", "A2", "A3"):
@@ -135,12 +149,13 @@ def test_comparison_lists_every_number_of_the_paper(tiny):
     tables = trends[trends["Artifact"].str.startswith("table")]
     reference = paper.reference_tables()
     for _, row in tables.iterrows():
-        paper_rows = reference[reference["table"] == int(row["Artifact"][len("table"):])]
+        paper_rows = reference[reference["table"] == int(row["Artifact"][len("table") :])]
         if row["Artifact"] != "table11":
             paper_rows = paper_rows[paper_rows["switch_to"].isna()]
         column = "train_loss" if row["Claim"].startswith("train loss") else "test_error_pct"
-        assert float(row["Paper ρ"]) == pytest.approx(paper.spearman(paper_rows["batch_size"], paper_rows[column]),
-                                                      abs=5e-4)
+        assert float(row["Paper ρ"]) == pytest.approx(
+            paper.spearman(paper_rows["batch_size"], paper_rows[column]), abs=5e-4
+        )
     assert set(tables["Paper verdict"]) <= {"agrees", "no clear trend", "opposite"}
     assert (trends.loc[trends["Artifact"].str.startswith("fig"), "Paper ρ"] == "n/a").all()
 
@@ -177,7 +192,11 @@ def test_threshold_change_reruns_analysis_and_figures_only(tiny):
     config = dict(config, analysis={"thresholds": [1.0e-4, 1.0e-5, 1.0e-6]})
     (project / "thresholds.yaml").write_text(yaml.safe_dump(config))
     assert planned_jobs(project, "--configfile", "thresholds.yaml") == {
-        "rankloss": 5, "figure": 12, "comparison": 1, "all": 1}
+        "rankloss": 5,
+        "figure": 12,
+        "comparison": 1,
+        "all": 1,
+    }
 
 
 def test_epoch_change_reruns_that_experiments_trainings_only(tiny):
@@ -186,8 +205,16 @@ def test_epoch_change_reruns_that_experiments_trainings_only(tiny):
     config["experiments"]["lenet5_nobn"]["epochs"] = 3
     (project / "epochs.yaml").write_text(yaml.safe_dump(config))
     jobs = planned_jobs(project, "--configfile", "epochs.yaml")
-    assert jobs == {"train": 4, "probe": 4, "spectra": 4, "rankloss": 1, "table": 2, "figure": 2, "comparison": 1,
-                    "all": 1}
+    assert jobs == {
+        "train": 4,
+        "probe": 4,
+        "spectra": 4,
+        "rankloss": 1,
+        "table": 2,
+        "figure": 2,
+        "comparison": 1,
+        "all": 1,
+    }
 
 
 def test_report_groups_every_artifact_by_model(tiny, tmp_path):
@@ -218,11 +245,16 @@ def test_several_seeds_give_mean_and_std(tmp_path):
     snakemake(project, "--configfile", "seeds.yaml")
     table = pd.read_csv(project / "results/tables/seeded.csv")
     assert (table["seeds"] == 2).all() and table["test_loss_std"].notna().all()
-    summaries = [pd.read_json(project / f"results/runs/seeded/digits/bs16-seed{s}/summary.json", typ="series")
-                 for s in (0, 1)]
+    summaries = [
+        pd.read_json(project / f"results/runs/seeded/digits/bs16-seed{s}/summary.json", typ="series") for s in (0, 1)
+    ]
     # the table shows the default reported_loss (the objective for both splits), both kinds beside
-    for shown, recorded in (("train_loss", "train_objective"), ("test_loss", "test_objective"),
-                            ("train_cross_entropy", "train_loss"), ("test_cross_entropy", "test_loss")):
+    for shown, recorded in (
+        ("train_loss", "train_objective"),
+        ("test_loss", "test_objective"),
+        ("train_cross_entropy", "train_loss"),
+        ("test_cross_entropy", "test_loss"),
+    ):
         assert table.loc[0, shown] == pytest.approx((summaries[0][recorded] + summaries[1][recorded]) / 2)
     assert "±" in (project / "results/tables/seeded.md").read_text()
     # the comparison's trends: rho of the seed means beside the range of the seeds' own rhos

@@ -68,7 +68,7 @@ def test_spectra_match_numpy(smoke, bs):
     with safe_open(str(probe / "activations.safetensors"), "np") as f:
         for name in LAYERS:
             x = f.get_tensor(name)
-            for axis, mode in enumerate(["batch", "channel", "height", "width"][: x.ndim if x.ndim == 4 else 1]):
+            for axis, mode in enumerate(["batch", "channel", "height", "width"][: x.ndim if x.ndim == 4 else 1]):  # noqa: B007 (the query reads it)
                 unfolding = np.moveaxis(x, axis, 0).reshape(x.shape[axis], -1)
                 expected = np.linalg.svd(unfolding, compute_uv=False)
                 sigma = spectra.query("layer == @name and mode == @mode")["sigma"].to_numpy()
@@ -109,6 +109,7 @@ def test_probes_at_initialisation_and_end(smoke):
         assert not torch.equal(initial["conv1.weight"], final["conv1.weight"])
         torch.manual_seed(0)  # the run's seed: the snapshot is the model before any step
         from rankgap import models
+
         fresh = models.from_settings(RunSettings.from_dict(json.loads((run / "summary.json").read_text()))).state_dict()
         assert torch.equal(initial["conv1.weight"], fresh["conv1.weight"])
 
@@ -117,18 +118,25 @@ def test_rerun_after_success_does_nothing(smoke):
     assert planned_jobs(smoke, "--configfile", "config/smoke.yaml") == {}
 
 
-@pytest.mark.parametrize("module, rules", [
-    ("figures", {"figure": 3, "all": 1}),
-    ("tables", {"table": 1, "comparison": 1, "all": 1}),
-    ("paper", {"comparison": 1, "all": 1}),
-    ("rank", {"spectra": 4, "rankloss": 1, "figure": 3, "comparison": 1, "all": 1}),
-    ("probe", {"probe": 4, "spectra": 4, "rankloss": 1, "figure": 3, "comparison": 1, "all": 1}),
-    ("train", {"train": 2, "probe": 4, "spectra": 4, "rankloss": 1, "table": 1, "figure": 3, "comparison": 1,
-               "all": 1}),
-    # imported by models and data, not by any script: found by following the imports
-    ("registry", {"train": 2, "probe": 4, "spectra": 4, "rankloss": 1, "table": 1, "figure": 3, "comparison": 1,
-                  "all": 1}),
-])
+@pytest.mark.parametrize(
+    "module, rules",
+    [
+        ("figures", {"figure": 3, "all": 1}),
+        ("tables", {"table": 1, "comparison": 1, "all": 1}),
+        ("paper", {"comparison": 1, "all": 1}),
+        ("rank", {"spectra": 4, "rankloss": 1, "figure": 3, "comparison": 1, "all": 1}),
+        ("probe", {"probe": 4, "spectra": 4, "rankloss": 1, "figure": 3, "comparison": 1, "all": 1}),
+        (
+            "train",
+            {"train": 2, "probe": 4, "spectra": 4, "rankloss": 1, "table": 1, "figure": 3, "comparison": 1, "all": 1},
+        ),
+        # imported by models and data, not by any script: found by following the imports
+        (
+            "registry",
+            {"train": 2, "probe": 4, "spectra": 4, "rankloss": 1, "table": 1, "figure": 3, "comparison": 1, "all": 1},
+        ),
+    ],
+)
 def test_editing_a_module_reruns_exactly_its_rules(smoke, module, rules):
     assert jobs_after_editing(smoke, module, "--configfile", "config/smoke.yaml") == rules
 
@@ -150,9 +158,19 @@ def test_bad_dump_fails_its_job_with_file_and_layer_and_no_output(smoke):
             metadata = f.metadata()
         tensors["act2"][3, 0, 0, 0] = float("nan")
         from safetensors.torch import save_file
+
         save_file(tensors, str(dump), metadata=metadata)
-        result = snakemake(smoke, "--configfile", "config/smoke.yaml", "--forcerun", "spectra", "--retries", "0",
-                           str(probe.relative_to(smoke) / "spectra.csv"), check=False)
+        result = snakemake(
+            smoke,
+            "--configfile",
+            "config/smoke.yaml",
+            "--forcerun",
+            "spectra",
+            "--retries",
+            "0",
+            str(probe.relative_to(smoke) / "spectra.csv"),
+            check=False,
+        )
         assert result.returncode != 0
         log = (probe / "spectra.log").read_text()
         assert f"{dump.relative_to(smoke)}: layer act2 holds NaN or Inf values" in log

@@ -17,12 +17,26 @@ def test_every_registered_model_and_dataset_can_be_built():
 
 def test_the_configs_allowed_values_are_the_registrys():
     """An unknown model, dataset or variant is refused with the registry's names as the allowed values."""
-    config = {"experiments": {"e": {"model": "lenet7", "variant": "deep", "datasets": ["svhn"], "batch_sizes": [16],
-                                    "epochs": 1, "weight_decay": 0.0}}}
+    config = {
+        "experiments": {
+            "e": {
+                "model": "lenet7",
+                "variant": "deep",
+                "datasets": ["svhn"],
+                "batch_sizes": [16],
+                "epochs": 1,
+                "weight_decay": 0.0,
+            }
+        }
+    }
     with pytest.raises(configuration.ConfigError) as error:
         configuration.validate(config, str(REPO / "workflow/schemas/config.schema.yaml"))
     message = str(error.value)
-    for key, allowed in (("model", registry.MODELS), ("variant", registry.VARIANTS), ("datasets[0]", registry.DATASETS)):
+    for key, allowed in (
+        ("model", registry.MODELS),
+        ("variant", registry.VARIANTS),
+        ("datasets[0]", registry.DATASETS),
+    ):
         assert f"experiments.e.{key}: " in message and f"allowed values: {', '.join(allowed)}" in message, message
     schema = (REPO / "workflow/schemas/config.schema.yaml").read_text()
     assert all(name not in schema for name in ("enum: [bn, nobn, linear]", "enum: [lenet5")), "listed in the schema"
@@ -38,7 +52,9 @@ def parameter_table() -> list[tuple[str, int, int, int, int]]:
     """The rows of the table in models.py's docstring: (model, channels, size, bn and linear, nobn)."""
     label = {model.label: name for name, model in registry.MODELS.items()}
     rows = re.findall(r"^\s+(\S+)\s+(\d)x(\d+)x\d+\s+([\d,]+)\s+([\d,]+)$", models.__doc__, flags=re.M)
-    return [(label[m], int(c), int(s), int(bn.replace(",", "")), int(nobn.replace(",", ""))) for m, c, s, bn, nobn in rows]
+    return [
+        (label[m], int(c), int(s), int(bn.replace(",", "")), int(nobn.replace(",", ""))) for m, c, s, bn, nobn in rows
+    ]
 
 
 @pytest.mark.parametrize("name, channels, size, with_bn, without_bn", parameter_table())

@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 import yaml
 from snakemake.utils import validate
+from test_config import dry_run
 
 from conftest import REPO, copy_project, planned_jobs, run_settings, snakemake
-from test_config import dry_run
 from rankgap import configuration, data, models, probe, train
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
@@ -61,7 +61,8 @@ def test_noise_is_drawn_only_in_training_with_the_loops_generator():
     noisy = models.from_settings(NOISE)
     noisy.load_state_dict(plain.state_dict())  # the remedy adds no parameter or buffer
     assert len(models.noisy_activations(noisy)) == 4 and models.probe_points(noisy) == [
-        (name, module) for name, module in noisy.named_modules() if name.startswith("act")]
+        (name, module) for name, module in noisy.named_modules() if name.startswith("act")
+    ]
     x = torch.randn(16, 1, 28, 28)
     for activation in models.noisy_activations(noisy):
         activation.generator = torch.Generator().manual_seed(0)  # as the training loop hands it over
@@ -109,7 +110,8 @@ def test_lr_scaling_with_warmup_follows_the_documented_schedule(scaling, factor)
         expected = 1 + (factor - 1) * epoch / 5 if epoch < 5 else factor
         assert train.learning_rate(scaled, epoch) == pytest.approx(expected * train.learning_rate(SCHEDULE, epoch))
     assert train.learning_rate(scaled, 0) == pytest.approx(0.1) and train.learning_rate(scaled, 59) == pytest.approx(
-        factor * 1e-4)
+        factor * 1e-4
+    )
     switched = dataclasses.replace(scaled, switch={"batch_size": 128, "epoch": 30})  # after the switch, 128's factor: 1
     assert train.learning_rate(switched, 30) == pytest.approx(train.learning_rate(SCHEDULE, 30))
 
@@ -138,8 +140,18 @@ def test_an_adapted_epoch_makes_several_passes():
 
 
 def validated(experiment: dict) -> dict:
-    config = {"experiments": {"e": {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [16], "epochs": 4,
-                                    "weight_decay": 0.0, **experiment}}}
+    config = {
+        "experiments": {
+            "e": {
+                "model": "lenet5",
+                "datasets": ["digits"],
+                "batch_sizes": [16],
+                "epochs": 4,
+                "weight_decay": 0.0,
+                **experiment,
+            }
+        }
+    }
     validate(config, str(SCHEMA), set_default=True)
     return config
 
@@ -164,10 +176,23 @@ def test_the_schemas_defaults_are_the_run_settings_defaults():
 
 CONFIG = {
     "experiments": {
-        "base": {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [16, 64], "epochs": 2, "weight_decay": 0.0,
-                 "measure_rivals": True},
-        "ghost": {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [16, 64], "epochs": 2, "weight_decay": 0.0,
-                  "measure_rivals": True, "ghost_batch_size": 8},
+        "base": {
+            "model": "lenet5",
+            "datasets": ["digits"],
+            "batch_sizes": [16, 64],
+            "epochs": 2,
+            "weight_decay": 0.0,
+            "measure_rivals": True,
+        },
+        "ghost": {
+            "model": "lenet5",
+            "datasets": ["digits"],
+            "batch_sizes": [16, 64],
+            "epochs": 2,
+            "weight_decay": 0.0,
+            "measure_rivals": True,
+            "ghost_batch_size": 8,
+        },
     },
     "rivals": {"images": 256},
     "remedy_comparisons": {"c": {"dataset": "digits", "baseline": "base", "remedies": ["ghost"]}},
@@ -187,25 +212,39 @@ def edited(experiment=None, **changes):
     return config
 
 
-@pytest.mark.parametrize("config, expected", [
-    (edited({"ghost_batch_size": 0}), "experiments.ghost.ghost_batch_size: 0 must be at least 1"),
-    (edited({"activation_noise": -0.1}), "experiments.ghost.activation_noise: -0.1 must be at least 0"),
-    (edited(train={"activation_noise": -1}), "train.activation_noise: -1 must be at least 0"),
-    (edited({"lr_scaling": "cubic"}), "experiments.ghost.lr_scaling: 'cubic' is not allowed; allowed values: none, "
-                                      "linear, sqrt"),
-    (edited({"warmup_epochs": -1}), "experiments.ghost.warmup_epochs: -1 must be at least 0"),
-    (edited({"warmup_epochs": 1}), "experiments.ghost: warmup_epochs 1 warms up to a scaled learning rate, but "
-                                   "lr_scaling is 'none'"),
-    (edited({"warmup_epochs": 2, "lr_scaling": "linear"}), "experiments.ghost: warmup_epochs 2 is not shorter than "
-                                                           "the run's 2 epochs; use between 0 and 1"),
-    (edited({"variant": "nobn"}), "experiments.ghost: ghost_batch_size needs batch norm, and variant nobn has none"),
-    (edited({"base_batch_size": 0}), "experiments.ghost.base_batch_size: 0 must be at least 1"),
-    (edited(rivals={"images": 5000}), "rivals.images 5000 is more than the 1437 training images of 'digits'"),
-    (edited(rivals={"power_tolerance": 0}), "rivals.power_tolerance: 0 must be greater than 0"),
-    (edited({"batch_sizes": [16, 128]}), "remedy_comparisons.c: experiment ghost has batch sizes [16, 128], the "
-                                         "baseline base [16, 64]"),
-    (edited({"measure_rivals": False}), "remedy_comparisons.c: experiment ghost does not measure the rivals"),
-])
+@pytest.mark.parametrize(
+    "config, expected",
+    [
+        (edited({"ghost_batch_size": 0}), "experiments.ghost.ghost_batch_size: 0 must be at least 1"),
+        (edited({"activation_noise": -0.1}), "experiments.ghost.activation_noise: -0.1 must be at least 0"),
+        (edited(train={"activation_noise": -1}), "train.activation_noise: -1 must be at least 0"),
+        (
+            edited({"lr_scaling": "cubic"}),
+            "experiments.ghost.lr_scaling: 'cubic' is not allowed; allowed values: none, linear, sqrt",
+        ),
+        (edited({"warmup_epochs": -1}), "experiments.ghost.warmup_epochs: -1 must be at least 0"),
+        (
+            edited({"warmup_epochs": 1}),
+            "experiments.ghost: warmup_epochs 1 warms up to a scaled learning rate, but lr_scaling is 'none'",
+        ),
+        (
+            edited({"warmup_epochs": 2, "lr_scaling": "linear"}),
+            "experiments.ghost: warmup_epochs 2 is not shorter than the run's 2 epochs; use between 0 and 1",
+        ),
+        (
+            edited({"variant": "nobn"}),
+            "experiments.ghost: ghost_batch_size needs batch norm, and variant nobn has none",
+        ),
+        (edited({"base_batch_size": 0}), "experiments.ghost.base_batch_size: 0 must be at least 1"),
+        (edited(rivals={"images": 5000}), "rivals.images 5000 is more than the 1437 training images of 'digits'"),
+        (edited(rivals={"power_tolerance": 0}), "rivals.power_tolerance: 0 must be greater than 0"),
+        (
+            edited({"batch_sizes": [16, 128]}),
+            "remedy_comparisons.c: experiment ghost has batch sizes [16, 128], the baseline base [16, 64]",
+        ),
+        (edited({"measure_rivals": False}), "remedy_comparisons.c: experiment ghost does not measure the rivals"),
+    ],
+)
 def test_a_bad_remedy_value_stops_the_config_check(project, config, expected):
     result = dry_run(project, config)
     message = result.stdout + result.stderr
@@ -232,10 +271,14 @@ def remedies_smoke(tmp_path_factory):
 
 def test_the_remedy_table_has_a_row_per_remedy_and_batch_size(remedies_smoke):
     table = pd.read_csv(remedies_smoke / "results/remedies/smoke.csv")
-    assert table[["remedy", "batch_size"]].values.tolist() == [["baseline", 16], ["baseline", 256],
-                                                               ["remedies", 16], ["remedies", 256]]
+    assert table[["remedy", "batch_size"]].values.tolist() == [
+        ["baseline", 16],
+        ["baseline", 256],
+        ["remedies", 16],
+        ["remedies", 256],
+    ]
     assert (table["status"] == "ok").all()
-    for remedy, rows in table.groupby("remedy"):
+    for _, rows in table.groupby("remedy"):
         assert (rows["gap"] == rows["test_error"].iloc[1] - rows["test_error"].iloc[0]).all()
     assert (table["count"] == table[["dead_zeros", "other_zeros", "genuine"]].sum(axis=1)).all()
     for column in ("lambda_max", "trace", "weight_alpha", "weight_stable_rank"):
@@ -248,8 +291,7 @@ def test_the_remedy_table_has_a_row_per_remedy_and_batch_size(remedies_smoke):
 
 def test_the_comparison_names_the_measure_that_tracks_the_gap(remedies_smoke):
     measures = pd.read_csv(remedies_smoke / "results/remedies/smoke_comparison.csv")
-    assert set(measures["measure"]) == {"count", "genuine", "lambda_max", "trace", "weight_alpha",
-                                        "weight_stable_rank"}
+    assert set(measures["measure"]) == {"count", "genuine", "lambda_max", "trace", "weight_alpha", "weight_stable_rank"}
     assert (measures["remedies"] == 2).all() and (measures["conditions"] == 4).all()
     effects = pd.read_csv(remedies_smoke / "results/remedies/smoke_effects.csv")
     assert effects["remedy"].tolist() == ["remedies"]

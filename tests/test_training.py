@@ -27,8 +27,10 @@ def hold_a_device(lock_dir, devices, seconds, log, jobs_per_gpu=1):
 @pytest.mark.parametrize("jobs_per_gpu", [1, 3])
 def test_more_jobs_than_slots_never_exceed_the_shares_of_a_device(tmp_path, jobs_per_gpu):
     log = tmp_path / "leases.txt"
-    jobs = [multiprocessing.Process(target=hold_a_device, args=(tmp_path / "locks", ["0", "1"], 0.3, log, jobs_per_gpu))
-            for _ in range(4 * jobs_per_gpu + 2)]
+    jobs = [
+        multiprocessing.Process(target=hold_a_device, args=(tmp_path / "locks", ["0", "1"], 0.3, log, jobs_per_gpu))
+        for _ in range(4 * jobs_per_gpu + 2)
+    ]
     for job in jobs:
         job.start()
     for job in jobs:
@@ -89,8 +91,9 @@ def test_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path):
         target = f"{RUN}/summary.json"
         command = [sys.executable, "-m", "snakemake", target, "--cores", "1", "--configfile", "resume.yaml"]
         if name == "killed":
-            job = subprocess.Popen(command, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   start_new_session=True)
+            job = subprocess.Popen(
+                command, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            )
             checkpoint = project / RUN / "checkpoint.pt"
             deadline = time.monotonic() + 120
             while not checkpoint.exists() and job.poll() is None:
@@ -149,7 +152,10 @@ def test_divergence_is_a_status_not_a_crash(tmp_path):
     for bs in (32, 256):
         summary = json.loads((project / f"results/runs/exploding/digits/bs{bs}-seed0/summary.json").read_text())
         assert summary["status"] == "diverged" and summary["epochs_completed"] < 3
-        assert "stopping (status 'diverged')" in (project / f"results/runs/exploding/digits/bs{bs}-seed0/train.log").read_text()
+        assert (
+            "stopping (status 'diverged')"
+            in (project / f"results/runs/exploding/digits/bs{bs}-seed0/train.log").read_text()
+        )
     table = pd.read_csv(project / "results/tables/exploding.csv")
     assert (table["status"] == "diverged").all() and table["test_error"].isna().all()
     assert (project / "results/tables/exploding.md").read_text().count("diverged") >= 2 * 4
@@ -180,8 +186,18 @@ def digits_run_settings(tmp_path, **options):
     from conftest import REPO
     from rankgap import configuration, data
 
-    config = {"experiments": {"graphs": {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [64], "epochs": 1,
-                                         "weight_decay": 5e-4, **options}}}
+    config = {
+        "experiments": {
+            "graphs": {
+                "model": "lenet5",
+                "datasets": ["digits"],
+                "batch_sizes": [64],
+                "epochs": 1,
+                "weight_decay": 5e-4,
+                **options,
+            }
+        }
+    }
     validate(config, str(REPO / "workflow/schemas/config.schema.yaml"), set_default=True)
     dataset = tmp_path / "digits.safetensors"
     if not dataset.exists():
@@ -191,8 +207,16 @@ def digits_run_settings(tmp_path, **options):
 
 def train_digits(dataset, run, folder, device):
     folder.mkdir()
-    train.train(run, dataset, folder / "weights.pt", folder / "metrics.csv", folder / "summary.json",
-                folder / "checkpoint.pt", {}, device)
+    train.train(
+        run,
+        dataset,
+        folder / "weights.pt",
+        folder / "metrics.csv",
+        folder / "summary.json",
+        folder / "checkpoint.pt",
+        {},
+        device,
+    )
     weights = torch.load(folder / "weights.pt", weights_only=False)["state"]
     metrics = pd.read_csv(folder / "metrics.csv").drop(columns=["seconds", "images_per_second"])
     return weights, metrics
@@ -204,8 +228,10 @@ def test_cuda_graphs_are_off_by_default_and_a_no_op_on_the_cpu(tmp_path):
     model = torch.nn.Linear(2, 2)
     assert train.compiled(model, {**eager, "cuda_graphs": True}, torch.device("cpu")) == (model, model)
     _, graphed = digits_run_settings(tmp_path, cuda_graphs=True, deterministic=True)
-    results = [train_digits(dataset, s, tmp_path / name, torch.device("cpu"))
-               for name, s in (("eager", {**graphed, "cuda_graphs": False}), ("graphed", graphed))]
+    results = [
+        train_digits(dataset, s, tmp_path / name, torch.device("cpu"))
+        for name, s in (("eager", {**graphed, "cuda_graphs": False}), ("graphed", graphed))
+    ]
     (weights_a, metrics_a), (weights_b, metrics_b) = results
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
     pd.testing.assert_frame_equal(metrics_a, metrics_b)
@@ -234,8 +260,10 @@ ERROR_TOLERANCE = 100 * 2 / 360
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
 def test_cuda_graphs_train_like_eager_within_the_tolerance(tmp_path):
     dataset, graphed = digits_run_settings(tmp_path, cuda_graphs=True, deterministic=True)
-    results = [train_digits(dataset, s, tmp_path / name, torch.device("cuda"))
-               for name, s in (("eager", {**graphed, "cuda_graphs": False}), ("graphed", graphed))]
+    results = [
+        train_digits(dataset, s, tmp_path / name, torch.device("cuda"))
+        for name, s in (("eager", {**graphed, "cuda_graphs": False}), ("graphed", graphed))
+    ]
     (weights_a, metrics_a), (weights_b, metrics_b) = results
     for key in weights_a:
         torch.testing.assert_close(weights_b[key], weights_a[key], **GRAPHS_TOLERANCE)

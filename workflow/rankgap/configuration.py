@@ -28,7 +28,12 @@ class ConfigError(ValueError):
     pass
 
 
-BOUNDS = {"minimum": "at least", "exclusiveMinimum": "greater than", "maximum": "at most", "exclusiveMaximum": "less than"}
+BOUNDS = {
+    "minimum": "at least",
+    "exclusiveMinimum": "greater than",
+    "maximum": "at most",
+    "exclusiveMaximum": "less than",
+}
 
 
 def _where(path) -> str:
@@ -81,8 +86,12 @@ def validate(config: dict, schema_path: str) -> None:
     problems = [_explain(e) for e in errors]
     # the config's own models and datasets must not take a built-in's name: which one would be meant?
     for section, built_in in (("models", MODELS), ("datasets", DATASETS)):
-        problems += [f"{section}.{name}: '{name}' is a built-in {section[:-1]}; give yours another name "
-                     f"(the built-ins: {', '.join(built_in)})" for name in _custom_names(config, section) if name in built_in]
+        problems += [
+            f"{section}.{name}: '{name}' is a built-in {section[:-1]}; give yours another name "
+            f"(the built-ins: {', '.join(built_in)})"
+            for name in _custom_names(config, section)
+            if name in built_in
+        ]
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 
@@ -97,9 +106,11 @@ def check(config: dict, shapes: dict[str, Shape] = SHAPES) -> None:
             # the schema fills in variant: bn; anything else would be silently ignored
             for key, ignored in (("variant", exp["variant"] != "bn"), ("model_options", "model_options" in exp)):
                 if ignored:
-                    raise ConfigError(f"experiments.{name}.{key} applies to the built-in models only, and "
-                                      f"{exp['model']} is one of the config's own: what it builds is set by "
-                                      f"models.{exp['model']}.options")
+                    raise ConfigError(
+                        f"experiments.{name}.{key} applies to the built-in models only, and "
+                        f"{exp['model']} is one of the config's own: what it builds is set by "
+                        f"models.{exp['model']}.options"
+                    )
         for dataset in exp["datasets"]:
             n_train = shapes[dataset].train
             sizes = list(exp["batch_sizes"]) + ([exp["switch"]["batch_size"]] if exp.get("switch") else [])
@@ -107,10 +118,13 @@ def check(config: dict, shapes: dict[str, Shape] = SHAPES) -> None:
             if too_big:
                 raise ConfigError(
                     f"experiments.{name}: batch size(s) {too_big} exceed the {n_train} training images of "
-                    f"'{dataset}'; use batch sizes of at most {n_train}")
+                    f"'{dataset}'; use batch sizes of at most {n_train}"
+                )
         if exp.get("switch") and exp["switch"]["epoch"] >= exp["epochs"]:
-            raise ConfigError(f"experiments.{name}.switch.epoch is {exp['switch']['epoch']}, but the run has only "
-                              f"{exp['epochs']} epochs; use an epoch between 0 and {exp['epochs'] - 1}")
+            raise ConfigError(
+                f"experiments.{name}.switch.epoch is {exp['switch']['epoch']}, but the run has only "
+                f"{exp['epochs']} epochs; use an epoch between 0 and {exp['epochs'] - 1}"
+            )
         late = [e for e in snapshot_epochs(config) if e > exp["epochs"]]
         if late:
             raise ConfigError(f"probe.epochs {late} are beyond experiments.{name}.epochs ({exp['epochs']})")
@@ -123,17 +137,28 @@ def check(config: dict, shapes: dict[str, Shape] = SHAPES) -> None:
                 if exp not in experiments:
                     raise ConfigError(f"{kind}.{name}: unknown experiment '{exp}'; defined: {', '.join(experiments)}")
                 if dataset and dataset not in experiments[exp]["datasets"]:
-                    raise ConfigError(f"{kind}.{name}: experiment '{exp}' does not train on '{dataset}'; "
-                                      f"it has {', '.join(experiments[exp]['datasets'])}")
-            if "baseline" in spec and spec["baseline"]["batch_size"] not in experiments[spec["baseline"]["experiment"]]["batch_sizes"]:
-                raise ConfigError(f"{kind}.{name}.baseline.batch_size {spec['baseline']['batch_size']} is not one of "
-                                  f"experiment '{spec['baseline']['experiment']}''s batch sizes")
+                    raise ConfigError(
+                        f"{kind}.{name}: experiment '{exp}' does not train on '{dataset}'; "
+                        f"it has {', '.join(experiments[exp]['datasets'])}"
+                    )
+            if (
+                "baseline" in spec
+                and spec["baseline"]["batch_size"] not in experiments[spec["baseline"]["experiment"]]["batch_sizes"]
+            ):
+                raise ConfigError(
+                    f"{kind}.{name}.baseline.batch_size {spec['baseline']['batch_size']} is not one of "
+                    f"experiment '{spec['baseline']['experiment']}''s batch sizes"
+                )
             if kind == "figures" and spec.get("plot") == "epoch" and len(config["probe"]["epochs"]) < 2:
-                raise ConfigError(f"figures.{name} plots against epoch, but probe.epochs is {config['probe']['epochs']}; "
-                                  "probe several epochs, e.g. [0, 1, 5, last]")
+                raise ConfigError(
+                    f"figures.{name} plots against epoch, but probe.epochs is {config['probe']['epochs']}; "
+                    "probe several epochs, e.g. [0, 1, 5, last]"
+                )
             if kind == "figures" and spec["threshold"] not in thresholds:
-                raise ConfigError(f"figures.{name}.threshold {spec['threshold']} is not in analysis.thresholds "
-                                  f"{thresholds}; add it there or pick one of them")
+                raise ConfigError(
+                    f"figures.{name}.threshold {spec['threshold']} is not in analysis.thresholds "
+                    f"{thresholds}; add it there or pick one of them"
+                )
     _check_random_matrices(config)
     _check_remedies(config, shapes)
     _check_remedy_comparisons(config)
@@ -144,40 +169,52 @@ def _check_random_matrices(config: dict) -> None:
     for i, row in enumerate(random["sizes"]):
         wide = [n for n in row["n"] if n > row["m"]]
         if wide:
-            raise ConfigError(f"random_matrices.sizes[{i}]: n = {wide} larger than m = {row['m']}; give the tall "
-                              f"orientation, n <= m (the transpose has the same singular values)")
+            raise ConfigError(
+                f"random_matrices.sizes[{i}]: n = {wide} larger than m = {row['m']}; give the tall "
+                f"orientation, n <= m (the transpose has the same singular values)"
+            )
     if random["method"] == "gram" and random["dtype"] != "float64":
-        raise ConfigError(f"random_matrices.method gram needs dtype float64 (the Gram matrix squares the "
-                          f"condition number; {random['dtype']} cannot resolve sigma_min): set dtype: float64 "
-                          f"or method: svd")
+        raise ConfigError(
+            f"random_matrices.method gram needs dtype float64 (the Gram matrix squares the "
+            f"condition number; {random['dtype']} cannot resolve sigma_min): set dtype: float64 "
+            f"or method: svd"
+        )
     for key in random["distributions"]:
         for kind, name in (("tables", f"table{key}"), ("figures", f"fig{key}")):
             if name in config[kind]:
-                raise ConfigError(f"random_matrices.distributions.{key} writes {name}, which {kind}.{name} writes "
-                                  f"too; rename one of them")
+                raise ConfigError(
+                    f"random_matrices.distributions.{key} writes {name}, which {kind}.{name} writes "
+                    f"too; rename one of them"
+                )
 
 
 def _check_remedies(config: dict, shapes: dict[str, Shape]) -> None:
     for name, exp in config["experiments"].items():
-        def value(key):
-            return exp.get(key, config["train"][key])
-
-        if value("warmup_epochs") and value("lr_scaling") == "none":
-            raise ConfigError(f"experiments.{name}: warmup_epochs {value('warmup_epochs')} warms up to a scaled "
-                              f"learning rate, but lr_scaling is 'none'; set lr_scaling (linear or sqrt) or "
-                              f"warmup_epochs: 0")
-        if value("warmup_epochs") >= exp["epochs"]:
-            raise ConfigError(f"experiments.{name}: warmup_epochs {value('warmup_epochs')} is not shorter than the "
-                              f"run's {exp['epochs']} epochs; use between 0 and {exp['epochs'] - 1}")
-        if value("ghost_batch_size") and exp["variant"] == "nobn":
-            raise ConfigError(f"experiments.{name}: ghost_batch_size needs batch norm, and variant nobn has none; "
-                              f"use variant bn or linear, or ghost_batch_size: null")
+        options = {key: exp.get(key, default) for key, default in config["train"].items()}
+        if options["warmup_epochs"] and options["lr_scaling"] == "none":
+            raise ConfigError(
+                f"experiments.{name}: warmup_epochs {options['warmup_epochs']} warms up to a scaled "
+                f"learning rate, but lr_scaling is 'none'; set lr_scaling (linear or sqrt) or "
+                f"warmup_epochs: 0"
+            )
+        if options["warmup_epochs"] >= exp["epochs"]:
+            raise ConfigError(
+                f"experiments.{name}: warmup_epochs {options['warmup_epochs']} is not shorter than the "
+                f"run's {exp['epochs']} epochs; use between 0 and {exp['epochs'] - 1}"
+            )
+        if options["ghost_batch_size"] and exp["variant"] == "nobn":
+            raise ConfigError(
+                f"experiments.{name}: ghost_batch_size needs batch norm, and variant nobn has none; "
+                f"use variant bn or linear, or ghost_batch_size: null"
+            )
         if exp.get("measure_rivals"):
             for dataset in exp["datasets"]:
                 if config["rivals"]["images"] > shapes[dataset].train:
-                    raise ConfigError(f"rivals.images {config['rivals']['images']} is more than the "
-                                      f"{shapes[dataset].train} training images of '{dataset}' (experiment {name}); "
-                                      f"use at most {shapes[dataset].train}")
+                    raise ConfigError(
+                        f"rivals.images {config['rivals']['images']} is more than the "
+                        f"{shapes[dataset].train} training images of '{dataset}' (experiment {name}); "
+                        f"use at most {shapes[dataset].train}"
+                    )
 
 
 def _check_remedy_comparisons(config: dict) -> None:
@@ -190,22 +227,29 @@ def _check_remedy_comparisons(config: dict) -> None:
             raise ConfigError(f"{where}: unknown experiment(s) {', '.join(unknown)}; defined: {', '.join(experiments)}")
         sizes = sorted(experiments[spec["baseline"]]["batch_sizes"])
         if len(sizes) != 2:
-            raise ConfigError(f"{where}: the baseline {spec['baseline']} has batch sizes {sizes}; a comparison "
-                              f"needs exactly two, a small and a large one")
+            raise ConfigError(
+                f"{where}: the baseline {spec['baseline']} has batch sizes {sizes}; a comparison "
+                f"needs exactly two, a small and a large one"
+            )
         for experiment in compared:
             exp = experiments[experiment]
             if sorted(exp["batch_sizes"]) != sizes:
-                raise ConfigError(f"{where}: experiment {experiment} has batch sizes {sorted(exp['batch_sizes'])}, "
-                                  f"the baseline {spec['baseline']} {sizes}; give every remedy the baseline's two")
+                raise ConfigError(
+                    f"{where}: experiment {experiment} has batch sizes {sorted(exp['batch_sizes'])}, "
+                    f"the baseline {spec['baseline']} {sizes}; give every remedy the baseline's two"
+                )
             if spec["dataset"] not in exp["datasets"]:
                 raise ConfigError(f"{where}: experiment {experiment} does not train on '{spec['dataset']}'")
             if not exp.get("measure_rivals"):
-                raise ConfigError(f"{where}: experiment {experiment} does not measure the rivals; set "
-                                  f"experiments.{experiment}.measure_rivals: true")
+                raise ConfigError(
+                    f"{where}: experiment {experiment} does not measure the rivals; set "
+                    f"experiments.{experiment}.measure_rivals: true"
+                )
         if spec["threshold"] not in config["analysis"]["thresholds"]:
-            raise ConfigError(f"{where}.threshold {spec['threshold']} is not in analysis.thresholds "
-                              f"{config['analysis']['thresholds']}; add it there or pick one of them")
-
+            raise ConfigError(
+                f"{where}.threshold {spec['threshold']} is not in analysis.thresholds "
+                f"{config['analysis']['thresholds']}; add it there or pick one of them"
+            )
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -278,18 +322,26 @@ class RunSettings:
         return self.shape or SHAPES[self.dataset]
 
     def passes_per_epoch(self, batch_size: int) -> int:
-        return passes_per_epoch(self.image_shape.train, batch_size, self.drop_last, self.regime_adaptation,
-                                self.base_batch_size)
+        return passes_per_epoch(
+            self.image_shape.train, batch_size, self.drop_last, self.regime_adaptation, self.base_batch_size
+        )
 
 
-REMEDY_KEYS = ("ghost_batch_size", "lr_scaling", "warmup_epochs", "regime_adaptation", "base_batch_size",
-               "activation_noise")
+REMEDY_KEYS = (
+    "ghost_batch_size",
+    "lr_scaling",
+    "warmup_epochs",
+    "regime_adaptation",
+    "base_batch_size",
+    "activation_noise",
+)
 REMEDIES_OFF = {f.name: f.default for f in dataclasses.fields(RunSettings) if f.name in REMEDY_KEYS}
 NOT_APPLYING = ("variant", "factory", "layers", "shape")  # left out of the stored form when None
 
 
-def run_settings(config: dict, experiment: str, dataset: str, batch_size: int, seed: int,
-                 shapes: dict[str, Shape] = SHAPES) -> RunSettings:
+def run_settings(
+    config: dict, experiment: str, dataset: str, batch_size: int, seed: int, shapes: dict[str, Shape] = SHAPES
+) -> RunSettings:
     """The settings of one run: the experiment's training options over the config's ``train``
     defaults, and what builds its model and its data."""
     exp = config["experiments"][experiment]
@@ -297,21 +349,34 @@ def run_settings(config: dict, experiment: str, dataset: str, batch_size: int, s
     options = {key: exp.get(key, default) for key, default in config["train"].items()}
     custom_model = config.get("models", {}).get(exp["model"])
     if custom_model:
-        model = {"factory": custom_model["factory"], "model_options": custom_model["options"],
-                 "layers": custom_model.get("layers")}
+        model = {
+            "factory": custom_model["factory"],
+            "model_options": custom_model["options"],
+            "layers": custom_model.get("layers"),
+        }
     else:
         model = {"variant": exp["variant"], "model_options": exp.get("model_options", {})}
-    return RunSettings(**options, **model, model=exp["model"], dataset=dataset, batch_size=int(batch_size),
-                       seed=int(seed), epochs=exp["epochs"], weight_decay=exp["weight_decay"],
-                       switch=exp.get("switch"), shape=None if dataset in SHAPES else shapes[dataset])
+    return RunSettings(
+        **options,
+        **model,
+        model=exp["model"],
+        dataset=dataset,
+        batch_size=int(batch_size),
+        seed=int(seed),
+        epochs=exp["epochs"],
+        weight_decay=exp["weight_decay"],
+        switch=exp.get("switch"),
+        shape=None if dataset in SHAPES else shapes[dataset],
+    )
 
 
 def steps_per_epoch(train_images: int, batch_size: int, drop_last: bool) -> int:
     return train_images // batch_size if drop_last else math.ceil(train_images / batch_size)
 
 
-def passes_per_epoch(train_images: int, batch_size: int, drop_last: bool, regime_adaptation: bool,
-                     base_batch_size: int) -> int:
+def passes_per_epoch(
+    train_images: int, batch_size: int, drop_last: bool, regime_adaptation: bool, base_batch_size: int
+) -> int:
     """Passes over the training set that make one epoch at ``batch_size``: one, or with regime
     adaptation (Hoffer et al. 2017) as many as it takes to make at least the steps an epoch at the
     base batch size makes.  Counting the extra passes inside the epoch keeps everything that is
@@ -328,7 +393,9 @@ def runs(config: dict, experiment: str, datasets: list[str] | None = None) -> li
     exp = config["experiments"][experiment]
     return [
         {"experiment": experiment, "dataset": d, "batch_size": b, "seed": s}
-        for d in (datasets or exp["datasets"]) for b in exp["batch_sizes"] for s in config["seeds"]
+        for d in (datasets or exp["datasets"])
+        for b in exp["batch_sizes"]
+        for s in config["seeds"]
     ]
 
 

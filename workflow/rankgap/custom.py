@@ -72,13 +72,15 @@ def fit(config: dict, experiment: str, dataset: str, shapes: dict[str, Shape]) -
         built_by = f" ({run.factory} with options {run.model_options})" if own else ""
         raise ConfigError(f"{where}: building the model{built_by} failed: {error}") from None
     if not isinstance(model, nn.Module):
-        raise ConfigError(f"models.{name}.factory {run.factory} returned a {type(model).__name__}, not a "
-                          f"torch.nn.Module")
+        raise ConfigError(
+            f"models.{name}.factory {run.factory} returned a {type(model).__name__}, not a torch.nn.Module"
+        )
     if run.ghost_batch_size and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         raise ConfigError(f"{where}: ghost_batch_size needs batch norm, and the model has none")
     if run.activation_noise and not models.noisy_activations(model):
-        raise ConfigError(f"{where}: activation_noise adds noise to ReLU and identity activations, and the model has "
-                          f"none")
+        raise ConfigError(
+            f"{where}: activation_noise adds noise to ReLU and identity activations, and the model has none"
+        )
     try:
         layers = models.probe_points(model, run.layers)
     except models.LayerError as error:
@@ -88,15 +90,21 @@ def fit(config: dict, experiment: str, dataset: str, shapes: dict[str, Shape]) -
     try:
         outputs, logits = probe.capture(model, x, layers)
     except Exception as error:  # a layer that does not take the images: the message names the layer's sizes
-        raise ConfigError(f"{where}: the model does not take the dataset's images ({shape.channels} x {shape.size} x "
-                          f"{shape.size}): {error}{_first_layer_hint(model, shape.channels)}{fix}") from None
+        raise ConfigError(
+            f"{where}: the model does not take the dataset's images ({shape.channels} x {shape.size} x "
+            f"{shape.size}): {error}{_first_layer_hint(model, shape.channels)}{fix}"
+        ) from None
     if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (PROBE_IMAGES, shape.classes):
         per_image = tuple(logits.shape[1:]) if isinstance(logits, torch.Tensor) else type(logits).__name__
-        raise ConfigError(f"{where}: the model outputs {per_image} per image, but {dataset} has {shape.classes} "
-                          f"classes (labels 0 to {shape.classes - 1}): it must output {shape.classes} values{fix}")
+        raise ConfigError(
+            f"{where}: the model outputs {per_image} per image, but {dataset} has {shape.classes} "
+            f"classes (labels 0 to {shape.classes - 1}): it must output {shape.classes} values{fix}"
+        )
     if not outputs:
-        raise ConfigError(f"models.{name}: none of its probed layers ({', '.join(n for n, _ in layers)}) ran in its "
-                          f"forward pass (models.{name}.layers)")
+        raise ConfigError(
+            f"models.{name}: none of its probed layers ({', '.join(n for n, _ in layers)}) ran in its "
+            f"forward pass (models.{name}.layers)"
+        )
     for layer, output in outputs.items():
         try:
             api.check_output(layer, output)

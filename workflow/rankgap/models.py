@@ -164,21 +164,34 @@ def lenet5(variant: str, channels: int, size: int, classes: int, pooling: str = 
     ``pooling``: ``max`` (the usual modern LeNet-5) or ``avg`` (with ``linear``: an affine network).
     """
     flat = 16 * ((size // 2 - 4) // 2) ** 2
-    return nn.Sequential(OrderedDict(
-        conv1=nn.Conv2d(channels, 6, 5, padding=2), norm1=_norm(variant, 6, 2), act1=_act(variant), pool1=_pool(pooling),
-        conv2=nn.Conv2d(6, 16, 5), norm2=_norm(variant, 16, 2), act2=_act(variant), pool2=_pool(pooling),
-        flatten=nn.Flatten(),
-        fc3=nn.Linear(flat, 120), norm3=_norm(variant, 120, 1), act3=_act(variant),
-        fc4=nn.Linear(120, 84), norm4=_norm(variant, 84, 1), act4=_act(variant),
-        fc5=nn.Linear(84, classes),
-    ))
+    return nn.Sequential(
+        OrderedDict(
+            conv1=nn.Conv2d(channels, 6, 5, padding=2),
+            norm1=_norm(variant, 6, 2),
+            act1=_act(variant),
+            pool1=_pool(pooling),
+            conv2=nn.Conv2d(6, 16, 5),
+            norm2=_norm(variant, 16, 2),
+            act2=_act(variant),
+            pool2=_pool(pooling),
+            flatten=nn.Flatten(),
+            fc3=nn.Linear(flat, 120),
+            norm3=_norm(variant, 120, 1),
+            act3=_act(variant),
+            fc4=nn.Linear(120, 84),
+            norm4=_norm(variant, 84, 1),
+            act4=_act(variant),
+            fc5=nn.Linear(84, classes),
+        )
+    )
 
 
 VGG16 = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
 
 
-def vgg16(variant: str, channels: int, size: int, classes: int, classifier: str = "single",
-          pooling: str = "max") -> nn.Module:
+def vgg16(
+    variant: str, channels: int, size: int, classes: int, classifier: str = "single", pooling: str = "max"
+) -> nn.Module:
     """VGG-16 for 32x32 inputs: 13 conv3x3 layers, five 2x2 pools down to 512x1x1.
 
     ``classifier``: ``single`` is one 512->classes layer (the common CIFAR form, 14.7 M parameters
@@ -191,13 +204,20 @@ def vgg16(variant: str, channels: int, size: int, classes: int, classifier: str 
             layers.append((f"pool{sum(name.startswith('pool') for name, _ in layers) + 1}", _pool(pooling)))
         else:
             n = sum(name.startswith("conv") for name, _ in layers) + 1
-            layers += [(f"conv{n}", nn.Conv2d(width, v, 3, padding=1)), (f"norm{n}", _norm(variant, v, 2)),
-                       (f"act{n}", _act(variant))]
+            layers += [
+                (f"conv{n}", nn.Conv2d(width, v, 3, padding=1)),
+                (f"norm{n}", _norm(variant, v, 2)),
+                (f"act{n}", _act(variant)),
+            ]
             width = v
     layers.append(("flatten", nn.Flatten()))
     if classifier == "mlp":
-        layers += [("fc14", nn.Linear(512, 512)), ("act14", _act(variant)),
-                   ("fc15", nn.Linear(512, 512)), ("act15", _act(variant))]
+        layers += [
+            ("fc14", nn.Linear(512, 512)),
+            ("act14", _act(variant)),
+            ("fc15", nn.Linear(512, 512)),
+            ("act15", _act(variant)),
+        ]
     layers.append(("fc", nn.Linear(512, classes)))
     return nn.Sequential(OrderedDict(layers))
 
@@ -226,8 +246,11 @@ class BasicBlock(nn.Module):
 
 def resnet56(variant: str, channels: int, size: int, classes: int) -> nn.Module:
     """ResNet-56 for CIFAR (He et al. 2016, section 4.2): 3 stages of 9 blocks, 16/32/64 channels."""
-    layers = [("conv", nn.Conv2d(channels, 16, 3, 1, 1, bias=False)), ("norm", _norm(variant, 16, 2)),
-              ("act", _act(variant))]
+    layers = [
+        ("conv", nn.Conv2d(channels, 16, 3, 1, 1, bias=False)),
+        ("norm", _norm(variant, 16, 2)),
+        ("act", _act(variant)),
+    ]
     width = 16
     for stage, stage_width in enumerate((16, 32, 64), start=1):
         blocks = []
@@ -258,8 +281,10 @@ def import_factory(spec: str):
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise ImportError(f"cannot import {module_name} ({error}); it must be installed or under the working "
-                          f"directory ({os.getcwd()})") from error
+        raise ImportError(
+            f"cannot import {module_name} ({error}); it must be installed or under the working "
+            f"directory ({os.getcwd()})"
+        ) from error
     factory = getattr(module, function, None)
     if not callable(factory):
         raise ValueError(f"{module_name} has no function {function}")
@@ -319,7 +344,8 @@ def select_layers(model: nn.Module, layers=None) -> list[tuple[str, nn.Module]]:
             raise LayerError(
                 "the model has no activation modules (" + ", ".join(t.__name__ for t in ACTIVATIONS) + "); it may "
                 "call its activations as functions (F.relu).  Name the layers to measure instead, among:\n"
-                + describe_layers(model, LISTED_LAYERS))
+                + describe_layers(model, LISTED_LAYERS)
+            )
         return selected
     items = [layers] if isinstance(layers, (str, type)) else list(layers)
     for item in items:
@@ -332,8 +358,9 @@ def select_layers(model: nn.Module, layers=None) -> list[tuple[str, nn.Module]]:
     for item in items:
         if not any(matches(item, name, module) for name, module in named):
             shown = item if isinstance(item, str) else item.__name__
-            raise LayerError(f"no layer of the model matches '{shown}'; its layers are:\n"
-                             + describe_layers(model, LISTED_LAYERS))
+            raise LayerError(
+                f"no layer of the model matches '{shown}'; its layers are:\n" + describe_layers(model, LISTED_LAYERS)
+            )
     return [(name, module) for name, module in named if any(matches(item, name, module) for item in items)]
 
 

@@ -9,7 +9,6 @@ lands right on those thresholds.  See ``rank`` for the measurement.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
@@ -59,8 +58,14 @@ def capture(model: nn.Module, x: torch.Tensor, modules: list[tuple[str, nn.Modul
 
 
 @torch.no_grad()
-def activations(weights: dict, x_uint8: torch.Tensor, normalization: data.Normalization, mode: str = "eval",
-          dtype: torch.dtype = torch.float64, points=("activations",)) -> dict[str, torch.Tensor]:
+def activations(
+    weights: dict,
+    x_uint8: torch.Tensor,
+    normalization: data.Normalization,
+    mode: str = "eval",
+    dtype: torch.dtype = torch.float64,
+    points=("activations",),
+) -> dict[str, torch.Tensor]:
     """Outputs of the probed layers for the batch ``x_uint8``, in forward order, in ``dtype``.
 
     ``normalization``: the dataset's (``data.normalization``).  ``points``: ``activations`` (every
@@ -81,8 +86,17 @@ def activations(weights: dict, x_uint8: torch.Tensor, normalization: data.Normal
     return outputs
 
 
-def dump(weights_path: Path, dataset_path: Path, out: Path, batch_size: int, seed: int, mode: str,
-         dtype: str, device: torch.device, points=("activations",)) -> None:
+def dump(
+    weights_path: Path,
+    dataset_path: Path,
+    out: Path,
+    batch_size: int,
+    seed: int,
+    mode: str,
+    dtype: str,
+    device: torch.device,
+    points=("activations",),
+) -> None:
     """Write the probe's outputs for one run to ``out`` (atomically)."""
     weights = torch.load(weights_path, map_location="cpu", weights_only=False)
     dataset = weights["settings"]["dataset"]
@@ -92,8 +106,13 @@ def dump(weights_path: Path, dataset_path: Path, out: Path, batch_size: int, see
     # a diverged run's weights hold NaN: its dump lists no layers and says why
     normalization = data.normalization(dataset, x_train)
     outputs = activations(weights, batch, normalization, mode, DTYPES[dtype], points) if run_status == status.OK else {}
-    metadata = {"layers": json.dumps(list(outputs)), "status": run_status, "dataset": dataset,
-                "batch_size": str(batch_size), "mode": mode, "dtype": dtype}
+    metadata = {
+        "layers": json.dumps(list(outputs)),
+        "status": run_status,
+        "dataset": dataset,
+        "batch_size": str(batch_size),
+        "mode": mode,
+        "dtype": dtype,
+    }
     with written(out) as partial:
         save_file({k: v.cpu().contiguous() for k, v in outputs.items()}, str(partial), metadata=metadata)
-

@@ -54,8 +54,15 @@ def _runtime_request(seconds: float, attempt: int) -> int:
     return attempt * math.ceil(RUNTIME_MARGIN * (STARTUP_SECONDS + seconds) / 60)
 
 
-def job_resources(config: dict, experiment: str, dataset: str, batch_size: int, attempt: int,
-                  shapes: dict[str, Shape] = SHAPES, activations: dict = ACTIVATIONS) -> dict:
+def job_resources(
+    config: dict,
+    experiment: str,
+    dataset: str,
+    batch_size: int,
+    attempt: int,
+    shapes: dict[str, Shape] = SHAPES,
+    activations: dict = ACTIVATIONS,
+) -> dict:
     """Memory (MB) and runtime (minutes) to ask a cluster for, per kind of job (rule), times
     ``attempt``.  Training runtimes assume a GPU like an H100.  There is no minimum runtime: the
     requests of grouped jobs add up (job_group).  ``shapes`` and ``activations``: the registry's, with
@@ -65,27 +72,37 @@ def job_resources(config: dict, experiment: str, dataset: str, batch_size: int, 
     try:
         total, largest = activations[(exp["model"], shape.size)]
     except KeyError:
-        raise KeyError(f"no activation sizes for model {exp['model']} on {shape.size}x{shape.size} images: "
-                       f"a built-in pair belongs in registry.MODELS, a config's own is measured by "
-                       f"custom.describe") from None
+        raise KeyError(
+            f"no activation sizes for model {exp['model']} on {shape.size}x{shape.size} images: "
+            f"a built-in pair belongs in registry.MODELS, a config's own is measured by "
+            f"custom.describe"
+        ) from None
     mb = 8 * batch_size / 1e6  # float64 megabytes per probed float and image
+
     def option(key):
         return exp.get(key, config["train"][key])
 
-    passes = passes_per_epoch(shape.train, batch_size, option("drop_last"), option("regime_adaptation"),
-                              option("base_batch_size"))
+    passes = passes_per_epoch(
+        shape.train, batch_size, option("drop_last"), option("regime_adaptation"), option("base_batch_size")
+    )
     model = MODELS.get(exp["model"])
     seconds = model.epoch_seconds if model else CUSTOM_MODEL_EPOCH_SECONDS
     epoch_seconds = passes * seconds * max(1, FASTEST_BATCH / batch_size) * shape.train / EPOCH_IMAGES
     probe_seconds = PROBE_SECONDS + PROBE_SECONDS_PER_GIB * 8 * batch_size * total / 2**30
     return {
         "train": {"mem_mb": TRAIN_MB * attempt, "runtime": _runtime_request(exp["epochs"] * epoch_seconds, attempt)},
-        "probe": {"mem_mb": attempt * int(BASE_MB + PROBE_COPIES * total * mb),
-                 "runtime": _runtime_request(probe_seconds, attempt)},
-        "spectra": {"mem_mb": attempt * int(BASE_MB + SPECTRA_COPIES * largest * mb),
-                    "runtime": _runtime_request(probe_seconds, attempt)},
-        "sharpness": {"mem_mb": attempt * int(BASE_MB + HESSIAN_COPIES * total * HESSIAN_CHUNK * 4 / 1e6),
-                      "runtime": SHARPNESS_MINUTES * attempt},
+        "probe": {
+            "mem_mb": attempt * int(BASE_MB + PROBE_COPIES * total * mb),
+            "runtime": _runtime_request(probe_seconds, attempt),
+        },
+        "spectra": {
+            "mem_mb": attempt * int(BASE_MB + SPECTRA_COPIES * largest * mb),
+            "runtime": _runtime_request(probe_seconds, attempt),
+        },
+        "sharpness": {
+            "mem_mb": attempt * int(BASE_MB + HESSIAN_COPIES * total * HESSIAN_CHUNK * 4 / 1e6),
+            "runtime": SHARPNESS_MINUTES * attempt,
+        },
         "weight_spectra": {"mem_mb": TRAIN_MB * attempt, "runtime": WEIGHT_SPECTRA_MINUTES * attempt},
     }
 

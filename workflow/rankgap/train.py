@@ -31,6 +31,8 @@ from .provenance import git_state
 log = logging.getLogger(__name__)
 
 EVAL_CHUNK = 4096  # images per forward pass when evaluating whole splits; does not change results
+
+
 def learning_rate(run: RunSettings, epoch: int) -> float:
     """lr_start at the first epoch, lr_end at the last, following ``schedule``; times
     ``lr_factor`` (1 unless the run scales the learning rate with its batch size)."""
@@ -38,7 +40,9 @@ def learning_rate(run: RunSettings, epoch: int) -> float:
     if run.schedule == "cosine":
         scheduled = run.lr_end + (run.lr_start - run.lr_end) * (1 + math.cos(math.pi * progress)) / 2
     else:
-        scheduled = run.lr_start * (run.lr_end / run.lr_start) ** progress  # exponential: a straight line on a log scale
+        scheduled = (
+            run.lr_start * (run.lr_end / run.lr_start) ** progress
+        )  # exponential: a straight line on a log scale
     return scheduled * lr_factor(run, epoch)
 
 
@@ -104,8 +108,13 @@ def weight_penalty(model, weight_decay: float) -> float:
 def losses(train_loss: float, test_loss: float, penalty: float) -> dict[str, float]:
     """Both losses a run records, for train and test: the cross-entropy (``*_loss``) and the
     objective (``*_objective``: the cross-entropy plus the weight penalty)."""
-    return {"train_loss": train_loss, "test_loss": test_loss, "weight_penalty": penalty,
-            "train_objective": train_loss + penalty, "test_objective": test_loss + penalty}
+    return {
+        "train_loss": train_loss,
+        "test_loss": test_loss,
+        "weight_penalty": penalty,
+        "train_objective": train_loss + penalty,
+        "test_objective": test_loss + penalty,
+    }
 
 
 def _save(obj, path: Path) -> None:
@@ -113,8 +122,20 @@ def _save(obj, path: Path) -> None:
         torch.save(obj, partial)
 
 
-METRICS = ["epoch", "lr", "batch_size", "train_loss", "train_error", "test_loss", "test_error", "weight_penalty",
-           "train_objective", "test_objective", "seconds", "images_per_second"]
+METRICS = [
+    "epoch",
+    "lr",
+    "batch_size",
+    "train_loss",
+    "train_error",
+    "test_loss",
+    "test_error",
+    "weight_penalty",
+    "train_objective",
+    "test_objective",
+    "seconds",
+    "images_per_second",
+]
 
 
 def _write_metrics(history: list[dict], path: Path) -> None:
@@ -126,12 +147,26 @@ def _library_versions() -> dict:
     import numpy
     import torchvision
 
-    return {"python": sys.version.split()[0], "torch": torch.__version__, "torchvision": torchvision.__version__,
-            "numpy": numpy.__version__, "cuda": torch.version.cuda}
+    return {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": numpy.__version__,
+        "cuda": torch.version.cuda,
+    }
 
 
-def run_epoch(step, optimizer, x_train, y_train, run: RunSettings, epoch: int, memory_format=torch.contiguous_format,
-              progress: bool = False, normalization=None) -> tuple[float, float, int]:
+def run_epoch(
+    step,
+    optimizer,
+    x_train,
+    y_train,
+    run: RunSettings,
+    epoch: int,
+    memory_format=torch.contiguous_format,
+    progress: bool = False,
+    normalization=None,
+) -> tuple[float, float, int]:
     """One epoch of SGD over uint8 training images already on the device: one pass over them, or
     with regime adaptation several (``RunSettings.passes_per_epoch``), each in its own order.
     ``normalization``: the dataset's (default: ``data.normalization`` of its name and ``x_train``).
@@ -217,8 +252,16 @@ def _resume(checkpoint: Path, run: RunSettings, model, optimizer, device: torch.
     return state["history"], state["epoch"]
 
 
-def train(run: RunSettings, dataset_path: Path, weights: Path, metrics: Path, summary: Path,
-          checkpoint: Path, snapshots: dict[int, Path], device: torch.device) -> dict:
+def train(
+    run: RunSettings,
+    dataset_path: Path,
+    weights: Path,
+    metrics: Path,
+    summary: Path,
+    checkpoint: Path,
+    snapshots: dict[int, Path],
+    device: torch.device,
+) -> dict:
     """Train one run; write final weights, per-epoch metrics (CSV) and a summary (JSON)."""
     started = time.time()
     _configure(run, device)
@@ -231,8 +274,9 @@ def train(run: RunSettings, dataset_path: Path, weights: Path, metrics: Path, su
 
     torch.manual_seed(run.seed)
     model = models.from_settings(run).to(device, memory_format=memory_format)
-    optimizer = torch.optim.SGD(model.parameters(), lr=run.lr_start, momentum=run.momentum,
-                                weight_decay=run.weight_decay)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=run.lr_start, momentum=run.momentum, weight_decay=run.weight_decay
+    )
     step, evaluator = compiled(model, run, device)
 
     def evaluate_split(x, y):
@@ -248,8 +292,17 @@ def train(run: RunSettings, dataset_path: Path, weights: Path, metrics: Path, su
         lr, bs = learning_rate(run, epoch), batch_size(run, epoch)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        train_loss, train_error, seen = run_epoch(step, optimizer, x_train, y_train, run, epoch, memory_format,
-                                                  progress=sys.stderr.isatty(), normalization=normalization)
+        train_loss, train_error, seen = run_epoch(
+            step,
+            optimizer,
+            x_train,
+            y_train,
+            run,
+            epoch,
+            memory_format,
+            progress=sys.stderr.isatty(),
+            normalization=normalization,
+        )
         if not math.isfinite(train_loss):
             outcome = status.DIVERGED
             log.warning("epoch %d: training loss is %s; stopping (status '%s')", epoch + 1, train_loss, outcome)
@@ -257,14 +310,38 @@ def train(run: RunSettings, dataset_path: Path, weights: Path, metrics: Path, su
         test_loss, test_error = evaluate_split(x_test, y_test)
         seconds = time.time() - tic
         # the epoch's running training loss (train mode, weights moving) and the penalty at its end
-        row = {"epoch": epoch + 1, "lr": lr, "batch_size": bs, "train_error": train_error, "test_error": test_error,
-               **losses(train_loss, test_loss, weight_penalty(model, run.weight_decay)),
-               "seconds": seconds, "images_per_second": seen / seconds}
+        row = {
+            "epoch": epoch + 1,
+            "lr": lr,
+            "batch_size": bs,
+            "train_error": train_error,
+            "test_error": test_error,
+            **losses(train_loss, test_loss, weight_penalty(model, run.weight_decay)),
+            "seconds": seconds,
+            "images_per_second": seen / seconds,
+        }
         history.append(row)
-        log.info("epoch %3d  lr %.2e  bs %5d  train loss %.4f  err %6.2f%%  test loss %.4f  err %6.2f%%  %8.0f img/s",
-                 row["epoch"], lr, bs, train_loss, train_error, test_loss, test_error, row["images_per_second"])
-        _save({"settings": run.as_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-               "history": history, "epoch": epoch + 1}, checkpoint)
+        log.info(
+            "epoch %3d  lr %.2e  bs %5d  train loss %.4f  err %6.2f%%  test loss %.4f  err %6.2f%%  %8.0f img/s",
+            row["epoch"],
+            lr,
+            bs,
+            train_loss,
+            train_error,
+            test_loss,
+            test_error,
+            row["images_per_second"],
+        )
+        _save(
+            {
+                "settings": run.as_dict(),
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "history": history,
+                "epoch": epoch + 1,
+            },
+            checkpoint,
+        )
         _write_metrics(history, metrics)  # every epoch, so that a running job can be followed and plotted
         if epoch + 1 in snapshots:
             _save(weights_file(model, run), snapshots[epoch + 1])
@@ -280,10 +357,16 @@ def train(run: RunSettings, dataset_path: Path, weights: Path, metrics: Path, su
     _save(weights_file(model, run, outcome), weights)
     _write_metrics(history, metrics)
     result = {
-        "status": outcome, **run.as_dict(), "epochs_completed": len(history), **final,
-        "wall_seconds": time.time() - started, "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "host": socket.gethostname(), "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
-        "threads": torch.get_num_threads(), "parameters": sum(p.numel() for p in model.parameters()),
+        "status": outcome,
+        **run.as_dict(),
+        "epochs_completed": len(history),
+        **final,
+        "wall_seconds": time.time() - started,
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "host": socket.gethostname(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "threads": torch.get_num_threads(),
+        "parameters": sum(p.numel() for p in model.parameters()),
         "versions": _library_versions(),
         # the code that trained: recorded, not part of the settings (a new commit retrains nothing)
         "git": git_state(Path(__file__).parent),
@@ -297,5 +380,8 @@ def train(run: RunSettings, dataset_path: Path, weights: Path, metrics: Path, su
 def weights_file(model, run: RunSettings, outcome: str = status.OK) -> dict:
     """What a weights file holds: the settings that rebuild the model (``models.from_weights``), the
     run's status and the state dict."""
-    return {"settings": run.as_dict(), "status": outcome,
-            "state": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+    return {
+        "settings": run.as_dict(),
+        "status": outcome,
+        "state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }

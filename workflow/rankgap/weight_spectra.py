@@ -25,8 +25,21 @@ import torch
 
 from . import status
 
-COLUMNS = ["layer", "layer_type", "N", "M", "rf", "num_evals", "alpha", "alpha_weighted", "D", "stable_rank",
-           "sv_max", "matrix_rank", "warning"]
+COLUMNS = [
+    "layer",
+    "layer_type",
+    "N",
+    "M",
+    "rf",
+    "num_evals",
+    "alpha",
+    "alpha_weighted",
+    "D",
+    "stable_rank",
+    "sv_max",
+    "matrix_rank",
+    "warning",
+]
 SUMMARY = ["alpha", "stable_rank"]
 
 
@@ -37,10 +50,15 @@ def analyze(state: dict[str, torch.Tensor]) -> pd.DataFrame:
     from weightwatcher import RMT_Util, constants
 
     if RMT_Util.EPSILON != constants.EPSILON:
-        raise RuntimeError("WeightWatcher was imported with a GPU visible and switched to float16 precision; "
-                           "import it with no GPU visible (CUDA_VISIBLE_DEVICES='')")
-    matrices = {name: tensor.detach().to("cpu", torch.float64).numpy() for name, tensor in state.items()
-                if name.endswith(".weight") and tensor.ndim in (2, 4)}  # conv and linear, not batch norm
+        raise RuntimeError(
+            "WeightWatcher was imported with a GPU visible and switched to float16 precision; "
+            "import it with no GPU visible (CUDA_VISIBLE_DEVICES='')"
+        )
+    matrices = {
+        name: tensor.detach().to("cpu", torch.float64).numpy()
+        for name, tensor in state.items()
+        if name.endswith(".weight") and tensor.ndim in (2, 4)
+    }  # conv and linear, not batch norm
     watcher = weightwatcher.WeightWatcher(model=matrices)
     details = watcher.analyze(svd_method="accurate", plot=False, savefig=False)
     return details.rename(columns={"name": "layer"})[COLUMNS]

@@ -1,4 +1,5 @@
 """Convert one of the config's own datasets (a file, a folder, a torchvision class) into its canonical file."""
+
 from rankgap import data, log_to
 
 log_to(snakemake.log[0])

@@ -1,4 +1,5 @@
 """Singular values of every layer and mode of one dump."""
+
 from pathlib import Path
 
 import torch

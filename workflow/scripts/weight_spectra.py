@@ -1,4 +1,5 @@
 """WeightWatcher's alpha and stable rank of every layer of one run's final weights, on the CPU in float64."""
+
 import os
 
 # Before torch is imported: WeightWatcher casts weights to float16 when it is imported where a GPU is visible
