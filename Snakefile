@@ -13,6 +13,9 @@ if not workflow.overwrite_configfiles:
 include: "workflow/rules/common.smk"
 
 
+report: "workflow/report/workflow.rst"
+
+
 wildcard_constraints:
     experiment=_names(config["experiments"]),
     dataset=_names(SHAPES),

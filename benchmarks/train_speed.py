@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torchvision import datasets, transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
-from rankgap import data, models, train  # noqa: E402
+from rankgap import cpu_speed, data, models, train  # noqa: E402
 from rankgap.configuration import RunSettings  # noqa: E402
 
 SETTINGS = RunSettings(
@@ -108,7 +108,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs per way (the best is reported)")
     args = parser.parse_args()
-    train.keep_freed_memory()  # as train.train does on the CPU; the baseline and the limit gain from it too
+    cpu_speed.keep_freed_memory()  # as train.train does on the CPU; the baseline and the limit gain from it too
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "MNIST" / "raw"
         write_raw_mnist(raw)

@@ -7,7 +7,7 @@ import yaml
 from safetensors.torch import save_file
 
 from conftest import REPO, copy_project, planned_jobs, run_settings, snakemake
-from rankgap import data, models, paper, registry, resources
+from rankgap import cpu_speed, data, models, paper, registry, resources
 
 
 @pytest.mark.parametrize(
@@ -34,11 +34,11 @@ def test_every_activation_is_probed_and_the_forward_pass_works(name, size, probe
 
 @pytest.mark.parametrize("shape", [(64, 6, 28, 28), (3, 2, 7, 9), (2, 3, 8, 5)])
 def test_cpu_max_pooling_gives_pytorchs_outputs_and_gradients(shape):
-    """models.MaxPool2x2 stands in for nn.MaxPool2d(2) on the CPU, for speed: training must not notice."""
+    """cpu_speed.MaxPool2x2 stands in for nn.MaxPool2d(2) on the CPU, for speed: training must not notice."""
     torch.manual_seed(0)
     for x in (torch.randn(shape), torch.randint(0, 3, shape).float()):  # the second is full of ties
         x.requires_grad_()
-        expected, ours = torch.nn.functional.max_pool2d(x, 2), models.MaxPool2x2()(x)
+        expected, ours = torch.nn.functional.max_pool2d(x, 2), cpu_speed.MaxPool2x2()(x)
         grad = torch.randn_like(expected)
         assert torch.equal(ours, expected)
         assert torch.equal(torch.autograd.grad(ours, x, grad)[0], torch.autograd.grad(expected, x, grad)[0])

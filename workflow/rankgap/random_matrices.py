@@ -72,7 +72,7 @@ def singular_values(
 
     ``method`` "svd": LAPACK's SVD, values only; "gram": square roots of the eigenvalues of A^T A,
     2.7x faster at 4000 x 4000 (BLAS-3 product, then half the reduction work of an SVD), and exact
-    to 2e-7 relative in sigma_min at the paper's sizes (tests/test_randmat.py).
+    to 2e-7 relative in sigma_min at the paper's sizes (tests/test_random_matrices.py).
     """
     if n > m:
         raise ValueError(f"{m} x {n}: give the tall orientation (m >= n); the singular values are the same")

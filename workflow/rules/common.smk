@@ -13,7 +13,7 @@ PACKAGE_DIR = Path(workflow.basedir) / "workflow"
 # The rankgap package of this checkout, for this process and every job's script (which inherit the
 # environment), installed or not
 sys.path.insert(0, str(PACKAGE_DIR))
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_DIR), os.environ.get("PYTHONPATH")]))
+os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [str(PACKAGE_DIR), os.environ.get("PYTHONPATH")])))
 
 from rankgap import configuration, registry, resources  # noqa: E402  (torch-free: parsing stays fast)
 
