@@ -143,6 +143,26 @@ def _write_metrics(history: list[dict], path: Path) -> None:
         pd.DataFrame(history, columns=METRICS).to_csv(partial, index=False)
 
 
+EPOCH_LINE = (
+    "epoch {epoch:3d}  lr {lr:.2e}  bs {batch_size:5d}  train loss {train_loss:.4f}  err {train_error:6.2f}%  "
+    "test loss {test_loss:.4f}  err {test_error:6.2f}%  {images_per_second:8.0f} img/s"
+)
+
+
+def _where_and_how(model, device: torch.device) -> dict:
+    """What a summary records beside the settings and results: the machine, the libraries and the code."""
+    return {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "host": socket.gethostname(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "threads": torch.get_num_threads(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "versions": _library_versions(),
+        # the code that trained: recorded, not part of the settings (a new commit retrains nothing)
+        "git": git_state(Path(__file__).parent),
+    }
+
+
 def _library_versions() -> dict:
     import numpy
     import torchvision
@@ -252,6 +272,37 @@ def _resume(checkpoint: Path, run: RunSettings, model, optimizer, device: torch.
     return state["history"], state["epoch"]
 
 
+def _train_epoch(
+    run, epoch, model, step, optimizer, splits, evaluate_split, memory_format, normalization
+) -> dict | None:
+    """One epoch at its learning rate and batch size, then the test set: the epoch's row of metrics,
+    or None when the training loss stopped being finite (the run diverged)."""
+    tic = time.time()
+    lr, bs = learning_rate(run, epoch), batch_size(run, epoch)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    progress = sys.stderr.isatty()
+    train_loss, train_error, seen = run_epoch(
+        step, optimizer, splits["x_train"], splits["y_train"], run, epoch, memory_format, progress, normalization
+    )
+    if not math.isfinite(train_loss):
+        log.warning("epoch %d: training loss is %s; stopping (status '%s')", epoch + 1, train_loss, status.DIVERGED)
+        return None
+    test_loss, test_error = evaluate_split(splits["x_test"], splits["y_test"])
+    seconds = time.time() - tic
+    # the epoch's running training loss (train mode, weights moving) and the penalty at its end
+    return {
+        "epoch": epoch + 1,
+        "lr": lr,
+        "batch_size": bs,
+        "train_error": train_error,
+        "test_error": test_error,
+        **losses(train_loss, test_loss, weight_penalty(model, run.weight_decay)),
+        "seconds": seconds,
+        "images_per_second": seen / seconds,
+    }
+
+
 def train(
     run: RunSettings,
     dataset_path: Path,
@@ -288,60 +339,14 @@ def train(
 
     outcome = status.OK
     for epoch in range(first_epoch, run.epochs):
-        tic = time.time()
-        lr, bs = learning_rate(run, epoch), batch_size(run, epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        train_loss, train_error, seen = run_epoch(
-            step,
-            optimizer,
-            x_train,
-            y_train,
-            run,
-            epoch,
-            memory_format,
-            progress=sys.stderr.isatty(),
-            normalization=normalization,
-        )
-        if not math.isfinite(train_loss):
+        row = _train_epoch(run, epoch, model, step, optimizer, splits, evaluate_split, memory_format, normalization)
+        if row is None:
             outcome = status.DIVERGED
-            log.warning("epoch %d: training loss is %s; stopping (status '%s')", epoch + 1, train_loss, outcome)
             break
-        test_loss, test_error = evaluate_split(x_test, y_test)
-        seconds = time.time() - tic
-        # the epoch's running training loss (train mode, weights moving) and the penalty at its end
-        row = {
-            "epoch": epoch + 1,
-            "lr": lr,
-            "batch_size": bs,
-            "train_error": train_error,
-            "test_error": test_error,
-            **losses(train_loss, test_loss, weight_penalty(model, run.weight_decay)),
-            "seconds": seconds,
-            "images_per_second": seen / seconds,
-        }
         history.append(row)
-        log.info(
-            "epoch %3d  lr %.2e  bs %5d  train loss %.4f  err %6.2f%%  test loss %.4f  err %6.2f%%  %8.0f img/s",
-            row["epoch"],
-            lr,
-            bs,
-            train_loss,
-            train_error,
-            test_loss,
-            test_error,
-            row["images_per_second"],
-        )
-        _save(
-            {
-                "settings": run.as_dict(),
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "history": history,
-                "epoch": epoch + 1,
-            },
-            checkpoint,
-        )
+        log.info(EPOCH_LINE.format(**row))
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "history": history}
+        _save({"settings": run.as_dict(), **state, "epoch": epoch + 1}, checkpoint)
         _write_metrics(history, metrics)  # every epoch, so that a running job can be followed and plotted
         if epoch + 1 in snapshots:
             _save(weights_file(model, run), snapshots[epoch + 1])
@@ -362,14 +367,7 @@ def train(
         "epochs_completed": len(history),
         **final,
         "wall_seconds": time.time() - started,
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "host": socket.gethostname(),
-        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
-        "threads": torch.get_num_threads(),
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "versions": _library_versions(),
-        # the code that trained: recorded, not part of the settings (a new commit retrains nothing)
-        "git": git_state(Path(__file__).parent),
+        **_where_and_how(model, device),
     }
     Path(summary).write_text(json.dumps(result, indent=2, allow_nan=True))
     checkpoint.unlink(missing_ok=True)
