@@ -1,5 +1,6 @@
 """Training: one device per job, resume after SIGKILL, divergence reported rather than fatal."""
 
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -224,13 +225,13 @@ def train_digits(dataset, run, folder, device):
 
 def test_cuda_graphs_are_off_by_default_and_a_no_op_on_the_cpu(tmp_path):
     dataset, eager = digits_run_settings(tmp_path)
-    assert eager["cuda_graphs"] is False
+    assert eager.cuda_graphs is False
     model = torch.nn.Linear(2, 2)
-    assert train.compiled(model, {**eager, "cuda_graphs": True}, torch.device("cpu")) == (model, model)
+    assert train.compiled(model, dataclasses.replace(eager, cuda_graphs=True), torch.device("cpu")) == (model, model)
     _, graphed = digits_run_settings(tmp_path, cuda_graphs=True, deterministic=True)
     results = [
         train_digits(dataset, s, tmp_path / name, torch.device("cpu"))
-        for name, s in (("eager", {**graphed, "cuda_graphs": False}), ("graphed", graphed))
+        for name, s in (("eager", dataclasses.replace(graphed, cuda_graphs=False)), ("graphed", graphed))
     ]
     (weights_a, metrics_a), (weights_b, metrics_b) = results
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
@@ -242,10 +243,10 @@ def test_cuda_graphs_compile_training_and_evaluation_in_reduce_overhead_mode(mon
     modes = []
     monkeypatch.setattr(torch, "compile", lambda model, mode=None: modes.append(mode) or ("compiled", model))
     model = torch.nn.Linear(2, 2)
-    step, evaluator = train.compiled(model, {"cuda_graphs": True, "compile": False}, torch.device("cuda"))
+    step, evaluator = train.compiled(model, run_settings(cuda_graphs=True, compile=False), torch.device("cuda"))
     assert modes == ["reduce-overhead"] and step == ("compiled", model) and evaluator is step
     modes.clear()
-    step, evaluator = train.compiled(model, {"cuda_graphs": False, "compile": True}, torch.device("cuda"))
+    step, evaluator = train.compiled(model, run_settings(cuda_graphs=False, compile=True), torch.device("cuda"))
     assert modes == [None] and evaluator is model  # compile alone: evaluation stays eager, as before
 
 
@@ -262,7 +263,7 @@ def test_cuda_graphs_train_like_eager_within_the_tolerance(tmp_path):
     dataset, graphed = digits_run_settings(tmp_path, cuda_graphs=True, deterministic=True)
     results = [
         train_digits(dataset, s, tmp_path / name, torch.device("cuda"))
-        for name, s in (("eager", {**graphed, "cuda_graphs": False}), ("graphed", graphed))
+        for name, s in (("eager", dataclasses.replace(graphed, cuda_graphs=False)), ("graphed", graphed))
     ]
     (weights_a, metrics_a), (weights_b, metrics_b) = results
     for key in weights_a:
