@@ -1,9 +1,14 @@
 """Bad configs stop the run before any job, with an error that names the key and what would be right."""
 
+import dataclasses
+
 import pytest
 import yaml
 
-from conftest import copy_project, snakemake
+from conftest import REPO, copy_project, snakemake
+from rankgap import configuration
+
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
 GOOD = {
     "experiments": {
@@ -124,3 +129,21 @@ def test_paper_config_is_valid_and_plans_every_artifact(project):
         f"results/figures/fig{i}.pdf" for i in range(1, 7)
     ]:
         assert artifact in result.stdout
+
+
+def test_the_schemas_defaults_are_the_run_settings_defaults():
+    """Every training option, the remedies at their off values included, defaults to the same value in
+    the schema (a config) and in RunSettings (a test's or a user's settings)."""
+    schema = yaml.safe_load(SCHEMA.read_text())["properties"]["train"]["properties"]
+    defaults = {f.name: f.default for f in dataclasses.fields(configuration.RunSettings) if f.name in schema}
+    assert defaults == {key: spec["default"] for key, spec in schema.items()}
+    assert configuration.REMEDIES_OFF == {key: defaults[key] for key in configuration.REMEDY_KEYS}
+
+
+def test_every_training_option_can_be_set_per_experiment_within_the_same_bounds():
+    properties = yaml.safe_load(SCHEMA.read_text())["properties"]
+    train, experiment = (
+        properties["train"]["properties"],
+        properties["experiments"]["additionalProperties"]["properties"],
+    )
+    assert {key: experiment.get(key) for key in train} == {key: {"$ref": spec["$ref"]} for key, spec in train.items()}

@@ -165,15 +165,6 @@ def test_remedies_off_leave_a_runs_settings_as_they_were():
     assert run.ghost_batch_size is None and configuration.RunSettings.from_dict(stored) == run
 
 
-def test_the_schemas_defaults_are_the_run_settings_defaults():
-    """Every training option, the remedies at their off values included, defaults to the same value in
-    the schema (a config) and in RunSettings (a test's or a user's settings)."""
-    schema = yaml.safe_load(SCHEMA.read_text())["properties"]["train"]["properties"]
-    defaults = {f.name: f.default for f in dataclasses.fields(configuration.RunSettings) if f.name in schema}
-    assert defaults == {key: spec["default"] for key, spec in schema.items()}
-    assert configuration.REMEDIES_OFF == {key: defaults[key] for key in configuration.REMEDY_KEYS}
-
-
 CONFIG = {
     "experiments": {
         "base": {
