@@ -19,6 +19,7 @@ from torch import nn
 
 from . import data, figures, models, probe, status
 from .api import MODES, THRESHOLDS, InputError, default_device, describe_layers, measure
+from .configuration import RunSettings
 
 IMAGE_KEYS = ("x_train", "x")  # the array a dataset file's batch is drawn from, the first one present
 
@@ -183,7 +184,7 @@ def load_model(path: Path, factory: str | None = None, factory_kwargs: str = "{}
     elif isinstance(saved, dict) and {"settings", "state"} <= saved.keys():  # a pipeline run's weights.pt
         if status.of(saved) != status.OK:
             raise InputError(f"{path}: the run did not finish (status {saved['status']}); its weights hold NaN")
-        model = models.from_weights(saved)
+        model = models.from_settings(RunSettings.from_dict(saved["settings"]))
         state = saved["state"]
     elif _is_state_dict(saved):
         raise InputError(
