@@ -13,6 +13,9 @@ if not workflow.overwrite_configfiles:
 include: "workflow/rules/common.smk"
 
 
+report: "workflow/report/workflow.rst"
+
+
 wildcard_constraints:
     experiment=_names(config["experiments"]),
     dataset=_names(SHAPES),
@@ -30,18 +33,18 @@ wildcard_constraints:
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
-include: "workflow/rules/activations.smk"
+include: "workflow/rules/probe.smk"
 include: "workflow/rules/rank.smk"
 include: "workflow/rules/report.smk"
-include: "workflow/rules/randmat.smk"
+include: "workflow/rules/random_matrices.smk"
 include: "workflow/rules/publish.smk"
 include: "workflow/rules/rivals.smk"
 include: "workflow/rules/remedies.smk"
 
 
-rule appendix:
+rule random_matrices:
     input:
-        appendix_artifacts(),
+        random_matrix_artifacts(),
 
 
 rule all:

@@ -22,14 +22,15 @@ import torch
 from safetensors.torch import save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
-from rankgap import settings as rg_settings  # noqa: E402
 from rankgap import train  # noqa: E402
+from rankgap.configuration import RunSettings  # noqa: E402
+from rankgap.registry import SHAPES  # noqa: E402
 
 GRID = [("lenet5", "mnist", "none"), ("resnet56", "cifar10", "crop_flip"), ("vgg16", "cifar10", "crop_flip")]
 
 
 def synthetic_dataset(name: str, folder: Path, scale: float) -> Path:
-    shape = rg_settings.SHAPES[name]
+    shape = SHAPES[name]
     n_train, n_test = int(shape.train * scale), int(shape.test * scale)
     g = torch.Generator().manual_seed(0)
     size = (shape.channels, shape.size, shape.size)
@@ -66,24 +67,38 @@ def main() -> None:
             path = synthetic_dataset(dataset, tmp, 0.01 if args.quick else 1.0)
             for bs in args.batch_sizes:
                 for precision, compiled, channels_last in options:
-                    settings = {
-                        "model": model, "variant": "bn", "model_options": {}, "dataset": dataset,
-                        "batch_size": bs, "seed": 0, "epochs": args.epochs, "weight_decay": 5e-4,
-                        "switch": None, "momentum": 0.9, "lr_start": 0.1, "lr_end": 1e-4,
-                        "schedule": "exponential", "augment": augment, "drop_last": False,
-                        "precision": precision, "compile": compiled, "channels_last": channels_last,
-                        "deterministic": False,
-                    }
+                    run = RunSettings(
+                        model=model,
+                        variant="bn",
+                        dataset=dataset,
+                        batch_size=bs,
+                        seed=0,
+                        epochs=args.epochs,
+                        weight_decay=5e-4,
+                        augment=augment,
+                        precision=precision,
+                        compile=compiled,
+                        channels_last=channels_last,
+                    )
                     out = tmp / f"{model}-{bs}-{precision}-{compiled}-{channels_last}"
                     out.mkdir()
                     tic = time.time()
-                    train.train(settings, path, out / "w.pt", out / "m.csv", out / "s.json", out / "c.pt", {}, device)
+                    train.train(run, path, out / "w.pt", out / "m.csv", out / "s.json", out / "c.pt", {}, device)
                     last = pd.read_csv(out / "m.csv").iloc[-1]
-                    rows.append({"card": card, "model": model, "dataset": dataset, "batch_size": bs,
-                                 "precision": precision, "compile": compiled, "channels_last": channels_last,
-                                 "epoch_seconds": round(last["seconds"], 2),
-                                 "images_per_second": round(last["images_per_second"]),
-                                 "total_seconds": round(time.time() - tic, 1)})
+                    rows.append(
+                        {
+                            "card": card,
+                            "model": model,
+                            "dataset": dataset,
+                            "batch_size": bs,
+                            "precision": precision,
+                            "compile": compiled,
+                            "channels_last": channels_last,
+                            "epoch_seconds": round(last["seconds"], 2),
+                            "images_per_second": round(last["images_per_second"]),
+                            "total_seconds": round(time.time() - tic, 1),
+                        }
+                    )
                     print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
     print(table.to_markdown(index=False))

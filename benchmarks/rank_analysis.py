@@ -27,7 +27,8 @@ from safetensors.torch import save_file
 from tensorly.decomposition import tucker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
-from rankgap import activations, data, models, rank  # noqa: E402
+from rankgap import data, models, probe, rank, registry  # noqa: E402
+from rankgap.configuration import RunSettings  # noqa: E402
 
 THRESHOLDS = (1e-4, 1e-5)
 
@@ -59,21 +60,25 @@ def counts(spectra: list[np.ndarray]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batch-size", type=int, default=8192)
-    parser.add_argument("--model", default="lenet5", choices=list(models.MODELS))
+    parser.add_argument("--model", default="lenet5", choices=list(registry.MODELS))
     parser.add_argument("--dataset", default="mnist")
     parser.add_argument("--skip-baseline", action="store_true", help="tucker is slow on big models")
     parser.add_argument("--device", default="cpu", help="cpu or cuda: where all three compute")
     args = parser.parse_args()
     tl.set_backend("pytorch")
     shape = data.SHAPES[args.dataset]
-    settings = {"model": args.model, "variant": "bn", "dataset": args.dataset, "model_options": {}}
+    run = RunSettings(
+        model=args.model, variant="bn", dataset=args.dataset, batch_size=1, seed=0, epochs=1, weight_decay=0
+    )
     torch.manual_seed(0)
-    weights = {"settings": settings, "state": models.from_settings(settings).state_dict()}
+    weights = {"settings": run.as_dict(), "state": models.from_settings(run).state_dict()}
     batch = probe_batch(args.batch_size, shape.channels, shape.size).to(args.device)
-    outputs = {name: x.cpu() for name, x in activations.probe(weights, batch, data.NORMALIZATION[args.dataset]).items()}
+    outputs = {name: x.cpu() for name, x in probe.activations(weights, batch, data.NORMALIZATION[args.dataset]).items()}
     largest = max(x.numel() * 8 for x in outputs.values()) / 2**30
     where = torch.cuda.get_device_name() if args.device == "cuda" else f"cpu, {torch.get_num_threads()} threads"
-    print(f"{args.model} at batch {args.batch_size}: {len(outputs)} layers, largest {largest:.2f} GiB in float64, {where}")
+    print(
+        f"{args.model} at batch {args.batch_size}: {len(outputs)} layers, largest {largest:.2f} GiB in float64, {where}"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         dump = Path(tmp) / "activations.safetensors"
@@ -100,8 +105,10 @@ def main() -> None:
         tic = time.perf_counter()
         baseline_spectra = [s for x in outputs.values() for s in tucker_spectra(x)]
         baseline = time.perf_counter() - tic
-        print(f"baseline  {baseline:8.2f} s  counts {counts(baseline_spectra)}   baseline / pipeline = "
-              f"{baseline / pipeline:.1f}")
+        print(
+            f"baseline  {baseline:8.2f} s  counts {counts(baseline_spectra)}   baseline / pipeline = "
+            f"{baseline / pipeline:.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ from safetensors.torch import save_file
 
 WORKFLOW = Path(__file__).resolve().parents[1] / "workflow"
 sys.path.insert(0, str(WORKFLOW))
-from rankgap import activations, data, models, settings  # noqa: E402
+from rankgap import data, models, probe, registry  # noqa: E402
+from rankgap.configuration import RunSettings  # noqa: E402
 
 ANALYSE = """
 import json, resource, sys, time
@@ -45,31 +46,41 @@ print(json.dumps({{"imports": before, "peak": kib("VmHWM:"), "seconds": time.per
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--model", default="vgg16", choices=list(models.MODELS))
+    parser.add_argument("--model", default="vgg16", choices=list(registry.MODELS))
     parser.add_argument("--dataset", default="cifar10")
     parser.add_argument("--batch-size", type=int, default=2048)
     parser.add_argument("--dir", type=Path, default=None, help="where to write the dump (several GB for VGG-16)")
     args = parser.parse_args()
-    shape = settings.SHAPES[args.dataset]
-    run = {"model": args.model, "variant": "bn", "dataset": args.dataset, "model_options": {}}
+    shape = registry.SHAPES[args.dataset]
+    run = RunSettings(
+        model=args.model, variant="bn", dataset=args.dataset, batch_size=1, seed=0, epochs=1, weight_decay=0
+    )
     torch.manual_seed(0)
-    weights = {"settings": run, "state": models.from_settings(run).state_dict()}
+    weights = {"settings": run.as_dict(), "state": models.from_settings(run).state_dict()}
     images = torch.randint(0, 256, (args.batch_size, shape.channels, shape.size, shape.size), dtype=torch.uint8)
-    outputs = activations.probe(weights, images, data.NORMALIZATION[args.dataset])
+    outputs = probe.activations(weights, images, data.NORMALIZATION[args.dataset])
     largest = max(x.numel() * 8 for x in outputs.values())
     total = sum(x.numel() * 8 for x in outputs.values())
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         dump = str(Path(tmp) / "activations.safetensors")
         save_file(outputs, dump, metadata={"layers": json.dumps(list(outputs))})
         del outputs
-        result = json.loads(subprocess.run([sys.executable, "-c", ANALYSE.format(workflow=str(WORKFLOW), dump=dump)],
-                                           check=True, capture_output=True, text=True).stdout)
+        result = json.loads(
+            subprocess.run(
+                [sys.executable, "-c", ANALYSE.format(workflow=str(WORKFLOW), dump=dump)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
     gib = 2**30
     above = result["peak"] - result["imports"]
     print(f"{args.model} at batch {args.batch_size}: dump {total / gib:.2f} GiB, largest layer {largest / gib:.2f} GiB")
-    print(f"analysis: {result['seconds']:.1f} s, peak {result['peak'] / gib:.2f} GiB "
-          f"({result['imports'] / gib:.2f} GiB after imports): {above / gib:.2f} GiB for the analysis = "
-          f"{above / largest:.2f} x the largest layer")
+    print(
+        f"analysis: {result['seconds']:.1f} s, peak {result['peak'] / gib:.2f} GiB "
+        f"({result['imports'] / gib:.2f} GiB after imports): {above / gib:.2f} GiB for the analysis = "
+        f"{above / largest:.2f} x the largest layer"
+    )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ cannot download MNIST).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gzip
 import sys
 import tempfile
@@ -28,10 +29,12 @@ import torch.nn.functional as F
 from torchvision import datasets, transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
-from rankgap import data, models, train  # noqa: E402
+from rankgap import cpu_speed, data, models, train  # noqa: E402
+from rankgap.configuration import RunSettings  # noqa: E402
 
-SETTINGS = {"model": "lenet5", "variant": "bn", "dataset": "mnist", "model_options": {}, "seed": 0,
-            "epochs": 1, "switch": None, "drop_last": False, "augment": "none", "precision": "fp32"}
+SETTINGS = RunSettings(
+    model="lenet5", variant="bn", dataset="mnist", batch_size=128, seed=0, epochs=1, weight_decay=0.0
+)
 
 
 def write_raw_mnist(folder: Path) -> None:
@@ -73,21 +76,31 @@ def timed_steps(batches) -> float:
 def pipeline_epoch(splits, batch_size: int) -> float:
     model, optimizer = fresh_model_and_optimizer()
     tic = time.perf_counter()
-    train.run_epoch(model, optimizer, splits["x_train"], splits["y_train"], dict(SETTINGS, batch_size=batch_size), 0)
+    train.run_epoch(
+        model, optimizer, splits["x_train"], splits["y_train"], dataclasses.replace(SETTINGS, batch_size=batch_size), 0
+    )
     return time.perf_counter() - tic
 
 
 def dataloader_epoch(root: Path, batch_size: int) -> float:
     mean, std = data.NORMALIZATION["mnist"]
-    dataset = datasets.MNIST(str(root), train=True, download=False,
-                             transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)]))
+    dataset = datasets.MNIST(
+        str(root),
+        train=True,
+        download=False,
+        transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)]),
+    )
     return timed_steps(torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True))
 
 
 def limit_epoch(splits, batch_size: int) -> float:
     x = data.normalize(splits["x_train"], data.NORMALIZATION["mnist"])
-    return timed_steps([(x[i : i + batch_size].contiguous(), splits["y_train"][i : i + batch_size])
-                        for i in range(0, len(x), batch_size)])
+    return timed_steps(
+        [
+            (x[i : i + batch_size].contiguous(), splits["y_train"][i : i + batch_size])
+            for i in range(0, len(x), batch_size)
+        ]
+    )
 
 
 def main() -> None:
@@ -95,13 +108,20 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs per way (the best is reported)")
     args = parser.parse_args()
-    train.keep_freed_memory()  # as train.train does on the CPU; the baseline and the limit gain from it too
+    cpu_speed.keep_freed_memory()  # as train.train does on the CPU; the baseline and the limit gain from it too
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "MNIST" / "raw"
         write_raw_mnist(raw)
-        data.prepare("mnist", Path(tmp) / "mnist.safetensors", raw,
-                     sources={"mnist": data.Source((), tuple((f.name, data._md5(f)) for f in sorted(raw.glob("*.gz"))),
-                                                   data.SOURCES["mnist"].parse)})
+        data.prepare(
+            "mnist",
+            Path(tmp) / "mnist.safetensors",
+            raw,
+            sources={
+                "mnist": data.Source(
+                    (), tuple((f.name, data._md5(f)) for f in sorted(raw.glob("*.gz"))), data.SOURCES["mnist"].parse
+                )
+            },
+        )
         splits = data.load(Path(tmp) / "mnist.safetensors")
         times = {"pipeline": [], "baseline": [], "limit": []}
         for _ in range(args.epochs):  # interleaved, so drifting machine load hits all three alike
@@ -109,12 +129,16 @@ def main() -> None:
             times["baseline"].append(dataloader_epoch(Path(tmp), args.batch_size))
             times["limit"].append(limit_epoch(splits, args.batch_size))
     best = {way: min(t) for way, t in times.items()}
-    print(f"LeNet-5, 60,000 MNIST-sized images, batch {args.batch_size}, {torch.get_num_threads()} threads, "
-          f"best of {args.epochs} epochs")
+    print(
+        f"LeNet-5, 60,000 MNIST-sized images, batch {args.batch_size}, {torch.get_num_threads()} threads, "
+        f"best of {args.epochs} epochs"
+    )
     for way, seconds in best.items():
         print(f"{way:9s} {seconds:7.2f} s/epoch  {60000 / seconds:8.0f} images/s")
-    print(f"baseline / pipeline = {best['baseline'] / best['pipeline']:.2f}   "
-          f"pipeline / limit = {best['pipeline'] / best['limit']:.2f}")
+    print(
+        f"baseline / pipeline = {best['baseline'] / best['pipeline']:.2f}   "
+        f"pipeline / limit = {best['pipeline'] / best['limit']:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,9 @@ def main() -> None:
     order = np.random.default_rng(0).permutation(len(images))  # a fixed split: the same file every time
     n_test = int(len(images) * TEST_FRACTION)
     test, train = order[:n_test], order[n_test:]
-    np.savez(args.out, x_train=images[train], y_train=digits.target[train],
-             x_test=images[test], y_test=digits.target[test])
+    np.savez(
+        args.out, x_train=images[train], y_train=digits.target[train], x_test=images[test], y_test=digits.target[test]
+    )
     print(f"wrote {args.out}: {len(train)} training and {len(test)} test images, 1 x 8 x 8, 10 classes")
 
 

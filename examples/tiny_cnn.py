@@ -17,11 +17,19 @@ def build(channels: int = 1, classes: int = 10, width: int = 16) -> nn.Module:
 
     The probe reads every activation module: the two ReLUs and the GELU (named act1, act2, act3).
     """
-    return nn.Sequential(OrderedDict(
-        conv1=nn.Conv2d(channels, width, 3, padding=1), norm1=nn.BatchNorm2d(width), act1=nn.ReLU(),
-        pool1=nn.MaxPool2d(2),
-        conv2=nn.Conv2d(width, 2 * width, 3, padding=1), norm2=nn.BatchNorm2d(2 * width), act2=nn.ReLU(),
-        pool2=nn.AdaptiveAvgPool2d(1), flatten=nn.Flatten(),
-        fc1=nn.Linear(2 * width, 64), act3=nn.GELU(),
-        fc2=nn.Linear(64, classes),
-    ))
+    return nn.Sequential(
+        OrderedDict(
+            conv1=nn.Conv2d(channels, width, 3, padding=1),
+            norm1=nn.BatchNorm2d(width),
+            act1=nn.ReLU(),
+            pool1=nn.MaxPool2d(2),
+            conv2=nn.Conv2d(width, 2 * width, 3, padding=1),
+            norm2=nn.BatchNorm2d(2 * width),
+            act2=nn.ReLU(),
+            pool2=nn.AdaptiveAvgPool2d(1),
+            flatten=nn.Flatten(),
+            fc1=nn.Linear(2 * width, 64),
+            act3=nn.GELU(),
+            fc2=nn.Linear(64, classes),
+        )
+    )

@@ -8,7 +8,24 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
+from rankgap.configuration import RunSettings  # noqa: E402
+
 PROJECT = ("Snakefile", "config.yaml", "config", "workflow", "profiles", "envs", "examples")
+
+
+def run_settings(**values) -> RunSettings:
+    """A run's settings for a unit test: LeNet-5 with batch norm on digits, batch 128, 60 epochs, no
+    weight decay and the schema's training defaults, then ``values``."""
+    defaults = {
+        "model": "lenet5",
+        "variant": "bn",
+        "dataset": "digits",
+        "batch_size": 128,
+        "seed": 0,
+        "epochs": 60,
+        "weight_decay": 0.0,
+    }
+    return RunSettings(**{**defaults, **values})
 
 
 def copy_project(dest: Path) -> Path:
@@ -24,8 +41,9 @@ def copy_project(dest: Path) -> Path:
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args], cwd=workdir,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", *args], cwd=workdir, capture_output=True, text=True
+    )
     if check and result.returncode != 0:
         pytest.fail(f"snakemake {' '.join(args)} failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}")
     return result

@@ -1,13 +1,19 @@
 """Bad configs stop the run before any job, with an error that names the key and what would be right."""
 
+import dataclasses
+
 import pytest
 import yaml
 
 from conftest import REPO, copy_project, snakemake
+from rankgap import configuration
+
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
 GOOD = {
-    "experiments": {"demo": {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [16, 64], "epochs": 1,
-                             "weight_decay": 0.0}},
+    "experiments": {
+        "demo": {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [16, 64], "epochs": 1, "weight_decay": 0.0}
+    },
     "tables": {"t": {"experiment": "demo", "dataset": "digits"}},
     "figures": {"f": {"experiment": "demo", "threshold": 1.0e-4}},
 }
@@ -44,37 +50,64 @@ def test_good_config_plans_the_runs(project):
     assert "train" in result.stdout
 
 
-@pytest.mark.parametrize("changes, expected", [
-    ({"experiments__demo__epoch": 3}, ["experiments.demo: unknown key 'epoch' (did you mean 'epochs'?)", "allowed keys:"]),
-    ({"experiments__demo__batch_sizes": [16, -4]}, ["experiments.demo.batch_sizes[1]: -4 must be at least 1"]),
-    ({"experiments__demo__model": "lenet7"}, ["experiments.demo.model: 'lenet7' is not allowed",
-                                              "allowed values: lenet5, vgg16, resnet56"]),
-    ({"experiments__demo__datasets": ["svhn"]}, ["experiments.demo.datasets[0]: 'svhn' is not allowed",
-                                                 "mnist, fashion_mnist, cifar10, cifar100, digits"]),
-    ({"experiments__demo__epochs": None}, ["experiments.demo: 'epochs' is a required property"]),
-    ({"probe": {"dtype": "float16"}}, ["probe.dtype: 'float16' is not allowed; allowed values: float64, float32"]),
-    ({"experiments__demo__batch_sizes": [16, 5000]}, ["batch size(s) [5000] exceed the 1437 training images of 'digits'"]),
-    ({"figures__f__threshold": 3e-3}, ["figures.f.threshold 0.003 is not in analysis.thresholds"]),
-    ({"tables__t__experiment": "dmeo"}, ["tables.t: unknown experiment 'dmeo'; defined: demo"]),
-    ({"random_matrices": {"distributions": {"A1": "cauchy"}}},
-     ["random_matrices.distributions.A1: 'cauchy' is not allowed; allowed values: gaussian, uniform, lognormal"]),
-    ({"random_matrices": {"distributions": {"A1": "gaussian"}, "sizes": [{"m": 100, "n": [10, 200]}]}},
-     ["random_matrices.sizes[0]: n = [200] larger than m = 100; give the tall orientation"]),
-    # an experiment's own training options have the bounds of the train section's defaults
-    ({"experiments__demo__lr_start": -1}, ["experiments.demo.lr_start: -1 must be greater than 0"]),
-    ({"experiments__demo__momentum": 3}, ["experiments.demo.momentum: 3 must be less than 1"]),
-    ({"experiments__demo__momentum": 1.0}, ["experiments.demo.momentum: 1.0 must be less than 1"]),
-    ({"experiments__demo__epochs": 0}, ["experiments.demo.epochs: 0 must be at least 1"]),
-    ({"experiments__demo__weight_decay": -1e-4}, ["experiments.demo.weight_decay: -0.0001 must be at least 0"]),
-    ({"experiments__demo__schedule": "step"}, ["experiments.demo.schedule: 'step' is not allowed; allowed values: exponential, cosine"]),
-    ({"train": {"lr_end": 0}}, ["train.lr_end: 0 must be greater than 0"]),
-    ({"experiments__demo__model_options": {"pooling": "min"}},
-     ["experiments.demo.model_options.pooling: 'min' is not allowed; allowed values: max, avg"]),
-    ({"random_matrices": {"repetitions": 1}}, ["random_matrices.repetitions: 1 must be at least 2"]),
-    ({"random_matrices": {"dtype": "float32"}}, ["random_matrices.method gram needs dtype float64"]),
-    ({"tables": {"tableA1": {"experiment": "demo", "dataset": "digits"}}, "random_matrices": {"distributions": {"A1": "uniform"}}},
-     ["random_matrices.distributions.A1 writes tableA1, which tables.tableA1 writes too"]),
-])
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        (
+            {"experiments__demo__epoch": 3},
+            ["experiments.demo: unknown key 'epoch' (did you mean 'epochs'?)", "allowed keys:"],
+        ),
+        ({"experiments__demo__batch_sizes": [16, -4]}, ["experiments.demo.batch_sizes[1]: -4 must be at least 1"]),
+        (
+            {"experiments__demo__model": "lenet7"},
+            ["experiments.demo.model: 'lenet7' is not allowed", "allowed values: lenet5, vgg16, resnet56"],
+        ),
+        (
+            {"experiments__demo__datasets": ["svhn"]},
+            ["experiments.demo.datasets[0]: 'svhn' is not allowed", "mnist, fashion_mnist, cifar10, cifar100, digits"],
+        ),
+        ({"experiments__demo__epochs": None}, ["experiments.demo: 'epochs' is a required property"]),
+        ({"probe": {"dtype": "float16"}}, ["probe.dtype: 'float16' is not allowed; allowed values: float64, float32"]),
+        (
+            {"experiments__demo__batch_sizes": [16, 5000]},
+            ["batch size(s) [5000] exceed the 1437 training images of 'digits'"],
+        ),
+        ({"figures__f__threshold": 3e-3}, ["figures.f.threshold 0.003 is not in analysis.thresholds"]),
+        ({"tables__t__experiment": "dmeo"}, ["tables.t: unknown experiment 'dmeo'; defined: demo"]),
+        (
+            {"random_matrices": {"distributions": {"A1": "cauchy"}}},
+            ["random_matrices.distributions.A1: 'cauchy' is not allowed; allowed values: gaussian, uniform, lognormal"],
+        ),
+        (
+            {"random_matrices": {"distributions": {"A1": "gaussian"}, "sizes": [{"m": 100, "n": [10, 200]}]}},
+            ["random_matrices.sizes[0]: n = [200] larger than m = 100; give the tall orientation"],
+        ),
+        # an experiment's own training options have the bounds of the train section's defaults
+        ({"experiments__demo__lr_start": -1}, ["experiments.demo.lr_start: -1 must be greater than 0"]),
+        ({"experiments__demo__momentum": 3}, ["experiments.demo.momentum: 3 must be less than 1"]),
+        ({"experiments__demo__momentum": 1.0}, ["experiments.demo.momentum: 1.0 must be less than 1"]),
+        ({"experiments__demo__epochs": 0}, ["experiments.demo.epochs: 0 must be at least 1"]),
+        ({"experiments__demo__weight_decay": -1e-4}, ["experiments.demo.weight_decay: -0.0001 must be at least 0"]),
+        (
+            {"experiments__demo__schedule": "step"},
+            ["experiments.demo.schedule: 'step' is not allowed; allowed values: exponential, cosine"],
+        ),
+        ({"train": {"lr_end": 0}}, ["train.lr_end: 0 must be greater than 0"]),
+        (
+            {"experiments__demo__model_options": {"pooling": "min"}},
+            ["experiments.demo.model_options.pooling: 'min' is not allowed; allowed values: max, avg"],
+        ),
+        ({"random_matrices": {"repetitions": 1}}, ["random_matrices.repetitions: 1 must be at least 2"]),
+        ({"random_matrices": {"dtype": "float32"}}, ["random_matrices.method gram needs dtype float64"]),
+        (
+            {
+                "tables": {"tableA1": {"experiment": "demo", "dataset": "digits"}},
+                "random_matrices": {"distributions": {"A1": "uniform"}},
+            },
+            ["random_matrices.distributions.A1 writes tableA1, which tables.tableA1 writes too"],
+        ),
+    ],
+)
 def test_bad_config_is_refused_before_any_job(project, changes, expected):
     result = dry_run(project, edited(**changes))
     assert result.returncode != 0
@@ -92,6 +125,25 @@ def test_all_problems_are_reported_at_once(project):
 
 def test_paper_config_is_valid_and_plans_every_artifact(project):
     result = snakemake(project, "--dry-run")  # config.yaml, the paper's full grid
-    for artifact in [f"results/tables/table{i}.csv" for i in range(1, 12)] + \
-                    [f"results/figures/fig{i}.pdf" for i in range(1, 7)]:
+    for artifact in [f"results/tables/table{i}.csv" for i in range(1, 12)] + [
+        f"results/figures/fig{i}.pdf" for i in range(1, 7)
+    ]:
         assert artifact in result.stdout
+
+
+def test_the_schemas_defaults_are_the_run_settings_defaults():
+    """Every training option, the remedies at their off values included, defaults to the same value in
+    the schema (a config) and in RunSettings (a test's or a user's settings)."""
+    schema = yaml.safe_load(SCHEMA.read_text())["properties"]["train"]["properties"]
+    defaults = {f.name: f.default for f in dataclasses.fields(configuration.RunSettings) if f.name in schema}
+    assert defaults == {key: spec["default"] for key, spec in schema.items()}
+    assert configuration.REMEDIES_OFF == {key: defaults[key] for key in configuration.REMEDY_KEYS}
+
+
+def test_every_training_option_can_be_set_per_experiment_within_the_same_bounds():
+    properties = yaml.safe_load(SCHEMA.read_text())["properties"]
+    train, experiment = (
+        properties["train"]["properties"],
+        properties["experiments"]["additionalProperties"]["properties"],
+    )
+    assert {key: experiment.get(key) for key in train} == {key: {"$ref": spec["$ref"]} for key, spec in train.items()}

@@ -15,7 +15,7 @@ import yaml
 from PIL import Image
 
 from conftest import REPO, copy_project, planned_jobs, snakemake
-from rankgap import data, settings, tables
+from rankgap import data, registry, tables
 
 EXAMPLE = yaml.safe_load((REPO / "examples/config.yaml").read_text())
 BATCH_SIZES = [16, 256]
@@ -83,7 +83,8 @@ def test_the_summary_names_the_commit_and_the_data_shape(example, bs):
 def test_the_runs_table_lists_every_run_with_its_status(example):
     runs = pd.read_csv(example / "results/report/runs.csv")
     assert runs[["experiment", "dataset", "model", "batch_size", "seed"]].values.tolist() == [
-        ["example", "digits8", "tiny_cnn", bs, 0] for bs in BATCH_SIZES]
+        ["example", "digits8", "tiny_cnn", bs, 0] for bs in BATCH_SIZES
+    ]
     assert (runs["status"] == "ok").all() and (runs["epochs_completed"] == EPOCHS).all()
     assert runs["test_error"].between(0, 100).all() and (runs["wall_seconds"] > 0).all()
     assert (runs["device"] == "cpu").all() and (runs["commit"] == git(example, "rev-parse", "HEAD")).all()
@@ -107,9 +108,24 @@ def test_a_custom_runs_weights_are_measured_by_the_command_line(example, tmp_pat
     """A weights file rebuilds its model from its settings (factory and options), without the config."""
     out = tmp_path / "measured"
     finished = subprocess.run(
-        [sys.executable, "-m", "rankgap.cli", f"{RUNS}/bs16-seed0/weights.pt", "data/digits8.safetensors",
-         "--batch-size", "16", "--device", "cpu", "--out", str(out)],
-        cwd=example, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "workflow")})
+        [
+            sys.executable,
+            "-m",
+            "rankgap.cli",
+            f"{RUNS}/bs16-seed0/weights.pt",
+            "data/digits8.safetensors",
+            "--batch-size",
+            "16",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ],
+        cwd=example,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "workflow")},
+    )
     assert finished.returncode == 0, finished.stderr
     pipeline = pd.read_csv(example / f"{RUNS}/bs16-seed0/epoch{EPOCHS}/spectra.csv")
     pd.testing.assert_frame_equal(pd.read_csv(out / "spectra.csv"), pipeline, check_exact=False, rtol=1e-8, atol=1e-9)
@@ -127,9 +143,13 @@ def project(tmp_path_factory):
 
 def save_npz(path, channels=1, labels=10, dtype=np.uint8, size=8):
     rng = np.random.default_rng(0)
-    np.savez(path, x_train=rng.integers(0, 256, (40, channels, size, size)).astype(dtype),
-             y_train=np.arange(40) % labels, x_test=rng.integers(0, 256, (10, channels, size, size)).astype(dtype),
-             y_test=np.arange(10) % labels)
+    np.savez(
+        path,
+        x_train=rng.integers(0, 256, (40, channels, size, size)).astype(dtype),
+        y_train=np.arange(40) % labels,
+        x_test=rng.integers(0, 256, (10, channels, size, size)).astype(dtype),
+        y_test=np.arange(10) % labels,
+    )
 
 
 def dry_run(project, config):
@@ -146,22 +166,49 @@ def with_dataset(**entry) -> dict:
     return config
 
 
-@pytest.mark.parametrize("npz, changes, expected", [
-    pytest.param({"channels": 3}, {}, [
-        "experiments.example: model tiny_cnn on dataset bad: the model does not take the dataset's images (3 x 8 x 8)",
-        "its first convolution takes 1 channels, the images have 3", "(models.tiny_cnn.options)"], id="channels"),
-    pytest.param({"labels": 12}, {}, [
-        "experiments.example: model tiny_cnn on dataset bad: the model outputs (10,) per image, but bad has 12 classes "
-        "(labels 0 to 11): it must output 12 values (models.tiny_cnn.options)"], id="labels out of range"),
-    pytest.param({"dtype": np.float32}, {}, ["datasets.bad: x_train is torch.float32; expected uint8 images"],
-                 id="float images"),
-    pytest.param({}, {"models": {"tiny_cnn": {"layers": ["conv9*"]}}},
-                 ["models.tiny_cnn: no layer of the model matches 'conv9*'; its layers are:\n  conv1 (Conv2d)"],
-                 id="layers that match nothing"),
-    pytest.param({}, {"models": {"tiny_cnn": {"factory": "examples.tiny_cnn:biuld"}}},
-                 ["building the model (examples.tiny_cnn:biuld with options", "examples.tiny_cnn has no function biuld"],
-                 id="factory"),
-])
+@pytest.mark.parametrize(
+    "npz, changes, expected",
+    [
+        pytest.param(
+            {"channels": 3},
+            {},
+            [
+                "experiments.example: model tiny_cnn on dataset bad: the model does not take the dataset's images "
+                "(3 x 8 x 8)",
+                "its first convolution takes 1 channels, the images have 3",
+                "(models.tiny_cnn.options)",
+            ],
+            id="channels",
+        ),
+        pytest.param(
+            {"labels": 12},
+            {},
+            [
+                "experiments.example: model tiny_cnn on dataset bad: the model outputs (10,) per image, but bad has "
+                "12 classes (labels 0 to 11): it must output 12 values (models.tiny_cnn.options)"
+            ],
+            id="labels out of range",
+        ),
+        pytest.param(
+            {"dtype": np.float32},
+            {},
+            ["datasets.bad: x_train is torch.float32; expected uint8 images"],
+            id="float images",
+        ),
+        pytest.param(
+            {},
+            {"models": {"tiny_cnn": {"layers": ["conv9*"]}}},
+            ["models.tiny_cnn: no layer of the model matches 'conv9*'; its layers are:\n  conv1 (Conv2d)"],
+            id="layers that match nothing",
+        ),
+        pytest.param(
+            {},
+            {"models": {"tiny_cnn": {"factory": "examples.tiny_cnn:biuld"}}},
+            ["building the model (examples.tiny_cnn:biuld with options", "examples.tiny_cnn has no function biuld"],
+            id="factory",
+        ),
+    ],
+)
 def test_a_dataset_or_model_that_does_not_fit_stops_the_run_before_any_job(project, npz, changes, expected):
     save_npz(project / "bad.npz", **npz)
     config = with_dataset(file="bad.npz")
@@ -182,7 +229,10 @@ def test_names_are_checked_with_the_configs_own_among_the_allowed(project):
     config["datasets"]["both"] = {"file": "x.npz", "folder": "images"}
     result = dry_run(project, config)
     message = result.stdout + result.stderr  # every problem at once
-    assert "experiments.example.model: 'tiny_cn' is not allowed; allowed values: lenet5, vgg16, resnet56, tiny_cnn" in message
+    assert (
+        "experiments.example.model: 'tiny_cn' is not allowed; allowed values: lenet5, vgg16, resnet56, tiny_cnn"
+        in message
+    )
     assert "datasets.mnist: 'mnist' is a built-in dataset; give yours another name" in message
     assert "datasets.both: give exactly one of file, folder, torchvision" in message
 
@@ -193,8 +243,10 @@ def test_a_built_in_model_on_a_dataset_of_another_size_is_refused(project):
     config["experiments"]["example"]["model"] = "vgg16"  # five poolings: 32 x 32 images only
     result = dry_run(project, config)
     message = result.stdout + result.stderr
-    assert "experiments.example: model vgg16 on dataset bad: the model does not take the dataset's images (3 x 8 x 8)" \
+    assert (
+        "experiments.example: model vgg16 on dataset bad: the model does not take the dataset's images (3 x 8 x 8)"
         in message
+    )
 
 
 # --- the sources: a folder of images per class, a torchvision class --------------------------------------
@@ -208,13 +260,15 @@ def image_folder(root, sizes=None):
             (root / split / name).mkdir(parents=True)
             for i in range(n):
                 size = (sizes or {}).get((split, name, i), 6)
-                Image.fromarray(np.full((size, size), i, dtype=np.uint8), mode="L").save(root / split / name / f"{i}.png")
+                Image.fromarray(np.full((size, size), i, dtype=np.uint8), mode="L").save(
+                    root / split / name / f"{i}.png"
+                )
     return root
 
 
 def test_a_folder_of_images_per_class_is_described_and_converted(tmp_path):
     root = image_folder(tmp_path / "images")
-    assert data.describe("pets", {"folder": str(root)}) == settings.Shape(1, 6, 3, 9, 3)
+    assert data.describe("pets", {"folder": str(root)}) == registry.Shape(1, 6, 3, 9, 3)
     data.prepare_custom("pets", {"folder": str(root)}, tmp_path / "pets.safetensors")
     splits = data.load(tmp_path / "pets.safetensors")
     assert splits["x_train"].shape == (9, 1, 6, 6) and splits["y_train"].tolist() == [0, 0, 0, 1, 1, 2, 2, 2, 2]
@@ -231,16 +285,31 @@ def test_an_image_of_another_size_in_a_folder_is_named(tmp_path):
 
 def test_a_torchvision_dataset_class_is_converted(tmp_path):
     """FakeData stands in for a class with files under its root (KMNIST...), which cannot download here."""
-    spec = {"torchvision": {"class": "torchvision.datasets.FakeData",
-                            "options": {"image_size": [3, 8, 8], "num_classes": 4},
-                            "train": {"size": 40}, "test": {"size": 10, "random_offset": 40}}}
+    spec = {
+        "torchvision": {
+            "class": "torchvision.datasets.FakeData",
+            "options": {"image_size": [3, 8, 8], "num_classes": 4},
+            "train": {"size": 40},
+            "test": {"size": 10, "random_offset": 40},
+        }
+    }
     shape = data.describe("fake", spec)
     assert (shape.channels, shape.size, shape.train, shape.test) == (3, 8, 40, 10) and shape.classes <= 4
     data.prepare_custom("fake", spec, tmp_path / "fake.safetensors")
     assert data.load(tmp_path / "fake.safetensors")["x_test"].shape == (10, 3, 8, 8)
     with pytest.raises(data.DatasetError, match=r"datasets\.k: torchvision.datasets.KMNIST\(.*'download': False"):
-        data.describe("k", {"torchvision": {"class": "KMNIST", "root": str(tmp_path), "options": {},
-                                            "train": {"train": True}, "test": {"train": False}}})
+        data.describe(
+            "k",
+            {
+                "torchvision": {
+                    "class": "KMNIST",
+                    "root": str(tmp_path),
+                    "options": {},
+                    "train": {"train": True},
+                    "test": {"train": False},
+                }
+            },
+        )
 
 
 def test_a_custom_datasets_normalisation_is_measured_on_its_training_images():
@@ -248,8 +317,9 @@ def test_a_custom_datasets_normalisation_is_measured_on_its_training_images():
     mean, std = data.normalization("digits8", x)
     scaled = x.double() / 255
     torch.testing.assert_close(torch.tensor(mean, dtype=torch.float64), scaled.mean((0, 2, 3)), rtol=0, atol=1e-14)
-    torch.testing.assert_close(torch.tensor(std, dtype=torch.float64), scaled.std((0, 2, 3), correction=0), rtol=0,
-                               atol=1e-14)
+    torch.testing.assert_close(
+        torch.tensor(std, dtype=torch.float64), scaled.std((0, 2, 3), correction=0), rtol=0, atol=1e-14
+    )
     assert data.normalization("digits", x) == data.NORMALIZATION["digits"]  # a built-in keeps its published values
 
 
@@ -257,11 +327,30 @@ def test_the_runs_table_shows_a_diverged_run(tmp_path):
     summaries = []
     for bs, status, error, epochs in ((16, "ok", 5.0, 3), (1024, "diverged", float("nan"), 1)):
         path = tmp_path / f"bs{bs}.json"
-        path.write_text(json.dumps({"status": status, "model": "lenet5", "variant": "bn", "dataset": "digits",
-                                    "batch_size": bs, "seed": 0, "epochs": 3, "epochs_completed": epochs,
-                                    "train_error": error, "test_error": error, "train_loss": error,
-                                    "test_loss": error, "wall_seconds": 2.0, "device": "cpu", "host": "h",
-                                    "versions": {"torch": "x"}, "switch": None, "model_options": {}}))
+        path.write_text(
+            json.dumps(
+                {
+                    "status": status,
+                    "model": "lenet5",
+                    "variant": "bn",
+                    "dataset": "digits",
+                    "batch_size": bs,
+                    "seed": 0,
+                    "epochs": 3,
+                    "epochs_completed": epochs,
+                    "train_error": error,
+                    "test_error": error,
+                    "train_loss": error,
+                    "test_loss": error,
+                    "wall_seconds": 2.0,
+                    "device": "cpu",
+                    "host": "h",
+                    "versions": {"torch": "x"},
+                    "switch": None,
+                    "model_options": {},
+                }
+            )
+        )
         summaries.append(path)
     runs = [{"experiment": "e", "dataset": "digits", "batch_size": bs, "seed": 0} for bs in (16, 1024)]
     table = tables.runs_table(runs, summaries)

@@ -57,8 +57,10 @@ def mirror(tmp_path_factory):
     build.mkdir()
     for i in range(5):
         rows = np.arange(i * 10000, (i + 1) * 10000)
-        batch = {"data": pattern_images(10000, (3072,)) * 0 + (rows % 251).astype(np.uint8)[:, None],
-                 "labels": list(rows % 10)}
+        batch = {
+            "data": pattern_images(10000, (3072,)) * 0 + (rows % 251).astype(np.uint8)[:, None],
+            "labels": list(rows % 10),
+        }
         (build / f"data_batch_{i + 1}").write_bytes(pickle.dumps(batch))
     (build / "test_batch").write_bytes(pickle.dumps({"data": pattern_images(10000, (3072,)), "labels": [7] * 10000}))
     cifar.mkdir()
@@ -76,7 +78,9 @@ def mirror(tmp_path_factory):
 def sources_for(root: Path) -> dict:
     """The real sources with the MD5s of the test's own files (the official MD5s are of the real data)."""
     return {
-        name: dataclasses.replace(data.SOURCES[name], files=tuple((f, md5(root / name / f)) for f, _ in data.SOURCES[name].files))
+        name: dataclasses.replace(
+            data.SOURCES[name], files=tuple((f, md5(root / name / f)) for f, _ in data.SOURCES[name].files)
+        )
         for name in ("mnist", "cifar10")
     }
 
@@ -201,8 +205,9 @@ def test_configured_folder_comes_before_system_folders(mirror, tmp_path, monkeyp
     root, _ = mirror
     folder = recompressed(root / "mnist", tmp_path / "have")
     monkeypatch.setattr(data, "SYSTEM_FOLDERS", {"mnist": (root / "mnist",)})
-    data.prepare("mnist", tmp_path / "mnist.safetensors", tmp_path / "raw", folder=str(folder),
-                 sources=mnist_source(root))
+    data.prepare(
+        "mnist", tmp_path / "mnist.safetensors", tmp_path / "raw", folder=str(folder), sources=mnist_source(root)
+    )
     for f in folder.iterdir():
         assert (tmp_path / "raw" / f.name).read_bytes() == f.read_bytes()
 

@@ -33,8 +33,9 @@ def test_it_refuses_to_run_without_a_gpu(tmp_path):
 
 def test_tiny_runs_every_step_on_the_cpu(tmp_path):
     (tmp_path / "grid.yaml").write_text(TINY_GRID)
-    result = benchmark("--tiny", "--config", "grid.yaml", "--epochs", "1", "--jobs-per-gpu", "2", "--cuda-graphs", "on",
-                       cwd=tmp_path)
+    result = benchmark(
+        "--tiny", "--config", "grid.yaml", "--epochs", "1", "--jobs-per-gpu", "2", "--cuda-graphs", "on", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
     # the baseline, then two processes at once with CUDA graphs (a no-op on the CPU)

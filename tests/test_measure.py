@@ -17,12 +17,24 @@ from safetensors.torch import save_file
 from torch import nn
 
 import rankgap
-from conftest import REPO
-from rankgap import activations, api, cli, data, models, rank, train
-from rankgap.settings import SHAPES
+from conftest import REPO, run_settings
+from rankgap import api, cli, data, models, probe, rank, train
+from rankgap.registry import SHAPES
 
-COUNT_COLUMNS = ["layer", "depth", "mode", "threshold", "count", "zeros", "values", "deficit", "dead_zeros",
-                 "other_zeros", "genuine", "dead_units"]  # rankloss.csv's columns but the run's
+COUNT_COLUMNS = [
+    "layer",
+    "depth",
+    "mode",
+    "threshold",
+    "count",
+    "zeros",
+    "values",
+    "deficit",
+    "dead_zeros",
+    "other_zeros",
+    "genuine",
+    "dead_units",
+]  # rankloss.csv's columns but the run's
 DEAD_UNITS = [3, 8, 9, 20, 31, 40, 49]
 
 
@@ -30,12 +42,19 @@ def planted_model() -> nn.Module:
     """Outputs of known structure on any batch: ``act1`` (conv) has a dead channel, ``act2`` (dense,
     50 units) 7 dead units, and ``act3`` (dense, 40 units) is an affine map of 4 numbers: rank <= 5."""
     torch.manual_seed(0)
-    model = nn.Sequential(OrderedDict(
-        conv=nn.Conv2d(3, 8, 3, padding=1), act1=nn.ReLU(), flatten=nn.Flatten(),
-        fc=nn.Linear(8 * 8 * 8, 50), act2=nn.ReLU(),
-        narrow=nn.Linear(50, 4), wide=nn.Linear(4, 40), act3=models.IdentityActivation(),
-        out=nn.Linear(40, 3),
-    ))
+    model = nn.Sequential(
+        OrderedDict(
+            conv=nn.Conv2d(3, 8, 3, padding=1),
+            act1=nn.ReLU(),
+            flatten=nn.Flatten(),
+            fc=nn.Linear(8 * 8 * 8, 50),
+            act2=nn.ReLU(),
+            narrow=nn.Linear(50, 4),
+            wide=nn.Linear(4, 40),
+            act3=models.IdentityActivation(),
+            out=nn.Linear(40, 3),
+        )
+    )
     with torch.no_grad():  # biases far below anything the weights reach: never active
         model.conv.bias[2] = -1e3
         model.fc.bias[DEAD_UNITS] = -1e3
@@ -103,7 +122,11 @@ def test_resnet18_layers_found_and_columns():
     assert set(result.modes["mode"]) == {"batch", "channel", "height", "width"}
     assert list(result.totals().columns) == ["threshold", "count", *rank.COMPONENTS]
     assert [name for name, _ in api.select_layers(model, "layer4.*.conv?")] == [
-        "layer4.0.conv1", "layer4.0.conv2", "layer4.1.conv1", "layer4.1.conv2"]
+        "layer4.0.conv1",
+        "layer4.0.conv2",
+        "layer4.1.conv1",
+        "layer4.1.conv2",
+    ]
     assert [name for name, _ in api.select_layers(model, nn.Linear)] == ["fc"]
 
 
@@ -112,9 +135,9 @@ def run_files(tmp_path_factory):
     """A pipeline run's weights.pt (LeNet-5 with batch norm, untrained, as train.py saves it) and the
     pipeline's digits dataset file."""
     folder = tmp_path_factory.mktemp("run")
-    settings = {"model": "lenet5", "variant": "bn", "dataset": "digits"}
+    run = run_settings()
     torch.manual_seed(0)
-    torch.save(train._weights(models.from_settings(settings), settings), folder / "weights.pt")
+    torch.save(train.weights_file(models.from_settings(run), run), folder / "weights.pt")
     data.prepare("digits", folder / "digits.safetensors", folder / "raw")
     return folder / "weights.pt", folder / "digits.safetensors"
 
@@ -122,20 +145,32 @@ def run_files(tmp_path_factory):
 def test_the_command_line_measures_a_checkpoint_as_the_pipeline_probes_it(run_files, tmp_path):
     weights, dataset = run_files
     out = tmp_path / "measured"
-    command = [sys.executable, "-m", "rankgap.cli", str(weights), str(dataset), "--batch-size", "64",
-               "--device", "cpu", "--out", str(out)]
-    finished = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": str(REPO / "workflow")})  # this checkout's package
+    command = [
+        sys.executable,
+        "-m",
+        "rankgap.cli",
+        str(weights),
+        str(dataset),
+        "--batch-size",
+        "64",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    ]
+    finished = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "workflow")}
+    )  # this checkout's package
     assert finished.returncode == 0, finished.stderr
 
     dump = tmp_path / "activations.safetensors"
-    activations.dump(weights, dataset, dump, batch_size=64, seed=0, mode="eval", dtype="float64",
-                     device=torch.device("cpu"))
+    probe.dump(weights, dataset, dump, batch_size=64, seed=0, mode="eval", dtype="float64", device=torch.device("cpu"))
     spectra, modes = rank.analyse(dump)
     pd.testing.assert_frame_equal(pd.read_csv(out / "spectra.csv"), spectra, check_exact=True)
     pd.testing.assert_frame_equal(pd.read_csv(out / "modes.csv"), modes, check_exact=True)
-    pd.testing.assert_frame_equal(pd.read_csv(out / "counts.csv"),
-                                  rank.run_counts(spectra, modes, [1e-4, 1e-5]), check_exact=True)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(out / "counts.csv"), rank.run_counts(spectra, modes, [1e-4, 1e-5]), check_exact=True
+    )
     assert (out / "components.pdf").stat().st_size > 0 and (out / "components.png").stat().st_size > 0
     settings = json.loads((out / "measurement.json").read_text())
     assert settings["measured"] == ["act1", "act2", "act3", "act4"]
@@ -150,12 +185,29 @@ def test_the_command_line_takes_a_state_dict_and_its_factory_on_npz_images(tmp_p
     (tmp_path / "tiny.py").write_text(
         "from torch import nn\n\n"
         "def build(width):\n"
-        "    return nn.Sequential(nn.Flatten(), nn.Linear(12, width), nn.GELU(), nn.Linear(width, 2))\n")
+        "    return nn.Sequential(nn.Flatten(), nn.Linear(12, width), nn.GELU(), nn.Linear(width, 2))\n"
+    )
     torch.save(nn.Sequential(nn.Flatten(), nn.Linear(12, 6), nn.GELU(), nn.Linear(6, 2)).state_dict(), "state.pt")
     images = torch.randint(0, 256, (40, 3, 2, 2), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     np.savez("images.npz", x=images.numpy())
-    code = cli.main(["state.pt", "images.npz", "--factory", "tiny:build", "--factory-kwargs", '{"width": 6}',
-                     "--batch-size", "16", "--thresholds", "1e-4", "--device", "cpu", "--out", "out"])
+    code = cli.main(
+        [
+            "state.pt",
+            "images.npz",
+            "--factory",
+            "tiny:build",
+            "--factory-kwargs",
+            '{"width": 6}',
+            "--batch-size",
+            "16",
+            "--thresholds",
+            "1e-4",
+            "--device",
+            "cpu",
+            "--out",
+            "out",
+        ]
+    )
     assert code == 0
     counts = pd.read_csv(tmp_path / "out" / "counts.csv", dtype={"layer": str})
     assert list(counts["layer"]) == ["2"] and list(counts["values"]) == [6]  # the GELU's output, 16 x 6
@@ -170,7 +222,9 @@ def test_uint8_images_are_standardised_as_the_pipeline_does_or_with_the_files_st
     torch.testing.assert_close(x.std((0, 2, 3), correction=0), torch.ones(3, dtype=torch.float64), rtol=0, atol=1e-12)
     gray = images[:, :1]
     x, how = cli.standardised(gray[:10], gray, dataset="digits")
-    assert torch.equal(x, data.normalize(gray[:10], data.NORMALIZATION["digits"], dtype=torch.float64)) and "digits" in how
+    assert (
+        torch.equal(x, data.normalize(gray[:10], data.NORMALIZATION["digits"], dtype=torch.float64)) and "digits" in how
+    )
     floats = torch.randn(5, 4)
     assert cli.standardised(floats, floats, dataset=None)[0] is floats  # taken as stored
 
@@ -178,21 +232,39 @@ def test_uint8_images_are_standardised_as_the_pipeline_does_or_with_the_files_st
 DIGITS = SHAPES["digits"].train
 
 
-@pytest.mark.parametrize("arguments, message", [
-    pytest.param("{folder}/missing.pt {data}", r"model file \S*/missing\.pt does not exist", id="no model file"),
-    pytest.param("{weights} {folder}/missing.npz", r"data file \S*/missing\.npz does not exist", id="no data file"),
-    pytest.param("{weights} {data} --batch-size 5000",
-                 rf"--batch-size 5000 is larger than the {DIGITS} images in \S*digits\.safetensors \(x_train\); "
-                 rf"use at most {DIGITS}", id="batch larger than the data"),
-    pytest.param("{weights} {data} --layers fc* conv9*",
-                 r"no layer of the model matches 'conv9\*'; its layers are:\n  conv1 \(Conv2d\)", id="unknown layer"),
-    pytest.param("{state} {data}", r"holds a state dict: name the function that builds its model with --factory",
-                 id="state dict without factory"),
-    pytest.param("{weights} {data} --factory torchvision.models:resnet18", r"holds a dict, not a state dict",
-                 id="factory without state dict"),
-    pytest.param("{weights} {data} --thresholds 1e-4 0",
-                 r"thresholds \[0\.0001, 0\.0\]: expected one or more positive numbers", id="zero threshold"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        pytest.param("{folder}/missing.pt {data}", r"model file \S*/missing\.pt does not exist", id="no model file"),
+        pytest.param("{weights} {folder}/missing.npz", r"data file \S*/missing\.npz does not exist", id="no data file"),
+        pytest.param(
+            "{weights} {data} --batch-size 5000",
+            rf"--batch-size 5000 is larger than the {DIGITS} images in \S*digits\.safetensors \(x_train\); "
+            rf"use at most {DIGITS}",
+            id="batch larger than the data",
+        ),
+        pytest.param(
+            "{weights} {data} --layers fc* conv9*",
+            r"no layer of the model matches 'conv9\*'; its layers are:\n  conv1 \(Conv2d\)",
+            id="unknown layer",
+        ),
+        pytest.param(
+            "{state} {data}",
+            r"holds a state dict: name the function that builds its model with --factory",
+            id="state dict without factory",
+        ),
+        pytest.param(
+            "{weights} {data} --factory torchvision.models:resnet18",
+            r"holds a dict, not a state dict",
+            id="factory without state dict",
+        ),
+        pytest.param(
+            "{weights} {data} --thresholds 1e-4 0",
+            r"thresholds \[0\.0001, 0\.0\]: expected one or more positive numbers",
+            id="zero threshold",
+        ),
+    ],
+)
 def test_bad_input_stops_before_any_work_naming_what_is_wrong(run_files, tmp_path, capsys, arguments, message):
     weights, dataset = run_files
     state = tmp_path / "state.pt"
@@ -207,20 +279,42 @@ def relu_after(layer: nn.Module) -> nn.Module:
     return nn.Sequential(layer, nn.ReLU())
 
 
-@pytest.mark.parametrize("model, x, options, message", [
-    pytest.param(relu_after(nn.Linear(4, 4)), torch.ones(8, 5, 4), {},
-                 r"layer 1 outputs shape \(8, 5, 4\); only batch x units \(2 dimensions\) or .* \(4\) are measured",
-                 id="3-dimensional output"),
-    pytest.param(nn.Sequential(nn.Linear(4, 4)), torch.ones(8, 4), {},
-                 r"the model has no activation modules .*\n  0 \(Linear\)", id="no activation modules"),
-    pytest.param(relu_after(nn.Linear(4, 4)), torch.ones(8, 3), {},
-                 r"the model's forward pass on a batch of shape \(8, 3\) failed: .*shapes cannot be multiplied",
-                 id="batch the model does not take"),
-    pytest.param(relu_after(nn.Linear(4, 4)), torch.ones(8, 4), {"mode": "test"},
-                 r"mode 'test': expected one of eval, train", id="unknown mode"),
-    pytest.param(relu_after(nn.Linear(4, 4)), torch.full((8, 4), float("nan")), {}, r"layer 1 outputs NaN or Inf",
-                 id="NaN"),
-])
+@pytest.mark.parametrize(
+    "model, x, options, message",
+    [
+        pytest.param(
+            relu_after(nn.Linear(4, 4)),
+            torch.ones(8, 5, 4),
+            {},
+            r"layer 1 outputs shape \(8, 5, 4\); only batch x units \(2 dimensions\) or .* \(4\) are measured",
+            id="3-dimensional output",
+        ),
+        pytest.param(
+            nn.Sequential(nn.Linear(4, 4)),
+            torch.ones(8, 4),
+            {},
+            r"the model has no activation modules .*\n  0 \(Linear\)",
+            id="no activation modules",
+        ),
+        pytest.param(
+            relu_after(nn.Linear(4, 4)),
+            torch.ones(8, 3),
+            {},
+            r"the model's forward pass on a batch of shape \(8, 3\) failed: .*shapes cannot be multiplied",
+            id="batch the model does not take",
+        ),
+        pytest.param(
+            relu_after(nn.Linear(4, 4)),
+            torch.ones(8, 4),
+            {"mode": "test"},
+            r"mode 'test': expected one of eval, train",
+            id="unknown mode",
+        ),
+        pytest.param(
+            relu_after(nn.Linear(4, 4)), torch.full((8, 4), float("nan")), {}, r"layer 1 outputs NaN or Inf", id="NaN"
+        ),
+    ],
+)
 def test_bad_input_to_the_api_names_what_is_wrong(model, x, options, message):
     with pytest.raises(api.InputError, match=message):
         api.measure(model, x, device="cpu", **options)

@@ -114,9 +114,20 @@ LENET = [128, 512, 1024, 2048, 4096, 8192]
 def summary(batch_size, seed, train_loss, test_error, penalty=0.05, switch=None, dataset="fashion_mnist"):
     """A summary.json as training writes it: cross-entropy as *_loss, the objective beside it."""
     test_loss = 2 * train_loss
-    return {"status": "ok", "batch_size": batch_size, "seed": seed, "dataset": dataset, "switch": switch,
-            "train_error": 0.0, "test_error": test_error, "train_loss": train_loss, "test_loss": test_loss,
-            "weight_penalty": penalty, "train_objective": train_loss + penalty, "test_objective": test_loss + penalty}
+    return {
+        "status": "ok",
+        "batch_size": batch_size,
+        "seed": seed,
+        "dataset": dataset,
+        "switch": switch,
+        "train_error": 0.0,
+        "test_error": test_error,
+        "train_loss": train_loss,
+        "test_loss": test_loss,
+        "weight_penalty": penalty,
+        "train_objective": train_loss + penalty,
+        "test_objective": test_loss + penalty,
+    }
 
 
 def write_summaries(folder, rows):
@@ -140,18 +151,34 @@ def runs(tmp_path):
     for seed, order in ((0, [1, 2, 3, 4, 5, 6]), (1, [1, 3, 2, 4, 5, 6])):
         plain += [summary(b, seed, 0.01 * k, 20.0 - k) for b, k in zip(LENET, order)]
     switch = [summary(128, 0, 0.07, 7.0)] + [
-        summary(b, 0, 0.07, e, switch={"batch_size": 128, "epoch": 30}) for b, e in
-        zip([4096, 8192, 16384, 24576], [7.5, 7.9, 8.3, 8.8])]  # test error rising with the starting batch size
-    return {"table5": tables.read_summaries(write_summaries(tmp_path / "t5", plain), OBJECTIVE),
-            "table11": tables.read_summaries(write_summaries(tmp_path / "t11", switch), OBJECTIVE)}
+        summary(b, 0, 0.07, e, switch={"batch_size": 128, "epoch": 30})
+        for b, e in zip([4096, 8192, 16384, 24576], [7.5, 7.9, 8.3, 8.8])
+    ]  # test error rising with the starting batch size
+    return {
+        "table5": tables.read_summaries(write_summaries(tmp_path / "t5", plain), OBJECTIVE),
+        "table11": tables.read_summaries(write_summaries(tmp_path / "t11", switch), OBJECTIVE),
+    }
 
 
 def figure_totals(counts: dict[str, list[float]]) -> pd.DataFrame:
     """rank.total_counts' shape: one row per dataset, batch size and seed; here all of the count
     genuine, and a structural deficit of batch size / 64 beside it."""
-    rows = [{"dataset": dataset, "batch_size": b, "seed": 0, "epoch": 2, "status": "ok", "count": c,
-             "deficit": b // 64, "dead_zeros": 0, "other_zeros": 0, "genuine": c}
-            for dataset, values in counts.items() for b, c in zip(LENET, values)]
+    rows = [
+        {
+            "dataset": dataset,
+            "batch_size": b,
+            "seed": 0,
+            "epoch": 2,
+            "status": "ok",
+            "count": c,
+            "deficit": b // 64,
+            "dead_zeros": 0,
+            "other_zeros": 0,
+            "genuine": c,
+        }
+        for dataset, values in counts.items()
+        for b, c in zip(LENET, values)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -159,10 +186,14 @@ def test_trend_table_has_ours_and_the_papers_rho_for_every_artifact_and_measure(
     totals = {"fig3": figure_totals({"fashion_mnist": [0, 1, 2, 5, 9, 20], "mnist": [9, 8, 7, 6, 5, 4]})}
     claims = paper.trends(totals, runs)
     assert claims[["artifact", "dataset", "measure"]].values.tolist() == [
-        ["fig3", "fashion_mnist", "near-rank loss"], ["fig3", "fashion_mnist", "count + structural deficit"],
-        ["fig3", "mnist", "near-rank loss"], ["fig3", "mnist", "count + structural deficit"],
-        ["table5", "fashion_mnist", "train loss"], ["table5", "fashion_mnist", "test error"],
-        ["table11", "fashion_mnist", "test error"]]
+        ["fig3", "fashion_mnist", "near-rank loss"],
+        ["fig3", "fashion_mnist", "count + structural deficit"],
+        ["fig3", "mnist", "near-rank loss"],
+        ["fig3", "mnist", "count + structural deficit"],
+        ["table5", "fashion_mnist", "train loss"],
+        ["table5", "fashion_mnist", "test error"],
+        ["table11", "fashion_mnist", "test error"],
+    ]
     assert claims["n"].tolist() == [6, 6, 6, 6, 6, 6, 5]
     for column in ("rho", "critical"):
         assert claims[column].notna().all()
@@ -186,7 +217,8 @@ def test_trend_table_has_ours_and_the_papers_rho_for_every_artifact_and_measure(
     reference = paper.reference_tables()
     table = reference[reference["table"] == 11]
     assert table11["paper_n"] == 5 and table11["paper_rho"] == pytest.approx(
-        paper.spearman(table["batch_size"], table["test_error_pct"]))
+        paper.spearman(table["batch_size"], table["test_error_pct"])
+    )
     assert table11["paper_verdict"] == "agrees"
     assert math.isnan(table11["seed_min"])  # one seed: no range
 
@@ -202,15 +234,30 @@ def test_comparison_markdown_states_the_criterion_and_the_loss(runs, tmp_path):
     claims = paper.trends({"fig3": figure_totals({"mnist": [0, 1, 2, 3, 4, 5]})}, runs)
     numbers = paper.compare_tables({"table5": tables.metrics_table(runs["table5"])})
     for loss in tables.REPORTED_LOSS:
-        paper.write(numbers, claims, tmp_path / "c.csv", tmp_path / "trends.csv", tmp_path / f"{loss}.md",
-                    {"train": loss, "test": loss})
+        paper.write(
+            numbers,
+            claims,
+            tmp_path / "c.csv",
+            tmp_path / "trends.csv",
+            tmp_path / f"{loss}.md",
+            {"train": loss, "test": loss},
+        )
     text = (tmp_path / "objective.md").read_text()
     assert "reported_loss: {train: objective, test: objective}" in text and "weight-decay penalty" in text
     assert "cross-entropy alone" in (tmp_path / "cross_entropy.md").read_text()
     assert f"{paper.critical_rho(6):.3f} for n = 6" in text  # the criterion, with the values it computes
     header = next(line for line in text.splitlines() if line.startswith("| Artifact"))
-    for column in ("Claim", "n", "Critical ρ (5%)", "Our ρ", "Seed range", "Verdict", "Paper ρ", "Paper verdict",
-                   "Driven by"):
+    for column in (
+        "Claim",
+        "n",
+        "Critical ρ (5%)",
+        "Our ρ",
+        "Seed range",
+        "Verdict",
+        "Paper ρ",
+        "Paper verdict",
+        "Driven by",
+    ):
         assert f" {column} " in header
     assert "3 of 5 checks agree with the paper's claims (2 opposite)" in text  # table5's test error, table11
     assert "the paper's own numbers agree in 3 of the 3 checks they allow" in text
@@ -266,7 +313,10 @@ def test_reported_loss_switches_the_numbers_the_tables_show(tmp_path):
     assert mixed["train_loss"].tolist() == objective["train_loss"].tolist()
     assert mixed["test_loss"].tolist() == cross_entropy["test_loss"].tolist()
     caption = tables.loss_caption("T", {"train": "objective", "test": "cross_entropy"})
-    assert caption == f"T. Loss: train: {tables.REPORTED_LOSS['objective']}; test: {tables.REPORTED_LOSS['cross_entropy']}."
+    assert (
+        caption
+        == f"T. Loss: train: {tables.REPORTED_LOSS['objective']}; test: {tables.REPORTED_LOSS['cross_entropy']}."
+    )
 
 
 def test_summaries_of_older_code_are_refused_by_name(tmp_path):

@@ -6,16 +6,19 @@ import torch
 import yaml
 from safetensors.torch import save_file
 
-from conftest import REPO, copy_project, planned_jobs, snakemake
-from rankgap import data, models, paper, settings
+from conftest import REPO, copy_project, planned_jobs, run_settings, snakemake
+from rankgap import cpu_speed, data, models, paper, registry, resources
 
 
-@pytest.mark.parametrize("name, variant, classes, options, parameters", [
-    ("resnet56", "bn", 10, {}, 853_018),
-    ("resnet56", "bn", 100, {}, 858_868),
-    ("vgg16", "bn", 10, {"classifier": "single"}, 14_728_266),
-    ("vgg16", "bn", 10, {"classifier": "mlp"}, 15_253_578),
-])
+@pytest.mark.parametrize(
+    "name, variant, classes, options, parameters",
+    [
+        ("resnet56", "bn", 10, {}, 853_018),
+        ("resnet56", "bn", 100, {}, 858_868),
+        ("vgg16", "bn", 10, {"classifier": "single"}, 14_728_266),
+        ("vgg16", "bn", 10, {"classifier": "mlp"}, 15_253_578),
+    ],
+)
 def test_parameter_counts_match_the_published_models(name, variant, classes, options, parameters):
     model = models.build(name, variant, 3, 32, classes, **options)
     assert sum(p.numel() for p in model.parameters()) == parameters
@@ -31,11 +34,11 @@ def test_every_activation_is_probed_and_the_forward_pass_works(name, size, probe
 
 @pytest.mark.parametrize("shape", [(64, 6, 28, 28), (3, 2, 7, 9), (2, 3, 8, 5)])
 def test_cpu_max_pooling_gives_pytorchs_outputs_and_gradients(shape):
-    """models.MaxPool2x2 stands in for nn.MaxPool2d(2) on the CPU, for speed: training must not notice."""
+    """cpu_speed.MaxPool2x2 stands in for nn.MaxPool2d(2) on the CPU, for speed: training must not notice."""
     torch.manual_seed(0)
     for x in (torch.randn(shape), torch.randint(0, 3, shape).float()):  # the second is full of ties
         x.requires_grad_()
-        expected, ours = torch.nn.functional.max_pool2d(x, 2), models.MaxPool2x2()(x)
+        expected, ours = torch.nn.functional.max_pool2d(x, 2), cpu_speed.MaxPool2x2()(x)
         grad = torch.randn_like(expected)
         assert torch.equal(ours, expected)
         assert torch.equal(torch.autograd.grad(ours, x, grad)[0], torch.autograd.grad(expected, x, grad)[0])
@@ -46,12 +49,21 @@ def paper_project(tmp_path_factory):
     return copy_project(tmp_path_factory.mktemp("paper"))
 
 
-@pytest.mark.parametrize("target, jobs", [
-    ("results/figures/fig3.pdf", {"dataset": 2, "train": 12, "dump": 12, "spectra": 12, "rankloss": 1, "figure": 1}),
-    ("results/tables/table1.csv", {"dataset": 1, "train": 5, "table": 1}),
-    ("results/tables/table11.csv", {"dataset": 1, "train": 4 + 1, "table": 1}),  # 4 switch runs + the baseline
-    ("results/figures/fig2.png", {"dataset": 2, "train": 10, "dump": 10, "spectra": 10, "rankloss": 1, "figure": 1}),
-])
+@pytest.mark.parametrize(
+    "target, jobs",
+    [
+        (
+            "results/figures/fig3.pdf",
+            {"dataset": 2, "train": 12, "probe": 12, "spectra": 12, "rankloss": 1, "figure": 1},
+        ),
+        ("results/tables/table1.csv", {"dataset": 1, "train": 5, "table": 1}),
+        ("results/tables/table11.csv", {"dataset": 1, "train": 4 + 1, "table": 1}),  # 4 switch runs + the baseline
+        (
+            "results/figures/fig2.png",
+            {"dataset": 2, "train": 10, "probe": 10, "spectra": 10, "rankloss": 1, "figure": 1},
+        ),
+    ],
+)
 def test_a_target_schedules_exactly_its_runs(paper_project, target, jobs):
     assert planned_jobs(paper_project, target) == jobs
 
@@ -59,7 +71,7 @@ def test_a_target_schedules_exactly_its_runs(paper_project, target, jobs):
 def test_the_whole_paper_is_the_default_target(paper_project):
     jobs = planned_jobs(paper_project)
     # 20 CIFAR runs, 36 LeNet-5 runs, 4 switch runs; every run but the switch runs is probed
-    assert jobs["train"] == 60 and jobs["dump"] == jobs["spectra"] == 56
+    assert jobs["train"] == 60 and jobs["probe"] == jobs["spectra"] == 56
     assert jobs["table"] == 11 and jobs["figure"] == 6 + 6 and jobs["comparison"] == 1  # + the decompositions
 
 
@@ -104,7 +116,9 @@ def test_tiny_grid_builds_every_table_and_figure(tiny):
         expected = ["8", "8 → 8", "16 → 8"] if i == 11 else ["8", "16"]
         assert table["batch"].astype(str).tolist() == expected
         assert (table["status"] == "ok").all()
-        assert (project / f"results/tables/table{i}.tex").exists() and (project / f"results/tables/table{i}.md").exists()
+        assert (project / f"results/tables/table{i}.tex").exists() and (
+            project / f"results/tables/table{i}.md"
+        ).exists()
     for i in range(1, 7):
         assert (project / f"results/figures/fig{i}.pdf").read_bytes().startswith(b"%PDF")
     for appendix in ("A1", "A2", "A3"):
@@ -135,12 +149,13 @@ def test_comparison_lists_every_number_of_the_paper(tiny):
     tables = trends[trends["Artifact"].str.startswith("table")]
     reference = paper.reference_tables()
     for _, row in tables.iterrows():
-        paper_rows = reference[reference["table"] == int(row["Artifact"][len("table"):])]
+        paper_rows = reference[reference["table"] == int(row["Artifact"][len("table") :])]
         if row["Artifact"] != "table11":
             paper_rows = paper_rows[paper_rows["switch_to"].isna()]
         column = "train_loss" if row["Claim"].startswith("train loss") else "test_error_pct"
-        assert float(row["Paper ρ"]) == pytest.approx(paper.spearman(paper_rows["batch_size"], paper_rows[column]),
-                                                      abs=5e-4)
+        assert float(row["Paper ρ"]) == pytest.approx(
+            paper.spearman(paper_rows["batch_size"], paper_rows[column]), abs=5e-4
+        )
     assert set(tables["Paper verdict"]) <= {"agrees", "no clear trend", "opposite"}
     assert (trends.loc[trends["Artifact"].str.startswith("fig"), "Paper ρ"] == "n/a").all()
 
@@ -177,7 +192,11 @@ def test_threshold_change_reruns_analysis_and_figures_only(tiny):
     config = dict(config, analysis={"thresholds": [1.0e-4, 1.0e-5, 1.0e-6]})
     (project / "thresholds.yaml").write_text(yaml.safe_dump(config))
     assert planned_jobs(project, "--configfile", "thresholds.yaml") == {
-        "rankloss": 5, "figure": 12, "comparison": 1, "all": 1}
+        "rankloss": 5,
+        "figure": 12,
+        "comparison": 1,
+        "all": 1,
+    }
 
 
 def test_epoch_change_reruns_that_experiments_trainings_only(tiny):
@@ -186,8 +205,16 @@ def test_epoch_change_reruns_that_experiments_trainings_only(tiny):
     config["experiments"]["lenet5_nobn"]["epochs"] = 3
     (project / "epochs.yaml").write_text(yaml.safe_dump(config))
     jobs = planned_jobs(project, "--configfile", "epochs.yaml")
-    assert jobs == {"train": 4, "dump": 4, "spectra": 4, "rankloss": 1, "table": 2, "figure": 2, "comparison": 1,
-                    "all": 1}
+    assert jobs == {
+        "train": 4,
+        "probe": 4,
+        "spectra": 4,
+        "rankloss": 1,
+        "table": 2,
+        "figure": 2,
+        "comparison": 1,
+        "all": 1,
+    }
 
 
 def test_report_groups_every_artifact_by_model(tiny, tmp_path):
@@ -218,11 +245,16 @@ def test_several_seeds_give_mean_and_std(tmp_path):
     snakemake(project, "--configfile", "seeds.yaml")
     table = pd.read_csv(project / "results/tables/seeded.csv")
     assert (table["seeds"] == 2).all() and table["test_loss_std"].notna().all()
-    summaries = [pd.read_json(project / f"results/runs/seeded/digits/bs16-seed{s}/summary.json", typ="series")
-                 for s in (0, 1)]
+    summaries = [
+        pd.read_json(project / f"results/runs/seeded/digits/bs16-seed{s}/summary.json", typ="series") for s in (0, 1)
+    ]
     # the table shows the default reported_loss (the objective for both splits), both kinds beside
-    for shown, recorded in (("train_loss", "train_objective"), ("test_loss", "test_objective"),
-                            ("train_cross_entropy", "train_loss"), ("test_cross_entropy", "test_loss")):
+    for shown, recorded in (
+        ("train_loss", "train_objective"),
+        ("test_loss", "test_objective"),
+        ("train_cross_entropy", "train_loss"),
+        ("test_cross_entropy", "test_loss"),
+    ):
         assert table.loc[0, shown] == pytest.approx((summaries[0][recorded] + summaries[1][recorded]) / 2)
     assert "±" in (project / "results/tables/seeded.md").read_text()
     # the comparison's trends: rho of the seed means beside the range of the seeds' own rhos
@@ -235,27 +267,27 @@ def test_several_seeds_give_mean_and_std(tmp_path):
     assert (project / "results/figures/seeded.png").exists()
 
 
-@pytest.mark.parametrize("model, size", list(settings.ACTIVATIONS))
+@pytest.mark.parametrize("model, size", list(registry.ACTIVATIONS))
 def test_cluster_memory_estimates_know_the_models_activation_sizes(model, size):
-    """settings.ACTIVATIONS sizes cluster jobs without importing torch; it must match the models."""
-    from rankgap import activations
+    """registry.ACTIVATIONS sizes cluster jobs without importing torch; it must match the models."""
+    from rankgap import probe
 
     channels = 1 if size == 28 else 3
     dataset = "mnist" if size == 28 else "cifar10"
-    run = {"model": model, "variant": "bn", "dataset": dataset, "model_options": {}}
-    weights = {"settings": run, "state": models.from_settings(run).state_dict()}
+    run = run_settings(model=model, dataset=dataset)
+    weights = {"settings": run.as_dict(), "state": models.from_settings(run).state_dict()}
     images = torch.zeros(2, channels, size, size, dtype=torch.uint8)
-    outputs = activations.probe(weights, images, data.NORMALIZATION[dataset])
+    outputs = probe.activations(weights, images, data.NORMALIZATION[dataset])
     per_image = [x[0].numel() for x in outputs.values()]
-    assert settings.ACTIVATIONS[(model, size)] == (sum(per_image), max(per_image))
+    assert registry.ACTIVATIONS[(model, size)] == (sum(per_image), max(per_image))
 
 
 def test_cluster_resources_grow_on_retry():
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    first = settings.job_resources(config, "vgg16", "cifar10", 2048, attempt=1)
-    second = settings.job_resources(config, "vgg16", "cifar10", 2048, attempt=2)
-    for rule in ("train", "dump", "spectra"):
+    first = resources.job_resources(config, "vgg16", "cifar10", 2048, attempt=1)
+    second = resources.job_resources(config, "vgg16", "cifar10", 2048, attempt=2)
+    for rule in ("train", "probe", "spectra"):
         assert second[rule]["mem_mb"] == 2 * first[rule]["mem_mb"]
         assert second[rule]["runtime"] == 2 * first[rule]["runtime"]
     # VGG-16 at batch 2048: 4.5 GB of float64 activations must be asked for
-    assert first["dump"]["mem_mb"] > 2.5 * 276_480 * 2048 * 8 / 1e6
+    assert first["probe"]["mem_mb"] > 2.5 * 276_480 * 2048 * 8 / 1e6

@@ -10,6 +10,7 @@ import yaml
 from safetensors import safe_open
 
 from conftest import jobs_after_editing, planned_jobs, snakemake
+from rankgap.configuration import RunSettings
 
 RUNS = "results/runs/smoke/digits"
 BATCH_SIZES = [8, 512]
@@ -67,7 +68,7 @@ def test_spectra_match_numpy(smoke, bs):
     with safe_open(str(probe / "activations.safetensors"), "np") as f:
         for name in LAYERS:
             x = f.get_tensor(name)
-            for axis, mode in enumerate(["batch", "channel", "height", "width"][: x.ndim if x.ndim == 4 else 1]):
+            for axis, mode in enumerate(["batch", "channel", "height", "width"][: x.ndim if x.ndim == 4 else 1]):  # noqa: B007 (the query reads it)
                 unfolding = np.moveaxis(x, axis, 0).reshape(x.shape[axis], -1)
                 expected = np.linalg.svd(unfolding, compute_uv=False)
                 sigma = spectra.query("layer == @name and mode == @mode")["sigma"].to_numpy()
@@ -108,7 +109,8 @@ def test_probes_at_initialisation_and_end(smoke):
         assert not torch.equal(initial["conv1.weight"], final["conv1.weight"])
         torch.manual_seed(0)  # the run's seed: the snapshot is the model before any step
         from rankgap import models
-        fresh = models.from_settings(json.loads((run / "summary.json").read_text())).state_dict()
+
+        fresh = models.from_settings(RunSettings.from_dict(json.loads((run / "summary.json").read_text()))).state_dict()
         assert torch.equal(initial["conv1.weight"], fresh["conv1.weight"])
 
 
@@ -116,18 +118,25 @@ def test_rerun_after_success_does_nothing(smoke):
     assert planned_jobs(smoke, "--configfile", "config/smoke.yaml") == {}
 
 
-@pytest.mark.parametrize("module, rules", [
-    ("figures", {"figure": 3, "all": 1}),
-    ("tables", {"table": 1, "comparison": 1, "all": 1}),
-    ("paper", {"comparison": 1, "all": 1}),
-    ("rank", {"spectra": 4, "rankloss": 1, "figure": 3, "comparison": 1, "all": 1}),
-    ("activations", {"dump": 4, "spectra": 4, "rankloss": 1, "figure": 3, "comparison": 1, "all": 1}),
-    ("train", {"train": 2, "dump": 4, "spectra": 4, "rankloss": 1, "table": 1, "figure": 3, "comparison": 1,
-               "all": 1}),
-    # imported by models and data, not by any script: found by following the imports
-    ("settings", {"train": 2, "dump": 4, "spectra": 4, "rankloss": 1, "table": 1, "figure": 3, "comparison": 1,
-                  "all": 1}),
-])
+@pytest.mark.parametrize(
+    "module, rules",
+    [
+        ("figures", {"figure": 3, "all": 1}),
+        ("tables", {"table": 1, "comparison": 1, "all": 1}),
+        ("paper", {"comparison": 1, "all": 1}),
+        ("rank", {"spectra": 4, "rankloss": 1, "figure": 3, "comparison": 1, "all": 1}),
+        ("probe", {"probe": 4, "spectra": 4, "rankloss": 1, "figure": 3, "comparison": 1, "all": 1}),
+        (
+            "train",
+            {"train": 2, "probe": 4, "spectra": 4, "rankloss": 1, "table": 1, "figure": 3, "comparison": 1, "all": 1},
+        ),
+        # imported by models and data, not by any script: found by following the imports
+        (
+            "registry",
+            {"train": 2, "probe": 4, "spectra": 4, "rankloss": 1, "table": 1, "figure": 3, "comparison": 1, "all": 1},
+        ),
+    ],
+)
 def test_editing_a_module_reruns_exactly_its_rules(smoke, module, rules):
     assert jobs_after_editing(smoke, module, "--configfile", "config/smoke.yaml") == rules
 
@@ -149,9 +158,19 @@ def test_bad_dump_fails_its_job_with_file_and_layer_and_no_output(smoke):
             metadata = f.metadata()
         tensors["act2"][3, 0, 0, 0] = float("nan")
         from safetensors.torch import save_file
+
         save_file(tensors, str(dump), metadata=metadata)
-        result = snakemake(smoke, "--configfile", "config/smoke.yaml", "--forcerun", "spectra", "--retries", "0",
-                           str(probe.relative_to(smoke) / "spectra.csv"), check=False)
+        result = snakemake(
+            smoke,
+            "--configfile",
+            "config/smoke.yaml",
+            "--forcerun",
+            "spectra",
+            "--retries",
+            "0",
+            str(probe.relative_to(smoke) / "spectra.csv"),
+            check=False,
+        )
         assert result.returncode != 0
         log = (probe / "spectra.log").read_text()
         assert f"{dump.relative_to(smoke)}: layer act2 holds NaN or Inf values" in log
@@ -191,7 +210,7 @@ def test_publish_writes_the_reproduction_folder_from_results(smoke):
     trends = pd.read_csv(part / "paper_comparison_trends.csv")
     assert set(trends["artifact"]) == {"smoke_table", "smoke_figure"}  # this table's checks, its figure's count
     provenance = json.loads((part / "provenance.json").read_text())
-    assert {s["stage"]: s["jobs"] for s in provenance["stages"]} == {"train": 2, "dump": 4, "spectra": 4}
+    assert {s["stage"]: s["jobs"] for s in provenance["stages"]} == {"train": 2, "probe": 4, "spectra": 4}
     assert provenance["git"] == {"commit": None, "dirty": None}  # the test's copy is not a git checkout
     assert provenance["training"]["devices"] == ["cpu"]
     published = yaml.safe_load((part / "config.yaml").read_text())

@@ -4,12 +4,12 @@ import json
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from safetensors.torch import save_file
 
-from rankgap import activations, data, rank
+from conftest import run_settings
+from rankgap import data, probe, rank
 
 
 def planted(shape, ranks, seed=0, scale=1.0):
@@ -28,10 +28,10 @@ def numpy_spectrum(x, mode):
 
 
 CASES = [
-    ((64, 6, 12, 12), (20, 4, 9, 7)),      # batch narrower than the rest: wide batch-mode unfolding
-    ((300, 3, 4, 4), (10, 2, 3, 4)),       # batch wider than the rest (48): a structural deficit
-    ((3, 50, 2, 2), (3, 6, 2, 2)),         # a mode (50) wider than the rest of the tensor (12)
-    ((500, 120), (37, 37)),                # a dense layer
+    ((64, 6, 12, 12), (20, 4, 9, 7)),  # batch narrower than the rest: wide batch-mode unfolding
+    ((300, 3, 4, 4), (10, 2, 3, 4)),  # batch wider than the rest (48): a structural deficit
+    ((3, 50, 2, 2), (3, 6, 2, 2)),  # a mode (50) wider than the rest of the tensor (12)
+    ((500, 120), (37, 37)),  # a dense layer
 ]
 
 
@@ -79,7 +79,9 @@ def test_all_zero_lines_are_left_out_of_the_svd_exactly(shape, many_blocks, monk
 def test_analyse_reports_deficit_condition_and_effective_rank(tmp_path):
     x = planted((300, 3, 4, 4), (10, 2, 3, 4), scale=100.0)
     dump = tmp_path / "d.safetensors"
-    save_file({"conv": x, "dense": planted((300, 20), (5, 5))}, str(dump), metadata={"layers": json.dumps(["conv", "dense"])})
+    save_file(
+        {"conv": x, "dense": planted((300, 20), (5, 5))}, str(dump), metadata={"layers": json.dumps(["conv", "dense"])}
+    )
     spectra, modes = rank.analyse(dump)
     row = modes.set_index(["layer", "mode"]).loc[("conv", "batch")]
     assert (row["dim"], row["rest"], row["values"], row["deficit"]) == (300, 48, 48, 252)
@@ -148,8 +150,8 @@ def test_float64_probe_counts_a_known_deficiency_exactly_where_float32_cannot():
     from rankgap import models
 
     torch.manual_seed(0)
-    settings = {"model": "lenet5", "variant": "linear", "dataset": "mnist", "model_options": {"pooling": "avg"}}
-    weights = {"settings": settings, "state": models.from_settings(settings).state_dict()}
+    run = run_settings(variant="linear", dataset="mnist", model_options={"pooling": "avg"})
+    weights = {"settings": run.as_dict(), "state": models.from_settings(run).state_dict()}
     g = torch.Generator().manual_seed(1)
     basis = torch.randint(0, 4, (20, 28 * 28), generator=g)
     mix = torch.randint(0, 4, (2048, 20), generator=g)
@@ -157,7 +159,9 @@ def test_float64_probe_counts_a_known_deficiency_exactly_where_float32_cannot():
     exact = 2048 - 21
     counts = {}
     for dtype in (torch.float64, torch.float32):
-        sigma = rank.singular_values(activations.probe(weights, images, data.NORMALIZATION["mnist"], dtype=dtype)["act1"], 0)
+        sigma = rank.singular_values(
+            probe.activations(weights, images, data.NORMALIZATION["mnist"], dtype=dtype)["act1"], 0
+        )
         assert sigma[0] > 100
         counts[dtype] = {t: int((sigma <= t).sum()) for t in (1e-5, 1e-6)}
     assert counts[torch.float64] == {1e-5: exact, 1e-6: exact}
@@ -169,13 +173,25 @@ def write_dump(path, tensors, layers=None):
     save_file(tensors, str(path), metadata={"layers": json.dumps(layers or list(tensors))})
 
 
-@pytest.mark.parametrize("problem, tensors, layers, message", [
-    ("missing", {"a": torch.zeros(4, 3, dtype=torch.float64)}, ["a", "b"], r"layer\(s\) b listed .* missing"),
-    ("nan", {"a": torch.ones(4, 3, dtype=torch.float64), "b": torch.tensor([[1.0, math.nan]], dtype=torch.float64)},
-     None, "layer b holds NaN or Inf"),
-    ("inf", {"a": torch.full((2, 2), math.inf, dtype=torch.float64)}, None, "layer a holds NaN or Inf"),
-    ("dtype", {"a": torch.ones(4, 3, dtype=torch.float64), "b": torch.ones(4, 3)}, None, "layer b is F32, expected torch.float64"),
-])
+@pytest.mark.parametrize(
+    "problem, tensors, layers, message",
+    [
+        ("missing", {"a": torch.zeros(4, 3, dtype=torch.float64)}, ["a", "b"], r"layer\(s\) b listed .* missing"),
+        (
+            "nan",
+            {"a": torch.ones(4, 3, dtype=torch.float64), "b": torch.tensor([[1.0, math.nan]], dtype=torch.float64)},
+            None,
+            "layer b holds NaN or Inf",
+        ),
+        ("inf", {"a": torch.full((2, 2), math.inf, dtype=torch.float64)}, None, "layer a holds NaN or Inf"),
+        (
+            "dtype",
+            {"a": torch.ones(4, 3, dtype=torch.float64), "b": torch.ones(4, 3)},
+            None,
+            "layer b is F32, expected torch.float64",
+        ),
+    ],
+)
 def test_bad_dump_names_file_and_layer(tmp_path, problem, tensors, layers, message):
     dump = tmp_path / f"{problem}.safetensors"
     write_dump(dump, tensors, layers)

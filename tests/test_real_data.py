@@ -13,7 +13,7 @@ import torch
 from snakemake.utils import validate
 
 from conftest import REPO
-from rankgap import data, settings, train
+from rankgap import configuration, data, train
 
 DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 
@@ -44,12 +44,30 @@ def test_real_fashion_mnist_is_found_and_converted(fashion_mnist):
 
 def test_lenet5_learns_real_fashion_mnist_in_one_epoch(fashion_mnist, tmp_path):
     out, _ = fashion_mnist
-    config = {"experiments": {"real": {"model": "lenet5", "variant": "bn", "datasets": ["fashion_mnist"],
-                                       "batch_sizes": [128], "epochs": 1, "weight_decay": 5.0e-4}}}
+    config = {
+        "experiments": {
+            "real": {
+                "model": "lenet5",
+                "variant": "bn",
+                "datasets": ["fashion_mnist"],
+                "batch_sizes": [128],
+                "epochs": 1,
+                "weight_decay": 5.0e-4,
+            }
+        }
+    }
     validate(config, str(REPO / "workflow/schemas/config.schema.yaml"))  # fills in the training defaults
-    run = settings.run_settings(config, "real", "fashion_mnist", batch_size=128, seed=0)
-    result = train.train(run, out, tmp_path / "weights.pt", tmp_path / "metrics.csv", tmp_path / "summary.json",
-                         tmp_path / "checkpoint.pt", {}, torch.device("cpu"))
+    run = configuration.run_settings(config, "real", "fashion_mnist", batch_size=128, seed=0)
+    result = train.train(
+        run,
+        out,
+        tmp_path / "weights.pt",
+        tmp_path / "metrics.csv",
+        tmp_path / "summary.json",
+        tmp_path / "checkpoint.pt",
+        {},
+        torch.device("cpu"),
+    )
     assert result["status"] == "ok" and result["epochs_completed"] == 1
     # chance is 90%; one epoch of real learning reaches 12.5% here (measured, seed 0)
     assert result["test_error"] < 20, result

@@ -1,6 +1,7 @@
 """Remedies for the large-batch gap as training options, and the comparison of remedies with the
 rival explanations, end to end on digits (config/remedies_smoke.yaml)."""
 
+import dataclasses
 import json
 import math
 
@@ -10,13 +11,14 @@ import torch
 import torch.nn.functional as F
 import yaml
 from snakemake.utils import validate
-
-from conftest import REPO, copy_project, planned_jobs, snakemake
 from test_config import dry_run
-from rankgap import activations, data, models, settings, train
+
+from conftest import REPO, copy_project, planned_jobs, run_settings, snakemake
+from rankgap import configuration, data, models, probe, train
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
-NOISE = {"model": "lenet5", "variant": "bn", "dataset": "digits", "activation_noise": 0.5}
+NOISE = run_settings(activation_noise=0.5)
+PLAIN = run_settings()
 
 
 def twin_models(ghost_batch_size):
@@ -55,11 +57,12 @@ def test_ghost_batch_norm_normalises_each_virtual_batch_and_evaluates_with_runni
 
 def test_noise_is_drawn_only_in_training_with_the_loops_generator():
     torch.manual_seed(0)
-    plain = models.from_settings({k: v for k, v in NOISE.items() if k != "activation_noise"})
+    plain = models.from_settings(PLAIN)
     noisy = models.from_settings(NOISE)
     noisy.load_state_dict(plain.state_dict())  # the remedy adds no parameter or buffer
     assert len(models.noisy_activations(noisy)) == 4 and models.probe_points(noisy) == [
-        (name, module) for name, module in noisy.named_modules() if name.startswith("act")]
+        (name, module) for name, module in noisy.named_modules() if name.startswith("act")
+    ]
     x = torch.randn(16, 1, 28, 28)
     for activation in models.noisy_activations(noisy):
         activation.generator = torch.Generator().manual_seed(0)  # as the training loop hands it over
@@ -80,9 +83,8 @@ def test_noise_is_off_in_the_probe_in_either_mode():
     batch = torch.randint(0, 256, (16, 1, 28, 28), dtype=torch.uint8)
     for mode in ("eval", "train"):
         digits = data.NORMALIZATION["digits"]
-        noisy = activations.probe({"settings": NOISE, "state": state}, batch, digits, mode)
-        plain = activations.probe({"settings": {**NOISE, "activation_noise": 0.0}, "state": state}, batch, digits,
-                                  mode)
+        noisy = probe.activations({"settings": NOISE.as_dict(), "state": state}, batch, digits, mode)
+        plain = probe.activations({"settings": PLAIN.as_dict(), "state": state}, batch, digits, mode)
         assert noisy.keys() == plain.keys() == {"act1", "act2", "act3", "act4"}
         for name in noisy:
             torch.testing.assert_close(noisy[name], plain[name], rtol=0, atol=0)
@@ -97,34 +99,33 @@ def test_noise_scale_is_relative_to_the_layers_activation_std():
     assert noise.std().item() == pytest.approx(0.5 * x.std().item(), rel=0.01)
 
 
-SCHEDULE = {"lr_start": 0.1, "lr_end": 1e-4, "epochs": 60, "schedule": "exponential", "batch_size": 8192}
+SCHEDULE = run_settings(lr_start=0.1, lr_end=1e-4, epochs=60, schedule="exponential", batch_size=8192)
 
 
 @pytest.mark.parametrize("scaling, factor", [("linear", 64), ("sqrt", 8)])
 def test_lr_scaling_with_warmup_follows_the_documented_schedule(scaling, factor):
     """k = 8192/128 (linear) or its root (sqrt), rising from 1 at epoch 0 to k at epoch 5, on top of the schedule."""
-    scaled = {**SCHEDULE, "lr_scaling": scaling, "warmup_epochs": 5, "base_batch_size": 128}
+    scaled = dataclasses.replace(SCHEDULE, lr_scaling=scaling, warmup_epochs=5, base_batch_size=128)
     for epoch in range(60):
         expected = 1 + (factor - 1) * epoch / 5 if epoch < 5 else factor
         assert train.learning_rate(scaled, epoch) == pytest.approx(expected * train.learning_rate(SCHEDULE, epoch))
     assert train.learning_rate(scaled, 0) == pytest.approx(0.1) and train.learning_rate(scaled, 59) == pytest.approx(
-        factor * 1e-4)
-    switched = {**scaled, "switch": {"batch_size": 128, "epoch": 30}}  # after the switch, 128's factor: 1
+        factor * 1e-4
+    )
+    switched = dataclasses.replace(scaled, switch={"batch_size": 128, "epoch": 30})  # after the switch, 128's factor: 1
     assert train.learning_rate(switched, 30) == pytest.approx(train.learning_rate(SCHEDULE, 30))
 
 
 def test_regime_adaptation_takes_the_base_batch_sizes_steps():
-    adapted = {"dataset": "fashion_mnist", "drop_last": False, "regime_adaptation": True, "base_batch_size": 128}
-    assert settings.passes_per_epoch(adapted, 8192) == 59  # ceil(469 / 8): 472 steps an epoch against 469
-    assert settings.passes_per_epoch(adapted, 128) == settings.passes_per_epoch(adapted, 64) == 1
-    assert settings.passes_per_epoch({**adapted, "regime_adaptation": False}, 8192) == 1
+    adapted = run_settings(dataset="fashion_mnist", drop_last=False, regime_adaptation=True, base_batch_size=128)
+    assert adapted.passes_per_epoch(8192) == 59  # ceil(469 / 8): 472 steps an epoch against 469
+    assert adapted.passes_per_epoch(128) == adapted.passes_per_epoch(64) == 1
+    assert dataclasses.replace(adapted, regime_adaptation=False).passes_per_epoch(8192) == 1
 
 
 def test_an_adapted_epoch_makes_several_passes():
     """run_epoch: 100 images at batch 50 with base 10 makes five passes, ten steps."""
-    run = {"model": "lenet5", "variant": "bn", "dataset": "digits", "seed": 0, "batch_size": 50, "epochs": 1,
-           "drop_last": False, "augment": "none", "precision": "fp32", "regime_adaptation": True,
-           "base_batch_size": 10}
+    run = run_settings(batch_size=50, epochs=1, regime_adaptation=True, base_batch_size=10)
     steps = []
 
     class CountingSGD(torch.optim.SGD):
@@ -139,31 +140,50 @@ def test_an_adapted_epoch_makes_several_passes():
 
 
 def validated(experiment: dict) -> dict:
-    config = {"experiments": {"e": {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [16], "epochs": 4,
-                                    "weight_decay": 0.0, **experiment}}}
+    config = {
+        "experiments": {
+            "e": {
+                "model": "lenet5",
+                "datasets": ["digits"],
+                "batch_sizes": [16],
+                "epochs": 4,
+                "weight_decay": 0.0,
+                **experiment,
+            }
+        }
+    }
     validate(config, str(SCHEMA), set_default=True)
     return config
 
 
 def test_remedies_off_leave_a_runs_settings_as_they_were():
-    run = settings.run_settings(validated({}), "e", "digits", 16, 0)
-    assert not set(run) & set(settings.REMEDIES_OFF)  # the settings (summary, checkpoint, params) of before
-    run = settings.run_settings(validated({"activation_noise": 0.1, "lr_scaling": "sqrt"}), "e", "digits", 16, 0)
-    assert run["activation_noise"] == 0.1 and run["lr_scaling"] == "sqrt" and "ghost_batch_size" not in run
-    assert settings.remedies(run)["ghost_batch_size"] is None
-
-
-def test_the_schemas_defaults_are_the_remedies_off():
-    schema = yaml.safe_load(SCHEMA.read_text())["properties"]["train"]["properties"]
-    assert {key: schema[key]["default"] for key in settings.REMEDIES_OFF} == settings.REMEDIES_OFF
+    stored = configuration.run_settings(validated({}), "e", "digits", 16, 0).as_dict()
+    assert not set(stored) & set(configuration.REMEDIES_OFF)  # the settings (summary, checkpoint, params) of before
+    run = configuration.run_settings(validated({"activation_noise": 0.1, "lr_scaling": "sqrt"}), "e", "digits", 16, 0)
+    stored = run.as_dict()
+    assert stored["activation_noise"] == 0.1 and stored["lr_scaling"] == "sqrt" and "ghost_batch_size" not in stored
+    assert run.ghost_batch_size is None and configuration.RunSettings.from_dict(stored) == run
 
 
 CONFIG = {
     "experiments": {
-        "base": {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [16, 64], "epochs": 2, "weight_decay": 0.0,
-                 "measure_rivals": True},
-        "ghost": {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [16, 64], "epochs": 2, "weight_decay": 0.0,
-                  "measure_rivals": True, "ghost_batch_size": 8},
+        "base": {
+            "model": "lenet5",
+            "datasets": ["digits"],
+            "batch_sizes": [16, 64],
+            "epochs": 2,
+            "weight_decay": 0.0,
+            "measure_rivals": True,
+        },
+        "ghost": {
+            "model": "lenet5",
+            "datasets": ["digits"],
+            "batch_sizes": [16, 64],
+            "epochs": 2,
+            "weight_decay": 0.0,
+            "measure_rivals": True,
+            "ghost_batch_size": 8,
+        },
     },
     "rivals": {"images": 256},
     "remedy_comparisons": {"c": {"dataset": "digits", "baseline": "base", "remedies": ["ghost"]}},
@@ -183,25 +203,39 @@ def edited(experiment=None, **changes):
     return config
 
 
-@pytest.mark.parametrize("config, expected", [
-    (edited({"ghost_batch_size": 0}), "experiments.ghost.ghost_batch_size: 0 must be at least 1"),
-    (edited({"activation_noise": -0.1}), "experiments.ghost.activation_noise: -0.1 must be at least 0"),
-    (edited(train={"activation_noise": -1}), "train.activation_noise: -1 must be at least 0"),
-    (edited({"lr_scaling": "cubic"}), "experiments.ghost.lr_scaling: 'cubic' is not allowed; allowed values: none, "
-                                      "linear, sqrt"),
-    (edited({"warmup_epochs": -1}), "experiments.ghost.warmup_epochs: -1 must be at least 0"),
-    (edited({"warmup_epochs": 1}), "experiments.ghost: warmup_epochs 1 warms up to a scaled learning rate, but "
-                                   "lr_scaling is 'none'"),
-    (edited({"warmup_epochs": 2, "lr_scaling": "linear"}), "experiments.ghost: warmup_epochs 2 is not shorter than "
-                                                           "the run's 2 epochs; use between 0 and 1"),
-    (edited({"variant": "nobn"}), "experiments.ghost: ghost_batch_size needs batch norm, and variant nobn has none"),
-    (edited({"base_batch_size": 0}), "experiments.ghost.base_batch_size: 0 must be at least 1"),
-    (edited(rivals={"images": 5000}), "rivals.images 5000 is more than the 1437 training images of 'digits'"),
-    (edited(rivals={"power_tolerance": 0}), "rivals.power_tolerance: 0 must be greater than 0"),
-    (edited({"batch_sizes": [16, 128]}), "remedy_comparisons.c: experiment ghost has batch sizes [16, 128], the "
-                                         "baseline base [16, 64]"),
-    (edited({"measure_rivals": False}), "remedy_comparisons.c: experiment ghost does not measure the rivals"),
-])
+@pytest.mark.parametrize(
+    "config, expected",
+    [
+        (edited({"ghost_batch_size": 0}), "experiments.ghost.ghost_batch_size: 0 must be at least 1"),
+        (edited({"activation_noise": -0.1}), "experiments.ghost.activation_noise: -0.1 must be at least 0"),
+        (edited(train={"activation_noise": -1}), "train.activation_noise: -1 must be at least 0"),
+        (
+            edited({"lr_scaling": "cubic"}),
+            "experiments.ghost.lr_scaling: 'cubic' is not allowed; allowed values: none, linear, sqrt",
+        ),
+        (edited({"warmup_epochs": -1}), "experiments.ghost.warmup_epochs: -1 must be at least 0"),
+        (
+            edited({"warmup_epochs": 1}),
+            "experiments.ghost: warmup_epochs 1 warms up to a scaled learning rate, but lr_scaling is 'none'",
+        ),
+        (
+            edited({"warmup_epochs": 2, "lr_scaling": "linear"}),
+            "experiments.ghost: warmup_epochs 2 is not shorter than the run's 2 epochs; use between 0 and 1",
+        ),
+        (
+            edited({"variant": "nobn"}),
+            "experiments.ghost: ghost_batch_size needs batch norm, and variant nobn has none",
+        ),
+        (edited({"base_batch_size": 0}), "experiments.ghost.base_batch_size: 0 must be at least 1"),
+        (edited(rivals={"images": 5000}), "rivals.images 5000 is more than the 1437 training images of 'digits'"),
+        (edited(rivals={"power_tolerance": 0}), "rivals.power_tolerance: 0 must be greater than 0"),
+        (
+            edited({"batch_sizes": [16, 128]}),
+            "remedy_comparisons.c: experiment ghost has batch sizes [16, 128], the baseline base [16, 64]",
+        ),
+        (edited({"measure_rivals": False}), "remedy_comparisons.c: experiment ghost does not measure the rivals"),
+    ],
+)
 def test_a_bad_remedy_value_stops_the_config_check(project, config, expected):
     result = dry_run(project, config)
     message = result.stdout + result.stderr
@@ -228,10 +262,14 @@ def remedies_smoke(tmp_path_factory):
 
 def test_the_remedy_table_has_a_row_per_remedy_and_batch_size(remedies_smoke):
     table = pd.read_csv(remedies_smoke / "results/remedies/smoke.csv")
-    assert table[["remedy", "batch_size"]].values.tolist() == [["baseline", 16], ["baseline", 256],
-                                                               ["remedies", 16], ["remedies", 256]]
+    assert table[["remedy", "batch_size"]].values.tolist() == [
+        ["baseline", 16],
+        ["baseline", 256],
+        ["remedies", 16],
+        ["remedies", 256],
+    ]
     assert (table["status"] == "ok").all()
-    for remedy, rows in table.groupby("remedy"):
+    for _, rows in table.groupby("remedy"):
         assert (rows["gap"] == rows["test_error"].iloc[1] - rows["test_error"].iloc[0]).all()
     assert (table["count"] == table[["dead_zeros", "other_zeros", "genuine"]].sum(axis=1)).all()
     for column in ("lambda_max", "trace", "weight_alpha", "weight_stable_rank"):
@@ -244,8 +282,7 @@ def test_the_remedy_table_has_a_row_per_remedy_and_batch_size(remedies_smoke):
 
 def test_the_comparison_names_the_measure_that_tracks_the_gap(remedies_smoke):
     measures = pd.read_csv(remedies_smoke / "results/remedies/smoke_comparison.csv")
-    assert set(measures["measure"]) == {"count", "genuine", "lambda_max", "trace", "weight_alpha",
-                                        "weight_stable_rank"}
+    assert set(measures["measure"]) == {"count", "genuine", "lambda_max", "trace", "weight_alpha", "weight_stable_rank"}
     assert (measures["remedies"] == 2).all() and (measures["conditions"] == 4).all()
     effects = pd.read_csv(remedies_smoke / "results/remedies/smoke_effects.csv")
     assert effects["remedy"].tolist() == ["remedies"]
@@ -273,7 +310,7 @@ def test_the_remedies_run_as_documented(remedies_smoke):
     assert metrics["lr"].tolist() == pytest.approx([0.1, 4 * 1e-4])
     summary = json.loads((run / "summary.json").read_text())
     assert summary["ghost_batch_size"] == 8 and summary["activation_noise"] == 0.1
-    assert settings.passes_per_epoch(summary, 256) == 15  # ceil(90 steps at 16 / 6 at 256)
+    assert configuration.RunSettings.from_dict(summary).passes_per_epoch(256) == 15  # ceil(90 steps at 16 / 6 at 256)
     small = pd.read_csv(remedies_smoke / "results/runs/remedies/digits/bs16-seed0/metrics.csv")
     assert small["lr"].tolist() == pytest.approx([0.1, 1e-4])  # the base batch: factor 1
 

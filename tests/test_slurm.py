@@ -13,9 +13,9 @@ import sys
 
 import pytest
 import yaml
-from rankgap import settings
 
 from conftest import REPO, copy_project, snakemake
+from rankgap import resources
 
 CLUSTER = REPO / "tests" / "slurm_cluster.sh"
 
@@ -42,8 +42,14 @@ def slurm_project(path):
     project = copy_project(path)
     profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
     profile["default-resources"]["slurm_partition"] = "debug"
-    profile.update({"slurm-status-command": "squeue", "slurm-init-seconds-before-status-checks": 2,
-                    "slurm-keep-successful-logs": True, "cores": min(profile["cores"], os.cpu_count())})
+    profile.update(
+        {
+            "slurm-status-command": "squeue",
+            "slurm-init-seconds-before-status-checks": 2,
+            "slurm-keep-successful-logs": True,
+            "cores": min(profile["cores"], os.cpu_count()),
+        }
+    )
     (project / "test-profile").mkdir()
     (project / "test-profile" / "config.yaml").write_text(yaml.safe_dump(profile))
     return project
@@ -52,8 +58,22 @@ def slurm_project(path):
 def run_on_slurm(project, *args, limit=900):
     # as docs/clusters.md says: the SLURM profile as the workflow profile (replacing profiles/default);
     # SIGINT, not SIGTERM, lets Snakemake cancel its SLURM jobs
-    command = ["timeout", "-s", "INT", "-k", "30", str(limit), sys.executable, "-m", "snakemake",
-               "--workflow-profile", "test-profile", "--configfile", "config/smoke.yaml", *args]
+    command = [
+        "timeout",
+        "-s",
+        "INT",
+        "-k",
+        "30",
+        str(limit),
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--workflow-profile",
+        "test-profile",
+        "--configfile",
+        "config/smoke.yaml",
+        *args,
+    ]
     return subprocess.run(command, cwd=project, capture_output=True, text=True)
 
 
@@ -64,13 +84,13 @@ def slurm_job_ids(project):
 
 
 def test_the_profile_sizes_its_groups_from_the_runtime_estimates():
-    """The profile's group-components are what settings.group_components derives for config.yaml."""
+    """The profile's group-components are what resources.group_components derives for config.yaml."""
     profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    assert profile["group-components"] == settings.group_components(config)
+    assert profile["group-components"] == resources.group_components(config)
     # LeNet-5's trainings and every probe are short; ResNet-56's trainings are submissions of their own
     assert {"lenet5_trainings", "lenet5_probes", "vgg16_probes", "resnet56_probes"} <= set(profile["group-components"])
-    assert settings.job_group(config, "train", "resnet56", "cifar10", 128) is None
+    assert resources.job_group(config, "train", "resnet56", "cifar10", 128) is None
 
 
 def test_the_gres_profile_asks_for_gres_instead_of_gpus(tmp_path):
@@ -80,8 +100,17 @@ def test_the_gres_profile_asks_for_gres_instead_of_gpus(tmp_path):
     from snakemake.iocontainers import ResourceList
 
     project = copy_project(tmp_path)
-    dry_run = snakemake(project, "--workflow-profile", "profiles/slurm", "--profile", "profiles/slurm-gres",
-                        "--configfile", "config/smoke.yaml", "--dry-run", "results/runs/smoke/digits/bs8-seed0/summary.json")
+    dry_run = snakemake(
+        project,
+        "--workflow-profile",
+        "profiles/slurm",
+        "--profile",
+        "profiles/slurm-gres",
+        "--configfile",
+        "config/smoke.yaml",
+        "--dry-run",
+        "results/runs/smoke/digits/bs8-seed0/summary.json",
+    )
     listed = re.search(r"rule train:.*?resources: ([^\n]*)", dry_run.stdout, re.DOTALL).group(1)
     resources = dict(item.split("=", 1) for item in listed.split(", "))
     assert (resources["gpu"], resources["gres"]) == ("0", "gpu:1")
@@ -105,7 +134,12 @@ def test_smoke_config_runs_through_the_slurm_profile_in_groups(cluster, tmp_path
 
 def test_the_gres_profile_submits_with_gres_on_slurm(cluster, tmp_path):
     project = slurm_project(tmp_path)
-    result = run_on_slurm(project, "--profile", "profiles/slurm-gres", *[f"results/runs/smoke/digits/bs{bs}-seed0/summary.json" for bs in (8, 512)])
+    result = run_on_slurm(
+        project,
+        "--profile",
+        "profiles/slurm-gres",
+        *[f"results/runs/smoke/digits/bs{bs}-seed0/summary.json" for bs in (8, 512)],
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     job = slurm_job_ids(project)[8]
     shown = subprocess.run(["scontrol", "show", "job", "-o", job], capture_output=True, text=True, check=True).stdout

@@ -1,5 +1,6 @@
 """Training: one device per job, resume after SIGKILL, divergence reported rather than fatal."""
 
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import copy_project, snakemake
+from conftest import copy_project, run_settings, snakemake
 from rankgap import device, train
 
 
@@ -27,8 +28,10 @@ def hold_a_device(lock_dir, devices, seconds, log, jobs_per_gpu=1):
 @pytest.mark.parametrize("jobs_per_gpu", [1, 3])
 def test_more_jobs_than_slots_never_exceed_the_shares_of_a_device(tmp_path, jobs_per_gpu):
     log = tmp_path / "leases.txt"
-    jobs = [multiprocessing.Process(target=hold_a_device, args=(tmp_path / "locks", ["0", "1"], 0.3, log, jobs_per_gpu))
-            for _ in range(4 * jobs_per_gpu + 2)]
+    jobs = [
+        multiprocessing.Process(target=hold_a_device, args=(tmp_path / "locks", ["0", "1"], 0.3, log, jobs_per_gpu))
+        for _ in range(4 * jobs_per_gpu + 2)
+    ]
     for job in jobs:
         job.start()
     for job in jobs:
@@ -89,8 +92,9 @@ def test_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path):
         target = f"{RUN}/summary.json"
         command = [sys.executable, "-m", "snakemake", target, "--cores", "1", "--configfile", "resume.yaml"]
         if name == "killed":
-            job = subprocess.Popen(command, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   start_new_session=True)
+            job = subprocess.Popen(
+                command, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            )
             checkpoint = project / RUN / "checkpoint.pt"
             deadline = time.monotonic() + 120
             while not checkpoint.exists() and job.poll() is None:
@@ -149,7 +153,10 @@ def test_divergence_is_a_status_not_a_crash(tmp_path):
     for bs in (32, 256):
         summary = json.loads((project / f"results/runs/exploding/digits/bs{bs}-seed0/summary.json").read_text())
         assert summary["status"] == "diverged" and summary["epochs_completed"] < 3
-        assert "stopping (status 'diverged')" in (project / f"results/runs/exploding/digits/bs{bs}-seed0/train.log").read_text()
+        assert (
+            "stopping (status 'diverged')"
+            in (project / f"results/runs/exploding/digits/bs{bs}-seed0/train.log").read_text()
+        )
     table = pd.read_csv(project / "results/tables/exploding.csv")
     assert (table["status"] == "diverged").all() and table["test_error"].isna().all()
     assert (project / "results/tables/exploding.md").read_text().count("diverged") >= 2 * 4
@@ -161,15 +168,15 @@ def test_divergence_is_a_status_not_a_crash(tmp_path):
 
 @pytest.mark.parametrize("schedule", ["exponential", "cosine"])
 def test_learning_rate_runs_from_start_to_end(schedule):
-    settings = {"lr_start": 0.1, "lr_end": 1e-4, "epochs": 60, "schedule": schedule}
-    rates = [train.learning_rate(settings, e) for e in range(60)]
+    run = run_settings(lr_start=0.1, lr_end=1e-4, epochs=60, schedule=schedule)
+    rates = [train.learning_rate(run, e) for e in range(60)]
     assert rates[0] == pytest.approx(0.1) and rates[-1] == pytest.approx(1e-4)
     assert all(a > b for a, b in zip(rates, rates[1:]))
 
 
 def test_switch_batch_size_from_the_switch_epoch():
-    settings = {"batch_size": 4096, "switch": {"batch_size": 128, "epoch": 30}}
-    assert [train.batch_size(settings, e) for e in (0, 29, 30, 59)] == [4096, 4096, 128, 128]
+    run = run_settings(batch_size=4096, switch={"batch_size": 128, "epoch": 30})
+    assert [train.batch_size(run, e) for e in (0, 29, 30, 59)] == [4096, 4096, 128, 128]
 
 
 def digits_run_settings(tmp_path, **options):
@@ -178,21 +185,39 @@ def digits_run_settings(tmp_path, **options):
     from snakemake.utils import validate
 
     from conftest import REPO
-    from rankgap import data, settings
+    from rankgap import configuration, data
 
-    config = {"experiments": {"graphs": {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [64], "epochs": 1,
-                                         "weight_decay": 5e-4, **options}}}
+    config = {
+        "experiments": {
+            "graphs": {
+                "model": "lenet5",
+                "datasets": ["digits"],
+                "batch_sizes": [64],
+                "epochs": 1,
+                "weight_decay": 5e-4,
+                **options,
+            }
+        }
+    }
     validate(config, str(REPO / "workflow/schemas/config.schema.yaml"), set_default=True)
     dataset = tmp_path / "digits.safetensors"
     if not dataset.exists():
         data.prepare("digits", dataset, tmp_path / "raw")
-    return dataset, settings.run_settings(config, "graphs", "digits", 64, 0)
+    return dataset, configuration.run_settings(config, "graphs", "digits", 64, 0)
 
 
-def train_digits(dataset, run_settings, folder, device):
+def train_digits(dataset, run, folder, device):
     folder.mkdir()
-    train.train(run_settings, dataset, folder / "weights.pt", folder / "metrics.csv", folder / "summary.json",
-                folder / "checkpoint.pt", {}, device)
+    train.train(
+        run,
+        dataset,
+        folder / "weights.pt",
+        folder / "metrics.csv",
+        folder / "summary.json",
+        folder / "checkpoint.pt",
+        {},
+        device,
+    )
     weights = torch.load(folder / "weights.pt", weights_only=False)["state"]
     metrics = pd.read_csv(folder / "metrics.csv").drop(columns=["seconds", "images_per_second"])
     return weights, metrics
@@ -200,12 +225,14 @@ def train_digits(dataset, run_settings, folder, device):
 
 def test_cuda_graphs_are_off_by_default_and_a_no_op_on_the_cpu(tmp_path):
     dataset, eager = digits_run_settings(tmp_path)
-    assert eager["cuda_graphs"] is False
+    assert eager.cuda_graphs is False
     model = torch.nn.Linear(2, 2)
-    assert train.compiled(model, {**eager, "cuda_graphs": True}, torch.device("cpu")) == (model, model)
+    assert train.compiled(model, dataclasses.replace(eager, cuda_graphs=True), torch.device("cpu")) == (model, model)
     _, graphed = digits_run_settings(tmp_path, cuda_graphs=True, deterministic=True)
-    results = [train_digits(dataset, s, tmp_path / name, torch.device("cpu"))
-               for name, s in (("eager", {**graphed, "cuda_graphs": False}), ("graphed", graphed))]
+    results = [
+        train_digits(dataset, s, tmp_path / name, torch.device("cpu"))
+        for name, s in (("eager", dataclasses.replace(graphed, cuda_graphs=False)), ("graphed", graphed))
+    ]
     (weights_a, metrics_a), (weights_b, metrics_b) = results
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
     pd.testing.assert_frame_equal(metrics_a, metrics_b)
@@ -216,10 +243,10 @@ def test_cuda_graphs_compile_training_and_evaluation_in_reduce_overhead_mode(mon
     modes = []
     monkeypatch.setattr(torch, "compile", lambda model, mode=None: modes.append(mode) or ("compiled", model))
     model = torch.nn.Linear(2, 2)
-    step, evaluator = train.compiled(model, {"cuda_graphs": True, "compile": False}, torch.device("cuda"))
+    step, evaluator = train.compiled(model, run_settings(cuda_graphs=True, compile=False), torch.device("cuda"))
     assert modes == ["reduce-overhead"] and step == ("compiled", model) and evaluator is step
     modes.clear()
-    step, evaluator = train.compiled(model, {"cuda_graphs": False, "compile": True}, torch.device("cuda"))
+    step, evaluator = train.compiled(model, run_settings(cuda_graphs=False, compile=True), torch.device("cuda"))
     assert modes == [None] and evaluator is model  # compile alone: evaluation stays eager, as before
 
 
@@ -234,8 +261,10 @@ ERROR_TOLERANCE = 100 * 2 / 360
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
 def test_cuda_graphs_train_like_eager_within_the_tolerance(tmp_path):
     dataset, graphed = digits_run_settings(tmp_path, cuda_graphs=True, deterministic=True)
-    results = [train_digits(dataset, s, tmp_path / name, torch.device("cuda"))
-               for name, s in (("eager", {**graphed, "cuda_graphs": False}), ("graphed", graphed))]
+    results = [
+        train_digits(dataset, s, tmp_path / name, torch.device("cuda"))
+        for name, s in (("eager", dataclasses.replace(graphed, cuda_graphs=False)), ("graphed", graphed))
+    ]
     (weights_a, metrics_a), (weights_b, metrics_b) = results
     for key in weights_a:
         torch.testing.assert_close(weights_b[key], weights_a[key], **GRAPHS_TOLERANCE)

@@ -1,10 +1,14 @@
 """rankgap: near-rank loss of activations against batch size (Oyedotun, Papadopoulos, Aouada).
 
-One module per concept: ``data`` (datasets), ``models``, ``train``, ``device`` (a GPU, or a share of one, per job),
-``activations`` (probe dumps), ``rank`` (spectra and counts), ``randmat`` (the appendix's random
-matrices), ``tables`` and ``figures`` (the paper's artifacts), ``settings`` (config checks and
-per-run settings).  Beside the pipeline: ``api`` (measure your own model: ``rankgap.measure``) and
-``cli`` (its command line, ``rankgap-measure``).
+A module per stage of the pipeline: ``data`` (datasets), ``train`` (with ``models``; ``cpu_speed``
+holds its CPU kernels), ``probe`` (the activations of the probe batch), ``rank`` (spectra and
+counts), ``random_matrices`` (the appendix), ``tables``, ``figures`` and ``paper`` (the paper's
+artifacts and the comparison with it), ``publish``, ``sharpness`` and ``weight_spectra`` (the rival
+measures), ``remedies``.  Beside them: ``registry`` (the built-in models and datasets),
+``configuration`` (config checks, a run's settings, the runs), ``resources`` (cluster requests),
+``device`` (a GPU, or a share of one, per job), ``status``, ``atomic``, ``provenance``, ``custom``
+(the config's own models and datasets).  Beside the pipeline: ``api`` (measure your own model:
+``rankgap.measure``) and ``cli`` (its command line, ``rankgap-measure``).
 """
 
 import importlib

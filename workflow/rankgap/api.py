@@ -5,7 +5,7 @@
     result.counts                       # per layer, mode and threshold: the count and its parts
 
 The measurement is the pipeline's, through the pipeline's own functions: the forward pass of
-``activations.capture`` in float64, the spectra of ``rank.analyse_layers`` and the counts of
+``probe.capture`` in float64, the spectra of ``rank.analyse_layers`` and the counts of
 ``rank.run_counts``.  The tables therefore have the columns of the pipeline's ``spectra.csv``,
 ``modes.csv`` and ``rankloss.csv`` (docs/rank_analysis.md: the probe's files, "What the count is made of").
 """
@@ -20,7 +20,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import activations, models, rank
+from . import models, probe, rank
+
 # which layers are measured: the pipeline's probe chooses the same way (models.select_layers)
 from .models import ACTIVATIONS, describe_layers, select_layers  # noqa: F401  (rankgap.api's own names too)
 
@@ -58,11 +59,15 @@ class Measurement:
 def check_output(name: str, x: torch.Tensor) -> None:
     """A layer's output must be what the analysis takes: 2 or 4 dimensions, float64, finite."""
     if x.ndim not in rank.MODES:
-        raise InputError(f"layer {name} outputs shape {tuple(x.shape)}; only batch x units (2 dimensions) or "
-                         "batch x channels x height x width (4) are measured: choose other layers")
+        raise InputError(
+            f"layer {name} outputs shape {tuple(x.shape)}; only batch x units (2 dimensions) or "
+            "batch x channels x height x width (4) are measured: choose other layers"
+        )
     if x.dtype != torch.float64:
-        raise InputError(f"layer {name} outputs {x.dtype} in a model cast to float64: its forward pass casts, "
-                         "and the counts need float64 (docs/rank_analysis.md: Precision)")
+        raise InputError(
+            f"layer {name} outputs {x.dtype} in a model cast to float64: its forward pass casts, "
+            "and the counts need float64 (docs/rank_analysis.md: Precision)"
+        )
     if not rank.finite(x):
         raise InputError(f"layer {name} outputs NaN or Inf: the model's weights or the batch hold them, or overflow")
 
@@ -79,8 +84,15 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def measure(model: nn.Module, x: torch.Tensor, layers=None, thresholds=THRESHOLDS, mode: str = "eval",
-            device: torch.device | str | None = None, relative: bool = False) -> Measurement:
+def measure(
+    model: nn.Module,
+    x: torch.Tensor,
+    layers=None,
+    thresholds=THRESHOLDS,
+    mode: str = "eval",
+    device: torch.device | str | None = None,
+    relative: bool = False,
+) -> Measurement:
     """Near-rank loss of ``model``'s layer outputs on the batch ``x``: spectra, per layer and mode
     statistics, and the counts with their parts, as the pipeline computes them.
 
@@ -111,7 +123,7 @@ def measure(model: nn.Module, x: torch.Tensor, layers=None, thresholds=THRESHOLD
     probed = copy.deepcopy(model).to(device=device, dtype=torch.float64).train(mode == "train")
     modules = dict(probed.named_modules())
     try:
-        outputs, _ = activations.capture(probed, x.to(device, torch.float64), [(name, modules[name]) for name in names])
+        outputs, _ = probe.capture(probed, x.to(device, torch.float64), [(name, modules[name]) for name in names])
     except (RuntimeError, TypeError) as error:  # a batch of shapes the model does not take, a layer not a tensor
         raise InputError(f"the model's forward pass on a batch of shape {tuple(x.shape)} failed: {error}") from error
     del probed, modules  # the weights are not needed for the spectra

@@ -17,8 +17,9 @@ import torch
 from safetensors import safe_open
 from torch import nn
 
-from . import activations, data, figures, models
+from . import data, figures, models, probe, status
 from .api import MODES, THRESHOLDS, InputError, default_device, describe_layers, measure
+from .configuration import RunSettings
 
 IMAGE_KEYS = ("x_train", "x")  # the array a dataset file's batch is drawn from, the first one present
 
@@ -53,45 +54,93 @@ def positive_int(text: str) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="rankgap-measure", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES,
+        prog="rankgap-measure",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLES,
         description="Count the small singular values (near-rank loss) of a model's layer outputs on a batch of "
-                    "images, per layer and HOSVD mode, in float64.")
-    p.add_argument("model", type=Path,
-                   help="a saved model: a pipeline run's weights.pt; a whole model saved with torch.save(model) "
-                        "(its class must be importable: installed, or in the current folder); or a state dict "
-                        "saved with torch.save(model.state_dict()), with --factory. Loading runs the file's "
-                        "pickled code: load only files you trust")
-    p.add_argument("data", type=Path, nargs="?",
-                   help="the images: a .safetensors file (the pipeline's data/DATASET.safetensors) or a .npz "
-                        "file, holding an array x_train or x, batch first (N x C x H x W for images). uint8 "
-                        "images are scaled to [0, 1] and standardised per channel with the mean and std of all "
-                        "the file's images (the pipeline's values for its own datasets); float arrays are taken "
-                        "as they are: save what your model takes")
-    p.add_argument("--factory", metavar="MODULE:FUNCTION",
-                   help="the function that builds the model a state dict belongs to, e.g. torchvision.models:resnet18")
-    p.add_argument("--factory-kwargs", metavar="JSON", default="{}",
-                   help="its keyword arguments, as a JSON object, e.g. '{\"num_classes\": 10}'")
-    p.add_argument("--batch-size", type=positive_int, default=256,
-                   help="images in the batch (default: %(default)s); at most the file's")
-    p.add_argument("--seed", type=int, default=0,
-                   help="the batch is the first BATCH_SIZE images of a permutation seeded by SEED, as in the "
-                        "pipeline's probe: a smaller batch is part of a larger one (default: %(default)s)")
-    p.add_argument("--thresholds", type=float, nargs="+", default=list(THRESHOLDS), metavar="T",
-                   help="count singular values at or below each (default: the paper's %(default)s)")
-    p.add_argument("--relative", action="store_true",
-                   help="count singular values at or below T times the largest of each unfolding instead")
-    p.add_argument("--layers", nargs="+", metavar="PATTERN",
-                   help="the modules to measure, by name: fnmatch patterns such as 'layer4.*' or 'features.?' "
-                        "(see --list-layers); default: every activation module (ReLU, GELU, SiLU, LeakyReLU, "
-                        "Tanh, the pipeline's identity activation)")
+        "images, per layer and HOSVD mode, in float64.",
+    )
+    p.add_argument(
+        "model",
+        type=Path,
+        help="a saved model: a pipeline run's weights.pt; a whole model saved with torch.save(model) "
+        "(its class must be importable: installed, or in the current folder); or a state dict "
+        "saved with torch.save(model.state_dict()), with --factory. Loading runs the file's "
+        "pickled code: load only files you trust",
+    )
+    p.add_argument(
+        "data",
+        type=Path,
+        nargs="?",
+        help="the images: a .safetensors file (the pipeline's data/DATASET.safetensors) or a .npz "
+        "file, holding an array x_train or x, batch first (N x C x H x W for images). uint8 "
+        "images are scaled to [0, 1] and standardised per channel with the mean and std of all "
+        "the file's images (the pipeline's values for its own datasets); float arrays are taken "
+        "as they are: save what your model takes",
+    )
+    p.add_argument(
+        "--factory",
+        metavar="MODULE:FUNCTION",
+        help="the function that builds the model a state dict belongs to, e.g. torchvision.models:resnet18",
+    )
+    p.add_argument(
+        "--factory-kwargs",
+        metavar="JSON",
+        default="{}",
+        help="its keyword arguments, as a JSON object, e.g. '{\"num_classes\": 10}'",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=256,
+        help="images in the batch (default: %(default)s); at most the file's",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="the batch is the first BATCH_SIZE images of a permutation seeded by SEED, as in the "
+        "pipeline's probe: a smaller batch is part of a larger one (default: %(default)s)",
+    )
+    p.add_argument(
+        "--thresholds",
+        type=float,
+        nargs="+",
+        default=list(THRESHOLDS),
+        metavar="T",
+        help="count singular values at or below each (default: the paper's %(default)s)",
+    )
+    p.add_argument(
+        "--relative",
+        action="store_true",
+        help="count singular values at or below T times the largest of each unfolding instead",
+    )
+    p.add_argument(
+        "--layers",
+        nargs="+",
+        metavar="PATTERN",
+        help="the modules to measure, by name: fnmatch patterns such as 'layer4.*' or 'features.?' "
+        "(see --list-layers); default: every activation module (ReLU, GELU, SiLU, LeakyReLU, "
+        "Tanh, the pipeline's identity activation)",
+    )
     p.add_argument("--list-layers", action="store_true", help="print the model's layers (name and type) and stop")
-    p.add_argument("--mode", choices=MODES, default="eval",
-                   help="eval: batch norm uses its running statistics, dropout is off; train: batch norm uses the "
-                        "batch's own statistics (default: %(default)s)")
-    p.add_argument("--device", help="where the forward pass and the SVDs run: cpu, cuda, cuda:1... "
-                                    "(default: cuda when there is a GPU)")
-    p.add_argument("--out", type=Path, default=Path("measurement"),
-                   help="folder for the tables and the figure (default: %(default)s)")
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default="eval",
+        help="eval: batch norm uses its running statistics, dropout is off; train: batch norm uses the "
+        "batch's own statistics (default: %(default)s)",
+    )
+    p.add_argument(
+        "--device",
+        help="where the forward pass and the SVDs run: cpu, cuda, cuda:1... (default: cuda when there is a GPU)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("measurement"),
+        help="folder for the tables and the figure (default: %(default)s)",
+    )
     return p
 
 
@@ -107,19 +156,24 @@ def load_model(path: Path, factory: str | None = None, factory_kwargs: str = "{}
     try:
         kwargs = json.loads(factory_kwargs)
     except json.JSONDecodeError as error:
-        raise InputError(f"--factory-kwargs {factory_kwargs}: not JSON ({error}); "
-                         "e.g. '{\"num_classes\": 10}'") from error
+        raise InputError(
+            f"--factory-kwargs {factory_kwargs}: not JSON ({error}); e.g. '{{\"num_classes\": 10}}'"
+        ) from error
     if not isinstance(kwargs, dict):
         raise InputError(f"--factory-kwargs {factory_kwargs}: expected a JSON object, e.g. '{{\"num_classes\": 10}}'")
     try:
         saved = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # not a torch file, or a pickled class that cannot be imported here
-        raise InputError(f"cannot load {path}: {error}. A whole model saved with torch.save(model) needs its "
-                         "class importable: installed, or its module in the current folder") from error
+        raise InputError(
+            f"cannot load {path}: {error}. A whole model saved with torch.save(model) needs its "
+            "class importable: installed, or its module in the current folder"
+        ) from error
     if factory:
         if not _is_state_dict(saved):
-            raise InputError(f"{path} holds a {type(saved).__name__}, not a state dict: --factory goes with a file "
-                             "saved with torch.save(model.state_dict())")
+            raise InputError(
+                f"{path} holds a {type(saved).__name__}, not a state dict: --factory goes with a file "
+                "saved with torch.save(model.state_dict())"
+            )
         try:
             model = models.import_factory(factory)(**kwargs)
         except (ImportError, ValueError) as error:
@@ -128,16 +182,20 @@ def load_model(path: Path, factory: str | None = None, factory_kwargs: str = "{}
     elif isinstance(saved, nn.Module):
         return saved
     elif isinstance(saved, dict) and {"settings", "state"} <= saved.keys():  # a pipeline run's weights.pt
-        if saved.get("status", "ok") != "ok":
+        if status.of(saved) != status.OK:
             raise InputError(f"{path}: the run did not finish (status {saved['status']}); its weights hold NaN")
-        model = models.from_settings(saved["settings"])
+        model = models.from_settings(RunSettings.from_dict(saved["settings"]))
         state = saved["state"]
     elif _is_state_dict(saved):
-        raise InputError(f"{path} holds a state dict: name the function that builds its model with "
-                         "--factory MODULE:FUNCTION (and --factory-kwargs)")
+        raise InputError(
+            f"{path} holds a state dict: name the function that builds its model with "
+            "--factory MODULE:FUNCTION (and --factory-kwargs)"
+        )
     else:
-        raise InputError(f"{path} holds a {type(saved).__name__}: expected a pipeline run's weights.pt, a model "
-                         "saved with torch.save(model), or a state dict with --factory")
+        raise InputError(
+            f"{path} holds a {type(saved).__name__}: expected a pipeline run's weights.pt, a model "
+            "saved with torch.save(model), or a state dict with --factory"
+        )
     try:
         model.load_state_dict(state)
     except RuntimeError as error:  # missing or unexpected keys, other shapes
@@ -173,8 +231,9 @@ def standardised(batch: torch.Tensor, images: torch.Tensor, dataset: str | None)
     if batch.dtype != torch.uint8:
         return batch, "as stored"
     if images.ndim != 4:
-        raise InputError(f"uint8 images of shape {tuple(images.shape)}: expected N x C x H x W, or floats as the "
-                         "model takes them")
+        raise InputError(
+            f"uint8 images of shape {tuple(images.shape)}: expected N x C x H x W, or floats as the model takes them"
+        )
     statistics = data.normalization(dataset, images)
     x = data.normalize(batch, statistics, dtype=torch.float64)
     if dataset in data.NORMALIZATION:
@@ -207,26 +266,48 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model, args.factory, args.factory_kwargs)
     images, key, dataset = load_images(args.data)
     if args.batch_size > len(images):
-        raise InputError(f"--batch-size {args.batch_size} is larger than the {len(images)} images in "
-                         f"{args.data} ({key}); use at most {len(images)}")
-    batch, preparation = standardised(images[activations.probe_indices(len(images), args.batch_size, args.seed)],
-                                      images, dataset)
+        raise InputError(
+            f"--batch-size {args.batch_size} is larger than the {len(images)} images in "
+            f"{args.data} ({key}); use at most {len(images)}"
+        )
+    batch, preparation = standardised(
+        images[probe.batch_indices(len(images), args.batch_size, args.seed)], images, dataset
+    )
     del images
     result = measure(model, batch, args.layers, args.thresholds, args.mode, args.device, args.relative)
     paths = result.save(args.out)
-    description = (f"{args.model.name} on {args.batch_size} images of {args.data.name} ({args.mode} mode"
-                   + (", thresholds relative to sigma_max" if args.relative else "") + ")")
+    description = (
+        f"{args.model.name} on {args.batch_size} images of {args.data.name} ({args.mode} mode"
+        + (", thresholds relative to sigma_max" if args.relative else "")
+        + ")"
+    )
     figures.layer_components(result.counts, description, args.out / "components.pdf", args.out / "components.png")
-    settings = {"model": str(args.model), "factory": args.factory, "factory_kwargs": json.loads(args.factory_kwargs),
-                "data": str(args.data), "array": key, "input": preparation, "batch_size": args.batch_size,
-                "seed": args.seed, "thresholds": args.thresholds, "relative": args.relative, "layers": args.layers,
-                "mode": args.mode, "device": str(args.device or default_device()),
-                "measured": list(result.modes["layer"].unique())}
+    settings = {
+        "model": str(args.model),
+        "factory": args.factory,
+        "factory_kwargs": json.loads(args.factory_kwargs),
+        "data": str(args.data),
+        "array": key,
+        "input": preparation,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "thresholds": args.thresholds,
+        "relative": args.relative,
+        "layers": args.layers,
+        "mode": args.mode,
+        "device": str(args.device or default_device()),
+        "measured": list(result.modes["layer"].unique()),
+    }
     (args.out / "measurement.json").write_text(json.dumps(settings, indent=2))
     print(f"{description}: {len(settings['measured'])} layers, input {preparation}")
     print(result.totals().to_string(index=False))
-    print("wrote " + ", ".join(str(p) for p in [*paths, args.out / "components.pdf", args.out / "components.png",
-                                                 args.out / "measurement.json"]))
+    print(
+        "wrote "
+        + ", ".join(
+            str(p)
+            for p in [*paths, args.out / "components.pdf", args.out / "components.png", args.out / "measurement.json"]
+        )
+    )
     return 0
 
 

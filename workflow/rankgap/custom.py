@@ -15,19 +15,20 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from . import activations, api, data, models
-from .settings import ACTIVATIONS, SHAPES, ConfigError, Shape, remedies, run_settings
+from . import api, data, models, probe
+from .configuration import ConfigError, run_settings
+from .registry import ACTIVATIONS, SHAPES, Shape
 
 PROBE_IMAGES = 2  # images of the check's forward pass: enough for batch shapes, cheap for any model
 
 
 @dataclass(frozen=True)
 class Described:
-    """What the config's functions (``settings.check``, ``run_settings``, ``job_resources``) take
+    """What the config's functions (``configuration.check``, ``run_settings``, ``resources.job_resources``) take
     from the data and the models."""
 
     shapes: dict[str, Shape]  # every dataset's: the built-ins' and the config's own
-    activations: dict[tuple[str, int], tuple[int, int]]  # as settings.ACTIVATIONS, with the config's pairs measured
+    activations: dict[tuple[str, int], tuple[int, int]]  # as registry.ACTIVATIONS, with the config's pairs measured
 
 
 def describe(config: dict) -> Described:
@@ -61,42 +62,49 @@ def fit(config: dict, experiment: str, dataset: str, shapes: dict[str, Shape]) -
     float64, as the probe does) and check what the pipeline needs of it.  Returns the floats per
     image of the probed layers, all of them and the largest one, for the jobs' memory estimates."""
     run = run_settings(config, experiment, dataset, PROBE_IMAGES, 0, shapes)
-    name, shape = run["model"], shapes[dataset]
+    name, shape = run.model, shapes[dataset]
     own = name in config["models"]
     fix = f" (models.{name}.options)" if own else ""
     where = f"experiments.{experiment}: model {name} on dataset {dataset}"
     try:
         model = models.from_settings(run)
     except Exception as error:  # an import, the function or its arguments: say which model, and what it said
-        built_by = f" ({run['factory']} with options {run['model_options']})" if own else ""
+        built_by = f" ({run.factory} with options {run.model_options})" if own else ""
         raise ConfigError(f"{where}: building the model{built_by} failed: {error}") from None
     if not isinstance(model, nn.Module):
-        raise ConfigError(f"models.{name}.factory {run['factory']} returned a {type(model).__name__}, not a "
-                          f"torch.nn.Module")
-    remedy = remedies(run)
-    if remedy["ghost_batch_size"] and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        raise ConfigError(
+            f"models.{name}.factory {run.factory} returned a {type(model).__name__}, not a torch.nn.Module"
+        )
+    if run.ghost_batch_size and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         raise ConfigError(f"{where}: ghost_batch_size needs batch norm, and the model has none")
-    if remedy["activation_noise"] and not models.noisy_activations(model):
-        raise ConfigError(f"{where}: activation_noise adds noise to ReLU and identity activations, and the model has "
-                          f"none")
+    if run.activation_noise and not models.noisy_activations(model):
+        raise ConfigError(
+            f"{where}: activation_noise adds noise to ReLU and identity activations, and the model has none"
+        )
     try:
-        layers = models.probe_points(model, run.get("layers"))
+        layers = models.probe_points(model, run.layers)
     except models.LayerError as error:
         raise ConfigError(f"models.{name}: {error}\nSet models.{name}.layers to the layers to probe") from None
     model = model.to(torch.float64).eval()
     x = torch.zeros(PROBE_IMAGES, shape.channels, shape.size, shape.size, dtype=torch.float64)
     try:
-        outputs, logits = activations.capture(model, x, layers)
+        outputs, logits = probe.capture(model, x, layers)
     except Exception as error:  # a layer that does not take the images: the message names the layer's sizes
-        raise ConfigError(f"{where}: the model does not take the dataset's images ({shape.channels} x {shape.size} x "
-                          f"{shape.size}): {error}{_first_layer_hint(model, shape.channels)}{fix}") from None
+        raise ConfigError(
+            f"{where}: the model does not take the dataset's images ({shape.channels} x {shape.size} x "
+            f"{shape.size}): {error}{_first_layer_hint(model, shape.channels)}{fix}"
+        ) from None
     if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (PROBE_IMAGES, shape.classes):
         per_image = tuple(logits.shape[1:]) if isinstance(logits, torch.Tensor) else type(logits).__name__
-        raise ConfigError(f"{where}: the model outputs {per_image} per image, but {dataset} has {shape.classes} "
-                          f"classes (labels 0 to {shape.classes - 1}): it must output {shape.classes} values{fix}")
+        raise ConfigError(
+            f"{where}: the model outputs {per_image} per image, but {dataset} has {shape.classes} "
+            f"classes (labels 0 to {shape.classes - 1}): it must output {shape.classes} values{fix}"
+        )
     if not outputs:
-        raise ConfigError(f"models.{name}: none of its probed layers ({', '.join(n for n, _ in layers)}) ran in its "
-                          f"forward pass (models.{name}.layers)")
+        raise ConfigError(
+            f"models.{name}: none of its probed layers ({', '.join(n for n, _ in layers)}) ran in its "
+            f"forward pass (models.{name}.layers)"
+        )
     for layer, output in outputs.items():
         try:
             api.check_output(layer, output)

@@ -10,15 +10,16 @@ network: ``describe`` reads what the config check needs (image shape, classes, s
 ``prepare_custom`` converts one into the canonical file.  Their normalisation is measured on their
 training images (``normalization``).
 
-Each raw file of a built-in dataset is looked for, in order: intact in the raw folder (``{data_dir}/raw/{dataset}/`` in the
-pipeline), so pre-downloaded files work offline; in a folder the config names for the dataset
-(``sources``) under its upstream name; in the folders where a distribution's package installs the
-dataset (``SYSTEM_FOLDERS``, used without configuration); then at a mirror, a base URL (``https://``,
-``http://``, ``file://`` or a local folder) holding ``{mirror}/{dataset}/{filename}``, or else at the
-official locations that torchvision lists.  A file is accepted when its MD5 is torchvision's, or, for
-a .gz file, when the MD5 of its decompressed content is known (``Source.content_md5s``): a
-distribution may recompress the originals.  Files from a folder or mirror are verified, then copied
-into the raw folder, so the conversion always reads the same files in the same place.
+Each raw file of a built-in dataset is looked for, in order: intact in the raw folder
+(``{data_dir}/raw/{dataset}/`` in the pipeline), so pre-downloaded files work offline; in a folder
+the config names for the dataset (``sources``) under its upstream name; in the folders where a
+distribution's package installs the dataset (``SYSTEM_FOLDERS``, used without configuration); then
+at a mirror, a base URL (``https://``, ``http://``, ``file://`` or a local folder) holding
+``{mirror}/{dataset}/{filename}``, or else at the official locations that torchvision lists. A file
+is accepted when its MD5 is torchvision's, or, for a .gz file, when the MD5 of its decompressed
+content is known (``Source.content_md5s``): a distribution may recompress the originals. Files from
+a folder or mirror are verified, then copied into the raw folder, so the conversion always reads the
+same files in the same place.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ import tarfile
 import urllib.parse
 import urllib.request
 import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
 
 import numpy as np
 import torch
@@ -46,7 +47,8 @@ from safetensors.torch import load_file, save_file
 from torchvision.datasets.folder import IMG_EXTENSIONS
 from torchvision.datasets.utils import download_url
 
-from .settings import SHAPES, Shape
+from .atomic import written
+from .registry import SHAPES, Shape
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +166,9 @@ def _cifar_source(cls, label_key: str) -> Source:
 SOURCES = {
     "mnist": Source(tuple(tvd.MNIST.mirrors), tuple(tvd.MNIST.resources), _parse_mnist),
     "fashion_mnist": Source(
-        tuple(tvd.FashionMNIST.mirrors), tuple(tvd.FashionMNIST.resources), _parse_mnist,
+        tuple(tvd.FashionMNIST.mirrors),
+        tuple(tvd.FashionMNIST.resources),
+        _parse_mnist,
         # the originals' content; Debian's package dataset-fashion-mnist ships it recompressed
         content_md5s={
             "train-images-idx3-ubyte.gz": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
@@ -176,6 +180,8 @@ SOURCES = {
     "cifar10": _cifar_source(tvd.CIFAR10, "labels"),
     "cifar100": _cifar_source(tvd.CIFAR100, "fine_labels"),
 }
+
+BUILT_LOCALLY = {"digits": _digits}  # no download: scikit-learn ships it
 
 # Folders where a distribution's package installs a dataset's raw files under their upstream names;
 # looked in without any configuration when they exist.  Only locations known to exist are listed.
@@ -202,8 +208,10 @@ def _mismatch(path: Path, md5: str, content_md5: str | None) -> str | None:
         content = f"unreadable ({error})"
     if content == content_md5:
         return None
-    return (f"archive MD5 {archive}, decompressed MD5 {content}; expected {_expected(md5, content_md5)} "
-            f"(corrupt, truncated or another file)")
+    return (
+        f"archive MD5 {archive}, decompressed MD5 {content}; expected {_expected(md5, content_md5)} "
+        f"(corrupt, truncated or another file)"
+    )
 
 
 def _local_folder(mirror: str) -> Path | None:
@@ -235,8 +243,9 @@ def _fetch(location: Path | str, dest: Path) -> None:
         download_url(location, str(dest.parent), dest.name)
 
 
-def _obtain(dataset: str, filename: str, md5: str, content_md5: str | None, locations: list[Path | str],
-            raw: Path) -> None:
+def _obtain(
+    dataset: str, filename: str, md5: str, content_md5: str | None, locations: list[Path | str], raw: Path
+) -> None:
     """Make ``raw/filename`` the right file: kept when it already is, else the first location's copy
     that verifies.  Copies land in a ``.partial`` file renamed only once verified, so a failure
     leaves no raw file that could be trusted later."""
@@ -271,8 +280,9 @@ def _obtain(dataset: str, filename: str, md5: str, content_md5: str | None, loca
     )
 
 
-def prepare(dataset: str, out: Path, raw: Path, mirror: str | None = None, folder: str | None = None,
-            sources=SOURCES) -> None:
+def prepare(
+    dataset: str, out: Path, raw: Path, mirror: str | None = None, folder: str | None = None, sources=SOURCES
+) -> None:
     """Get ``dataset``'s raw files into ``raw`` (unless intact files are there already), verified,
     and convert them into the canonical file ``out``.  ``folder`` holds the raw files under their
     upstream names (the config's ``sources``); ``mirror`` replaces the official URLs.
@@ -280,8 +290,8 @@ def prepare(dataset: str, out: Path, raw: Path, mirror: str | None = None, folde
     ``out`` is written atomically: a failed download or parse leaves no canonical file behind.
     """
     out = Path(out)
-    if dataset == "digits":
-        splits = _digits()
+    if dataset in BUILT_LOCALLY:
+        splits = BUILT_LOCALLY[dataset]()
     else:
         source = sources[dataset]
         raw = Path(raw)
@@ -297,9 +307,8 @@ def prepare(dataset: str, out: Path, raw: Path, mirror: str | None = None, folde
 def _save(dataset: str, splits: Splits, out: Path) -> None:
     """Write the canonical file atomically: a failure leaves none behind."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    save_file({k: v.contiguous() for k, v in splits.items()}, str(partial), metadata={"dataset": dataset})
-    os.replace(partial, out)
+    with written(out) as partial:
+        save_file({k: v.contiguous() for k, v in splits.items()}, str(partial), metadata={"dataset": dataset})
 
 
 def check(dataset: str, splits: Splits) -> None:
@@ -331,8 +340,9 @@ def channel_statistics(images: torch.Tensor) -> Normalization:
     """Per-channel mean and std of uint8 images N x C x H x W, scaled to [0, 1]: exact, from a
     histogram of the 256 values (no float copy of every image)."""
     values = torch.arange(256, dtype=torch.float64) / 255
-    frequencies = torch.stack([torch.bincount(images[:, c].reshape(-1), minlength=256).cpu()
-                               for c in range(images.shape[1])])
+    frequencies = torch.stack(
+        [torch.bincount(images[:, c].reshape(-1), minlength=256).cpu() for c in range(images.shape[1])]
+    )
     frequencies = frequencies.to(torch.float64) / frequencies.sum(1, keepdim=True)
     mean = frequencies @ values
     std = (frequencies * (values - mean[:, None]) ** 2).sum(1).sqrt()
@@ -377,8 +387,10 @@ def _file_splits(name: str, path: Path) -> Splits:
         raise DatasetError(f"{where}: expected a .npz or .safetensors file")
     missing = [key for key in SPLIT_KEYS if key not in stored]
     if missing:
-        raise DatasetError(f"{where} has no {', '.join(missing)}; it has {', '.join(stored) or 'nothing'}. "
-                           f"Expected {', '.join(SPLIT_KEYS)}")
+        raise DatasetError(
+            f"{where} has no {', '.join(missing)}; it has {', '.join(stored) or 'nothing'}. "
+            f"Expected {', '.join(SPLIT_KEYS)}"
+        )
     return {key: stored[key] for key in SPLIT_KEYS}
 
 
@@ -394,8 +406,12 @@ def _image_folders(name: str, root: Path) -> tuple[list[str], dict[str, list[tup
         unknown = [f.name for f in folders if f.name not in classes]
         if unknown:
             raise DatasetError(f"{where}: {split}/ has classes train/ has not: {', '.join(unknown)}")
-        files[split] = [(path, classes.index(folder.name)) for folder in folders for path in sorted(folder.iterdir())
-                        if path.suffix.lower() in IMG_EXTENSIONS]
+        files[split] = [
+            (path, classes.index(folder.name))
+            for folder in folders
+            for path in sorted(folder.iterdir())
+            if path.suffix.lower() in IMG_EXTENSIONS
+        ]
         if not files[split]:
             raise DatasetError(f"{where}: no images in {split}/ (files ending in {', '.join(IMG_EXTENSIONS)})")
     return classes, files
@@ -421,8 +437,10 @@ def _stack(name: str, items, channels: int, where) -> tuple[torch.Tensor, torch.
     for i, (image, label) in enumerate(items):
         array = _image_array(image, channels, where(i))
         if arrays and array.shape != arrays[0].shape:
-            raise DatasetError(f"datasets.{name}: {where(i)} is {array.shape[2]}x{array.shape[1]}, the first image "
-                               f"{arrays[0].shape[2]}x{arrays[0].shape[1]}: every image must have the same size")
+            raise DatasetError(
+                f"datasets.{name}: {where(i)} is {array.shape[2]}x{array.shape[1]}, the first image "
+                f"{arrays[0].shape[2]}x{arrays[0].shape[1]}: every image must have the same size"
+            )
         arrays.append(array)
         labels.append(int(label))
     return torch.from_numpy(np.stack(arrays)), torch.tensor(labels)
@@ -462,7 +480,9 @@ def _torchvision_dataset(name: str, spec: dict, split: str):
     try:
         return cls(**arguments)
     except Exception as error:  # missing files, unknown arguments: the class says which
-        raise DatasetError(f"datasets.{name}: torchvision.datasets.{class_name}({arguments}) failed: {error}") from error
+        raise DatasetError(
+            f"datasets.{name}: torchvision.datasets.{class_name}({arguments}) failed: {error}"
+        ) from error
 
 
 def _torchvision_splits(name: str, spec: dict) -> Splits:
@@ -497,17 +517,23 @@ def shape_of(name: str, splits: Splits) -> Shape:
         if x.ndim == 3:
             x = splits[f"x_{split}"] = x.unsqueeze(1)
         if x.ndim != 4 or x.shape[2] != x.shape[3] or not len(x):
-            raise DatasetError(f"{where} has shape {tuple(x.shape)}; expected one or more square images, "
-                               f"N x C x H x W (H = W) or N x H x W")
+            raise DatasetError(
+                f"{where} has shape {tuple(x.shape)}; expected one or more square images, "
+                f"N x C x H x W (H = W) or N x H x W"
+            )
         if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool or y.shape != (len(x),):
-            raise DatasetError(f"datasets.{name}: y_{split} is {y.dtype} of shape {tuple(y.shape)}; expected "
-                               f"{len(x)} integer labels, one per image")
+            raise DatasetError(
+                f"datasets.{name}: y_{split} is {y.dtype} of shape {tuple(y.shape)}; expected "
+                f"{len(x)} integer labels, one per image"
+            )
         splits[f"y_{split}"] = y.to(torch.int64)
         if y.min() < 0:
             raise DatasetError(f"datasets.{name}: y_{split} has label {y.min().item()}; labels are classes 0, 1, 2...")
     if splits["x_train"].shape[1:] != splits["x_test"].shape[1:]:
-        raise DatasetError(f"datasets.{name}: training images are {tuple(splits['x_train'].shape[1:])}, test images "
-                           f"{tuple(splits['x_test'].shape[1:])}; both splits need the same shape")
+        raise DatasetError(
+            f"datasets.{name}: training images are {tuple(splits['x_train'].shape[1:])}, test images "
+            f"{tuple(splits['x_test'].shape[1:])}; both splits need the same shape"
+        )
     _, channels, size, _ = splits["x_train"].shape
     classes = int(torch.cat([splits["y_train"], splits["y_test"]]).max()) + 1
     return Shape(channels, size, classes, len(splits["y_train"]), len(splits["y_test"]))
@@ -522,8 +548,9 @@ def describe(name: str, spec: dict) -> Shape:
     classes, files = _image_folders(name, Path(spec["folder"]))
     with Image.open(files["train"][0][0]) as image:
         if image.width != image.height:
-            raise DatasetError(f"datasets.{name}: {files['train'][0][0]} is {image.width}x{image.height}; "
-                               f"expected square images")
+            raise DatasetError(
+                f"datasets.{name}: {files['train'][0][0]} is {image.width}x{image.height}; expected square images"
+            )
         return Shape(_channels(image), image.width, len(classes), len(files["train"]), len(files["test"]))
 
 

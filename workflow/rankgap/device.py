@@ -48,8 +48,12 @@ def lease(devices: list[str], lock_dir: Path, jobs_per_gpu: int = 1, poll_second
             _held.append(handle)
             return index
         if not waited:
-            log.info("all %d GPUs (%d jobs each) are leased by other jobs; waiting (locks in %s)", len(devices),
-                     jobs_per_gpu, lock_dir)
+            log.info(
+                "all %d GPUs (%d jobs each) are leased by other jobs; waiting (locks in %s)",
+                len(devices),
+                jobs_per_gpu,
+                lock_dir,
+            )
             waited = True
         time.sleep(poll_seconds)
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import numpy as np
-
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -17,10 +16,12 @@ import matplotlib.ticker as ticker  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from . import rank  # noqa: E402
+from . import rank, status  # noqa: E402
 
-COUNT_NOTE = ("count = singular values <= threshold reported by the SVD of every layer's unfoldings, summed over "
-              "layers and modes; the structural deficit (batch larger than a layer) is not included")
+COUNT_NOTE = (
+    "count = singular values <= threshold reported by the SVD of every layer's unfoldings, summed over "
+    "layers and modes; the structural deficit (batch larger than a layer) is not included"
+)
 
 
 def _count_axis(ax, data: pd.DataFrame, threshold: float) -> None:
@@ -47,12 +48,29 @@ def near_rank_loss(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Pa
     """The paper's figures: the count at the end of training against batch size, one line per dataset."""
     data = rank.total_counts(rankloss, threshold)
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    ok = data[data["status"] == "ok"]
-    sns.lineplot(ok, x="batch_size", y="count", hue="dataset", style="dataset", markers=True, dashes=False,
-                 errorbar="sd", err_style="bars", ax=ax)
-    for _, row in data[data["status"] != "ok"].iterrows():
-        ax.annotate(row["status"], (row["batch_size"], 0), textcoords="offset points", xytext=(0, 8),
-                    ha="center", fontsize=7, color="crimson")
+    ok = data[data["status"] == status.OK]
+    sns.lineplot(
+        ok,
+        x="batch_size",
+        y="count",
+        hue="dataset",
+        style="dataset",
+        markers=True,
+        dashes=False,
+        errorbar="sd",
+        err_style="bars",
+        ax=ax,
+    )
+    for _, row in data[data["status"] != status.OK].iterrows():
+        ax.annotate(
+            row["status"],
+            (row["batch_size"], 0),
+            textcoords="offset points",
+            xytext=(0, 8),
+            ha="center",
+            fontsize=7,
+            color="crimson",
+        )
     ax.set_xscale("log", base=2)
     batch_sizes = sorted(data["batch_size"].unique())
     ax.set_xticks(batch_sizes, [str(b) for b in batch_sizes], rotation=45)
@@ -67,28 +85,49 @@ def over_training(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Pat
     datasets = list(data["dataset"].unique())
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.6), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
-        ok = data[(data["dataset"] == dataset) & (data["status"] == "ok")]
-        sns.lineplot(ok, x="epoch", y="count", hue="batch_size", palette="viridis", marker="o", errorbar="sd",
-                     err_style="bars", legend="full", ax=ax)
-        failed = data[(data["dataset"] == dataset) & (data["status"] != "ok")]["batch_size"].unique()
+        ok = data[(data["dataset"] == dataset) & (data["status"] == status.OK)]
+        sns.lineplot(
+            ok,
+            x="epoch",
+            y="count",
+            hue="batch_size",
+            palette="viridis",
+            marker="o",
+            errorbar="sd",
+            err_style="bars",
+            legend="full",
+            ax=ax,
+        )
+        failed = data[(data["dataset"] == dataset) & (data["status"] != status.OK)]["batch_size"].unique()
         if len(failed):
-            ax.text(0.02, 0.95, "not finished: batch " + ", ".join(map(str, failed)), transform=ax.transAxes,
-                    fontsize=7, color="crimson", va="top")
+            ax.text(
+                0.02,
+                0.95,
+                "not finished: batch " + ", ".join(map(str, failed)),
+                transform=ax.transAxes,
+                fontsize=7,
+                color="crimson",
+                va="top",
+            )
         ax.set_title(dataset, fontsize=9)
         ax.set_xlabel("epoch (0: initialisation)")
         _count_axis(ax, data, threshold)
     _save(fig, title, pdf, png)
 
 
-COMPONENT_LABELS = {"dead_zeros": "zeros from dead units / samples", "other_zeros": "other exact zeros",
-                    "genuine": "genuine near-rank loss", "deficit": "structural deficit (not counted)"}
+COMPONENT_LABELS = {
+    "dead_zeros": "zeros from dead units / samples",
+    "other_zeros": "other exact zeros",
+    "genuine": "genuine near-rank loss",
+    "deficit": "structural deficit (not counted)",
+}
 
 
 def components(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Path, png: Path) -> None:
     """What the count is made of, stacked per batch size (mean over seeds), a panel per dataset; the
     paper-style count is the top of the first three; the deficit sits above it, hatched."""
     data = rank.total_counts(rankloss, threshold)
-    data = data[data["status"] == "ok"].groupby(["dataset", "batch_size"], sort=False).mean(numeric_only=True)
+    data = data[data["status"] == status.OK].groupby(["dataset", "batch_size"], sort=False).mean(numeric_only=True)
     datasets = list(data.index.get_level_values("dataset").unique())
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.8), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
@@ -107,15 +146,24 @@ def _stacked_components(ax, table: pd.DataFrame, labels: list[str], rotation: in
     positions = range(len(table))
     bottom = pd.Series(0.0, index=table.index)
     for color, (component, label) in zip(sns.color_palette("deep", 4), COMPONENT_LABELS.items()):
-        ax.bar(positions, table[component], bottom=bottom, color=color, label=label,
-               hatch="//" if component == "deficit" else None, alpha=0.5 if component == "deficit" else 1)
+        ax.bar(
+            positions,
+            table[component],
+            bottom=bottom,
+            color=color,
+            label=label,
+            hatch="//" if component == "deficit" else None,
+            alpha=0.5 if component == "deficit" else 1,
+        )
         bottom += table[component]
     ax.plot(positions, table["count"], "k_", markersize=18, label="paper-style count")
     ax.set_xticks(list(positions), labels, rotation=rotation)
 
 
-LAYER_NOTE = ("count = singular values <= threshold reported by the SVD of a layer's unfoldings, summed over its "
-              "modes; the structural deficit (batch larger than a layer) is not included")
+LAYER_NOTE = (
+    "count = singular values <= threshold reported by the SVD of a layer's unfoldings, summed over its "
+    "modes; the structural deficit (batch larger than a layer) is not included"
+)
 
 
 def layer_components(counts: pd.DataFrame, title: str, pdf: Path, png: Path) -> None:
@@ -162,7 +210,7 @@ def singular_value_panels(spectra: dict[tuple[int, int], np.ndarray], title: str
             ax.xaxis.set_major_formatter(ticker.LogFormatter())
             ax.xaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False))
             ax.tick_params(which="both", labelsize=6)
-        for ax in row[len(ns):]:  # a shorter row leaves its last panels empty
+        for ax in row[len(ns) :]:  # a shorter row leaves its last panels empty
             fig.delaxes(ax)
     fig.suptitle(textwrap.fill(title, 140), fontsize=9)
     fig.tight_layout()

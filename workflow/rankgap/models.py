@@ -1,5 +1,15 @@
 """The paper's models: LeNet-5, VGG-16 and ResNet-56, each in three variants.
 
+Parameters, 10 classes (tests/test_models.py checks this table):
+
+    model      input    bn, linear  nobn
+    LeNet-5    1x28x28      62,158      61,706
+    LeNet-5    3x32x32      83,578      83,126
+    VGG-16     3x32x32  14,728,266  14,719,818
+    ResNet-56  3x32x32     853,018     848,954
+
+VGG-16 with ``classifier: mlp`` has 15,253,578 (bn); ResNet-56 for 100 classes 858,868 (bn).
+
 Variants (the paper's Tables 5-10): ``bn`` (batch norm + ReLU, the paper's default), ``nobn``
 (ReLU, no batch norm) and ``linear`` (batch norm, identity activations).
 
@@ -36,9 +46,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .settings import dataset_shape, remedies
-
-VARIANTS = ("bn", "nobn", "linear")
+from .configuration import RunSettings
+from .cpu_speed import MaxPool2x2
+from .registry import VARIANTS
 
 
 class IdentityActivation(nn.Identity):
@@ -144,45 +154,6 @@ def noisy_activations(model: nn.Module) -> list[_ActivationNoise]:
     return [m for m in model.modules() if isinstance(m, _ActivationNoise)]
 
 
-class _MaxPool2x2OnCPU(torch.autograd.Function):
-    """max_pool2d(x, 2) as the maximum of each window's four corners, taken over strided views."""
-
-    @staticmethod
-    def forward(ctx, x):
-        h, w = x.shape[-2:]
-        top_left, top_right = x[..., 0 : h - 1 : 2, 0 : w - 1 : 2], x[..., 0 : h - 1 : 2, 1::2]
-        bottom_left, bottom_right = x[..., 1::2, 0 : w - 1 : 2], x[..., 1::2, 1::2]
-        top, bottom = torch.maximum(top_left, top_right), torch.maximum(bottom_left, bottom_right)
-        if ctx.needs_input_grad[0]:  # training, not evaluation or activation dumps
-            # max_pool2d's own indices: the flat position of each window's first maximum in raster
-            # order (strict comparisons leave ties to the earlier corner), so its backward applies
-            lower, right_top, right_bottom = bottom > top, top_right > top_left, bottom_right > bottom_left
-            right = right_top ^ (lower & (right_top ^ right_bottom))
-            corner = torch.arange(0, h - 1, 2).view(-1, 1) * w + torch.arange(0, w - 1, 2)
-            ctx.save_for_backward(x, torch.add(corner, lower, alpha=w).add_(right))
-        return torch.maximum(top, bottom)
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, index = ctx.saved_tensors
-        return torch.ops.aten.max_pool2d_with_indices_backward(grad, x, [2, 2], [2, 2], [0, 0], [1, 1], False, index)
-
-
-class MaxPool2x2(nn.MaxPool2d):
-    """nn.MaxPool2d(2), with its own CPU kernel: same outputs and gradients (ties included), faster.
-
-    PyTorch's CPU max pooling walks an NCHW tensor one window at a time, which took a fifth of a
-    LeNet-5 training step on our CPU; the maximum over strided views is vectorised (measured:
-    README, benchmarks/train_speed.py).  Other devices use PyTorch's kernel.
-    """
-
-    def __init__(self):
-        super().__init__(2)
-
-    def forward(self, x):
-        return _MaxPool2x2OnCPU.apply(x) if x.device.type == "cpu" else super().forward(x)
-
-
 def _pool(pooling: str) -> nn.Module:
     return nn.AvgPool2d(2) if pooling == "avg" else MaxPool2x2()
 
@@ -193,21 +164,34 @@ def lenet5(variant: str, channels: int, size: int, classes: int, pooling: str = 
     ``pooling``: ``max`` (the usual modern LeNet-5) or ``avg`` (with ``linear``: an affine network).
     """
     flat = 16 * ((size // 2 - 4) // 2) ** 2
-    return nn.Sequential(OrderedDict(
-        conv1=nn.Conv2d(channels, 6, 5, padding=2), norm1=_norm(variant, 6, 2), act1=_act(variant), pool1=_pool(pooling),
-        conv2=nn.Conv2d(6, 16, 5), norm2=_norm(variant, 16, 2), act2=_act(variant), pool2=_pool(pooling),
-        flatten=nn.Flatten(),
-        fc3=nn.Linear(flat, 120), norm3=_norm(variant, 120, 1), act3=_act(variant),
-        fc4=nn.Linear(120, 84), norm4=_norm(variant, 84, 1), act4=_act(variant),
-        fc5=nn.Linear(84, classes),
-    ))
+    return nn.Sequential(
+        OrderedDict(
+            conv1=nn.Conv2d(channels, 6, 5, padding=2),
+            norm1=_norm(variant, 6, 2),
+            act1=_act(variant),
+            pool1=_pool(pooling),
+            conv2=nn.Conv2d(6, 16, 5),
+            norm2=_norm(variant, 16, 2),
+            act2=_act(variant),
+            pool2=_pool(pooling),
+            flatten=nn.Flatten(),
+            fc3=nn.Linear(flat, 120),
+            norm3=_norm(variant, 120, 1),
+            act3=_act(variant),
+            fc4=nn.Linear(120, 84),
+            norm4=_norm(variant, 84, 1),
+            act4=_act(variant),
+            fc5=nn.Linear(84, classes),
+        )
+    )
 
 
 VGG16 = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
 
 
-def vgg16(variant: str, channels: int, size: int, classes: int, classifier: str = "single",
-          pooling: str = "max") -> nn.Module:
+def vgg16(
+    variant: str, channels: int, size: int, classes: int, classifier: str = "single", pooling: str = "max"
+) -> nn.Module:
     """VGG-16 for 32x32 inputs: 13 conv3x3 layers, five 2x2 pools down to 512x1x1.
 
     ``classifier``: ``single`` is one 512->classes layer (the common CIFAR form, 14.7 M parameters
@@ -220,13 +204,20 @@ def vgg16(variant: str, channels: int, size: int, classes: int, classifier: str 
             layers.append((f"pool{sum(name.startswith('pool') for name, _ in layers) + 1}", _pool(pooling)))
         else:
             n = sum(name.startswith("conv") for name, _ in layers) + 1
-            layers += [(f"conv{n}", nn.Conv2d(width, v, 3, padding=1)), (f"norm{n}", _norm(variant, v, 2)),
-                       (f"act{n}", _act(variant))]
+            layers += [
+                (f"conv{n}", nn.Conv2d(width, v, 3, padding=1)),
+                (f"norm{n}", _norm(variant, v, 2)),
+                (f"act{n}", _act(variant)),
+            ]
             width = v
     layers.append(("flatten", nn.Flatten()))
     if classifier == "mlp":
-        layers += [("fc14", nn.Linear(512, 512)), ("act14", _act(variant)),
-                   ("fc15", nn.Linear(512, 512)), ("act15", _act(variant))]
+        layers += [
+            ("fc14", nn.Linear(512, 512)),
+            ("act14", _act(variant)),
+            ("fc15", nn.Linear(512, 512)),
+            ("act15", _act(variant)),
+        ]
     layers.append(("fc", nn.Linear(512, classes)))
     return nn.Sequential(OrderedDict(layers))
 
@@ -255,8 +246,11 @@ class BasicBlock(nn.Module):
 
 def resnet56(variant: str, channels: int, size: int, classes: int) -> nn.Module:
     """ResNet-56 for CIFAR (He et al. 2016, section 4.2): 3 stages of 9 blocks, 16/32/64 channels."""
-    layers = [("conv", nn.Conv2d(channels, 16, 3, 1, 1, bias=False)), ("norm", _norm(variant, 16, 2)),
-              ("act", _act(variant))]
+    layers = [
+        ("conv", nn.Conv2d(channels, 16, 3, 1, 1, bias=False)),
+        ("norm", _norm(variant, 16, 2)),
+        ("act", _act(variant)),
+    ]
     width = 16
     for stage, stage_width in enumerate((16, 32, 64), start=1):
         blocks = []
@@ -272,7 +266,7 @@ def resnet56(variant: str, channels: int, size: int, classes: int) -> nn.Module:
     return model
 
 
-MODELS = {"lenet5": lenet5, "vgg16": vgg16, "resnet56": resnet56}
+BUILDERS = {"lenet5": lenet5, "vgg16": vgg16, "resnet56": resnet56}  # registry.MODELS names them
 
 
 def import_factory(spec: str):
@@ -287,40 +281,40 @@ def import_factory(spec: str):
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise ImportError(f"cannot import {module_name} ({error}); it must be installed or under the working "
-                          f"directory ({os.getcwd()})") from error
+        raise ImportError(
+            f"cannot import {module_name} ({error}); it must be installed or under the working "
+            f"directory ({os.getcwd()})"
+        ) from error
     factory = getattr(module, function, None)
     if not callable(factory):
         raise ValueError(f"{module_name} has no function {function}")
     return factory
 
 
-def from_settings(settings: dict) -> nn.Module:
+def from_settings(run: RunSettings) -> nn.Module:
     """The model a run's settings describe, with the remedies they apply to its modules: a built-in
     one for its dataset's image shape and classes, or the one a function (``factory``) returns."""
-    if "factory" in settings:
-        model = import_factory(settings["factory"])(**settings["model_options"])
+    if run.factory:
+        model = import_factory(run.factory)(**run.model_options)
     else:
-        shape = dataset_shape(settings)
-        model = build(settings["model"], settings["variant"], shape.channels, shape.size, shape.classes,
-                      **settings.get("model_options", {}))
-    remedy = remedies(settings)
-    return with_remedies(model, remedy["ghost_batch_size"], remedy["activation_noise"])
+        shape = run.image_shape
+        model = build(run.model, run.variant, shape.channels, shape.size, shape.classes, **run.model_options)
+    return with_remedies(model, run.ghost_batch_size, run.activation_noise)
 
 
 def from_weights(weights: dict) -> nn.Module:
-    """The model of a weights file (``train._weights``: its settings and state dict), on the CPU."""
-    model = from_settings(weights["settings"])
+    """The model of a weights file (``train.weights_file``: its settings and state dict), on the CPU."""
+    model = from_settings(RunSettings.from_dict(weights["settings"]))
     model.load_state_dict(weights["state"])
     return model
 
 
 def build(name: str, variant: str, channels: int, size: int, classes: int, **options) -> nn.Module:
-    if name not in MODELS:
-        raise ValueError(f"unknown model '{name}'; known: {', '.join(MODELS)}")
+    if name not in BUILDERS:
+        raise ValueError(f"unknown model '{name}'; known: {', '.join(BUILDERS)}")
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant '{variant}'; known: {', '.join(VARIANTS)}")
-    return MODELS[name](variant, channels, size, classes, **options)
+    return BUILDERS[name](variant, channels, size, classes, **options)
 
 
 def _named_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -350,7 +344,8 @@ def select_layers(model: nn.Module, layers=None) -> list[tuple[str, nn.Module]]:
             raise LayerError(
                 "the model has no activation modules (" + ", ".join(t.__name__ for t in ACTIVATIONS) + "); it may "
                 "call its activations as functions (F.relu).  Name the layers to measure instead, among:\n"
-                + describe_layers(model, LISTED_LAYERS))
+                + describe_layers(model, LISTED_LAYERS)
+            )
         return selected
     items = [layers] if isinstance(layers, (str, type)) else list(layers)
     for item in items:
@@ -363,8 +358,9 @@ def select_layers(model: nn.Module, layers=None) -> list[tuple[str, nn.Module]]:
     for item in items:
         if not any(matches(item, name, module) for name, module in named):
             shown = item if isinstance(item, str) else item.__name__
-            raise LayerError(f"no layer of the model matches '{shown}'; its layers are:\n"
-                             + describe_layers(model, LISTED_LAYERS))
+            raise LayerError(
+                f"no layer of the model matches '{shown}'; its layers are:\n" + describe_layers(model, LISTED_LAYERS)
+            )
     return [(name, module) for name, module in named if any(matches(item, name, module) for item in items)]
 
 

@@ -18,20 +18,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .tables import describe_loss, read_summaries, size_label, size_labels
+from . import status
+from .tables import batch_label, describe_loss, read_summaries, size_label, size_labels
 
 REFERENCE = Path(__file__).with_name("reference_paper_tables.csv")
 APPENDIX_REFERENCE = Path(__file__).with_name("reference_random_matrices.csv")  # Tables A1-A3
-METRICS = {"train_error_pct": "train_error", "test_error_pct": "test_error", "train_loss": "train_loss",
-           "test_loss": "test_loss"}
+METRICS = {
+    "train_error_pct": "train_error",
+    "test_error_pct": "test_error",
+    "train_loss": "train_loss",
+    "test_loss": "test_loss",
+}
 
 
 def reference_tables(path: Path = REFERENCE) -> pd.DataFrame:
     reference = pd.read_csv(path)
-    switched = reference["switch_to"].notna()
-    reference["batch"] = reference["batch_size"].astype(str)
-    reference.loc[switched, "batch"] = (reference["batch_size"].astype(str) + " → "
-                                        + reference["switch_to"].astype("Int64").astype(str))[switched]
+    reference["batch"] = [
+        batch_label(b, None if pd.isna(s) else int(s)) for b, s in zip(reference["batch_size"], reference["switch_to"])
+    ]
     return reference
 
 
@@ -54,10 +58,20 @@ def compare_tables(ours: dict[str, pd.DataFrame], reference: pd.DataFrame | None
             match = table[table["batch"].astype(str) == ref["batch"]]
             for paper_metric, our_metric in METRICS.items():
                 value = match[our_metric].iloc[0] if len(match) else float("nan")
-                rows.append({"artifact": name, "model": ref["model"], "dataset": ref["dataset"],
-                             "variant": ref["variant"], "batch": ref["batch"], "metric": our_metric,
-                             "paper": ref[paper_metric], "ours": value, "difference": value - ref[paper_metric],
-                             "status": match["status"].iloc[0] if len(match) else "not run"})
+                rows.append(
+                    {
+                        "artifact": name,
+                        "model": ref["model"],
+                        "dataset": ref["dataset"],
+                        "variant": ref["variant"],
+                        "batch": ref["batch"],
+                        "metric": our_metric,
+                        "paper": ref[paper_metric],
+                        "ours": value,
+                        "difference": value - ref[paper_metric],
+                        "status": match["status"].iloc[0] if len(match) else "not run",
+                    }
+                )
     return pd.DataFrame(rows, columns=NUMBER_COLUMNS)
 
 
@@ -156,9 +170,15 @@ def trend(points: pd.DataFrame, claim: str) -> dict:
     rho, critical = spearman(means["x"], means["value"]), critical_rho(len(means))
     per_seed = [spearman(g["x"], g["value"]) for _, g in points.groupby("seed")] if points["seed"].nunique() > 1 else []
     per_seed = [r for r in per_seed if not math.isnan(r)]  # a seed whose measure is constant has none
-    return {"n": len(means), "critical": critical, "rho": rho,
-            "seed_min": min(per_seed, default=math.nan), "seed_max": max(per_seed, default=math.nan),
-            "verdict": verdict(rho, critical, claim), "means": means}
+    return {
+        "n": len(means),
+        "critical": critical,
+        "rho": rho,
+        "seed_min": min(per_seed, default=math.nan),
+        "seed_max": max(per_seed, default=math.nan),
+        "verdict": verdict(rho, critical, claim),
+        "means": means,
+    }
 
 
 COUNTED = {"dead_zeros": "dead units", "other_zeros": "other exact zeros", "genuine": "genuine near-rank loss"}
@@ -178,24 +198,47 @@ def driver(means: pd.DataFrame) -> str:
 # table measure -> the paper's column and how its values print
 TABLE_MEASURES = {"train_loss": ("train_loss", "{:.4f}"), "test_error": ("test_error_pct", "{:.2f}")}
 NUMERIC_TREND_COLUMNS = ["n", "critical", "rho", "seed_min", "seed_max", "paper_n", "paper_rho"]
-TREND_COLUMNS = ["artifact", "dataset", "measure", "claim", "n", "critical", "rho", "seed_min", "seed_max", "verdict",
-                 "paper_n", "paper_rho", "paper_verdict", "driven by", "values"]
+TREND_COLUMNS = [
+    "artifact",
+    "dataset",
+    "measure",
+    "claim",
+    "n",
+    "critical",
+    "rho",
+    "seed_min",
+    "seed_max",
+    "verdict",
+    "paper_n",
+    "paper_rho",
+    "paper_verdict",
+    "driven by",
+    "values",
+]
 
 
 def _row(artifact, dataset, measure, claim, kind, points, number_format, paper_points=None) -> dict:
     ours = trend(points, kind)
-    row = {"artifact": artifact, "dataset": dataset, "measure": measure, "claim": claim,
-           **{key: ours[key] for key in ("n", "critical", "rho", "seed_min", "seed_max", "verdict")},
-           "paper_n": math.nan, "paper_rho": math.nan, "paper_verdict": "n/a: no numbers",
-           "values": ", ".join(f"{key}: {number_format.format(v)}" for key, v in ours["means"]["value"].items())}
+    row = {
+        "artifact": artifact,
+        "dataset": dataset,
+        "measure": measure,
+        "claim": claim,
+        **{key: ours[key] for key in ("n", "critical", "rho", "seed_min", "seed_max", "verdict")},
+        "paper_n": math.nan,
+        "paper_rho": math.nan,
+        "paper_verdict": "n/a: no numbers",
+        "values": ", ".join(f"{key}: {number_format.format(v)}" for key, v in ours["means"]["value"].items()),
+    }
     if paper_points is not None and len(paper_points):
         theirs = trend(paper_points, kind)
         row.update(paper_n=theirs["n"], paper_rho=theirs["rho"], paper_verdict=theirs["verdict"])
     return row
 
 
-def trends(figure_totals: dict[str, pd.DataFrame], table_runs: dict[str, pd.DataFrame],
-           reference: pd.DataFrame | None = None) -> pd.DataFrame:
+def trends(
+    figure_totals: dict[str, pd.DataFrame], table_runs: dict[str, pd.DataFrame], reference: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Per figure and dataset: does near-rank loss grow with batch size?  Per table: do the training
     loss and the test error (the generalization gap itself)?  For a table of switch runs (Table 11),
     the claim is that its test error does not grow with the starting batch size.  The paper's own
@@ -208,40 +251,64 @@ def trends(figure_totals: dict[str, pd.DataFrame], table_runs: dict[str, pd.Data
     for name, totals in figure_totals.items():
         for dataset, group in totals.groupby("dataset", sort=False):
             group = group.sort_values("batch_size", kind="stable")
-            points = pd.DataFrame({"key": group["batch_size"], "x": group["batch_size"], "seed": group["seed"],
-                                   "value": group["count"]})
+            points = pd.DataFrame(
+                {"key": group["batch_size"], "x": group["batch_size"], "seed": group["seed"], "value": group["count"]}
+            )
             row = _row(name, dataset, "near-rank loss", "near-rank loss grows with batch size", GROWS, points, "{:g}")
             means = group.groupby("batch_size")[["count", *COUNTED]].mean().sort_index()
             rows.append(row | {"driven by": driver(means)})
             # side by side: the same claim had the count included the values an SVD never reports
             # (a batch larger than a layer), which grow with batch size by construction
             with_deficit = points.assign(value=group["count"] + group["deficit"])
-            rows.append(_row(name, dataset, "count + structural deficit", "grows with batch size had the count "
-                             "included the structural deficit", GROWS, with_deficit, "{:g}") | {"driven by": ""})
+            rows.append(
+                _row(
+                    name,
+                    dataset,
+                    "count + structural deficit",
+                    "grows with batch size had the count included the structural deficit",
+                    GROWS,
+                    with_deficit,
+                    "{:g}",
+                )
+                | {"driven by": ""}
+            )
     for name, runs in table_runs.items():
         paper = reference[reference["table"] == paper_table(name)]
-        switched = runs["batch"].str.contains("→")
+        switched = runs["switch"].notna()
         if switched.any():  # every row: the switch runs and the baseline, against the starting batch size
-            checks = [("test_error", STAYS, "test error does not grow with the starting batch size "
-                                            "(the switch closes the gap)")]
+            checks = [
+                (
+                    "test_error",
+                    STAYS,
+                    "test error does not grow with the starting batch size (the switch closes the gap)",
+                )
+            ]
         else:
             checks = [(m, GROWS, f"{m.replace('_', ' ')} grows with batch size") for m in TABLE_MEASURES]
             runs, paper = runs[~switched], paper[paper["switch_to"].isna()]
         for measure, kind, claim in checks:
             column, number_format = TABLE_MEASURES[measure]
-            points = pd.DataFrame({"key": runs["batch"], "x": runs["batch_size"], "seed": runs["seed"],
-                                   "value": runs[measure]})
-            paper_points = pd.DataFrame({"key": paper["batch"], "x": paper["batch_size"], "seed": 0,
-                                         "value": paper[column]})
+            points = pd.DataFrame(
+                {"key": runs["batch"], "x": runs["batch_size"], "seed": runs["seed"], "value": runs[measure]}
+            )
+            paper_points = pd.DataFrame(
+                {"key": paper["batch"], "x": paper["batch_size"], "seed": 0, "value": paper[column]}
+            )
             dataset = ", ".join(runs["dataset"].unique())
-            rows.append(_row(name, dataset, measure.replace("_", " "), claim, kind, points, number_format,
-                             paper_points) | {"driven by": ""})
+            rows.append(
+                _row(name, dataset, measure.replace("_", " "), claim, kind, points, number_format, paper_points)
+                | {"driven by": ""}
+            )
     return pd.DataFrame(rows, columns=TREND_COLUMNS)
 
 
-def compare(tables_csv: dict[str, Path], table_summaries: dict[str, list[Path]],
-            figure_counts: dict[str, tuple[Path, float]], reported_loss: dict[str, str],
-            reference: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def compare(
+    tables_csv: dict[str, Path],
+    table_summaries: dict[str, list[Path]],
+    figure_counts: dict[str, tuple[Path, float]],
+    reported_loss: dict[str, str],
+    reference: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every number of the tables beside the paper's, and every trend check (see ``trends``), from the
     files the pipeline wrote: per table its CSV and its runs' summaries, per figure the rankloss.csv
     of its experiment and its threshold (runs that did not finish ok are left out of the trends)."""
@@ -253,7 +320,7 @@ def compare(tables_csv: dict[str, Path], table_summaries: dict[str, list[Path]],
     totals = {}
     for figure, (rankloss, threshold) in figure_counts.items():
         counts = rank.total_counts(pd.read_csv(rankloss), threshold)
-        totals[figure] = counts[counts["status"] == "ok"]
+        totals[figure] = counts[counts["status"] == status.OK]
     return numbers, trends(totals, runs, reference)
 
 
@@ -286,21 +353,31 @@ def read_trends(path: Path) -> pd.DataFrame:
 
 def trends_formatted(claims: pd.DataFrame) -> pd.DataFrame:
     """The trend checks as the comparison shows them: ours and the paper's side by side."""
-    return pd.DataFrame({
-        "Artifact": claims["artifact"], "Dataset": claims["dataset"], "Claim": claims["claim"], "n": claims["n"],
-        f"Critical ρ ({ALPHA:.0%})": claims["critical"].map(lambda c: "n/a" if math.isnan(c) else f"{c:.3f}"),
-        "Our ρ": claims["rho"].map(_rho),
-        "Seed range": [f"{_rho(lo)} to {_rho(hi)}" if not math.isnan(lo) else ""
-                       for lo, hi in zip(claims["seed_min"], claims["seed_max"])],
-        "Verdict": claims["verdict"],
-        "Paper n": claims["paper_n"].map(lambda n: "" if math.isnan(n) else f"{n:.0f}"),
-        "Paper ρ": claims["paper_rho"].map(_rho), "Paper verdict": claims["paper_verdict"],
-        "Driven by": claims["driven by"], "Our values": claims["values"],
-    })
+    return pd.DataFrame(
+        {
+            "Artifact": claims["artifact"],
+            "Dataset": claims["dataset"],
+            "Claim": claims["claim"],
+            "n": claims["n"],
+            f"Critical ρ ({ALPHA:.0%})": claims["critical"].map(lambda c: "n/a" if math.isnan(c) else f"{c:.3f}"),
+            "Our ρ": claims["rho"].map(_rho),
+            "Seed range": [
+                f"{_rho(lo)} to {_rho(hi)}" if not math.isnan(lo) else ""
+                for lo, hi in zip(claims["seed_min"], claims["seed_max"])
+            ],
+            "Verdict": claims["verdict"],
+            "Paper n": claims["paper_n"].map(lambda n: "" if math.isnan(n) else f"{n:.0f}"),
+            "Paper ρ": claims["paper_rho"].map(_rho),
+            "Paper verdict": claims["paper_verdict"],
+            "Driven by": claims["driven by"],
+            "Our values": claims["values"],
+        }
+    )
 
 
-def write(numbers: pd.DataFrame, claims: pd.DataFrame, csv: Path, trends_csv: Path, md: Path,
-          reported_loss: dict[str, str]) -> None:
+def write(
+    numbers: pd.DataFrame, claims: pd.DataFrame, csv: Path, trends_csv: Path, md: Path, reported_loss: dict[str, str]
+) -> None:
     numbers.to_csv(csv, index=False)
     claims.to_csv(trends_csv, index=False)
     ours, theirs = claims["verdict"].value_counts(), claims["paper_verdict"].value_counts()
@@ -317,18 +394,23 @@ def write(numbers: pd.DataFrame, claims: pd.DataFrame, csv: Path, trends_csv: Pa
         criterion(),
         "",
         f"{ours.get('agrees', 0)} of {len(claims)} checks agree with the paper's claims"
-        + (f" ({tally})" if tally else "") + "; the paper's own numbers agree in "
+        + (f" ({tally})" if tally else "")
+        + "; the paper's own numbers agree in "
         f"{theirs.get('agrees', 0)} of the {paper_checks} checks they allow.",
         "",
-        trends_formatted(claims).to_markdown(index=False, disable_numparse=True) if len(claims)
+        trends_formatted(claims).to_markdown(index=False, disable_numparse=True)
+        if len(claims)
         else "(no tables or figures in this config)",
         "",
         "## Every number of the paper's tables",
         "",
     ]
     if len(numbers):
-        shown = numbers.assign(paper=numbers["paper"].map("{:g}".format), ours=numbers["ours"].map("{:.4g}".format),
-                               difference=numbers["difference"].map("{:+.4g}".format))
+        shown = numbers.assign(
+            paper=numbers["paper"].map("{:g}".format),
+            ours=numbers["ours"].map("{:.4g}".format),
+            difference=numbers["difference"].map("{:+.4g}".format),
+        )
         text.append(shown.to_markdown(index=False, disable_numparse=True))
     else:
         text.append("No table of this config is named after one of the paper's (table1 ... table11, or tableN_...).")
@@ -353,28 +435,43 @@ def compare_appendix(ours: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFram
     ours = ours.drop_duplicates(["distribution", "m", "n"])  # two appendix tables may share a distribution
     both = reference.merge(ours, on=["distribution", "m", "n"])
     ours_mean = both["sigma_min_mean"]
-    return pd.DataFrame({
-        "table": both["table"], "distribution": both["distribution"], "m": both["m"], "n": both["n"],
-        "paper": both["expected_sigma_min"], "ours": ours_mean,
-        "ours_se": both["sigma_min_std"] / np.sqrt(both["repetitions"]), "repetitions": both["repetitions"],
-        "diff": ours_mean - both["expected_sigma_min"],
-        "diff_pct": 100 * (ours_mean - both["expected_sigma_min"]) / both["expected_sigma_min"],
-        "edge": both["edge"],  # Proposition 1's lower edge s(sqrt(m) - sqrt(n)): where theory puts sigma_min
-        "square": both["m"] == both["n"], "paper_repeats": both["repeats"],
-    })
+    return pd.DataFrame(
+        {
+            "table": both["table"],
+            "distribution": both["distribution"],
+            "m": both["m"],
+            "n": both["n"],
+            "paper": both["expected_sigma_min"],
+            "ours": ours_mean,
+            "ours_se": both["sigma_min_std"] / np.sqrt(both["repetitions"]),
+            "repetitions": both["repetitions"],
+            "diff": ours_mean - both["expected_sigma_min"],
+            "diff_pct": 100 * (ours_mean - both["expected_sigma_min"]) / both["expected_sigma_min"],
+            "edge": both["edge"],  # Proposition 1's lower edge s(sqrt(m) - sqrt(n)): where theory puts sigma_min
+            "square": both["m"] == both["n"],
+            "paper_repeats": both["repeats"],
+        }
+    )
 
 
 def appendix_formatted(comparison: pd.DataFrame) -> pd.DataFrame:
     """The appendix comparison as its report shows it: 4 decimals, and why a row is set apart."""
-    notes = [f"paper repeats Table {r}" if r else ("square" if square else "")
-             for r, square in zip(comparison["paper_repeats"], comparison["square"])]
-    return pd.DataFrame({
-        "Table": comparison["table"], "Matrix size": size_labels(comparison),
-        "Paper": comparison["paper"].map("{:.4f}".format),
-        "Ours ± SE": [f"{o:.4f} ± {se:.4f}" for o, se in zip(comparison["ours"], comparison["ours_se"])],
-        "Diff": comparison["diff"].map("{:+.4f}".format), "Diff %": comparison["diff_pct"].map("{:+.2f}".format),
-        "s(√m − √n)": comparison["edge"].map("{:.4f}".format), "Note": notes,
-    })
+    notes = [
+        f"paper repeats Table {r}" if r else ("square" if square else "")
+        for r, square in zip(comparison["paper_repeats"], comparison["square"])
+    ]
+    return pd.DataFrame(
+        {
+            "Table": comparison["table"],
+            "Matrix size": size_labels(comparison),
+            "Paper": comparison["paper"].map("{:.4f}".format),
+            "Ours ± SE": [f"{o:.4f} ± {se:.4f}" for o, se in zip(comparison["ours"], comparison["ours_se"])],
+            "Diff": comparison["diff"].map("{:+.4f}".format),
+            "Diff %": comparison["diff_pct"].map("{:+.2f}".format),
+            "s(√m − √n)": comparison["edge"].map("{:.4f}".format),
+            "Note": notes,
+        }
+    )
 
 
 def appendix_notes(comparison: pd.DataFrame, reference_rows: int) -> str:
@@ -384,24 +481,36 @@ def appendix_notes(comparison: pd.DataFrame, reference_rows: int) -> str:
     measured = comparison[~comparison["square"] & (comparison["paper_repeats"] == "")]
     if len(measured):
         worst = measured.loc[measured["diff_pct"].abs().idxmax()]
-        lines.append(f"Non-square sizes: max |diff| {abs(worst['diff_pct']):.2f}% "
-                     f"(Table {worst['table']}, {size_label(worst['m'], worst['n'])}); "
-                     f"{(measured['diff'].abs() <= 2 * measured['ours_se']).sum()} of {len(measured)} within 2 SE.")
+        lines.append(
+            f"Non-square sizes: max |diff| {abs(worst['diff_pct']):.2f}% "
+            f"(Table {worst['table']}, {size_label(worst['m'], worst['n'])}); "
+            f"{(measured['diff'].abs() <= 2 * measured['ours_se']).sum()} of {len(measured)} within 2 SE."
+        )
     far = measured[measured["diff_pct"].abs() > 3]
     if len(far):
         # for large m and n, sigma_min concentrates just above Proposition 1's edge: which side is off?
-        lines.append("More than 3% apart: " + "; ".join(
-            f"Table {r.table}, {size_label(r.m, r.n)}: the paper is {100 * (r.paper / r.edge - 1):+.1f}% from "
-            f"s(√m − √n) = {r.edge:.4f}, ours {100 * (r.ours / r.edge - 1):+.1f}%" for r in far.itertuples()) + ".")
+        lines.append(
+            "More than 3% apart: "
+            + "; ".join(
+                f"Table {r.table}, {size_label(r.m, r.n)}: the paper is {100 * (r.paper / r.edge - 1):+.1f}% from "
+                f"s(√m − √n) = {r.edge:.4f}, ours {100 * (r.ours / r.edge - 1):+.1f}%"
+                for r in far.itertuples()
+            )
+            + "."
+        )
     square = comparison[comparison["square"]]
     if len(square):
-        lines.append(f"Square sizes (σmin ≈ s/√m, with a spread as large as its mean: sampling noise dominates): "
-                     f"|diff| {square['diff_pct'].abs().min():.1f}% to {square['diff_pct'].abs().max():.1f}%.")
+        lines.append(
+            f"Square sizes (σmin ≈ s/√m, with a spread as large as its mean: sampling noise dominates): "
+            f"|diff| {square['diff_pct'].abs().min():.1f}% to {square['diff_pct'].abs().max():.1f}%."
+        )
     repeated = comparison[comparison["paper_repeats"] != ""]
     if len(repeated):
-        lines.append(f"{len(repeated)} rows are marked 'paper repeats': the paper prints the same number as another "
-                     f"of its tables for that size (a copy, not a measurement of this distribution); they are "
-                     f"left out of the summary above.")
+        lines.append(
+            f"{len(repeated)} rows are marked 'paper repeats': the paper prints the same number as another "
+            f"of its tables for that size (a copy, not a measurement of this distribution); they are "
+            f"left out of the summary above."
+        )
     if reference_rows > len(comparison):
         lines.append(f"{reference_rows - len(comparison)} of the paper's sizes are not in this config.")
     return "\n\n".join(lines)

@@ -15,12 +15,15 @@ def git_state(repo: Path, exclude: Path | None = None) -> dict:
     """The commit of the checkout holding ``repo`` and whether it had uncommitted changes to tracked
     files (both None outside git, or without git), leaving out changes under ``exclude`` (a
     publication's own folder, which publishing itself rewrites)."""
+
     def git(*args):
         return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
 
     skipped = [f":(exclude){os.path.relpath(Path(exclude).resolve(), Path(repo).resolve())}"] if exclude else []
     try:
-        return {"commit": git("rev-parse", "HEAD"),
-                "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", *skipped))}
+        return {
+            "commit": git("rev-parse", "HEAD"),
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", *skipped)),
+        }
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": None}

@@ -32,8 +32,11 @@ ANALYSIS_LIBRARIES = ("snakemake", "torch", "numpy", "pandas", "tensorly", "matp
 def cpu_model() -> str:
     """This machine's processor as /proc/cpuinfo names it, with the number of cores."""
     try:
-        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                 if line.startswith("model name")]
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ]
     except OSError:
         names = []
     return f"{names[0] if names else platform.processor() or 'unknown'} ({os.cpu_count()} cores)"
@@ -44,13 +47,19 @@ def stage_times(benchmarks: dict[str, list[Path]]) -> pd.DataFrame:
     rows = []
     for stage, paths in benchmarks.items():
         seconds = [float(pd.read_csv(p, sep="\t")["s"].iloc[0]) for p in paths]
-        rows.append({"stage": stage, "jobs": len(seconds), "total_s": sum(seconds),
-                     "longest_s": max(seconds, default=math.nan)})
+        rows.append(
+            {"stage": stage, "jobs": len(seconds), "total_s": sum(seconds), "longest_s": max(seconds, default=math.nan)}
+        )
     return pd.DataFrame(rows, columns=["stage", "jobs", "total_s", "longest_s"])
 
 
-def provenance(summaries: list[dict], summary_paths: list[Path], benchmarks: dict[str, list[Path]],
-               repo: Path, published: Path | None = None) -> dict:
+def provenance(
+    summaries: list[dict],
+    summary_paths: list[Path],
+    benchmarks: dict[str, list[Path]],
+    repo: Path,
+    published: Path | None = None,
+) -> dict:
     """Where, when and with what the published numbers were made."""
     written = [datetime.datetime.fromtimestamp(Path(p).stat().st_mtime, datetime.timezone.utc) for p in summary_paths]
     hosts = sorted({s["host"] for s in summaries})
@@ -66,7 +75,11 @@ def provenance(summaries: list[dict], summary_paths: list[Path], benchmarks: dic
             "library_versions": sorted({json.dumps(s["versions"], sort_keys=True) for s in summaries}),
             "wall_seconds_total": sum(s["wall_seconds"] for s in summaries),
         },
-        "publishing_host": {"host": platform.node(), "cpu": cpu_model(), "same_as_training": hosts == [platform.node()]},
+        "publishing_host": {
+            "host": platform.node(),
+            "cpu": cpu_model(),
+            "same_as_training": hosts == [platform.node()],
+        },
         "analysis_library_versions": {name: _version(name) for name in ANALYSIS_LIBRARIES},
         "stages": stage_times(benchmarks).to_dict("records"),
     }
@@ -84,9 +97,12 @@ def table_summary(table: str, figures: list[str], numbers: pd.DataFrame, trends:
     paper claims (ours and the paper's own), with the count's from ``figures``, those of its experiment."""
     spec = config["tables"][table]
     errors = numbers[(numbers["artifact"] == table) & (numbers["metric"] == "test_error")]
-    row = {"table": table, "experiment": spec["experiment"],
-           "mean |Δ test error| (pp)": errors["difference"].abs().mean(),
-           "max |Δ test error| (pp)": errors["difference"].abs().max()}
+    row = {
+        "table": table,
+        "experiment": spec["experiment"],
+        "mean |Δ test error| (pp)": errors["difference"].abs().mean(),
+        "max |Δ test error| (pp)": errors["difference"].abs().max(),
+    }
     for measure in ("test error", "train loss"):
         row[measure] = _verdicts(trends[(trends["artifact"] == table) & (trends["measure"] == measure)])
     for measure in ("near-rank loss", "count + structural deficit"):
@@ -115,9 +131,16 @@ def loss_evidence(ours: dict[str, pd.DataFrame], reference: pd.DataFrame) -> pd.
         for _, run in table[table["batch"].astype(str).isin(refs.index)].iterrows():
             ref = refs.loc[str(run["batch"])]
             for split in tables.SPLITS:
-                rows.append({"table": name, "batch": str(run["batch"]), "split": split, "paper": ref[f"{split}_loss"],
-                             **{kind: run[f"{split}_{kind}"] for kind in tables.REPORTED_LOSS},
-                             "comparable fit": abs(run["train_error"] - ref["train_error_pct"]) <= 1})
+                rows.append(
+                    {
+                        "table": name,
+                        "batch": str(run["batch"]),
+                        "split": split,
+                        "paper": ref[f"{split}_loss"],
+                        **{kind: run[f"{split}_{kind}"] for kind in tables.REPORTED_LOSS},
+                        "comparable fit": abs(run["train_error"] - ref["train_error_pct"]) <= 1,
+                    }
+                )
     return pd.DataFrame(rows, columns=["table", "batch", "split", "paper", *tables.REPORTED_LOSS, "comparable fit"])
 
 
@@ -126,9 +149,17 @@ def loss_summary(evidence: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for split, group in evidence.groupby("split", sort=False):
         for runs, subset in (("all", group), ("comparable fits", group[group["comparable fit"]])):
-            rows.append({"split": split, "runs": runs, "n": len(subset),
-                         **{f"mean |Δ| {kind}": (subset[kind] - subset["paper"]).abs().mean()
-                            for kind in tables.REPORTED_LOSS}})
+            rows.append(
+                {
+                    "split": split,
+                    "runs": runs,
+                    "n": len(subset),
+                    **{
+                        f"mean |Δ| {kind}": (subset[kind] - subset["paper"]).abs().mean()
+                        for kind in tables.REPORTED_LOSS
+                    },
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -137,8 +168,9 @@ def side_by_side(numbers: pd.DataFrame, table: str) -> pd.DataFrame:
     rows = numbers[(numbers["artifact"] == table) & numbers["ours"].notna()]  # an alternative runs only some batches
     if rows.empty:
         return rows
-    wide = rows.pivot_table(index="batch", columns="metric", values=["paper", "ours", "difference"], aggfunc="first",
-                            sort=False)
+    wide = rows.pivot_table(
+        index="batch", columns="metric", values=["paper", "ours", "difference"], aggfunc="first", sort=False
+    )
     shown = pd.DataFrame({"batch": wide.index})
     for metric in rows["metric"].unique():
         digits = 2 if metric.endswith("error") else 4
@@ -152,6 +184,7 @@ def side_by_side(numbers: pd.DataFrame, table: str) -> pd.DataFrame:
 def figure_pairs(specs: dict[str, dict]) -> list[tuple[str | None, str | None]]:
     """Figures in rows: each figure against batch size with the components figure of the same
     experiment and threshold; figures of other kinds (against epoch) and unpaired ones on their own."""
+
     def key(name):
         return specs[name]["experiment"], specs[name]["threshold"]
 
@@ -166,8 +199,12 @@ def figure_pairs(specs: dict[str, dict]) -> list[tuple[str | None, str | None]]:
 
 
 def _figure_rows(specs: dict[str, dict]) -> list[str]:
-    lines = ["Each figure against batch size (left) beside what its count is made of (right).", "",
-             "| figure | components |", "|---|---|"]
+    lines = [
+        "Each figure against batch size (left) beside what its count is made of (right).",
+        "",
+        "| figure | components |",
+        "|---|---|",
+    ]
     for left, right in figure_pairs(specs):
         cells = [f"![{name}](figures/{name}.png)" if name else "" for name in (left, right)]
         lines.append(f"| {cells[0]} | {cells[1]} |")
@@ -176,18 +213,24 @@ def _figure_rows(specs: dict[str, dict]) -> list[str]:
 
 def _provenance_lines(prov: dict) -> list[str]:
     stages = pd.DataFrame(prov["stages"])
-    return [f"- published at commit `{prov['git']['commit']}`" + (" (with uncommitted changes)" if prov["git"]["dirty"] else ""),
-            f"- trained at commit {', '.join(map(_commit, prov['training']['commits']))}",
-            f"- runs finished between {prov['runs_finished'][0]} and {prov['runs_finished'][1]}; published "
-            f"{prov['published']}",
-            f"- trained on {', '.join(prov['training']['hosts'])}: {', '.join(prov['training']['devices'])}, "
-            f"{'/'.join(map(str, prov['training']['threads_per_run']))} thread(s) per run"
-            + (f"; processor {prov['publishing_host']['cpu']}" if prov["publishing_host"]["same_as_training"] else ""),
-            f"- training libraries: {'; '.join(prov['training']['library_versions'])}",
-            f"- analysis libraries: {json.dumps(prov['analysis_library_versions'])}",
-            "- the exact config: `config.yaml`; all of this as JSON: `provenance.json`", "",
-            "Wall time per stage (Snakemake's benchmark files; jobs ran side by side, so stages overlap):", "",
-            stages.to_markdown(index=False, floatfmt=".1f") if len(stages) else "(no benchmark files)", ""]
+    return [
+        f"- published at commit `{prov['git']['commit']}`"
+        + (" (with uncommitted changes)" if prov["git"]["dirty"] else ""),
+        f"- trained at commit {', '.join(map(_commit, prov['training']['commits']))}",
+        f"- runs finished between {prov['runs_finished'][0]} and {prov['runs_finished'][1]}; published "
+        f"{prov['published']}",
+        f"- trained on {', '.join(prov['training']['hosts'])}: {', '.join(prov['training']['devices'])}, "
+        f"{'/'.join(map(str, prov['training']['threads_per_run']))} thread(s) per run"
+        + (f"; processor {prov['publishing_host']['cpu']}" if prov["publishing_host"]["same_as_training"] else ""),
+        f"- training libraries: {'; '.join(prov['training']['library_versions'])}",
+        f"- analysis libraries: {json.dumps(prov['analysis_library_versions'])}",
+        "- the exact config: `config.yaml`; all of this as JSON: `provenance.json`",
+        "",
+        "Wall time per stage (Snakemake's benchmark files; jobs ran side by side, so stages overlap):",
+        "",
+        stages.to_markdown(index=False, floatfmt=".1f") if len(stages) else "(no benchmark files)",
+        "",
+    ]
 
 
 def _demoted(markdown: str) -> list[str]:
@@ -210,25 +253,45 @@ def _commit(state: str) -> str:
 def loss_section(evidence: pd.DataFrame) -> list[str]:
     if evidence.empty:
         return []
-    return ["## Which loss the paper prints", "",
-            "Mean absolute difference between the paper's loss and each kind of ours, per split, over every "
-            "run the paper has a number for and over those whose training error is within 1 point of the "
-            "paper's (comparable fits); per run in `loss_evidence.csv`. `reported_loss` chooses what the "
-            "tables show.", "", loss_summary(evidence).to_markdown(index=False, floatfmt=".4f"), ""]
+    return [
+        "## Which loss the paper prints",
+        "",
+        "Mean absolute difference between the paper's loss and each kind of ours, per split, over every "
+        "run the paper has a number for and over those whose training error is within 1 point of the "
+        "paper's (comparable fits); per run in `loss_evidence.csv`. `reported_loss` chooses what the "
+        "tables show.",
+        "",
+        loss_summary(evidence).to_markdown(index=False, floatfmt=".4f"),
+        "",
+    ]
 
 
-def table_readme(table: str, figures: list[str], config: dict, numbers: pd.DataFrame, trends: pd.DataFrame, evidence: pd.DataFrame,
-                 prov: dict, command: str) -> str:
+def table_readme(
+    table: str,
+    figures: list[str],
+    config: dict,
+    numbers: pd.DataFrame,
+    trends: pd.DataFrame,
+    evidence: pd.DataFrame,
+    prov: dict,
+    command: str,
+) -> str:
     """A table's README: how far from the paper, every number, the trends, the figures, the provenance."""
     summary = pd.DataFrame([table_summary(table, figures, numbers, trends, config)])
-    lines = [f"# {config['tables'][table].get('caption', table)}", "",
-             f"Part of [the reproduction](../README.md). Regenerated by `{command}`. Every table and figure here "
-             "is what the pipeline wrote under `results/`; the paper's numbers are its own "
-             "(`workflow/rankgap/reference_paper_tables.csv`).",
-             f"Losses shown: {tables.describe_loss(config['reported_loss'])}.", "",
-             summary.to_markdown(index=False, floatfmt=".2f"), "",
-             "A trend agrees when Spearman's ρ between batch size and the measure reaches the one-sided 5% "
-             "critical value for its number of batch sizes (see `paper_comparison.md`).", ""]
+    lines = [
+        f"# {config['tables'][table].get('caption', table)}",
+        "",
+        f"Part of [the reproduction](../README.md). Regenerated by `{command}`. Every table and figure here "
+        "is what the pipeline wrote under `results/`; the paper's numbers are its own "
+        "(`workflow/rankgap/reference_paper_tables.csv`).",
+        f"Losses shown: {tables.describe_loss(config['reported_loss'])}.",
+        "",
+        summary.to_markdown(index=False, floatfmt=".2f"),
+        "",
+        "A trend agrees when Spearman's ρ between batch size and the measure reaches the one-sided 5% "
+        "critical value for its number of batch sizes (see `paper_comparison.md`).",
+        "",
+    ]
     shown = side_by_side(numbers, table)
     if len(shown):
         lines += ["## Every number beside the paper's", "", shown.to_markdown(index=False), ""]
@@ -239,9 +302,19 @@ def table_readme(table: str, figures: list[str], config: dict, numbers: pd.DataF
     return "\n".join(lines + ["## Provenance", ""] + _provenance_lines(prov))
 
 
-def publish_table(folder: Path, table: str, config: dict, table_files: dict[str, Path], figures: dict[str, Path],
-                  summaries: list[Path], figure_counts: dict[str, tuple[Path, float]], reference: Path,
-                  benchmarks: dict[str, list[Path]], repo: Path, command: str) -> None:
+def publish_table(
+    folder: Path,
+    table: str,
+    config: dict,
+    table_files: dict[str, Path],
+    figures: dict[str, Path],
+    summaries: list[Path],
+    figure_counts: dict[str, tuple[Path, float]],
+    reference: Path,
+    benchmarks: dict[str, list[Path]],
+    repo: Path,
+    command: str,
+) -> None:
     """Write one table's folder (``<publish.folder>/<table>``), replacing what was there: its table,
     figures (``figures``: the PNGs of its experiment's figures by name, as the rule selects them),
     comparison with the paper, config, provenance and README."""
@@ -253,18 +326,30 @@ def publish_table(folder: Path, table: str, config: dict, table_files: dict[str,
     for name, path in figures.items():
         shutil.copyfile(path, folder / "figures" / f"{name}.png")
     ref = paper.reference_tables(reference)
-    numbers, trends = paper.compare({table: table_files["csv"]}, {table: summaries}, figure_counts,
-                                    config["reported_loss"], ref)
-    paper.write(numbers, trends, folder / "paper_comparison.csv", folder / "paper_comparison_trends.csv",
-                folder / "paper_comparison.md", config["reported_loss"])
-    prov = provenance([json.loads(Path(p).read_text()) for p in summaries], summaries, benchmarks, repo,
-                      published=folder.parent)
+    numbers, trends = paper.compare(
+        {table: table_files["csv"]}, {table: summaries}, figure_counts, config["reported_loss"], ref
+    )
+    paper.write(
+        numbers,
+        trends,
+        folder / "paper_comparison.csv",
+        folder / "paper_comparison_trends.csv",
+        folder / "paper_comparison.md",
+        config["reported_loss"],
+    )
+    prov = provenance(
+        [json.loads(Path(p).read_text()) for p in summaries], summaries, benchmarks, repo, published=folder.parent
+    )
     (folder / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n")
     (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     evidence = loss_evidence({table: pd.read_csv(table_files["csv"])}, ref)
     evidence.to_csv(folder / "loss_evidence.csv", index=False)
-    pd.DataFrame([table_summary(table, list(figures), numbers, trends, config)]).to_csv(folder / "summary.csv", index=False)
-    (folder / "README.md").write_text(table_readme(table, list(figures), config, numbers, trends, evidence, prov, command))
+    pd.DataFrame([table_summary(table, list(figures), numbers, trends, config)]).to_csv(
+        folder / "summary.csv", index=False
+    )
+    (folder / "README.md").write_text(
+        table_readme(table, list(figures), config, numbers, trends, evidence, prov, command)
+    )
 
 
 def write_index(folder: Path, config: dict, notes: str, command: str, table_command: str) -> None:
@@ -273,11 +358,15 @@ def write_index(folder: Path, config: dict, notes: str, command: str, table_comm
     and which tables are still to publish."""
     folder = Path(folder)
     published = [t for t in config["tables"] if (folder / t / "summary.csv").exists()]
-    lines = [f"# Reproduction: {config['publish'].get('title', folder.name)}", "",
-             f"Regenerated from a clean clone by `{command}`; one table by `{table_command}`. Each table has a "
-             "folder with every number beside the paper's, the trends, its figures and the provenance of its runs "
-             "(tables published in different sessions may come from different commits: each folder says which).",
-             f"Losses shown: {tables.describe_loss(config['reported_loss'])}.", ""]
+    lines = [
+        f"# Reproduction: {config['publish'].get('title', folder.name)}",
+        "",
+        f"Regenerated from a clean clone by `{command}`; one table by `{table_command}`. Each table has a "
+        "folder with every number beside the paper's, the trends, its figures and the provenance of its runs "
+        "(tables published in different sessions may come from different commits: each folder says which).",
+        f"Losses shown: {tables.describe_loss(config['reported_loss'])}.",
+        "",
+    ]
     if notes:
         lines += [*_demoted(notes), ""]
     if published:
@@ -285,11 +374,23 @@ def write_index(folder: Path, config: dict, notes: str, command: str, table_comm
         for table in published:
             row = pd.read_csv(folder / table / "summary.csv", keep_default_na=False).iloc[0].to_dict()
             prov = json.loads((folder / table / "provenance.json").read_text())
-            rows.append({**row, "table": f"[{table}]({table}/README.md)",
-                         "commit": (prov["git"]["commit"] or "")[:10], "published": prov["published"][:10]})
-        lines += ["## Per table", "", pd.DataFrame(rows).to_markdown(index=False, floatfmt=".2f"), "",
-                  "A trend agrees when Spearman's ρ between batch size and the measure reaches the one-sided 5% "
-                  "critical value for its number of batch sizes (see each table's `paper_comparison.md`).", ""]
+            rows.append(
+                {
+                    **row,
+                    "table": f"[{table}]({table}/README.md)",
+                    "commit": (prov["git"]["commit"] or "")[:10],
+                    "published": prov["published"][:10],
+                }
+            )
+        lines += [
+            "## Per table",
+            "",
+            pd.DataFrame(rows).to_markdown(index=False, floatfmt=".2f"),
+            "",
+            "A trend agrees when Spearman's ρ between batch size and the measure reaches the one-sided 5% "
+            "critical value for its number of batch sizes (see each table's `paper_comparison.md`).",
+            "",
+        ]
         evidence = pd.concat([pd.read_csv(folder / t / "loss_evidence.csv") for t in published])
         # a run two tables share with the same number of the paper (Table 11's baseline is Table 5's) counts once
         evidence = evidence.drop_duplicates(subset=["split", "paper", *tables.REPORTED_LOSS])

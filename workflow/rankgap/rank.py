@@ -38,8 +38,24 @@ BLOCK_ELEMENTS = 1 << 21
 CHECK_ELEMENTS = 1 << 24  # values per chunk of the NaN/Inf check (finite())
 
 
-MODE_COLUMNS = ["layer", "depth", "mode", "dim", "rest", "values", "deficit", "zero_rows", "zero_cols", "dead_zeros",
-                "dead_units", "tolerance", "sigma_max", "sigma_min", "condition", "effective_rank"]
+MODE_COLUMNS = [
+    "layer",
+    "depth",
+    "mode",
+    "dim",
+    "rest",
+    "values",
+    "deficit",
+    "zero_rows",
+    "zero_cols",
+    "dead_zeros",
+    "dead_units",
+    "tolerance",
+    "sigma_max",
+    "sigma_min",
+    "condition",
+    "effective_rank",
+]
 COMPONENTS = ["deficit", "dead_zeros", "other_zeros", "genuine"]
 
 
@@ -153,8 +169,10 @@ def read_layers(path: Path, dtype: torch.dtype = torch.float64):
             if SAFETENSORS_DTYPES.get(entry["dtype"]) != dtype:
                 raise DumpError(f"{path}: layer {name} is {entry['dtype']}, expected {dtype} (re-run the dump)")
             if len(entry["shape"]) not in MODES:
-                raise DumpError(f"{path}: layer {name} has {len(entry['shape'])} dimensions; "
-                                "only 2 (dense) or 4 (conv) are analysed")
+                raise DumpError(
+                    f"{path}: layer {name} has {len(entry['shape'])} dimensions; "
+                    "only 2 (dense) or 4 (conv) are analysed"
+                )
             begin, end = entry["data_offsets"]
             x = torch.empty(entry["shape"], dtype=dtype)
             f.seek(8 + header_size + begin)
@@ -186,33 +204,45 @@ def analyse_layers(layers, device: torch.device | str = "cpu", dtype: torch.dtyp
             zero_rows, zero_cols = zero_lines(x, mode)
             sigma = singular_values(x, mode, (zero_rows, zero_cols)).cpu().numpy()
             dim, rest = mode_shape(x, mode)
-            spectra.append(pd.DataFrame({"layer": name, "depth": depth, "mode": mode_name,
-                                         "index": np.arange(len(sigma)), "sigma": sigma}))
-            modes.append({
-                "layer": name, "depth": depth, "mode": mode_name, "dim": dim, "rest": rest,
-                "values": len(sigma),
-                # values an SVD of the wide unfolding never reports (e.g. batch > units)
-                "deficit": max(0, dim - rest),
-                # all-zero rows / columns of the unfolding, e.g. units never active on the probe batch
-                "zero_rows": int(zero_rows.sum()), "zero_cols": int(zero_cols.sum()),
-                # exact zeros those lines force: the rank can be at most the smaller of what is left
-                "dead_zeros": len(sigma) - min(dim - int(zero_rows.sum()), rest - int(zero_cols.sum())),
-                # the fraction of units never active on the probe batch (batch mode: columns are units)
-                "dead_units": float(zero_cols.sum()) / rest if mode == 0 else float("nan"),
-                # the usual rank tolerance: values below it are zeros to working precision
-                "tolerance": max(dim, rest) * torch.finfo(dtype).eps * float(sigma[0]),
-                "sigma_max": float(sigma[0]), "sigma_min": float(sigma[-1]),
-                "condition": float(sigma[0] / sigma[-1]) if sigma[-1] > 0 else float("inf"),
-                "effective_rank": effective_rank(sigma),
-            })
+            spectra.append(
+                pd.DataFrame(
+                    {"layer": name, "depth": depth, "mode": mode_name, "index": np.arange(len(sigma)), "sigma": sigma}
+                )
+            )
+            modes.append(
+                {
+                    "layer": name,
+                    "depth": depth,
+                    "mode": mode_name,
+                    "dim": dim,
+                    "rest": rest,
+                    "values": len(sigma),
+                    # values an SVD of the wide unfolding never reports (e.g. batch > units)
+                    "deficit": max(0, dim - rest),
+                    # all-zero rows / columns of the unfolding, e.g. units never active on the probe batch
+                    "zero_rows": int(zero_rows.sum()),
+                    "zero_cols": int(zero_cols.sum()),
+                    # exact zeros those lines force: the rank can be at most the smaller of what is left
+                    "dead_zeros": len(sigma) - min(dim - int(zero_rows.sum()), rest - int(zero_cols.sum())),
+                    # the fraction of units never active on the probe batch (batch mode: columns are units)
+                    "dead_units": float(zero_cols.sum()) / rest if mode == 0 else float("nan"),
+                    # the usual rank tolerance: values below it are zeros to working precision
+                    "tolerance": max(dim, rest) * torch.finfo(dtype).eps * float(sigma[0]),
+                    "sigma_max": float(sigma[0]),
+                    "sigma_min": float(sigma[-1]),
+                    "condition": float(sigma[0] / sigma[-1]) if sigma[-1] > 0 else float("inf"),
+                    "effective_rank": effective_rank(sigma),
+                }
+            )
         del x
     if not spectra:  # a diverged run's dump has no layers
         return pd.DataFrame(columns=["layer", "depth", "mode", "index", "sigma"]), pd.DataFrame(columns=MODE_COLUMNS)
     return pd.concat(spectra, ignore_index=True), pd.DataFrame(modes, columns=MODE_COLUMNS)
 
 
-def run_counts(spectra: pd.DataFrame, modes: pd.DataFrame, thresholds: list[float],
-               relative: bool = False) -> pd.DataFrame:
+def run_counts(
+    spectra: pd.DataFrame, modes: pd.DataFrame, thresholds: list[float], relative: bool = False
+) -> pd.DataFrame:
     """Per layer, mode and threshold: the paper-style count and what it is made of.
 
     ``count`` is the number of reported singular values <= t (t * sigma_max if ``relative``), as the
@@ -231,16 +261,39 @@ def run_counts(spectra: pd.DataFrame, modes: pd.DataFrame, thresholds: list[floa
     rows = []
     for threshold in thresholds:
         limit = threshold * merged["sigma_max"] if relative else threshold
-        flags = pd.DataFrame({"count": merged["sigma"] <= limit,
-                              "zeros": merged["sigma"] <= np.minimum(merged["tolerance"], limit)})
+        flags = pd.DataFrame(
+            {"count": merged["sigma"] <= limit, "zeros": merged["sigma"] <= np.minimum(merged["tolerance"], limit)}
+        )
         counts = flags.groupby([merged[k] for k in keys], sort=False).sum().reset_index()
         rows.append(counts.assign(threshold=threshold))
     counts = pd.concat(rows, ignore_index=True).merge(
-        modes[keys + ["values", "deficit", "dead_zeros", "dead_units"]], on=keys, how="left")
+        modes[keys + ["values", "deficit", "dead_zeros", "dead_units"]], on=keys, how="left"
+    )
     counts["dead_zeros"] = np.minimum(counts["dead_zeros"], counts["zeros"])  # exact zeros, unless t < 0
     counts["other_zeros"] = counts["zeros"] - counts["dead_zeros"]
     counts["genuine"] = counts["count"] - counts["zeros"]
     return counts[columns]
+
+
+RANKLOSS_KEYS = ["experiment", "dataset", "batch_size", "seed", "epoch", "status"]  # rankloss.csv's first columns
+
+
+def experiment_counts(
+    probes: list[dict], spectra: list, modes: list, summaries: list, thresholds: list[float], relative: bool = False
+) -> pd.DataFrame:
+    """The counts of every probe of an experiment (rankloss.csv): ``run_counts`` of each probe's
+    spectra and modes, beside its wildcards (``probes``) and its run's status (``summaries``: the
+    runs' summary files, one per probe, in the same order).  A run that did not finish has no
+    spectra: one row of NaN keeps its status visible."""
+    tables = []
+    for probe, spectra_csv, modes_csv, summary in zip(probes, spectra, modes, summaries, strict=True):
+        status = json.loads(Path(summary).read_text())["status"]
+        counts = run_counts(pd.read_csv(spectra_csv), pd.read_csv(modes_csv), thresholds, relative)
+        if counts.empty:
+            counts = pd.DataFrame([dict.fromkeys(counts.columns, float("nan"))])
+        tables.append(counts.assign(**probe, status=status))
+    table = pd.concat(tables, ignore_index=True)
+    return table[RANKLOSS_KEYS + [c for c in table.columns if c not in RANKLOSS_KEYS]]
 
 
 def total_counts(rankloss: pd.DataFrame, threshold: float, last_epoch_only: bool = True) -> pd.DataFrame:

@@ -26,7 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from . import figures, paper, rank, tables, weight_spectra  # noqa: E402
+from . import figures, paper, rank, status, tables, weight_spectra  # noqa: E402
 
 # Explanatory measures, as the table's columns name them, and in words
 MEASURES = {
@@ -41,30 +41,48 @@ ALPHA = 0.05  # two-sided significance level of a rank correlation
 KEYS = ["experiment", "batch_size", "seed"]
 
 
-def run_measures(runs: list[dict], summaries: list[Path], sharpness: list[Path], spectra: list[Path],
-                 rankloss: dict[str, Path], threshold: float, reported_loss: dict[str, str]) -> pd.DataFrame:
+def run_measures(
+    runs: list[dict],
+    summaries: list[Path],
+    sharpness: list[Path],
+    spectra: list[Path],
+    rankloss: dict[str, Path],
+    threshold: float,
+    reported_loss: dict[str, str],
+) -> pd.DataFrame:
     """One row per run (``runs``: wildcard dicts, the other lists in the same order): status,
     errors, the count and its components at ``threshold``, sharpness and weight metrics."""
     frame = tables.read_summaries(summaries, reported_loss)[["status", "train_error", "test_error"]]
     frame = pd.concat([pd.DataFrame(runs)[KEYS + ["dataset"]], frame], axis=1)
     frame = frame.join(pd.DataFrame([json.loads(Path(p).read_text()) for p in sharpness])[["lambda_max", "trace"]])
     frame = frame.join(pd.DataFrame([weight_spectra.summary(pd.read_csv(p)) for p in spectra]))
-    counts = [rank.total_counts(pd.read_csv(path), threshold).assign(experiment=experiment)
-              for experiment, path in rankloss.items()]
-    counts = pd.concat(counts, ignore_index=True)[["experiment", "dataset", "batch_size", "seed", "count",
-                                                   *rank.COMPONENTS]]
+    counts = [
+        rank.total_counts(pd.read_csv(path), threshold).assign(experiment=experiment)
+        for experiment, path in rankloss.items()
+    ]
+    counts = pd.concat(counts, ignore_index=True)[
+        ["experiment", "dataset", "batch_size", "seed", "count", *rank.COMPONENTS]
+    ]
     return frame.merge(counts, on=[*KEYS, "dataset"], how="left")
 
 
 def conditions(per_run: pd.DataFrame, baseline: str) -> pd.DataFrame:
     """The mean over seeds per remedy and batch size, in the order of the runs (the baseline's
     first), with the gap."""
-    numbers = ["train_error", "test_error", "count", *rank.COMPONENTS, "lambda_max", "trace", "weight_alpha",
-               "weight_stable_rank"]
+    numbers = [
+        "train_error",
+        "test_error",
+        "count",
+        *rank.COMPONENTS,
+        "lambda_max",
+        "trace",
+        "weight_alpha",
+        "weight_stable_rank",
+    ]
     groups = per_run.groupby(["experiment", "batch_size"], sort=False)
     table = groups[numbers].mean()
     table["seeds"] = groups.size()
-    table["status"] = groups["status"].agg(lambda s: "ok" if (s == "ok").all() else ", ".join(sorted(set(s) - {"ok"})))
+    table["status"] = groups["status"].agg(status.combined)
     table = table.reset_index()
     table.insert(0, "remedy", table["experiment"].where(table["experiment"] != baseline, "baseline"))
     table["gap"] = table["remedy"].map(differences(table, "test_error"))
@@ -87,9 +105,18 @@ def tracking(table: pd.DataFrame) -> pd.DataFrame:
     for column, name in MEASURES.items():
         rho, critical = paper.spearman(gap, differences(table, column)), paper.critical_rho(len(gap), ALPHA / 2)
         testable = not (math.isnan(rho) or math.isnan(critical))
-        rows.append({"measure": column, "description": name, "remedies": len(gap), "rho_gap": rho,
-                     "critical_rho": critical, "significant": abs(rho) >= critical if testable else None,
-                     "conditions": len(table), "rho_test_error": paper.spearman(table["test_error"], table[column])})
+        rows.append(
+            {
+                "measure": column,
+                "description": name,
+                "remedies": len(gap),
+                "rho_gap": rho,
+                "critical_rho": critical,
+                "significant": abs(rho) >= critical if testable else None,
+                "conditions": len(table),
+                "rho_test_error": paper.spearman(table["test_error"], table[column]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -102,10 +129,19 @@ def effects(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for remedy in [r for r in table["remedy"].unique() if r != "baseline"]:
         at_small, at_large = change.at[remedy, small], change.at[remedy, large]
-        rows.append({"remedy": remedy, "small_batch": small, "large_batch": large,
-                     "test_error_small": errors.at[remedy, small], "change_small": at_small,
-                     "test_error_large": errors.at[remedy, large], "change_large": at_large,
-                     "gap_change": at_large - at_small, "verdict": verdict(at_small, at_large)})
+        rows.append(
+            {
+                "remedy": remedy,
+                "small_batch": small,
+                "large_batch": large,
+                "test_error_small": errors.at[remedy, small],
+                "change_small": at_small,
+                "test_error_large": errors.at[remedy, large],
+                "change_large": at_large,
+                "gap_change": at_large - at_small,
+                "verdict": verdict(at_small, at_large),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -127,19 +163,28 @@ def shown(value: float, spec: str, missing: str = "n/a", unit: str = "") -> str:
 
 def formatted(table: pd.DataFrame) -> pd.DataFrame:
     """The table as the markdown shows it (a run that did not finish shows its status)."""
+
     def number(column, spec, unit=""):
         return [shown(value, spec, status, unit) for value, status in zip(table[column], table["status"])]
 
-    return pd.DataFrame({
-        "Remedy": table["remedy"], "Batch size": table["batch_size"].astype(str),
-        "Test error": number("test_error", ".2f", "%"),
-        "Gap": number("gap", "+.2f"), "Count": number("count", ".0f"),
-        "dead zeros / other zeros / genuine": [
-            f"{d:.0f} / {o:.0f} / {g:.0f}" if not math.isnan(d) else status
-            for d, o, g, status in zip(table["dead_zeros"], table["other_zeros"], table["genuine"], table["status"])],
-        "Deficit": number("deficit", ".0f"), "λmax": number("lambda_max", ".4g"), "Trace": number("trace", ".4g"),
-        "Weight alpha": number("weight_alpha", ".3f"), "Stable rank": number("weight_stable_rank", ".2f"),
-    })
+    return pd.DataFrame(
+        {
+            "Remedy": table["remedy"],
+            "Batch size": table["batch_size"].astype(str),
+            "Test error": number("test_error", ".2f", "%"),
+            "Gap": number("gap", "+.2f"),
+            "Count": number("count", ".0f"),
+            "dead zeros / other zeros / genuine": [
+                f"{d:.0f} / {o:.0f} / {g:.0f}" if not math.isnan(d) else status
+                for d, o, g, status in zip(table["dead_zeros"], table["other_zeros"], table["genuine"], table["status"])
+            ],
+            "Deficit": number("deficit", ".0f"),
+            "λmax": number("lambda_max", ".4g"),
+            "Trace": number("trace", ".4g"),
+            "Weight alpha": number("weight_alpha", ".3f"),
+            "Stable rank": number("weight_stable_rank", ".2f"),
+        }
+    )
 
 
 def figure(table: pd.DataFrame, measures: pd.DataFrame, title: str, pdf: Path, png: Path) -> None:
@@ -170,43 +215,82 @@ def report(table: pd.DataFrame, measures: pd.DataFrame, effect: pd.DataFrame, ca
         if best["significant"] is None:
             significance = f"but {n} points are too few for any ρ to be significant at 5%"
         else:
-            significance = (f"{'reaching' if best['significant'] else 'not reaching'} the two-sided 5% critical "
-                            f"value ({best['critical_rho']:.3f} for n = {n})")
-        headline = (f"Across the {n} conditions (the baseline and each remedy), the gap is tracked best by "
-                    f"**{names}**: Spearman's ρ = {best['rho_gap']:+.2f} between the gap and the measure's "
-                    f"large-minus-small difference, {significance}.")
+            significance = (
+                f"{'reaching' if best['significant'] else 'not reaching'} the two-sided 5% critical "
+                f"value ({best['critical_rho']:.3f} for n = {n})"
+            )
+        headline = (
+            f"Across the {n} conditions (the baseline and each remedy), the gap is tracked best by "
+            f"**{names}**: Spearman's ρ = {best['rho_gap']:+.2f} between the gap and the measure's "
+            f"large-minus-small difference, {significance}."
+        )
     else:
         headline = "No measure has a rank correlation with the gap (too few finished runs, or constant values)."
     signed = {column: measures[column].map(lambda v: shown(v, "+.2f")) for column in ("rho_gap", "rho_test_error")}
     correlations = measures.assign(
-        **signed, critical_rho=measures["critical_rho"].map(lambda v: shown(v, ".3f")),
+        **signed,
+        critical_rho=measures["critical_rho"].map(lambda v: shown(v, ".3f")),
         significant=measures["significant"].map({True: "yes", False: "no"}).fillna("n/a"),
     )[["description", "remedies", "rho_gap", "critical_rho", "significant", "conditions", "rho_test_error"]]
-    correlations.columns = ["Measure", "Remedies", "ρ (gap, Δmeasure)", "Critical |ρ| (5%)", "Significant",
-                            "Conditions", "ρ (test error, measure)"]
+    correlations.columns = [
+        "Measure",
+        "Remedies",
+        "ρ (gap, Δmeasure)",
+        "Critical |ρ| (5%)",
+        "Significant",
+        "Conditions",
+        "ρ (test error, measure)",
+    ]
     change = effect.assign(
-        **{column: effect[column].map(lambda v: shown(v, "+.2f")) for column in ("change_small", "change_large",
-                                                                                 "gap_change")},
-        **{column: effect[column].map(lambda v: shown(v, ".2f", unit="%")) for column in ("test_error_small",
-                                                                                      "test_error_large")},
+        **{
+            column: effect[column].map(lambda v: shown(v, "+.2f"))
+            for column in ("change_small", "change_large", "gap_change")
+        },
+        **{
+            column: effect[column].map(lambda v: shown(v, ".2f", unit="%"))
+            for column in ("test_error_small", "test_error_large")
+        },
     )[["remedy", "test_error_small", "change_small", "test_error_large", "change_large", "gap_change", "verdict"]]
     small, large = sorted(table["batch_size"].unique())
-    change.columns = ["Remedy", f"Test error at {small}", "Change", f"Test error at {large}", "Change", "Gap change",
-                      "Verdict"]
-    seed_note = ("one seed per condition: differences smaller than the run-to-run spread, which one seed cannot show, "
-                 "are not resolved" if seeds == 1 else f"the mean of {seeds} seeds per condition")
-    return "\n".join([
-        f"# {caption}", "",
-        f"Dataset {dataset}, batch sizes {small} and {large}; {seed_note}. The gap is the test error at {large} "
-        f"minus at {small}, in percentage points; Δmeasure is a measure at {large} minus at {small}.", "",
-        "## Which measure tracks the gap across remedies", "", headline, "",
-        correlations.to_markdown(index=False, disable_numparse=True), "",
-        "ρ (test error, measure) is taken across every condition (remedy × batch size), so batch size itself "
-        "drives it; the gap column is the test of an explanation.", "",
-        "## Does each remedy help small batches as much as large ones?", "",
-        "Changes are against the baseline at the same batch size, in test-error points (negative: it helps).", "",
-        change.to_markdown(index=False, disable_numparse=True), "",
-    ])
+    change.columns = [
+        "Remedy",
+        f"Test error at {small}",
+        "Change",
+        f"Test error at {large}",
+        "Change",
+        "Gap change",
+        "Verdict",
+    ]
+    seed_note = (
+        "one seed per condition: differences smaller than the run-to-run spread, which one seed cannot show, "
+        "are not resolved"
+        if seeds == 1
+        else f"the mean of {seeds} seeds per condition"
+    )
+    return "\n".join(
+        [
+            f"# {caption}",
+            "",
+            f"Dataset {dataset}, batch sizes {small} and {large}; {seed_note}. The gap is the test error at {large} "
+            f"minus at {small}, in percentage points; Δmeasure is a measure at {large} minus at {small}.",
+            "",
+            "## Which measure tracks the gap across remedies",
+            "",
+            headline,
+            "",
+            correlations.to_markdown(index=False, disable_numparse=True),
+            "",
+            "ρ (test error, measure) is taken across every condition (remedy × batch size), so batch size itself "
+            "drives it; the gap column is the test of an explanation.",
+            "",
+            "## Does each remedy help small batches as much as large ones?",
+            "",
+            "Changes are against the baseline at the same batch size, in test-error points (negative: it helps).",
+            "",
+            change.to_markdown(index=False, disable_numparse=True),
+            "",
+        ]
+    )
 
 
 def write(per_run: pd.DataFrame, baseline: str, caption: str, dataset: str, outputs: dict[str, Path]) -> None:

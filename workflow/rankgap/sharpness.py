@@ -15,7 +15,7 @@ The model is evaluated in eval mode, for three reasons: it is the function the n
 test time, where the gap is measured; in train mode batch norm couples the images through the batch
 statistics, so "the loss on these images" would depend on how they are split into batches, and the
 split would differ between a batch-128 and a batch-8192 run; and in eval mode the loss is a sum over
-images, so it can be taken in chunks (``settings.HESSIAN_CHUNK``) whose products add up to the same
+images, so it can be taken in chunks (``resources.HESSIAN_CHUNK``) whose products add up to the same
 product.  Eval mode also switches the training-only remedies off (activation noise; ghost batch
 norm, whose running statistics are plain batch norm's).
 """
@@ -25,25 +25,26 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import activations, data, models
-from .settings import HESSIAN_CHUNK
+from . import data, models, probe, status
+from .atomic import written
+from .resources import HESSIAN_CHUNK
 
 log = logging.getLogger(__name__)
 
 HessianProduct = Callable[[torch.Tensor], torch.Tensor]  # v -> H v, flat over every parameter
 
 
-def hessian_product(model: nn.Module, x: torch.Tensor, labels: torch.Tensor,
-                    chunk: int = HESSIAN_CHUNK) -> HessianProduct:
+def hessian_product(
+    model: nn.Module, x: torch.Tensor, labels: torch.Tensor, chunk: int = HESSIAN_CHUNK
+) -> HessianProduct:
     """v -> H v for the Hessian H of the mean cross-entropy of ``model`` on (x, labels) with
     respect to every parameter, v and H v flattened in ``model.parameters()`` order.  The model's
     mode is left as it is (eval mode makes the loss a sum over images, which the chunks need)."""
@@ -62,8 +63,15 @@ def hessian_product(model: nn.Module, x: torch.Tensor, labels: torch.Tensor,
     return product
 
 
-def top_eigenvalue(product: HessianProduct, size: int, generator: torch.Generator, iterations: int,
-                   tolerance: float, device=None, dtype=torch.float32) -> dict:
+def top_eigenvalue(
+    product: HessianProduct,
+    size: int,
+    generator: torch.Generator,
+    iterations: int,
+    tolerance: float,
+    device=None,
+    dtype=torch.float32,
+) -> dict:
     """The Hessian's eigenvalue of largest magnitude by power iteration: v <- Hv / |Hv| from a
     random start, the estimate being the Rayleigh quotient v'Hv.  Stops when two successive estimates
     differ by at most ``tolerance`` times the latest, or after ``iterations`` products.  At the end
@@ -71,18 +79,18 @@ def top_eigenvalue(product: HessianProduct, size: int, generator: torch.Generato
     v = torch.randn(size, generator=generator, dtype=torch.float64).to(device=device, dtype=dtype)
     v /= v.norm()
     estimate, converged, done = math.nan, False, 0
-    for done in range(1, iterations + 1):
+    while done < iterations and not converged:
+        done += 1
         hv = product(v)
         previous, estimate = estimate, float(v @ hv)
         v = hv / hv.norm()
-        if abs(estimate - previous) <= tolerance * abs(estimate):
-            converged = True
-            break
+        converged = abs(estimate - previous) <= tolerance * abs(estimate)
     return {"lambda_max": estimate, "power_iterations": done, "power_converged": converged}
 
 
-def hutchinson_trace(product: HessianProduct, size: int, generator: torch.Generator, samples: int,
-                     device=None, dtype=torch.float32) -> dict:
+def hutchinson_trace(
+    product: HessianProduct, size: int, generator: torch.Generator, samples: int, device=None, dtype=torch.float32
+) -> dict:
     """Hutchinson's estimate of the Hessian's trace: the mean of z'Hz over ``samples`` vectors z of
     independent random signs (E z'Hz = trace H), with its standard error."""
     values = []
@@ -90,12 +98,16 @@ def hutchinson_trace(product: HessianProduct, size: int, generator: torch.Genera
         z = (torch.randint(0, 2, (size,), generator=generator) * 2 - 1).to(device=device, dtype=dtype)
         values.append(float(z @ product(z)))
     values = torch.tensor(values, dtype=torch.float64)
-    return {"trace": float(values.mean()), "trace_stderr": float(values.std() / math.sqrt(samples)),
-            "trace_samples": samples}
+    return {
+        "trace": float(values.mean()),
+        "trace_stderr": float(values.std() / math.sqrt(samples)),
+        "trace_samples": samples,
+    }
 
 
-def measure(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, seed: int, iterations: int,
-            tolerance: float, samples: int) -> dict:
+def measure(
+    model: nn.Module, x: torch.Tensor, labels: torch.Tensor, seed: int, iterations: int, tolerance: float, samples: int
+) -> dict:
     """Largest eigenvalue and trace of the Hessian of ``model``'s mean cross-entropy on (x, labels),
     in eval mode (see the module's docstring); the random vectors come from ``seed``."""
     model.eval()
@@ -103,28 +115,44 @@ def measure(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, seed: int, 
     size = sum(p.numel() for p in model.parameters() if p.requires_grad)
     dtype = next(model.parameters()).dtype
     generator = torch.Generator().manual_seed(seed)  # on the CPU: the same vectors on every device
-    return {**top_eigenvalue(product, size, generator, iterations, tolerance, x.device, dtype),
-            **hutchinson_trace(product, size, generator, samples, x.device, dtype)}
+    return {
+        **top_eigenvalue(product, size, generator, iterations, tolerance, x.device, dtype),
+        **hutchinson_trace(product, size, generator, samples, x.device, dtype),
+    }
 
 
-def run(weights_path: Path, dataset_path: Path, out: Path, images: int, seed: int, iterations: int,
-        tolerance: float, samples: int, device: torch.device) -> dict:
+def run(
+    weights_path: Path,
+    dataset_path: Path,
+    out: Path,
+    images: int,
+    seed: int,
+    iterations: int,
+    tolerance: float,
+    samples: int,
+    device: torch.device,
+) -> dict:
     """Measure one run's final weights on ``images`` training images and write the result (JSON)."""
     started = time.time()
     weights = torch.load(weights_path, map_location="cpu", weights_only=False)
     dataset = weights["settings"]["dataset"]
-    result = {"status": weights.get("status", "ok"), "images": images, "seed": seed, "lambda_max": math.nan,
-              "trace": math.nan, "trace_stderr": math.nan}
-    if result["status"] == "ok":  # a diverged run's weights hold NaN
+    result = {
+        "status": status.of(weights),
+        "images": images,
+        "seed": seed,
+        "lambda_max": math.nan,
+        "trace": math.nan,
+        "trace_stderr": math.nan,
+    }
+    if result["status"] == status.OK:  # a diverged run's weights hold NaN
         splits = data.load(dataset_path)
         # the first `images` of a seeded permutation, drawn as the probe batch is
-        index = activations.probe_indices(len(splits["x_train"]), images, seed)
+        index = probe.batch_indices(len(splits["x_train"]), images, seed)
         x = data.normalize(splits["x_train"][index].to(device), data.normalization(dataset, splits["x_train"]))
         model = models.from_weights(weights).to(device)
         result.update(measure(model, x, splits["y_train"][index].to(device), seed, iterations, tolerance, samples))
     result.update(seconds=time.time() - started, device=str(device))
     log.info("%s", result)
-    partial = Path(str(out) + ".partial")
-    partial.write_text(json.dumps(result, indent=2, allow_nan=True))
-    os.replace(partial, out)
+    with written(out) as partial:
+        partial.write_text(json.dumps(result, indent=2, allow_nan=True))
     return result

@@ -9,8 +9,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import status
+
 METRICS = ("train_error", "test_error", "train_loss", "test_loss")
-HEADERS = {"train_error": "Train error", "test_error": "Test error", "train_loss": "Train loss", "test_loss": "Test loss"}
+HEADERS = {
+    "train_error": "Train error",
+    "test_error": "Test error",
+    "train_loss": "Train loss",
+    "test_loss": "Test loss",
+}
 # Both kinds of loss a run records, kept in every table's CSV whichever one train_loss/test_loss show
 LOSSES = ("train_cross_entropy", "test_cross_entropy", "train_objective", "test_objective", "weight_penalty")
 RECORDED = ("weight_penalty", "train_objective", "test_objective")  # summary keys older training code never wrote
@@ -18,7 +25,7 @@ RECORDED = ("weight_penalty", "train_objective", "test_objective")  # summary ke
 # (and the comparison) show, per split
 REPORTED_LOSS = {
     "objective": "cross-entropy plus the weight-decay penalty λ/2·‖θ‖² over all parameters "
-                 "(the objective SGD with weight decay λ minimises)",
+    "(the objective SGD with weight decay λ minimises)",
     "cross_entropy": "cross-entropy alone (without the weight-decay penalty)",
 }
 SPLITS = ("train", "test")
@@ -31,26 +38,32 @@ def describe_loss(reported_loss: dict[str, str]) -> str:
     return "; ".join(f"{split}: {REPORTED_LOSS[reported_loss[split]]}" for split in SPLITS)
 
 
+def batch_label(batch_size: int, switch_to: int | None = None) -> str:
+    """A row's batch size as the paper prints it: "128", or "128 → 8192" for a run that switches (Table 11)."""
+    return f"{batch_size} → {switch_to}" if switch_to else str(batch_size)
+
+
 def read_summaries(paths: list[Path], reported_loss: dict[str, str]) -> pd.DataFrame:
     """One row per run: its settings, status and final metrics.  ``train_loss`` and ``test_loss``
     are the loss ``reported_loss`` names for each split (see REPORTED_LOSS); both kinds are kept
     beside them."""
     for split in SPLITS:
         if reported_loss.get(split) not in REPORTED_LOSS:
-            raise ValueError(f"reported_loss.{split} is {reported_loss.get(split)!r}; expected one of "
-                             f"{', '.join(REPORTED_LOSS)}")
+            raise ValueError(
+                f"reported_loss.{split} is {reported_loss.get(split)!r}; expected one of {', '.join(REPORTED_LOSS)}"
+            )
     rows = []
     for path in paths:
         row = json.loads(Path(path).read_text())
         missing = [key for key in RECORDED if key not in row]
         if missing:
-            raise ValueError(f"{path} has no {', '.join(missing)}: it was written by older training code, which "
-                             f"recorded the cross-entropy only. Delete it and rerun its training.")
+            raise ValueError(
+                f"{path} has no {', '.join(missing)}: it was written by older training code, which "
+                f"recorded the cross-entropy only. Delete it and rerun its training."
+            )
         rows.append(row)
     frame = pd.DataFrame(rows)
-    frame["batch"] = [
-        f"{r['batch_size']} → {r['switch']['batch_size']}" if r.get("switch") else str(r["batch_size"]) for r in rows
-    ]
+    frame["batch"] = [batch_label(r["batch_size"], (r.get("switch") or {}).get("batch_size")) for r in rows]
     frame["train_cross_entropy"], frame["test_cross_entropy"] = frame["train_loss"], frame["test_loss"]
     for split in SPLITS:
         if reported_loss[split] == "objective":
@@ -66,7 +79,7 @@ def metrics_table(summaries: pd.DataFrame) -> pd.DataFrame:
     spread = groups[columns].std().add_suffix("_std")
     table = table.join(spread)
     table["seeds"] = groups.size()
-    table["status"] = groups["status"].agg(lambda s: "ok" if (s == "ok").all() else ", ".join(sorted(set(s) - {"ok"})))
+    table["status"] = groups["status"].agg(status.combined)
     return table.reset_index()
 
 
@@ -90,16 +103,32 @@ def formatted(table: pd.DataFrame) -> pd.DataFrame:
     shown = pd.DataFrame({"Batch size": table["batch"]})
     for metric in METRICS:
         shown[HEADERS[metric]] = [_cell(table, i, metric) for i in range(len(table))]
-    if (table["status"] != "ok").any():
+    if (table["status"] != status.OK).any():
         shown["Status"] = table["status"]
     return shown
 
 
 # The runs table's first columns (then every other setting of the runs, by name); the losses are the
 # cross-entropy, final, on the whole splits in eval mode
-RUN_COLUMNS = ["experiment", "dataset", "model", "batch_size", "seed", "status", "epochs_completed", "epochs",
-               "train_error", "test_error", "train_loss", "test_loss", "wall_seconds", "device", "host", "commit",
-               "dirty"]
+RUN_COLUMNS = [
+    "experiment",
+    "dataset",
+    "model",
+    "batch_size",
+    "seed",
+    "status",
+    "epochs_completed",
+    "epochs",
+    "train_error",
+    "test_error",
+    "train_loss",
+    "test_loss",
+    "wall_seconds",
+    "device",
+    "host",
+    "commit",
+    "dirty",
+]
 
 
 def runs_table(runs: list[dict], summaries: list[Path]) -> pd.DataFrame:
@@ -112,37 +141,55 @@ def runs_table(runs: list[dict], summaries: list[Path]) -> pd.DataFrame:
         git = summary.pop("git", {"commit": None, "dirty": None})
         summary.pop("versions")  # library versions: the same for every run of a machine, and nested
         row = {**summary, **run, **git}
-        rows.append({key: json.dumps(value) if isinstance(value, (dict, list)) else value for key, value in row.items()})
+        rows.append(
+            {key: json.dumps(value) if isinstance(value, (dict, list)) else value for key, value in row.items()}
+        )
     frame = pd.DataFrame(rows)
     return frame[RUN_COLUMNS + [column for column in frame.columns if column not in RUN_COLUMNS]]
 
 
 def runs_formatted(table: pd.DataFrame) -> pd.DataFrame:
     """The runs table as its markdown shows it: which run, how it ended, where and with what code."""
+
     def commit(row) -> str:
         if not isinstance(row["commit"], str):
             return "unknown"
         return row["commit"][:10] + (" (uncommitted changes)" if row["dirty"] else "")
 
-    return pd.DataFrame({
-        "Experiment": table["experiment"], "Dataset": table["dataset"], "Model": table["model"],
-        "Batch size": table["batch_size"].astype(str), "Seed": table["seed"].astype(str), "Status": table["status"],
-        "Epochs": [f"{done}/{total}" for done, total in zip(table["epochs_completed"], table["epochs"])],
-        "Train error": table["train_error"].map("{:.2f}%".format),
-        "Test error": table["test_error"].map("{:.2f}%".format),
-        "Wall time": table["wall_seconds"].map("{:.0f} s".format),
-        "Device": table["device"], "Commit": [commit(row) for _, row in table.iterrows()],
-    })
+    return pd.DataFrame(
+        {
+            "Experiment": table["experiment"],
+            "Dataset": table["dataset"],
+            "Model": table["model"],
+            "Batch size": table["batch_size"].astype(str),
+            "Seed": table["seed"].astype(str),
+            "Status": table["status"],
+            "Epochs": [f"{done}/{total}" for done, total in zip(table["epochs_completed"], table["epochs"])],
+            "Train error": table["train_error"].map("{:.2f}%".format),
+            "Test error": table["test_error"].map("{:.2f}%".format),
+            "Wall time": table["wall_seconds"].map("{:.0f} s".format),
+            "Device": table["device"],
+            "Commit": [commit(row) for _, row in table.iterrows()],
+        }
+    )
 
 
 # LaTeX for the characters the tables print (longest first: σmin before σ)
-LATEX = {"σmin": r"$\sigma_{\min}$", "σmax": r"$\sigma_{\max}$", "√m − √n": r"$\sqrt{m} - \sqrt{n}$",
-         "λ/2·‖θ‖²": r"$\lambda/2 \cdot \|\theta\|^2$", "λ": r"$\lambda$",
-         "→": r"$\rightarrow$", "±": r"$\pm$", "×": r"$\times$"}
+LATEX = {
+    "σmin": r"$\sigma_{\min}$",
+    "σmax": r"$\sigma_{\max}$",
+    "√m − √n": r"$\sqrt{m} - \sqrt{n}$",
+    "λ/2·‖θ‖²": r"$\lambda/2 \cdot \|\theta\|^2$",
+    "λ": r"$\lambda$",
+    "→": r"$\rightarrow$",
+    "±": r"$\pm$",
+    "×": r"$\times$",
+}
 
 
-def write(table: pd.DataFrame, csv: Path, md: Path, tex: Path | None, caption: str,
-          shown: pd.DataFrame | None = None) -> None:
+def write(
+    table: pd.DataFrame, csv: Path, md: Path, tex: Path | None, caption: str, shown: pd.DataFrame | None = None
+) -> None:
     """Every number of ``table`` to csv; ``shown`` (default: the metrics as the paper prints them) to
     md and, when ``tex`` is given, LaTeX."""
     table.to_csv(csv, index=False)
@@ -167,10 +214,12 @@ def size_labels(frame: pd.DataFrame) -> list[str]:
 
 def sigma_min_formatted(table: pd.DataFrame) -> pd.DataFrame:
     """Tables A1-A3 as the paper prints them (4 decimals), with the spread and the theory beside."""
-    return pd.DataFrame({
-        "Matrix size": size_labels(table),
-        "E σmin(A)": table["sigma_min_mean"].map("{:.4f}".format),
-        "std σmin": table["sigma_min_std"].map("{:.4f}".format),
-        "E σmax(A)": table["sigma_max_mean"].map("{:.2f}".format),
-        "s(√m − √n)": table["edge"].map("{:.4f}".format),
-    })
+    return pd.DataFrame(
+        {
+            "Matrix size": size_labels(table),
+            "E σmin(A)": table["sigma_min_mean"].map("{:.4f}".format),
+            "std σmin": table["sigma_min_std"].map("{:.4f}".format),
+            "E σmax(A)": table["sigma_max_mean"].map("{:.2f}".format),
+            "s(√m − √n)": table["edge"].map("{:.4f}".format),
+        }
+    )

@@ -9,7 +9,6 @@ one would.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import math
@@ -23,64 +22,48 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from . import data, models
+from . import data, models, status
+from .atomic import written
+from .configuration import RunSettings
+from .cpu_speed import keep_freed_memory
 from .provenance import git_state
-from .settings import passes_per_epoch, remedies
 
 log = logging.getLogger(__name__)
 
 EVAL_CHUNK = 4096  # images per forward pass when evaluating whole splits; does not change results
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 
 
-def keep_freed_memory() -> None:
-    """Have glibc keep freed blocks for reuse rather than hand them back to the kernel.
-
-    By default glibc gives blocks of a few MiB (a batch's activations) their own memory mapping and
-    unmaps them when they are freed, so each CPU training step page-faults its activations in anew:
-    about a tenth of a LeNet-5 step here (README).  A training process allocates the same sizes at
-    every step, so keeping them costs no more memory than its peak.  A no-op without glibc.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)  # blocks up to 32 MiB (glibc's ceiling) come from the heap
-    libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)  # whose free top is kept up to 1 GiB
-
-
-def learning_rate(settings: dict, epoch: int) -> float:
+def learning_rate(run: RunSettings, epoch: int) -> float:
     """lr_start at the first epoch, lr_end at the last, following ``schedule``; times
     ``lr_factor`` (1 unless the run scales the learning rate with its batch size)."""
-    start, end, epochs = settings["lr_start"], settings["lr_end"], settings["epochs"]
-    progress = epoch / max(epochs - 1, 1)
-    if settings["schedule"] == "cosine":
-        scheduled = end + (start - end) * (1 + math.cos(math.pi * progress)) / 2
+    progress = epoch / max(run.epochs - 1, 1)
+    if run.schedule == "cosine":
+        scheduled = run.lr_end + (run.lr_start - run.lr_end) * (1 + math.cos(math.pi * progress)) / 2
     else:
-        scheduled = start * (end / start) ** progress  # exponential: a straight line on a log scale
-    return scheduled * lr_factor(settings, epoch)
+        scheduled = (
+            run.lr_start * (run.lr_end / run.lr_start) ** progress
+        )  # exponential: a straight line on a log scale
+    return scheduled * lr_factor(run, epoch)
 
 
-def lr_factor(settings: dict, epoch: int) -> float:
+def lr_factor(run: RunSettings, epoch: int) -> float:
     """The remedy lr_scaling (Goyal et al. 2017): k = batch size / base batch size (linear) or
     sqrt(k) (sqrt), reached after a warm-up that rises linearly from 1 at epoch 0 to the full
     factor at epoch ``warmup_epochs``.  1 without the remedy."""
-    remedy = remedies(settings)
-    if remedy["lr_scaling"] == "none":
+    if run.lr_scaling == "none":
         return 1.0
-    k = batch_size(settings, epoch) / remedy["base_batch_size"]
-    factor = k if remedy["lr_scaling"] == "linear" else math.sqrt(k)
-    if epoch < remedy["warmup_epochs"]:
-        return 1 + (factor - 1) * epoch / remedy["warmup_epochs"]
+    k = batch_size(run, epoch) / run.base_batch_size
+    factor = k if run.lr_scaling == "linear" else math.sqrt(k)
+    if epoch < run.warmup_epochs:
+        return 1 + (factor - 1) * epoch / run.warmup_epochs
     return factor
 
 
-def batch_size(settings: dict, epoch: int) -> int:
+def batch_size(run: RunSettings, epoch: int) -> int:
     """The run's batch size, or the switch batch size from the switch epoch on (Table 11)."""
-    switch = settings.get("switch")
-    if switch and epoch >= switch["epoch"]:
-        return switch["batch_size"]
-    return settings["batch_size"]
+    if run.switch and epoch >= run.switch["epoch"]:
+        return run.switch["batch_size"]
+    return run.batch_size
 
 
 def crop_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -125,38 +108,87 @@ def weight_penalty(model, weight_decay: float) -> float:
 def losses(train_loss: float, test_loss: float, penalty: float) -> dict[str, float]:
     """Both losses a run records, for train and test: the cross-entropy (``*_loss``) and the
     objective (``*_objective``: the cross-entropy plus the weight penalty)."""
-    return {"train_loss": train_loss, "test_loss": test_loss, "weight_penalty": penalty,
-            "train_objective": train_loss + penalty, "test_objective": test_loss + penalty}
+    return {
+        "train_loss": train_loss,
+        "test_loss": test_loss,
+        "weight_penalty": penalty,
+        "train_objective": train_loss + penalty,
+        "test_objective": test_loss + penalty,
+    }
 
 
-def _save_atomic(obj, path: Path) -> None:
-    partial = path.with_name(path.name + ".partial")
-    torch.save(obj, partial)
-    os.replace(partial, path)
+def _save(obj, path: Path) -> None:
+    with written(path) as partial:
+        torch.save(obj, partial)
 
 
-METRICS = ["epoch", "lr", "batch_size", "train_loss", "train_error", "test_loss", "test_error", "weight_penalty",
-           "train_objective", "test_objective", "seconds", "images_per_second"]
+METRICS = [
+    "epoch",
+    "lr",
+    "batch_size",
+    "train_loss",
+    "train_error",
+    "test_loss",
+    "test_error",
+    "weight_penalty",
+    "train_objective",
+    "test_objective",
+    "seconds",
+    "images_per_second",
+]
 
 
 def _write_metrics(history: list[dict], path: Path) -> None:
-    partial = path.with_name(path.name + ".partial")
-    pd.DataFrame(history, columns=METRICS).to_csv(partial, index=False)
-    os.replace(partial, path)
+    with written(path) as partial:
+        pd.DataFrame(history, columns=METRICS).to_csv(partial, index=False)
+
+
+EPOCH_LINE = (
+    "epoch {epoch:3d}  lr {lr:.2e}  bs {batch_size:5d}  train loss {train_loss:.4f}  err {train_error:6.2f}%  "
+    "test loss {test_loss:.4f}  err {test_error:6.2f}%  {images_per_second:8.0f} img/s"
+)
+
+
+def _where_and_how(model, device: torch.device) -> dict:
+    """What a summary records beside the settings and results: the machine, the libraries and the code."""
+    return {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "host": socket.gethostname(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "threads": torch.get_num_threads(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "versions": _library_versions(),
+        # the code that trained: recorded, not part of the settings (a new commit retrains nothing)
+        "git": git_state(Path(__file__).parent),
+    }
 
 
 def _library_versions() -> dict:
     import numpy
     import torchvision
 
-    return {"python": sys.version.split()[0], "torch": torch.__version__, "torchvision": torchvision.__version__,
-            "numpy": numpy.__version__, "cuda": torch.version.cuda}
+    return {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": numpy.__version__,
+        "cuda": torch.version.cuda,
+    }
 
 
-def run_epoch(step, optimizer, x_train, y_train, settings: dict, epoch: int, memory_format=torch.contiguous_format,
-              progress: bool = False, normalization=None) -> tuple[float, float, int]:
+def run_epoch(
+    step,
+    optimizer,
+    x_train,
+    y_train,
+    run: RunSettings,
+    epoch: int,
+    memory_format=torch.contiguous_format,
+    progress: bool = False,
+    normalization=None,
+) -> tuple[float, float, int]:
     """One epoch of SGD over uint8 training images already on the device: one pass over them, or
-    with regime adaptation several (``settings.passes_per_epoch``), each in its own order.
+    with regime adaptation several (``RunSettings.passes_per_epoch``), each in its own order.
     ``normalization``: the dataset's (default: ``data.normalization`` of its name and ``x_train``).
 
     Returns the mean training loss, the training error (%) and the number of images seen.  The
@@ -164,12 +196,11 @@ def run_epoch(step, optimizer, x_train, y_train, settings: dict, epoch: int, mem
     """
     device = x_train.device
     if normalization is None:
-        normalization = data.normalization(settings["dataset"], x_train)
-    bs = batch_size(settings, epoch)
-    generator = torch.Generator(device).manual_seed(settings["seed"] * 1_000_003 + epoch)
-    orders = [torch.randperm(len(y_train), generator=generator, device=device)
-              for _ in range(passes_per_epoch(settings, bs))]
-    stop = len(y_train) - len(y_train) % bs if settings["drop_last"] else len(y_train)
+        normalization = data.normalization(run.dataset, x_train)
+    bs = batch_size(run, epoch)
+    generator = torch.Generator(device).manual_seed(run.seed * 1_000_003 + epoch)
+    orders = [torch.randperm(len(y_train), generator=generator, device=device) for _ in range(run.passes_per_epoch(bs))]
+    stop = len(y_train) - len(y_train) % bs if run.drop_last else len(y_train)
     for activation in models.noisy_activations(step):
         activation.generator = generator
     step.train()
@@ -179,14 +210,14 @@ def run_epoch(step, optimizer, x_train, y_train, settings: dict, epoch: int, mem
     if progress:
         from tqdm import tqdm
 
-        batches = tqdm(batches, desc=f"epoch {epoch + 1}/{settings['epochs']}", leave=False)
+        batches = tqdm(batches, desc=f"epoch {epoch + 1}/{run.epochs}", leave=False)
     for index in batches:
         x = data.normalize(x_train[index], normalization)
-        if settings["augment"] == "crop_flip":
+        if run.augment == "crop_flip":
             x = crop_flip(x, generator)
         x = x.contiguous(memory_format=memory_format)
         y = y_train[index]
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=settings["precision"] == "bf16"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=run.precision == "bf16"):
             logits = step(x)
         loss = F.cross_entropy(logits.float(), y)
         optimizer.zero_grad(set_to_none=True)
@@ -198,27 +229,25 @@ def run_epoch(step, optimizer, x_train, y_train, settings: dict, epoch: int, mem
     return loss_sum.item() / seen, 100.0 * wrong.item() / seen, seen
 
 
-def compiled(model, settings: dict, device: torch.device):
+def compiled(model, run: RunSettings, device: torch.device):
     """The modules the training steps and the evaluation call.
 
     ``cuda_graphs`` compiles the model in torch.compile's reduce-overhead mode, which records each
     step's kernels once as a CUDA graph and then replays it in one launch: small batches are
-    launch-bound on GPUs (README, "GPUs").  A CPU launches nothing, so there it is a no-op.
+    launch-bound on GPUs (docs/gpus.md).  A CPU launches nothing, so there it is a no-op.
     ``compile`` alone compiles the training steps in the default mode, and evaluation stays eager.
     """
-    if settings["cuda_graphs"] and device.type == "cuda":
+    if run.cuda_graphs and device.type == "cuda":
         graphed = torch.compile(model, mode="reduce-overhead")
         return graphed, graphed
-    if settings["cuda_graphs"]:
+    if run.cuda_graphs:
         log.info("cuda_graphs is a no-op on the CPU")
-    return (torch.compile(model) if settings["compile"] else model), model
+    return (torch.compile(model) if run.compile else model), model
 
 
-def train(settings: dict, dataset_path: Path, weights: Path, metrics: Path, summary: Path,
-          checkpoint: Path, snapshots: dict[int, Path], device: torch.device) -> dict:
-    """Train one run; write final weights, per-epoch metrics (CSV) and a summary (JSON)."""
-    started = time.time()
-    if settings["deterministic"]:
+def _configure(run: RunSettings, device: torch.device) -> None:
+    """Deterministic kernels when the run asks for them, and the CPU's allocator kept warm."""
+    if run.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
@@ -226,77 +255,119 @@ def train(settings: dict, dataset_path: Path, weights: Path, metrics: Path, summ
         torch.backends.cudnn.benchmark = True
     if device.type == "cpu":
         keep_freed_memory()
+
+
+def _resume(checkpoint: Path, run: RunSettings, model, optimizer, device: torch.device) -> tuple[list[dict], int]:
+    """The metrics so far and the epochs done, from the checkpoint of an interrupted run with the same
+    settings (its model and optimizer loaded); none for a new run."""
+    if not checkpoint.exists():
+        return [], 0
+    state = torch.load(checkpoint, map_location=device, weights_only=False)
+    if state["settings"] != run.as_dict():
+        log.info("ignoring %s: it was written with other settings", checkpoint)
+        return [], 0
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    log.info("resumed from %s after epoch %d", checkpoint, state["epoch"])
+    return state["history"], state["epoch"]
+
+
+def _train_epoch(
+    run, epoch, model, step, optimizer, splits, evaluate_split, memory_format, normalization
+) -> dict | None:
+    """One epoch at its learning rate and batch size, then the test set: the epoch's row of metrics,
+    or None when the training loss stopped being finite (the run diverged)."""
+    tic = time.time()
+    lr, bs = learning_rate(run, epoch), batch_size(run, epoch)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    progress = sys.stderr.isatty()
+    train_loss, train_error, seen = run_epoch(
+        step, optimizer, splits["x_train"], splits["y_train"], run, epoch, memory_format, progress, normalization
+    )
+    if not math.isfinite(train_loss):
+        log.warning("epoch %d: training loss is %s; stopping (status '%s')", epoch + 1, train_loss, status.DIVERGED)
+        return None
+    test_loss, test_error = evaluate_split(splits["x_test"], splits["y_test"])
+    seconds = time.time() - tic
+    # the epoch's running training loss (train mode, weights moving) and the penalty at its end
+    return {
+        "epoch": epoch + 1,
+        "lr": lr,
+        "batch_size": bs,
+        "train_error": train_error,
+        "test_error": test_error,
+        **losses(train_loss, test_loss, weight_penalty(model, run.weight_decay)),
+        "seconds": seconds,
+        "images_per_second": seen / seconds,
+    }
+
+
+def train(
+    run: RunSettings,
+    dataset_path: Path,
+    weights: Path,
+    metrics: Path,
+    summary: Path,
+    checkpoint: Path,
+    snapshots: dict[int, Path],
+    device: torch.device,
+) -> dict:
+    """Train one run; write final weights, per-epoch metrics (CSV) and a summary (JSON)."""
+    started = time.time()
+    _configure(run, device)
     splits = data.load(dataset_path, device)
-    x_train, y_train = splits["x_train"], splits["y_train"]
-    normalization = data.normalization(settings["dataset"], x_train)
-    # channels-last speeds up GPU convolutions but slows CPU ones (measured: README), so CPUs skip it
-    channels_last = settings["channels_last"] and device.type == "cuda"
+    x_train, y_train, x_test, y_test = splits["x_train"], splits["y_train"], splits["x_test"], splits["y_test"]
+    normalization = data.normalization(run.dataset, x_train)
+    # channels-last speeds up GPU convolutions but slows CPU ones (measured: docs/speed.md), so CPUs skip it
+    channels_last = run.channels_last and device.type == "cuda"
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
-    torch.manual_seed(settings["seed"])
-    model = models.from_settings(settings).to(device, memory_format=memory_format)
-    optimizer = torch.optim.SGD(model.parameters(), lr=settings["lr_start"], momentum=settings["momentum"],
-                                weight_decay=settings["weight_decay"])
-    step, evaluator = compiled(model, settings, device)
+    torch.manual_seed(run.seed)
+    model = models.from_settings(run).to(device, memory_format=memory_format)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=run.lr_start, momentum=run.momentum, weight_decay=run.weight_decay
+    )
+    step, evaluator = compiled(model, run, device)
 
-    history, first_epoch = [], 0
-    if checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
-        if state["settings"] == settings:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            history, first_epoch = state["history"], state["epoch"]
-            log.info("resumed from %s after epoch %d", checkpoint, first_epoch)
-        else:
-            log.info("ignoring %s: it was written with other settings", checkpoint)
+    def evaluate_split(x, y):
+        return evaluate(evaluator, x, y, normalization, memory_format)
+
+    history, first_epoch = _resume(checkpoint, run, model, optimizer, device)
     if first_epoch == 0 and 0 in snapshots:
-        _save_atomic(_weights(model, settings), snapshots[0])
+        _save(weights_file(model, run), snapshots[0])
 
-    status = "ok"
-    for epoch in range(first_epoch, settings["epochs"]):
-        tic = time.time()
-        lr, bs = learning_rate(settings, epoch), batch_size(settings, epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        train_loss, train_error, seen = run_epoch(step, optimizer, x_train, y_train, settings, epoch, memory_format,
-                                                  progress=sys.stderr.isatty(), normalization=normalization)
-        if not math.isfinite(train_loss):
-            status = "diverged"
-            log.warning("epoch %d: training loss is %s; stopping (status 'diverged')", epoch + 1, train_loss)
+    outcome = status.OK
+    for epoch in range(first_epoch, run.epochs):
+        row = _train_epoch(run, epoch, model, step, optimizer, splits, evaluate_split, memory_format, normalization)
+        if row is None:
+            outcome = status.DIVERGED
             break
-        test_loss, test_error = evaluate(evaluator, splits["x_test"], splits["y_test"], normalization, memory_format)
-        seconds = time.time() - tic
-        # the epoch's running training loss (train mode, weights moving) and the penalty at its end
-        row = {"epoch": epoch + 1, "lr": lr, "batch_size": bs, "train_error": train_error, "test_error": test_error,
-               **losses(train_loss, test_loss, weight_penalty(model, settings["weight_decay"])),
-               "seconds": seconds, "images_per_second": seen / seconds}
         history.append(row)
-        log.info("epoch %3d  lr %.2e  bs %5d  train loss %.4f  err %6.2f%%  test loss %.4f  err %6.2f%%  %8.0f img/s",
-                 row["epoch"], lr, bs, train_loss, row["train_error"], test_loss, test_error, row["images_per_second"])
-        _save_atomic({"settings": settings, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                      "history": history, "epoch": epoch + 1}, checkpoint)
+        log.info(EPOCH_LINE.format(**row))
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "history": history}
+        _save({"settings": run.as_dict(), **state, "epoch": epoch + 1}, checkpoint)
         _write_metrics(history, metrics)  # every epoch, so that a running job can be followed and plotted
         if epoch + 1 in snapshots:
-            _save_atomic(_weights(model, settings), snapshots[epoch + 1])
+            _save(weights_file(model, run), snapshots[epoch + 1])
 
     final = {"train_error": math.nan, "test_error": math.nan, **losses(math.nan, math.nan, math.nan)}
-    if status == "ok":  # on the whole splits, in eval mode
-        train_loss, final["train_error"] = evaluate(evaluator, x_train, y_train, normalization, memory_format)
-        test_loss, final["test_error"] = evaluate(evaluator, splits["x_test"], splits["y_test"], normalization, memory_format)
-        final.update(losses(train_loss, test_loss, weight_penalty(model, settings["weight_decay"])))
-    for epoch, path in snapshots.items():  # a diverged run has no weights for the epochs it never reached
+    if outcome == status.OK:  # on the whole splits, in eval mode
+        train_loss, final["train_error"] = evaluate_split(x_train, y_train)
+        test_loss, final["test_error"] = evaluate_split(x_test, y_test)
+        final.update(losses(train_loss, test_loss, weight_penalty(model, run.weight_decay)))
+    for path in snapshots.values():  # a diverged run has no weights for the epochs it never reached
         if not path.exists():
-            _save_atomic(_weights(model, settings, status), path)
-    _save_atomic(_weights(model, settings, status), weights)
+            _save(weights_file(model, run, outcome), path)
+    _save(weights_file(model, run, outcome), weights)
     _write_metrics(history, metrics)
     result = {
-        "status": status, **settings, "epochs_completed": len(history), **final,
-        "wall_seconds": time.time() - started, "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "host": socket.gethostname(), "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
-        "threads": torch.get_num_threads(), "parameters": sum(p.numel() for p in model.parameters()),
-        "versions": _library_versions(),
-        # the code that trained: recorded, not part of the settings (a new commit retrains nothing)
-        "git": git_state(Path(__file__).parent),
+        "status": outcome,
+        **run.as_dict(),
+        "epochs_completed": len(history),
+        **final,
+        "wall_seconds": time.time() - started,
+        **_where_and_how(model, device),
     }
     Path(summary).write_text(json.dumps(result, indent=2, allow_nan=True))
     checkpoint.unlink(missing_ok=True)
@@ -304,6 +375,11 @@ def train(settings: dict, dataset_path: Path, weights: Path, metrics: Path, summ
     return result
 
 
-def _weights(model, settings, status="ok") -> dict:
-    """What the probe needs to rebuild the model: the settings beside the state dict."""
-    return {"settings": settings, "status": status, "state": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+def weights_file(model, run: RunSettings, outcome: str = status.OK) -> dict:
+    """What a weights file holds: the settings that rebuild the model (``models.from_weights``), the
+    run's status and the state dict."""
+    return {
+        "settings": run.as_dict(),
+        "status": outcome,
+        "state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }

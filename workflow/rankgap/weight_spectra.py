@@ -23,8 +23,23 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-COLUMNS = ["layer", "layer_type", "N", "M", "rf", "num_evals", "alpha", "alpha_weighted", "D", "stable_rank",
-           "sv_max", "matrix_rank", "warning"]
+from . import status
+
+COLUMNS = [
+    "layer",
+    "layer_type",
+    "N",
+    "M",
+    "rf",
+    "num_evals",
+    "alpha",
+    "alpha_weighted",
+    "D",
+    "stable_rank",
+    "sv_max",
+    "matrix_rank",
+    "warning",
+]
 SUMMARY = ["alpha", "stable_rank"]
 
 
@@ -35,10 +50,15 @@ def analyze(state: dict[str, torch.Tensor]) -> pd.DataFrame:
     from weightwatcher import RMT_Util, constants
 
     if RMT_Util.EPSILON != constants.EPSILON:
-        raise RuntimeError("WeightWatcher was imported with a GPU visible and switched to float16 precision; "
-                           "import it with no GPU visible (CUDA_VISIBLE_DEVICES='')")
-    matrices = {name: tensor.detach().to("cpu", torch.float64).numpy() for name, tensor in state.items()
-                if name.endswith(".weight") and tensor.ndim in (2, 4)}  # conv and linear, not batch norm
+        raise RuntimeError(
+            "WeightWatcher was imported with a GPU visible and switched to float16 precision; "
+            "import it with no GPU visible (CUDA_VISIBLE_DEVICES='')"
+        )
+    matrices = {
+        name: tensor.detach().to("cpu", torch.float64).numpy()
+        for name, tensor in state.items()
+        if name.endswith(".weight") and tensor.ndim in (2, 4)
+    }  # conv and linear, not batch norm
     watcher = weightwatcher.WeightWatcher(model=matrices)
     details = watcher.analyze(svd_method="accurate", plot=False, savefig=False)
     return details.rename(columns={"name": "layer"})[COLUMNS]
@@ -52,7 +72,6 @@ def summary(layers: pd.DataFrame) -> dict[str, float]:
 def run(weights_path: Path, out: Path) -> pd.DataFrame:
     """Write the per-layer metrics of one run's final weights (CSV; no rows for a diverged run)."""
     weights = torch.load(weights_path, map_location="cpu", weights_only=False)
-    ok = weights.get("status", "ok") == "ok"  # a diverged run's weights hold NaN
-    layers = analyze(weights["state"]) if ok else pd.DataFrame(columns=COLUMNS)
+    layers = analyze(weights["state"]) if status.of(weights) == status.OK else pd.DataFrame(columns=COLUMNS)
     layers.to_csv(out, index=False)
     return layers

@@ -1,4 +1,4 @@
-# Paths, wildcard constraints and config checks: defined once, used by every stage.
+# Paths, config checks and the helpers every stage's rules use: defined once.
 import ast
 import hashlib
 import importlib.util
@@ -10,12 +10,15 @@ from pathlib import Path
 from snakemake.utils import validate
 
 PACKAGE_DIR = Path(workflow.basedir) / "workflow"
-sys.path.insert(0, str(PACKAGE_DIR))  # the rankgap package of this checkout (scripts do the same)
+# The rankgap package of this checkout, for this process and every job's script (which inherit the
+# environment), installed or not
+sys.path.insert(0, str(PACKAGE_DIR))
+os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [str(PACKAGE_DIR), os.environ.get("PYTHONPATH")])))
 
-from rankgap import settings  # noqa: E402  (torch-free: parsing stays fast)
+from rankgap import configuration, registry, resources  # noqa: E402  (torch-free: parsing stays fast)
 
 SCHEMA = "../schemas/config.schema.yaml"
-settings.validate(config, workflow.source_path(SCHEMA))  # every problem at once, with the allowed values
+configuration.validate(config, workflow.source_path(SCHEMA))  # every problem at once, with the allowed values
 validate(config, SCHEMA, set_default=True)  # fills in the schema's defaults
 if config["models"] or config["datasets"]:
     # the config's own models and datasets, measured on the data and the models (torch: only such a config needs it)
@@ -24,13 +27,13 @@ if config["models"] or config["datasets"]:
     DESCRIBED = custom.describe(config)
     SHAPES, ACTIVATION_SIZES = DESCRIBED.shapes, DESCRIBED.activations
 else:
-    SHAPES, ACTIVATION_SIZES = settings.SHAPES, settings.ACTIVATIONS
-settings.check(config, SHAPES)
+    SHAPES, ACTIVATION_SIZES = registry.SHAPES, registry.ACTIVATIONS
+configuration.check(config, SHAPES)
 
 DATASET = f"{config['data_dir']}/{{dataset}}.safetensors"
 RUN = "results/runs/{experiment}/{dataset}/bs{batch_size}-seed{seed}"
 PROBE = f"{RUN}/epoch{{epoch}}"
-DUMP = f"{PROBE}/activations.safetensors"
+PROBE_ACTIVATIONS = f"{PROBE}/activations.safetensors"
 ANALYSIS = "results/analysis/{experiment}"
 TABLE = "results/tables/{table}"
 FIGURE = "results/figures/{figure}"
@@ -46,8 +49,7 @@ REMEDIES = "results/remedies/{comparison}"
 RANDOM_REFERENCE = str(PACKAGE_DIR / "rankgap" / "reference_random_matrices.csv")  # the paper's Tables A1-A3
 PAPER_REFERENCE = str(PACKAGE_DIR / "rankgap" / "reference_paper_tables.csv")  # the paper's Tables 1-11
 RANDOM_SIZES = [(row["m"], n) for row in RANDOM["sizes"] for n in row["n"]]
-# probe epochs other than 'last' are weight snapshots the training run writes as it goes
-SNAPSHOT_EPOCHS = sorted({e for e in config["probe"]["epochs"] if e != "last"})
+SNAPSHOT_EPOCHS = configuration.snapshot_epochs(config)
 
 
 def _names(keys):
@@ -90,9 +92,10 @@ def package_modules(source, found=None):
 
 
 def run_settings(wildcards):
-    return settings.run_settings(
+    """A run's settings in their stored form (``RunSettings.as_dict``): a training reruns when they change."""
+    return configuration.run_settings(
         config, wildcards.experiment, wildcards.dataset, wildcards.batch_size, wildcards.seed, SHAPES
-    )
+    ).as_dict()
 
 
 def model_source(wildcards):
@@ -115,23 +118,33 @@ def custom_dataset_file(wildcards):
 
 def all_runs():
     """Every run of every experiment of the config, as wildcard dicts."""
-    return [run for experiment in config["experiments"] for run in settings.runs(config, experiment)]
+    return [run for experiment in config["experiments"] for run in configuration.runs(config, experiment)]
 
 
 def probes(experiment, datasets=None):
     """Every (run, probe epoch) of an experiment, as wildcard dicts."""
     return [
         dict(run, epoch=epoch)
-        for run in settings.runs(config, experiment, datasets)
-        for epoch in settings.probe_epochs(config, experiment)
+        for run in configuration.runs(config, experiment, datasets)
+        for epoch in configuration.probe_epochs(config, experiment)
     ]
 
 
+def probe_files(wildcards):
+    """Per probe of an experiment, in the order of ``probes``: its spectra, its modes and its run's summary."""
+    probed = probes(wildcards.experiment)
+    return {
+        "spectra": [f"{PROBE.format(**p)}/spectra.csv" for p in probed],
+        "modes": [f"{PROBE.format(**p)}/modes.csv" for p in probed],
+        "summaries": [f"{RUN.format(**p)}/summary.json" for p in probed],
+    }
+
+
 def paper_artifacts():
-    tables = [f"{TABLE.format(table=t)}{ext}" for t in config["tables"] for ext in (".csv", ".md", ".tex")]
-    figures = [f"{FIGURE.format(figure=f)}{ext}" for f in config["figures"] for ext in (".pdf", ".png")]
+    tables = [path for t in config["tables"] for path in multiext(TABLE.format(table=t), ".csv", ".md", ".tex")]
+    figures = [path for f in config["figures"] for path in multiext(FIGURE.format(figure=f), ".pdf", ".png")]
     comparison = [f"{COMPARISON}.md", f"{COMPARISON}.csv"] if tables or figures else []
-    return tables + figures + comparison + appendix_artifacts()
+    return tables + figures + comparison + random_matrix_artifacts()
 
 
 def trend_figures():
@@ -139,11 +152,11 @@ def trend_figures():
     return {name: spec["experiment"] for name, spec in config["figures"].items() if spec["plot"] == "batch_size"}
 
 
-def appendix_artifacts():
+def random_matrix_artifacts():
     """Tables and figures A1-A3 and the comparison with the paper (none when no distribution is configured)."""
     keys = RANDOM["distributions"]
-    tables = [f"{RANDOM_TABLE.format(appendix=a)}{ext}" for a in keys for ext in (".csv", ".md", ".tex")]
-    figures = [f"{RANDOM_FIGURE.format(appendix=a)}{ext}" for a in keys for ext in (".pdf", ".png")]
+    tables = [path for a in keys for path in multiext(RANDOM_TABLE.format(appendix=a), ".csv", ".md", ".tex")]
+    figures = [path for a in keys for path in multiext(RANDOM_FIGURE.format(appendix=a), ".pdf", ".png")]
     comparison = [f"{RANDOM_COMPARISON}{ext}" for ext in (".md", ".csv")] if keys else []
     return tables + figures + comparison
 
@@ -164,9 +177,9 @@ def probe_weights(wildcards):
 def table_runs(table):
     """Summaries of a table's runs, the baseline run (Table 11) first."""
     spec = config["tables"][table]
-    runs = settings.runs(config, spec["experiment"], [spec["dataset"]])
+    runs = configuration.runs(config, spec["experiment"], [spec["dataset"]])
     if "baseline" in spec:
-        baseline = settings.runs(config, spec["baseline"]["experiment"], [spec["dataset"]])
+        baseline = configuration.runs(config, spec["baseline"]["experiment"], [spec["dataset"]])
         runs = [r for r in baseline if r["batch_size"] == spec["baseline"]["batch_size"]] + runs
     return [f"{RUN.format(**r)}/summary.json" for r in runs]
 
@@ -186,13 +199,13 @@ def publish_inputs(wildcards):
 def publish_table_inputs(wildcards):
     """Everything a table's published folder is made of: the table, its experiment's figures, and for
     the comparison and the provenance its runs' summaries, the counts of its trend figures and the
-    benchmark files of its training, dumps and spectra."""
+    benchmark files of its training, probes and spectra."""
     require_publish()
     spec = config["tables"][wildcards.table]
     figures = [f for f, s in config["figures"].items() if s["experiment"] == spec["experiment"]]
     runs = table_runs(wildcards.table)
     if figures:
-        runs += [f"{RUN.format(**run)}/summary.json" for run in settings.runs(config, spec["experiment"])]
+        runs += [f"{RUN.format(**run)}/summary.json" for run in configuration.runs(config, spec["experiment"])]
     runs = list(dict.fromkeys(runs))
     probed = probes(spec["experiment"]) if figures else []  # only runs a figure counts are probed
     return {
@@ -202,7 +215,7 @@ def publish_table_inputs(wildcards):
         "reference": PAPER_REFERENCE,
         "summaries": runs,
         "train_benchmarks": [summary.replace("summary.json", "train.benchmark.tsv") for summary in runs],
-        "dump_benchmarks": [f"{PROBE.format(**probe)}/dump.benchmark.tsv" for probe in probed],
+        "probe_benchmarks": [f"{PROBE.format(**probe)}/probe.benchmark.tsv" for probe in probed],
         "spectra_benchmarks": [f"{PROBE.format(**probe)}/spectra.benchmark.tsv" for probe in probed],
     }
 
@@ -224,7 +237,7 @@ def publish_command(target):
 def rival_artifacts():
     """The rival measures of every run of the experiments that ask for them."""
     measured = [e for e, spec in config["experiments"].items() if spec["measure_rivals"]]
-    runs = [run for experiment in measured for run in settings.runs(config, experiment)]
+    runs = [run for experiment in measured for run in configuration.runs(config, experiment)]
     return [f"{RUN.format(**run)}/{name}" for run in runs for name in ("sharpness.json", "weight_spectra.csv")]
 
 
@@ -237,7 +250,7 @@ def compared(comparison):
 def remedy_runs(comparison):
     """Every run of a comparison on its dataset, as wildcard dicts, the baseline's first."""
     dataset = config["remedy_comparisons"][comparison]["dataset"]
-    return [run for experiment in compared(comparison) for run in settings.runs(config, experiment, [dataset])]
+    return [run for experiment in compared(comparison) for run in configuration.runs(config, experiment, [dataset])]
 
 
 def remedy_files(comparison, name):
@@ -271,10 +284,6 @@ def caption(kind, name):
     return spec.get("caption", f"{name}: experiment {spec['experiment']}")
 
 
-MODEL_NAMES = {"lenet5": "LeNet-5", "vgg16": "VGG-16", "resnet56": "ResNet-56"}
-VARIANT_NAMES = {"bn": "", "nobn": " without batch norm", "linear": " (linear)"}
-
-
 def model_label(kind):
     """Report category of a table or figure: its experiment's model and variant (the config's own
     models: their name)."""
@@ -284,17 +293,17 @@ def model_label(kind):
         experiment = config["experiments"][config[kind][name]["experiment"]]
         if experiment["model"] in config["models"]:
             return experiment["model"]
-        return MODEL_NAMES[experiment["model"]] + VARIANT_NAMES[experiment["variant"]]
+        return registry.model_label(experiment["model"], experiment["variant"])
 
     return label
 
 
 def job_resource(stage, key):
-    """A cluster resource of a ``stage`` job (stage: a rule's name; see settings.job_resources), as Snakemake calls it."""
+    """A cluster resource of a ``stage`` job (stage: a rule's name; see resources.job_resources), as Snakemake calls it."""
 
     def value(wildcards, attempt):
         batch_size = int(wildcards.batch_size)
-        estimates = settings.job_resources(
+        estimates = resources.job_resources(
             config, wildcards.experiment, wildcards.dataset, batch_size, attempt, SHAPES, ACTIVATION_SIZES
         )
         return estimates[stage][key]
@@ -304,10 +313,10 @@ def job_resource(stage, key):
 
 def job_group(stage):
     """The group of a ``stage`` job on a cluster (stage: a rule's name); short jobs of a model share submissions
-    (settings.job_group; the profile says how many per submission).  Ignored in local runs."""
+    (resources.job_group; the profile says how many per submission).  Ignored in local runs."""
 
     def group(wildcards):
-        return settings.job_group(
+        return resources.job_group(
             config,
             stage,
             wildcards.experiment,

@@ -14,7 +14,7 @@ rule dataset:
     log:
         "results/logs/dataset/{dataset}.log",
     wildcard_constraints:
-        dataset=_names(settings.SHAPES),
+        dataset=_names(registry.SHAPES),
     # `mirror` and `sources` say where the raw files are, not what they are (they are checksummed):
     # the script reads them from the config, so that moving the files reruns nothing
     conda:
@@ -38,6 +38,6 @@ rule custom_dataset:
         "../../envs/train.yaml"
     params:
         # its entry in the config: changing where the data comes from reconverts it
-        source=lambda wildcards: config["datasets"][wildcards.dataset],
+        source=lookup(dpath="datasets/{dataset}", within=config),
     script:
         "../scripts/custom_dataset.py"

@@ -7,7 +7,7 @@ localrules:
 
 rule spectra:
     input:
-        DUMP,
+        PROBE_ACTIVATIONS,
     output:
         spectra=f"{PROBE}/spectra.csv",
         modes=f"{PROBE}/modes.csv",
@@ -34,9 +34,7 @@ rule spectra:
 
 rule rankloss:
     input:
-        spectra=lambda wc: [f"{PROBE.format(**p)}/spectra.csv" for p in probes(wc.experiment)],
-        modes=lambda wc: [f"{PROBE.format(**p)}/modes.csv" for p in probes(wc.experiment)],
-        summaries=lambda wc: [f"{RUN.format(**p)}/summary.json" for p in probes(wc.experiment)],
+        unpack(probe_files),
     output:
         f"{ANALYSIS}/rankloss.csv",
     log:

@@ -21,9 +21,9 @@ rule remedy_comparison:
     params:
         runs=lambda wc: remedy_runs(wc.comparison),
         experiments=lambda wc: compared(wc.comparison),
-        baseline=lambda wc: config["remedy_comparisons"][wc.comparison]["baseline"],
-        dataset=lambda wc: config["remedy_comparisons"][wc.comparison]["dataset"],
-        threshold=lambda wc: config["remedy_comparisons"][wc.comparison]["threshold"],
+        baseline=lookup(dpath="remedy_comparisons/{comparison}/baseline", within=config),
+        dataset=lookup(dpath="remedy_comparisons/{comparison}/dataset", within=config),
+        threshold=lookup(dpath="remedy_comparisons/{comparison}/threshold", within=config),
         caption=lambda wc: config["remedy_comparisons"][wc.comparison].get(
             "caption", f"Remedies for the large-batch gap: {wc.comparison}"
         ),

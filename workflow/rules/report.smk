@@ -52,8 +52,8 @@ rule figure:
     conda:
         "../../envs/analysis.yaml"
     params:
-        threshold=lambda wc: config["figures"][wc.figure]["threshold"],
-        plot=lambda wc: config["figures"][wc.figure]["plot"],
+        threshold=lookup(dpath="figures/{figure}/threshold", within=config),
+        plot=lookup(dpath="figures/{figure}/plot", within=config),
         caption=lambda wc: caption("figures", wc.figure),
         code=code("figure"),
     script:

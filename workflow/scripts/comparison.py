@@ -1,14 +1,15 @@
 """The paper's numbers beside ours, and whether our trends and the paper's agree with its claims."""
-import sys
 
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the rankgap package of this checkout
 from rankgap import log_to, paper
 
 log_to(snakemake.log[0])
 p = snakemake.params
 rankloss = dict(zip(p.figures.values(), snakemake.input.rankloss))
 numbers, claims = paper.compare(
-    dict(zip(p.tables, snakemake.input.tables)), p.runs,
+    dict(zip(p.tables, snakemake.input.tables)),
+    p.runs,
     {figure: (rankloss[experiment], p.thresholds[figure]) for figure, experiment in p.figures.items()},
-    p.reported_loss, paper.reference_tables(snakemake.input.reference))
+    p.reported_loss,
+    paper.reference_tables(snakemake.input.reference),
+)
 paper.write(numbers, claims, snakemake.output.csv, snakemake.output.trends, snakemake.output.md, p.reported_loss)

@@ -1,7 +1,5 @@
 """Convert one of the config's own datasets (a file, a folder, a torchvision class) into its canonical file."""
-import sys
 
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the rankgap package of this checkout
 from rankgap import data, log_to
 
 log_to(snakemake.log[0])

@@ -1,11 +1,16 @@
 """A comparison of remedies: the table, the figure of the gap against each measure, and the report."""
-import sys
 
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the rankgap package of this checkout
 from rankgap import log_to, remedies
 
 log_to(snakemake.log[0])
 p = snakemake.params
-per_run = remedies.run_measures(p.runs, snakemake.input.summaries, snakemake.input.sharpness, snakemake.input.spectra,
-                                dict(zip(p.experiments, snakemake.input.rankloss)), p.threshold, p.reported_loss)
+per_run = remedies.run_measures(
+    p.runs,
+    snakemake.input.summaries,
+    snakemake.input.sharpness,
+    snakemake.input.spectra,
+    dict(zip(p.experiments, snakemake.input.rankloss)),
+    p.threshold,
+    p.reported_loss,
+)
 remedies.write(per_run, p.baseline, p.caption, p.dataset, snakemake.output)

@@ -1,11 +1,9 @@
 """WeightWatcher's alpha and stable rank of every layer of one run's final weights, on the CPU in float64."""
+
 import os
 
 # Before torch is imported: WeightWatcher casts weights to float16 when it is imported where a GPU is visible
 os.environ["CUDA_VISIBLE_DEVICES"] = ""
-import sys
-
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the rankgap package of this checkout
 from pathlib import Path
 
 from rankgap import log_to, weight_spectra

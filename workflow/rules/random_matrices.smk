@@ -38,7 +38,7 @@ rule random_table:
     conda:
         "../../envs/analysis.yaml"
     params:
-        distribution=lambda wc: RANDOM["distributions"][wc.appendix],
+        distribution=lookup(dpath="random_matrices/distributions/{appendix}", within=config),
         sizes=RANDOM_SIZES,
         repetitions=RANDOM["repetitions"],
         code=code("random_table"),
@@ -62,7 +62,7 @@ rule random_figure:
     conda:
         "../../envs/analysis.yaml"
     params:
-        distribution=lambda wc: RANDOM["distributions"][wc.appendix],
+        distribution=lookup(dpath="random_matrices/distributions/{appendix}", within=config),
         sizes=RANDOM_SIZES,
         repetitions=RANDOM["repetitions"],
         code=code("random_figure"),

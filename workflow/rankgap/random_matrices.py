@@ -9,13 +9,14 @@ Reproducibility: each matrix has its own random stream, keyed by (seed, distribu
 repetition), so a matrix does not depend on how many others are drawn, in which job or order:
 more repetitions add matrices and keep the existing ones.
 
-Precision and speed: singular values only (no vectors), in float64: sigma_min of a square matrix
-is about s/sqrt(m), and an SVD resolves values down to eps * sigma_max.  LAPACK gets the m x n
-(tall) matrix as drawn, or (method "gram", the config's default) its n x n Gram matrix, whose
-eigenvalues are the squared singular values: less exact (eps * sigma_max^2 / sigma_min), but at
-the paper's sizes within 2e-7 of the SVD's sigma_min, and 2.7x faster.  Repetitions run on a pool of threads, each a single-threaded LAPACK
-call: the bidiagonalisation an SVD spends its time in scales poorly over threads, independent
-matrices scale perfectly (on 2 cores: 1.5 s for a 2000 x 2000 SVD on one thread, 1.0 s on two).
+Precision and speed: singular values only (no vectors), in float64: sigma_min of a square matrix is
+about s/sqrt(m), and an SVD resolves values down to eps * sigma_max. LAPACK gets the m x n (tall)
+matrix as drawn, or (method "gram", the config's default) its n x n Gram matrix, whose eigenvalues
+are the squared singular values: less exact (eps * sigma_max^2 / sigma_min), but at the paper's
+sizes within 2e-7 of the SVD's sigma_min, and 2.7x faster. Repetitions run on a pool of threads,
+each a single-threaded LAPACK call: the bidiagonalisation an SVD spends its time in scales poorly
+over threads, independent matrices scale perfectly (on 2 cores: 1.5 s for a 2000 x 2000 SVD on one
+thread, 1.0 s on two).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
+
 
 def _gaussian(rng, m, n):
     return rng.standard_normal((m, n))
@@ -56,13 +58,21 @@ def matrix(distribution: str, m: int, n: int, seed: int, repetition: int) -> np.
     return DISTRIBUTIONS[distribution][0](rng, m, n)
 
 
-def singular_values(distribution: str, m: int, n: int, repetitions: int, seed: int, dtype: str = "float64",
-                    threads: int = 1, method: str = "svd") -> np.ndarray:
+def singular_values(
+    distribution: str,
+    m: int,
+    n: int,
+    repetitions: int,
+    seed: int,
+    dtype: str = "float64",
+    threads: int = 1,
+    method: str = "svd",
+) -> np.ndarray:
     """(repetitions, n): the singular values of each matrix, in descending order.
 
     ``method`` "svd": LAPACK's SVD, values only; "gram": square roots of the eigenvalues of A^T A,
     2.7x faster at 4000 x 4000 (BLAS-3 product, then half the reduction work of an SVD), and exact
-    to 2e-7 relative in sigma_min at the paper's sizes (tests/test_randmat.py).
+    to 2e-7 relative in sigma_min at the paper's sizes (tests/test_random_matrices.py).
     """
     if n > m:
         raise ValueError(f"{m} x {n}: give the tall orientation (m >= n); the singular values are the same")
@@ -87,8 +97,34 @@ def summary(spectra: dict[tuple[int, int], np.ndarray], distribution: str) -> pd
     """One row per size: the mean and std of sigma_min over the repetitions (the paper's E sigma_min),
     the mean sigma_max, and where Proposition 1 puts the lower edge, s(sqrt(m) - sqrt(n))."""
     s = DISTRIBUTIONS[distribution][1]
-    rows = [{"distribution": distribution, "m": m, "n": n, "repetitions": len(values),
-             "sigma_min_mean": values[:, -1].mean(), "sigma_min_std": values[:, -1].std(ddof=1),
-             "sigma_max_mean": values[:, 0].mean(), "edge": s * (math.sqrt(m) - math.sqrt(n))}
-            for (m, n), values in spectra.items()]
+    rows = [
+        {
+            "distribution": distribution,
+            "m": m,
+            "n": n,
+            "repetitions": len(values),
+            "sigma_min_mean": values[:, -1].mean(),
+            "sigma_min_std": values[:, -1].std(ddof=1),
+            "sigma_max_mean": values[:, 0].mean(),
+            "edge": s * (math.sqrt(m) - math.sqrt(n)),
+        }
+        for (m, n), values in spectra.items()
+    ]
     return pd.DataFrame(rows)
+
+
+def table_caption(appendix: str, distribution: str, repetitions: int) -> str:
+    """The caption of Table ``appendix`` (A1-A3)."""
+    return (
+        f"Table {appendix}: expected minimum singular value of m × n random matrices with "
+        f"{DISTRIBUTIONS[distribution][2]} entries (mean and std over {repetitions} matrices per size; "
+        f"s = the entries' standard deviation)"
+    )
+
+
+def figure_title(appendix: str, distribution: str, repetitions: int) -> str:
+    """The title of Figure ``appendix`` (A1-A3)."""
+    return (
+        f"Figure {appendix}: singular values of m × n random matrices with {DISTRIBUTIONS[distribution][2]} "
+        f"entries, {repetitions} matrices per size (rows: m; red ticks: each matrix's σmin, dashed: their mean)"
+    )

@@ -1,5 +1,5 @@
-"""Activation dumps: a fixed batch of training images through a trained model, every probed layer's
-output saved (safetensors, one tensor per layer, batch first).
+"""The probe: a fixed batch of training images (the probe batch) through a trained model, every probed
+layer's output saved (the activation dump: safetensors, one tensor per layer, batch first).
 
 The forward pass runs in float64 (``dtype``): near-rank loss is counted at 1e-4 and 1e-5, and
 float32 rounding noise (about 1e-7 of the largest singular value, which reaches the thousands)
@@ -9,19 +9,19 @@ lands right on those thresholds.  See ``rank`` for the measurement.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from . import data, models
+from . import data, models, status
+from .atomic import written
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
-def probe_indices(n_train: int, batch_size: int, seed: int) -> torch.Tensor:
+def batch_indices(n_train: int, batch_size: int, seed: int) -> torch.Tensor:
     """The probe batch: the first ``batch_size`` of a seeded permutation of the training set, so a
     smaller batch is a subset of a larger one and every run of a dataset sees the same images."""
     if batch_size > n_train:
@@ -58,8 +58,14 @@ def capture(model: nn.Module, x: torch.Tensor, modules: list[tuple[str, nn.Modul
 
 
 @torch.no_grad()
-def probe(weights: dict, x_uint8: torch.Tensor, normalization: data.Normalization, mode: str = "eval",
-          dtype: torch.dtype = torch.float64, points=("activations",)) -> dict[str, torch.Tensor]:
+def activations(
+    weights: dict,
+    x_uint8: torch.Tensor,
+    normalization: data.Normalization,
+    mode: str = "eval",
+    dtype: torch.dtype = torch.float64,
+    points=("activations",),
+) -> dict[str, torch.Tensor]:
     """Outputs of the probed layers for the batch ``x_uint8``, in forward order, in ``dtype``.
 
     ``normalization``: the dataset's (``data.normalization``).  ``points``: ``activations`` (every
@@ -80,20 +86,33 @@ def probe(weights: dict, x_uint8: torch.Tensor, normalization: data.Normalizatio
     return outputs
 
 
-def dump(weights_path: Path, dataset_path: Path, out: Path, batch_size: int, seed: int, mode: str,
-         dtype: str, device: torch.device, points=("activations",)) -> None:
+def dump(
+    weights_path: Path,
+    dataset_path: Path,
+    out: Path,
+    batch_size: int,
+    seed: int,
+    mode: str,
+    dtype: str,
+    device: torch.device,
+    points=("activations",),
+) -> None:
     """Write the probe's outputs for one run to ``out`` (atomically)."""
     weights = torch.load(weights_path, map_location="cpu", weights_only=False)
     dataset = weights["settings"]["dataset"]
     x_train = data.load(dataset_path)["x_train"]
-    batch = x_train[probe_indices(len(x_train), batch_size, seed)].to(device)
-    status = weights.get("status", "ok")
+    batch = x_train[batch_indices(len(x_train), batch_size, seed)].to(device)
+    run_status = status.of(weights)
     # a diverged run's weights hold NaN: its dump lists no layers and says why
     normalization = data.normalization(dataset, x_train)
-    outputs = probe(weights, batch, normalization, mode, DTYPES[dtype], points) if status == "ok" else {}
-    metadata = {"layers": json.dumps(list(outputs)), "status": status, "dataset": dataset,
-                "batch_size": str(batch_size), "mode": mode, "dtype": dtype}
-    partial = Path(str(out) + ".partial")
-    save_file({k: v.cpu().contiguous() for k, v in outputs.items()}, str(partial), metadata=metadata)
-    os.replace(partial, out)
-
+    outputs = activations(weights, batch, normalization, mode, DTYPES[dtype], points) if run_status == status.OK else {}
+    metadata = {
+        "layers": json.dumps(list(outputs)),
+        "status": run_status,
+        "dataset": dataset,
+        "batch_size": str(batch_size),
+        "mode": mode,
+        "dtype": dtype,
+    }
+    with written(out) as partial:
+        save_file({k: v.cpu().contiguous() for k, v in outputs.items()}, str(partial), metadata=metadata)

@@ -1,33 +1,33 @@
-# Activation dumps: the probe batch through the weights of one probe epoch, every layer saved.
+# The probe: the probe batch through the weights of one probe epoch, every probed layer's activations saved.
 
 
-rule dump:
+rule probe:
     input:
         weights=probe_weights,
         data=DATASET,
     output:
         # a dump is large (float64, batch x every layer: 0.4 GiB for LeNet-5 at batch 8192, GiBs for
         # VGG-16) and needed only by its spectra: deleted after them unless probe.keep_dumps
-        DUMP if config["probe"]["keep_dumps"] else temp(DUMP),
+        PROBE_ACTIVATIONS if config["probe"]["keep_dumps"] else temp(PROBE_ACTIVATIONS),
     log:
-        f"{PROBE}/dump.log",
+        f"{PROBE}/probe.log",
     benchmark:
-        f"{PROBE}/dump.benchmark.tsv"
+        f"{PROBE}/probe.benchmark.tsv"
     group:
-        job_group("dump")
+        job_group("probe")
     conda:
         "../../envs/train.yaml"
     threads: config["threads"]["train"]
     resources:
         gpu=int(config["probe"]["gpu"]),
-        mem_mb=job_resource("dump", "mem_mb"),
-        runtime=job_resource("dump", "runtime"),
+        mem_mb=job_resource("probe", "mem_mb"),
+        runtime=job_resource("probe", "runtime"),
     params:
         mode=config["probe"]["mode"],
         dtype=config["probe"]["dtype"],
         seed=config["probe"]["seed"],
         points=config["probe"]["points"],
         gpu=config["probe"]["gpu"],
-        code=code("dump"),
+        code=code("probe"),
     script:
-        "../scripts/dump.py"
+        "../scripts/probe.py"

@@ -1,0 +1,410 @@
+"""The config beyond its JSON schema, and the runs it asks for.
+
+``validate`` checks a config against workflow/schemas/config.schema.yaml and reports every problem
+at once; ``check`` checks what a schema cannot (cross-references, batch sizes against the data).
+``runs`` and ``probe_epochs`` plan an experiment's runs and probes, and ``run_settings`` gives one
+run's ``RunSettings``: the experiment's values over the ``train`` defaults.
+
+Torch-free, so that Snakemake parses the workflow fast.  The built-in models and datasets come from
+``registry``; the config's own (its ``models`` and ``datasets`` sections) are measured on the model
+and the data when the config is read (``custom.describe``) and handed to the functions below as
+``shapes``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+from .registry import DATASETS, MODELS, SHAPES, VARIANTS, Shape
+
+LAST = "last"  # in probe.epochs: the run's final epoch, whatever the experiment's number of epochs
+
+
+class ConfigError(ValueError):
+    pass
+
+
+BOUNDS = {
+    "minimum": "at least",
+    "exclusiveMinimum": "greater than",
+    "maximum": "at most",
+    "exclusiveMaximum": "less than",
+}
+
+
+def _where(path) -> str:
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    return text or "the config's top level"
+
+
+def _explain(error) -> str:
+    """One line that names the key at fault and what would be right."""
+    where, schema, value = _where(error.absolute_path), error.schema, error.instance
+    if error.validator == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        lines = []
+        for key in sorted(set(value) - set(allowed)):
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            allowed_text = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
+            lines.append(f"{where}: unknown key '{key}'{hint}{allowed_text}")
+        return "\n".join(lines)
+    if error.validator == "enum":
+        return f"{where}: {value!r} is not allowed; allowed values: {', '.join(map(str, schema['enum']))}"
+    if error.validator in BOUNDS:
+        return f"{where}: {value!r} must be {BOUNDS[error.validator]} {error.validator_value}"
+    if error.validator == "oneOf":
+        keys = [key for branch in error.validator_value for key in branch.get("required", [])]
+        return f"{where}: give exactly one of {', '.join(keys)}"
+    return f"{where}: {error.message}"
+
+
+def _custom_names(config: dict, section: str) -> list[str]:
+    entries = config.get(section)
+    return list(entries) if isinstance(entries, dict) else []  # not a mapping: the schema says so
+
+
+def validate(config: dict, schema_path: str) -> None:
+    """Check the config against its JSON schema and report every problem at once, readably.
+
+    A model or dataset an experiment, table or comparison names must be a built-in one or one of
+    the config's own (``models``, ``datasets``): the schema file cannot list the config's names, so
+    they are added to its ``model`` and ``dataset`` definitions here."""
+    import jsonschema  # only the Snakefile validates: jobs import this module without it
+    import yaml
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema["definitions"]["model"]["enum"] = [*MODELS, *_custom_names(config, "models")]
+    schema["definitions"]["dataset"]["enum"] = [*DATASETS, *_custom_names(config, "datasets")]
+    schema["definitions"]["variant"]["enum"] = list(VARIANTS)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    problems = [_explain(e) for e in errors]
+    # the config's own models and datasets must not take a built-in's name: which one would be meant?
+    for section, built_in in (("models", MODELS), ("datasets", DATASETS)):
+        problems += [
+            f"{section}.{name}: '{name}' is a built-in {section[:-1]}; give yours another name "
+            f"(the built-ins: {', '.join(built_in)})"
+            for name in _custom_names(config, section)
+            if name in built_in
+        ]
+    if problems:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
+
+
+def check(config: dict, shapes: dict[str, Shape] = SHAPES) -> None:
+    """Raise ConfigError naming the key at fault and what would be right.  ``shapes``: every
+    dataset's (the built-ins' and the config's own, measured by ``custom.describe``)."""
+    experiments = config["experiments"]
+    thresholds = config["analysis"]["thresholds"]
+    for name, exp in experiments.items():
+        if exp["model"] in config["models"]:
+            # the schema fills in variant: bn; anything else would be silently ignored
+            for key, ignored in (("variant", exp["variant"] != "bn"), ("model_options", "model_options" in exp)):
+                if ignored:
+                    raise ConfigError(
+                        f"experiments.{name}.{key} applies to the built-in models only, and "
+                        f"{exp['model']} is one of the config's own: what it builds is set by "
+                        f"models.{exp['model']}.options"
+                    )
+        for dataset in exp["datasets"]:
+            n_train = shapes[dataset].train
+            sizes = list(exp["batch_sizes"]) + ([exp["switch"]["batch_size"]] if exp.get("switch") else [])
+            too_big = [b for b in sizes if b > n_train]
+            if too_big:
+                raise ConfigError(
+                    f"experiments.{name}: batch size(s) {too_big} exceed the {n_train} training images of "
+                    f"'{dataset}'; use batch sizes of at most {n_train}"
+                )
+        if exp.get("switch") and exp["switch"]["epoch"] >= exp["epochs"]:
+            raise ConfigError(
+                f"experiments.{name}.switch.epoch is {exp['switch']['epoch']}, but the run has only "
+                f"{exp['epochs']} epochs; use an epoch between 0 and {exp['epochs'] - 1}"
+            )
+        late = [e for e in snapshot_epochs(config) if e > exp["epochs"]]
+        if late:
+            raise ConfigError(f"probe.epochs {late} are beyond experiments.{name}.epochs ({exp['epochs']})")
+    for kind in ("tables", "figures"):
+        for name, spec in config.get(kind, {}).items():
+            refs = [(spec["experiment"], spec.get("dataset"))]
+            if "baseline" in spec:
+                refs.append((spec["baseline"]["experiment"], spec.get("dataset")))
+            for exp, dataset in refs:
+                if exp not in experiments:
+                    raise ConfigError(f"{kind}.{name}: unknown experiment '{exp}'; defined: {', '.join(experiments)}")
+                if dataset and dataset not in experiments[exp]["datasets"]:
+                    raise ConfigError(
+                        f"{kind}.{name}: experiment '{exp}' does not train on '{dataset}'; "
+                        f"it has {', '.join(experiments[exp]['datasets'])}"
+                    )
+            if (
+                "baseline" in spec
+                and spec["baseline"]["batch_size"] not in experiments[spec["baseline"]["experiment"]]["batch_sizes"]
+            ):
+                raise ConfigError(
+                    f"{kind}.{name}.baseline.batch_size {spec['baseline']['batch_size']} is not one of "
+                    f"experiment '{spec['baseline']['experiment']}''s batch sizes"
+                )
+            if kind == "figures" and spec.get("plot") == "epoch" and len(config["probe"]["epochs"]) < 2:
+                raise ConfigError(
+                    f"figures.{name} plots against epoch, but probe.epochs is {config['probe']['epochs']}; "
+                    "probe several epochs, e.g. [0, 1, 5, last]"
+                )
+            if kind == "figures" and spec["threshold"] not in thresholds:
+                raise ConfigError(
+                    f"figures.{name}.threshold {spec['threshold']} is not in analysis.thresholds "
+                    f"{thresholds}; add it there or pick one of them"
+                )
+    _check_random_matrices(config)
+    _check_remedies(config, shapes)
+    _check_remedy_comparisons(config)
+
+
+def _check_random_matrices(config: dict) -> None:
+    random = config["random_matrices"]
+    for i, row in enumerate(random["sizes"]):
+        wide = [n for n in row["n"] if n > row["m"]]
+        if wide:
+            raise ConfigError(
+                f"random_matrices.sizes[{i}]: n = {wide} larger than m = {row['m']}; give the tall "
+                f"orientation, n <= m (the transpose has the same singular values)"
+            )
+    if random["method"] == "gram" and random["dtype"] != "float64":
+        raise ConfigError(
+            f"random_matrices.method gram needs dtype float64 (the Gram matrix squares the "
+            f"condition number; {random['dtype']} cannot resolve sigma_min): set dtype: float64 "
+            f"or method: svd"
+        )
+    for key in random["distributions"]:
+        for kind, name in (("tables", f"table{key}"), ("figures", f"fig{key}")):
+            if name in config[kind]:
+                raise ConfigError(
+                    f"random_matrices.distributions.{key} writes {name}, which {kind}.{name} writes "
+                    f"too; rename one of them"
+                )
+
+
+def _check_remedies(config: dict, shapes: dict[str, Shape]) -> None:
+    for name, exp in config["experiments"].items():
+        options = {key: exp.get(key, default) for key, default in config["train"].items()}
+        if options["warmup_epochs"] and options["lr_scaling"] == "none":
+            raise ConfigError(
+                f"experiments.{name}: warmup_epochs {options['warmup_epochs']} warms up to a scaled "
+                f"learning rate, but lr_scaling is 'none'; set lr_scaling (linear or sqrt) or "
+                f"warmup_epochs: 0"
+            )
+        if options["warmup_epochs"] >= exp["epochs"]:
+            raise ConfigError(
+                f"experiments.{name}: warmup_epochs {options['warmup_epochs']} is not shorter than the "
+                f"run's {exp['epochs']} epochs; use between 0 and {exp['epochs'] - 1}"
+            )
+        if options["ghost_batch_size"] and exp["variant"] == "nobn":
+            raise ConfigError(
+                f"experiments.{name}: ghost_batch_size needs batch norm, and variant nobn has none; "
+                f"use variant bn or linear, or ghost_batch_size: null"
+            )
+        if exp.get("measure_rivals"):
+            for dataset in exp["datasets"]:
+                if config["rivals"]["images"] > shapes[dataset].train:
+                    raise ConfigError(
+                        f"rivals.images {config['rivals']['images']} is more than the "
+                        f"{shapes[dataset].train} training images of '{dataset}' (experiment {name}); "
+                        f"use at most {shapes[dataset].train}"
+                    )
+
+
+def _check_remedy_comparisons(config: dict) -> None:
+    experiments = config["experiments"]
+    for name, spec in config["remedy_comparisons"].items():
+        where = f"remedy_comparisons.{name}"
+        compared = [spec["baseline"], *spec["remedies"]]
+        unknown = [e for e in compared if e not in experiments]
+        if unknown:
+            raise ConfigError(f"{where}: unknown experiment(s) {', '.join(unknown)}; defined: {', '.join(experiments)}")
+        sizes = sorted(experiments[spec["baseline"]]["batch_sizes"])
+        if len(sizes) != 2:
+            raise ConfigError(
+                f"{where}: the baseline {spec['baseline']} has batch sizes {sizes}; a comparison "
+                f"needs exactly two, a small and a large one"
+            )
+        for experiment in compared:
+            exp = experiments[experiment]
+            if sorted(exp["batch_sizes"]) != sizes:
+                raise ConfigError(
+                    f"{where}: experiment {experiment} has batch sizes {sorted(exp['batch_sizes'])}, "
+                    f"the baseline {spec['baseline']} {sizes}; give every remedy the baseline's two"
+                )
+            if spec["dataset"] not in exp["datasets"]:
+                raise ConfigError(f"{where}: experiment {experiment} does not train on '{spec['dataset']}'")
+            if not exp.get("measure_rivals"):
+                raise ConfigError(
+                    f"{where}: experiment {experiment} does not measure the rivals; set "
+                    f"experiments.{experiment}.measure_rivals: true"
+                )
+        if spec["threshold"] not in config["analysis"]["thresholds"]:
+            raise ConfigError(
+                f"{where}.threshold {spec['threshold']} is not in analysis.thresholds "
+                f"{config['analysis']['thresholds']}; add it there or pick one of them"
+            )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RunSettings:
+    """Everything that determines one training run, and nothing else: Snakemake reruns a training
+    exactly when its ``as_dict()`` changes.
+
+    The stored form (the rule's params, the checkpoint, the weights file, the summary) is
+    ``as_dict()``: a remedy at its off value and a field that does not apply are left out, so the
+    settings of a run without remedies are what they were before remedies existed, and a weights
+    file rebuilds its model without the config (``from_dict``).
+    """
+
+    model: str  # a built-in (registry.MODELS) or one of the config's own
+    dataset: str
+    batch_size: int
+    seed: int
+    epochs: int
+    weight_decay: float
+    # the training options (the schema's `train` section, which an experiment may override), at the
+    # schema's defaults (tests/test_config.py checks that they agree)
+    momentum: float = 0.9
+    lr_start: float = 0.1
+    lr_end: float = 1e-4
+    schedule: str = "exponential"
+    augment: str = "none"
+    drop_last: bool = False
+    precision: str = "fp32"
+    compile: bool = False
+    channels_last: bool = True
+    cuda_graphs: bool = False
+    deterministic: bool = False
+    # remedies for the large-batch gap (docs/remedies.md), off by default
+    ghost_batch_size: int | None = None  # batch norm over the whole batch
+    lr_scaling: str = "none"  # the schedule as configured at every batch size
+    warmup_epochs: int = 0
+    regime_adaptation: bool = False  # every batch size trains for `epochs` passes over the data
+    base_batch_size: int = 128  # what lr_scaling and regime_adaptation are relative to
+    activation_noise: float = 0.0
+    switch: dict | None = None  # Table 11: {epoch, batch_size} from which the run trains at another batch size
+    # what builds the model: a built-in's variant and options, or the config's own model's factory
+    variant: str | None = None
+    model_options: dict = dataclasses.field(default_factory=dict)
+    factory: str | None = None  # MODULE:FUNCTION
+    layers: str | list | None = None  # the config's own model's probed layers (models.select_layers)
+    shape: Shape | None = None  # the config's own dataset's, measured; a built-in's is the registry's
+
+    @classmethod
+    def from_dict(cls, stored: Mapping) -> RunSettings:
+        """The settings of a stored form (``as_dict()``); a summary's other keys are ignored."""
+        values = {f.name: stored[f.name] for f in dataclasses.fields(cls) if f.name in stored}
+        if isinstance(values.get("shape"), Mapping):
+            values["shape"] = Shape(**values["shape"])
+        return cls(**values)
+
+    def as_dict(self) -> dict:
+        stored = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in REMEDIES_OFF and value == REMEDIES_OFF[f.name]:
+                continue
+            if f.name in NOT_APPLYING and value is None:
+                continue
+            stored[f.name] = dataclasses.asdict(value) if isinstance(value, Shape) else value
+        return stored
+
+    @property
+    def image_shape(self) -> Shape:
+        """The image shape, classes and split sizes of the run's dataset."""
+        return self.shape or SHAPES[self.dataset]
+
+    def passes_per_epoch(self, batch_size: int) -> int:
+        return passes_per_epoch(
+            self.image_shape.train, batch_size, self.drop_last, self.regime_adaptation, self.base_batch_size
+        )
+
+
+REMEDY_KEYS = (
+    "ghost_batch_size",
+    "lr_scaling",
+    "warmup_epochs",
+    "regime_adaptation",
+    "base_batch_size",
+    "activation_noise",
+)
+REMEDIES_OFF = {f.name: f.default for f in dataclasses.fields(RunSettings) if f.name in REMEDY_KEYS}
+NOT_APPLYING = ("variant", "factory", "layers", "shape")  # left out of the stored form when None
+
+
+def run_settings(
+    config: dict, experiment: str, dataset: str, batch_size: int, seed: int, shapes: dict[str, Shape] = SHAPES
+) -> RunSettings:
+    """The settings of one run: the experiment's training options over the config's ``train``
+    defaults, and what builds its model and its data."""
+    exp = config["experiments"][experiment]
+    # the train section holds every training option (the schema fills in its defaults)
+    options = {key: exp.get(key, default) for key, default in config["train"].items()}
+    custom_model = config.get("models", {}).get(exp["model"])
+    if custom_model:
+        model = {
+            "factory": custom_model["factory"],
+            "model_options": custom_model["options"],
+            "layers": custom_model.get("layers"),
+        }
+    else:
+        model = {"variant": exp["variant"], "model_options": exp.get("model_options", {})}
+    return RunSettings(
+        **options,
+        **model,
+        model=exp["model"],
+        dataset=dataset,
+        batch_size=int(batch_size),
+        seed=int(seed),
+        epochs=exp["epochs"],
+        weight_decay=exp["weight_decay"],
+        switch=exp.get("switch"),
+        shape=None if dataset in SHAPES else shapes[dataset],
+    )
+
+
+def steps_per_epoch(train_images: int, batch_size: int, drop_last: bool) -> int:
+    return train_images // batch_size if drop_last else math.ceil(train_images / batch_size)
+
+
+def passes_per_epoch(
+    train_images: int, batch_size: int, drop_last: bool, regime_adaptation: bool, base_batch_size: int
+) -> int:
+    """Passes over the training set that make one epoch at ``batch_size``: one, or with regime
+    adaptation (Hoffer et al. 2017) as many as it takes to make at least the steps an epoch at the
+    base batch size makes.  Counting the extra passes inside the epoch keeps everything that is
+    counted in epochs (the learning-rate schedule, warm-up, snapshots, the switch, ``last``) at the
+    same step as in the base batch size's run; batches at or below the base take one pass."""
+    if not regime_adaptation:
+        return 1
+    base = steps_per_epoch(train_images, base_batch_size, drop_last)
+    return max(1, math.ceil(base / steps_per_epoch(train_images, batch_size, drop_last)))
+
+
+def runs(config: dict, experiment: str, datasets: list[str] | None = None) -> list[dict]:
+    """The (dataset, batch_size, seed) of every run of an experiment, as wildcard dicts."""
+    exp = config["experiments"][experiment]
+    return [
+        {"experiment": experiment, "dataset": d, "batch_size": b, "seed": s}
+        for d in (datasets or exp["datasets"])
+        for b in exp["batch_sizes"]
+        for s in config["seeds"]
+    ]
+
+
+def snapshot_epochs(config: dict) -> list[int]:
+    """The probe epochs other than ``last``: weight snapshots a training run writes as it goes."""
+    return sorted({int(e) for e in config["probe"]["epochs"] if e != LAST})
+
+
+def probe_epochs(config: dict, experiment: str) -> list[int]:
+    """The epochs at which the experiment's runs are probed, ``last`` as the final epoch."""
+    last = config["experiments"][experiment]["epochs"]
+    return sorted({*snapshot_epochs(config), *([last] if LAST in config["probe"]["epochs"] else [])})

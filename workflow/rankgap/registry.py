@@ -1,0 +1,68 @@
+"""The built-in models and datasets: what the pipeline knows of each before torch or any data is loaded.
+
+One entry per model and per dataset.  From here come the config's allowed values
+(``configuration.validate`` puts them into the schema), the report's labels (``model_label``) and the
+cluster estimates (``resources``).  What needs torch lives under the same names in ``models.BUILDERS``
+(how to build a model) and ``data.SOURCES`` (where a dataset comes from); tests/test_registry.py
+checks that the three agree, and that the activation sizes below are what the models produce.
+
+A model or dataset of the config's own (its ``models`` and ``datasets`` sections) is not registered:
+``custom.describe`` measures it when the config is read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    """What the models and the config validation need to know of a dataset before any data exists."""
+
+    channels: int
+    size: int
+    classes: int
+    train: int
+    test: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    label: str
+    shape: Shape
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    label: str
+    # seconds per epoch of 50-60k images at batch 128 and above on an H100 (docs/gpus.md): job runtimes
+    epoch_seconds: float
+    # image size -> floats per image of the probed activations (all layers, the largest layer): job memory
+    activations: Mapping[int, tuple[int, int]]
+
+
+DATASETS = {
+    "mnist": Dataset("MNIST", Shape(1, 28, 10, 60000, 10000)),
+    "fashion_mnist": Dataset("Fashion-MNIST", Shape(1, 28, 10, 60000, 10000)),
+    "cifar10": Dataset("CIFAR-10", Shape(3, 32, 10, 50000, 10000)),
+    "cifar100": Dataset("CIFAR-100", Shape(3, 32, 100, 50000, 10000)),
+    "digits": Dataset("digits (scikit-learn, 28x28)", Shape(1, 28, 10, 1437, 360)),
+}
+
+MODELS = {
+    "lenet5": Model("LeNet-5", 2, {28: (6_508, 4_704), 32: (8_652, 6_144)}),
+    "vgg16": Model("VGG-16", 4, {32: (276_480, 65_536)}),
+    "resnet56": Model("ResNet-56", 11, {32: (532_480, 16_384)}),
+}
+
+# The built-in models' variants (the paper's Tables 5-10), with what each adds to the model's label
+VARIANTS = {"bn": "", "nobn": " without batch norm", "linear": " (linear)"}
+
+SHAPES = {name: dataset.shape for name, dataset in DATASETS.items()}
+ACTIVATIONS = {(name, size): sizes for name, model in MODELS.items() for size, sizes in model.activations.items()}
+
+
+def model_label(model: str, variant: str) -> str:
+    """A built-in model's name in reports: "LeNet-5 without batch norm"."""
+    return MODELS[model].label + VARIANTS[variant]
