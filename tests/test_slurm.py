@@ -127,7 +127,7 @@ def test_smoke_config_runs_through_the_slurm_profile_in_groups(cluster, tmp_path
     # one log per sbatch: 2 trainings, 4 dumps and 4 SVD jobs went in two submissions, one per group
     # (the light rules stay on the login node)
     submissions = sorted(path.parent.name for path in (project / ".snakemake/slurm_logs").rglob("*.log"))
-    assert submissions == ["group_lenet5_probes_dump_spectra", "group_lenet5_trainings_train"], submissions
+    assert submissions == ["group_lenet5_probes_probe_spectra", "group_lenet5_trainings_train"], submissions
     assert (project / "results/tables/smoke_table.md").exists()
     assert (project / "results/figures/smoke_figure.pdf").read_bytes().startswith(b"%PDF")
 
