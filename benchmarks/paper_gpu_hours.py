@@ -81,16 +81,8 @@ def last_epoch_speed(run: configuration.RunSettings, dataset: Path, folder: Path
     """Train one run in this process with the threads a pipeline job has; the images/s of its last epoch."""
     folder.mkdir(parents=True)
     torch.set_num_threads(threads)
-    train.train(
-        run,
-        dataset,
-        folder / "weights.pt",
-        folder / "metrics.csv",
-        folder / "summary.json",
-        folder / "checkpoint.pt",
-        {},
-        torch.device(device),
-    )
+    files = [folder / name for name in ("weights.pt", "metrics.csv", "summary.json", "checkpoint.pt")]
+    train.train(run, dataset, *files, {}, torch.device(device))
     return float(pd.read_csv(folder / "metrics.csv")["images_per_second"].iloc[-1])
 
 

@@ -165,25 +165,11 @@ def test_remedies_off_leave_a_runs_settings_as_they_were():
     assert run.ghost_batch_size is None and configuration.RunSettings.from_dict(stored) == run
 
 
+BASE = {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [16, 64], "epochs": 2, "weight_decay": 0.0}
 CONFIG = {
     "experiments": {
-        "base": {
-            "model": "lenet5",
-            "datasets": ["digits"],
-            "batch_sizes": [16, 64],
-            "epochs": 2,
-            "weight_decay": 0.0,
-            "measure_rivals": True,
-        },
-        "ghost": {
-            "model": "lenet5",
-            "datasets": ["digits"],
-            "batch_sizes": [16, 64],
-            "epochs": 2,
-            "weight_decay": 0.0,
-            "measure_rivals": True,
-            "ghost_batch_size": 8,
-        },
+        "base": {**BASE, "measure_rivals": True},
+        "ghost": {**BASE, "measure_rivals": True, "ghost_batch_size": 8},
     },
     "rivals": {"images": 256},
     "remedy_comparisons": {"c": {"dataset": "digits", "baseline": "base", "remedies": ["ghost"]}},

@@ -208,16 +208,8 @@ def digits_run_settings(tmp_path, **options):
 
 def train_digits(dataset, run, folder, device):
     folder.mkdir()
-    train.train(
-        run,
-        dataset,
-        folder / "weights.pt",
-        folder / "metrics.csv",
-        folder / "summary.json",
-        folder / "checkpoint.pt",
-        {},
-        device,
-    )
+    files = [folder / name for name in ("weights.pt", "metrics.csv", "summary.json", "checkpoint.pt")]
+    train.train(run, dataset, *files, {}, device)
     weights = torch.load(folder / "weights.pt", weights_only=False)["state"]
     metrics = pd.read_csv(folder / "metrics.csv").drop(columns=["seconds", "images_per_second"])
     return weights, metrics

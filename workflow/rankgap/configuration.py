@@ -370,6 +370,13 @@ def run_settings(
     )
 
 
+def training_option(config: dict, experiment: str, key: str):
+    """An experiment's training option: its own value, else the config's ``train`` default, else the
+    schema's (``RunSettings``'s), for a config read without the schema's defaults filled in."""
+    default = next(f.default for f in dataclasses.fields(RunSettings) if f.name == key)
+    return config["experiments"][experiment].get(key, config.get("train", {}).get(key, default))
+
+
 def steps_per_epoch(train_images: int, batch_size: int, drop_last: bool) -> int:
     return train_images // batch_size if drop_last else math.ceil(train_images / batch_size)
 

@@ -58,6 +58,13 @@ def lease(devices: list[str], lock_dir: Path, jobs_per_gpu: int = 1, poll_second
         time.sleep(poll_seconds)
 
 
+def for_job(job, want_gpu: bool = True) -> torch.device:
+    """The device of a pipeline job, given Snakemake's ``snakemake`` object: torch gets the job's
+    threads, and the job a GPU leased under the config's ``lock_dir`` and ``jobs_per_gpu``, or the CPU."""
+    torch.set_num_threads(job.threads)
+    return acquire(Path(job.config["lock_dir"]), job.config["jobs_per_gpu"], want_gpu)
+
+
 def acquire(lock_dir: Path, jobs_per_gpu: int = 1, want_gpu: bool = True) -> torch.device:
     """The device this job computes on: a leased GPU when there is one, else the CPU."""
     if not (want_gpu and torch.cuda.is_available()):

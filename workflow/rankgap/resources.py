@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 
-from .configuration import passes_per_epoch
+from .configuration import passes_per_epoch, training_option
 from .registry import ACTIVATIONS, MODELS, SHAPES, Shape
 
 # Images per Hessian-vector product pass of the sharpness measure (sharpness.py): bounds its memory
@@ -79,12 +79,10 @@ def job_resources(
         ) from None
     mb = 8 * batch_size / 1e6  # float64 megabytes per probed float and image
 
-    def option(key):
-        return exp.get(key, config["train"][key])
-
-    passes = passes_per_epoch(
-        shape.train, batch_size, option("drop_last"), option("regime_adaptation"), option("base_batch_size")
-    )
+    options = [
+        training_option(config, experiment, key) for key in ("drop_last", "regime_adaptation", "base_batch_size")
+    ]
+    passes = passes_per_epoch(shape.train, batch_size, *options)
     model = MODELS.get(exp["model"])
     seconds = model.epoch_seconds if model else CUSTOM_MODEL_EPOCH_SECONDS
     epoch_seconds = passes * seconds * max(1, FASTEST_BATCH / batch_size) * shape.train / EPOCH_IMAGES

@@ -2,12 +2,9 @@
 
 from pathlib import Path
 
-import torch
-
 from rankgap import device, log_to, probe
 
 log_to(snakemake.log[0])
-torch.set_num_threads(snakemake.threads)
 p = snakemake.params
 probe.dump(
     Path(snakemake.input.weights),
@@ -17,6 +14,6 @@ probe.dump(
     seed=p.seed,
     mode=p.mode,
     dtype=p.dtype,
-    device=device.acquire(Path(snakemake.config["lock_dir"]), snakemake.config["jobs_per_gpu"], want_gpu=p.gpu),
+    device=device.for_job(snakemake, want_gpu=p.gpu),
     points=p.points,
 )
