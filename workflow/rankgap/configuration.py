@@ -190,7 +190,7 @@ def _check_random_matrices(config: dict) -> None:
 
 def _check_remedies(config: dict, shapes: dict[str, Shape]) -> None:
     for name, exp in config["experiments"].items():
-        options = {key: exp.get(key, default) for key, default in config["train"].items()}
+        options = training_options(config, name)
         if options["warmup_epochs"] and options["lr_scaling"] == "none":
             raise ConfigError(
                 f"experiments.{name}: warmup_epochs {options['warmup_epochs']} warms up to a scaled "
@@ -337,6 +337,20 @@ REMEDY_KEYS = (
 )
 REMEDIES_OFF = {f.name: f.default for f in dataclasses.fields(RunSettings) if f.name in REMEDY_KEYS}
 NOT_APPLYING = ("variant", "factory", "layers", "shape")  # left out of the stored form when None
+# The training options (the schema's `train` section) at their defaults: the fields with a default but
+# the switch and what builds the model
+TRAINING_DEFAULTS = {
+    f.name: f.default
+    for f in dataclasses.fields(RunSettings)
+    if f.default is not dataclasses.MISSING and f.name not in ("switch", *NOT_APPLYING)
+}
+
+
+def training_options(config: dict, experiment: str) -> dict:
+    """An experiment's training options: its own values over the config's ``train`` defaults, over
+    the schema's (``TRAINING_DEFAULTS``) for a config read without them filled in."""
+    exp, train = config["experiments"][experiment], config.get("train", {})
+    return {key: exp.get(key, train.get(key, default)) for key, default in TRAINING_DEFAULTS.items()}
 
 
 def run_settings(
@@ -345,8 +359,6 @@ def run_settings(
     """The settings of one run: the experiment's training options over the config's ``train``
     defaults, and what builds its model and its data."""
     exp = config["experiments"][experiment]
-    # the train section holds every training option (the schema fills in its defaults)
-    options = {key: exp.get(key, default) for key, default in config["train"].items()}
     custom_model = config.get("models", {}).get(exp["model"])
     if custom_model:
         model = {
@@ -357,7 +369,7 @@ def run_settings(
     else:
         model = {"variant": exp["variant"], "model_options": exp.get("model_options", {})}
     return RunSettings(
-        **options,
+        **training_options(config, experiment),
         **model,
         model=exp["model"],
         dataset=dataset,
@@ -368,13 +380,6 @@ def run_settings(
         switch=exp.get("switch"),
         shape=None if dataset in SHAPES else shapes[dataset],
     )
-
-
-def training_option(config: dict, experiment: str, key: str):
-    """An experiment's training option: its own value, else the config's ``train`` default, else the
-    schema's (``RunSettings``'s), for a config read without the schema's defaults filled in."""
-    default = next(f.default for f in dataclasses.fields(RunSettings) if f.name == key)
-    return config["experiments"][experiment].get(key, config.get("train", {}).get(key, default))
 
 
 def steps_per_epoch(train_images: int, batch_size: int, drop_last: bool) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 
-from .configuration import passes_per_epoch, training_option
+from .configuration import passes_per_epoch, training_options
 from .registry import ACTIVATIONS, MODELS, SHAPES, Shape
 
 # Images per Hessian-vector product pass of the sharpness measure (sharpness.py): bounds its memory
@@ -79,10 +79,10 @@ def job_resources(
         ) from None
     mb = 8 * batch_size / 1e6  # float64 megabytes per probed float and image
 
-    options = [
-        training_option(config, experiment, key) for key in ("drop_last", "regime_adaptation", "base_batch_size")
-    ]
-    passes = passes_per_epoch(shape.train, batch_size, *options)
+    options = training_options(config, experiment)
+    passes = passes_per_epoch(
+        shape.train, batch_size, options["drop_last"], options["regime_adaptation"], options["base_batch_size"]
+    )
     model = MODELS.get(exp["model"])
     seconds = model.epoch_seconds if model else CUSTOM_MODEL_EPOCH_SECONDS
     epoch_seconds = passes * seconds * max(1, FASTEST_BATCH / batch_size) * shape.train / EPOCH_IMAGES
