@@ -78,7 +78,6 @@ def job_resources(
             f"custom.describe"
         ) from None
     mb = 8 * batch_size / 1e6  # float64 megabytes per probed float and image
-
     options = training_options(config, experiment)
     passes = passes_per_epoch(
         shape.train, batch_size, options["drop_last"], options["regime_adaptation"], options["base_batch_size"]
