@@ -11,8 +11,8 @@ from rankgap import configuration, data, models, registry
 
 def test_every_registered_model_and_dataset_can_be_built():
     assert models.BUILDERS.keys() == registry.MODELS.keys()
-    assert {*data.SOURCES, *data.BUILT_LOCALLY} == registry.DATASETS.keys()
-    assert data.NORMALIZATION.keys() == registry.DATASETS.keys()
+    assert {*data.SOURCES, *data.BUILT_LOCALLY} == registry.SHAPES.keys()
+    assert data.NORMALIZATION.keys() == registry.SHAPES.keys()
 
 
 def test_the_configs_allowed_values_are_the_registrys():
@@ -35,7 +35,7 @@ def test_the_configs_allowed_values_are_the_registrys():
     for key, allowed in (
         ("model", registry.MODELS),
         ("variant", registry.VARIANTS),
-        ("datasets[0]", registry.DATASETS),
+        ("datasets[0]", registry.SHAPES),
     ):
         assert f"experiments.e.{key}: " in message and f"allowed values: {', '.join(allowed)}" in message, message
     schema = (REPO / "workflow/schemas/config.schema.yaml").read_text()
@@ -73,4 +73,4 @@ def test_the_schema_documents_the_registry():
     """The schema's descriptions name the built-ins (for a reader); the registry is what is checked."""
     definitions = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())["definitions"]
     assert all(name in definitions["model"]["description"] for name in registry.MODELS)
-    assert all(name in definitions["dataset"]["description"] for name in registry.DATASETS)
+    assert all(name in definitions["dataset"]["description"] for name in registry.SHAPES)

@@ -19,7 +19,7 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
-from .registry import DATASETS, MODELS, SHAPES, VARIANTS, Shape
+from .registry import MODELS, SHAPES, VARIANTS, Shape
 
 LAST = "last"  # in probe.epochs: the run's final epoch, whatever the experiment's number of epochs
 
@@ -79,13 +79,13 @@ def validate(config: dict, schema_path: str) -> None:
 
     schema = yaml.safe_load(Path(schema_path).read_text())
     schema["definitions"]["model"]["enum"] = [*MODELS, *_custom_names(config, "models")]
-    schema["definitions"]["dataset"]["enum"] = [*DATASETS, *_custom_names(config, "datasets")]
+    schema["definitions"]["dataset"]["enum"] = [*SHAPES, *_custom_names(config, "datasets")]
     schema["definitions"]["variant"]["enum"] = list(VARIANTS)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     problems = [_explain(e) for e in errors]
     # the config's own models and datasets must not take a built-in's name: which one would be meant?
-    for section, built_in in (("models", MODELS), ("datasets", DATASETS)):
+    for section, built_in in (("models", MODELS), ("datasets", SHAPES)):
         problems += [
             f"{section}.{name}: '{name}' is a built-in {section[:-1]}; give yours another name "
             f"(the built-ins: {', '.join(built_in)})"

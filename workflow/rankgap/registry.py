@@ -28,12 +28,6 @@ class Shape:
 
 
 @dataclasses.dataclass(frozen=True)
-class Dataset:
-    label: str
-    shape: Shape
-
-
-@dataclasses.dataclass(frozen=True)
 class Model:
     label: str
     # seconds per epoch of 50-60k images at batch 128 and above on an H100 (docs/gpus.md): job runtimes
@@ -42,12 +36,13 @@ class Model:
     activations: Mapping[int, tuple[int, int]]
 
 
-DATASETS = {
-    "mnist": Dataset("MNIST", Shape(1, 28, 10, 60000, 10000)),
-    "fashion_mnist": Dataset("Fashion-MNIST", Shape(1, 28, 10, 60000, 10000)),
-    "cifar10": Dataset("CIFAR-10", Shape(3, 32, 10, 50000, 10000)),
-    "cifar100": Dataset("CIFAR-100", Shape(3, 32, 100, 50000, 10000)),
-    "digits": Dataset("digits (scikit-learn, 28x28)", Shape(1, 28, 10, 1437, 360)),
+# The built-in datasets, by name: all the pipeline needs of one before its data exists
+SHAPES = {
+    "mnist": Shape(1, 28, 10, 60000, 10000),
+    "fashion_mnist": Shape(1, 28, 10, 60000, 10000),
+    "cifar10": Shape(3, 32, 10, 50000, 10000),
+    "cifar100": Shape(3, 32, 100, 50000, 10000),
+    "digits": Shape(1, 28, 10, 1437, 360),
 }
 
 MODELS = {
@@ -59,7 +54,6 @@ MODELS = {
 # The built-in models' variants (the paper's Tables 5-10), with what each adds to the model's label
 VARIANTS = {"bn": "", "nobn": " without batch norm", "linear": " (linear)"}
 
-SHAPES = {name: dataset.shape for name, dataset in DATASETS.items()}
 ACTIVATIONS = {(name, size): sizes for name, model in MODELS.items() for size, sizes in model.activations.items()}
 
 
