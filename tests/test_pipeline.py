@@ -194,7 +194,7 @@ def test_publish_writes_the_reproduction_folder_from_results(smoke):
 
     snakemake(smoke, "reproduction/smoke/smoke_table", "--configfile", "publish.yaml")
     index = (folder / "README.md").read_text()
-    assert index.startswith("# Reproduction: Smoke") and "Hand-written notes head the README." in index
+    assert index.startswith("# Smoke\n") and "Hand-written notes head the README." in index
     assert "snakemake --cores 2 --configfile publish.yaml publish" in index
     assert "[smoke_table](smoke_table/README.md)" in index and "## Not yet published\n\nsmoke_again" in index
     assert not (folder / "smoke_again").exists()

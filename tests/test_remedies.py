@@ -14,7 +14,7 @@ from snakemake.utils import validate
 from test_config import dry_run
 
 from conftest import REPO, copy_project, planned_jobs, run_settings, snakemake
-from rankgap import configuration, data, models, probe, train
+from rankgap import configuration, data, models, probe, rank, remedies, train
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 NOISE = run_settings(activation_noise=0.5)
@@ -238,6 +238,57 @@ def test_the_rivals_run_only_where_asked(project):
     assert jobs["sharpness"] == jobs["weight_spectra"] == 4 and jobs["remedy_comparison"] == 1
 
 
+def per_run(test_errors: dict[tuple[str, int], list[float]]) -> pd.DataFrame:
+    """run_measures' frame for these test errors per (experiment, batch size), one per seed."""
+    measures = {"count": 0, **dict.fromkeys(rank.COMPONENTS, 0), "lambda_max": 1.0, "trace": 1.0}
+    return pd.DataFrame(
+        [
+            {"experiment": experiment, "dataset": "d", "batch_size": batch, "seed": seed, "status": "ok"}
+            | {"train_error": 0.0, "test_error": error, **measures, "weight_alpha": 3.0, "weight_stable_rank": 9.0}
+            for (experiment, batch), errors in test_errors.items()
+            for seed, error in enumerate(errors)
+        ]
+    )
+
+
+def test_a_remedy_counts_only_beyond_the_run_to_run_spread():
+    """Three seeds: standard deviations 0.2 at the small batch and 0.4 at the large one in every
+    condition, so the pooled spread is theirs, with 4 x 2 degrees of freedom (Student's t 2.306)."""
+    baseline = {128: [9.0, 9.2, 9.4], 8192: [10.0, 10.4, 10.8]}
+
+    def shifted(small, large):
+        return {128: [e + small for e in baseline[128]], 8192: [e + large for e in baseline[8192]]}
+
+    conditions = {"baseline": baseline, "noise": shifted(0.1, -0.2), "both": shifted(-1.0, -1.0)}
+    conditions["narrows"] = shifted(0.0, -2.0)
+    frame = per_run({(e, b): errors for e, by_batch in conditions.items() for b, errors in by_batch.items()})
+    table = remedies.conditions(frame, "baseline")
+    spread = remedies.spreads(table)
+    assert spread["sd"].tolist() == pytest.approx([0.2, 0.4]) and spread["dof"].tolist() == [8, 8]
+    assert spread["t"].tolist() == pytest.approx([2.306, 2.306], abs=1e-3)  # two-sided 5%, 8 degrees of freedom
+    assert table["gap_se"].tolist() == pytest.approx([math.sqrt((0.2**2 + 0.4**2) / 3)] * 8)
+
+    effects = remedies.effects(table).set_index("remedy")
+    assert effects.at["noise", "verdict"] == "no change beyond the run-to-run spread"
+    assert effects.at["both", "verdict"] == "moves both batch sizes alike: the gap does not change beyond the spread"
+    assert effects.at["narrows", "verdict"] == "helps the large batch more: the gap narrows"
+    assert effects.at["narrows", "gap_change"] == pytest.approx(-2.0)
+    assert effects.at["narrows", "change_large_se"] == pytest.approx(0.4 * math.sqrt(2 / 3))
+    assert effects.at["narrows", "gap_change_se"] == pytest.approx(math.sqrt((0.2**2 + 0.4**2) * 2 / 3))
+    report = remedies.report(table, remedies.tracking(table), effects.reset_index(), "Caption", "d")
+    assert "the mean of 3 seeds per condition" in report and "0.20 points at 128 (8 degrees of freedom" in report
+    assert "-2.00 ± 0.37" in report  # the gap change and its standard error
+
+
+def test_one_seed_leaves_the_spread_unknown():
+    frame = per_run({("baseline", 16): [9.0], ("baseline", 256): [11.0], ("r", 16): [9.5], ("r", 256): [10.0]})
+    table = remedies.conditions(frame, "baseline")
+    assert remedies.spreads(table)["sd"].isna().all() and table["gap_se"].isna().all()
+    effects = remedies.effects(table)
+    assert effects.at[0, "verdict"] == "helps the large batch more: the gap narrows (one seed: the spread is unknown)"
+    assert "±" not in "".join(remedies.formatted(table)["Test error (± sd)"])
+
+
 @pytest.fixture(scope="module")
 def remedies_smoke(tmp_path_factory):
     """config/remedies_smoke.yaml run end to end once, in a private copy of the project."""
@@ -304,6 +355,36 @@ def test_the_remedies_run_as_documented(remedies_smoke):
 def test_lint_has_no_remarks_with_the_remedy_rules(remedies_smoke):
     result = snakemake(remedies_smoke, "--lint", "--configfile", "config/remedies_smoke.yaml")
     assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
+def test_publish_writes_the_comparison_folder_from_results(remedies_smoke):
+    """`snakemake publish` publishes a remedy comparison as the pipeline wrote it, with its config,
+    provenance and README, beside a README over the parts; a second call has nothing to do."""
+    config = yaml.safe_load((remedies_smoke / "config/remedies_smoke.yaml").read_text())
+    config["publish"] = {"folder": "published", "title": "Remedies, published"}
+    (remedies_smoke / "publish.yaml").write_text(yaml.safe_dump(config))
+    snakemake(remedies_smoke, "publish", "--configfile", "publish.yaml")
+    folder = remedies_smoke / "published"
+    index = (folder / "README.md").read_text()
+    assert index.startswith("# Remedies, published\n") and "[smoke](smoke/README.md)" in index
+    assert "Not yet published" not in index and "Losses shown" not in index  # no table of the paper here
+
+    part, results = folder / "smoke", remedies_smoke / "results/remedies"
+    for name in ("smoke.csv", "smoke.md", "smoke_runs.csv", "smoke_comparison.md", "smoke_effects.csv"):
+        assert (part / name).read_bytes() == (results / name).read_bytes()
+    assert (part / "figures/smoke.png").read_bytes() == (results / "smoke.png").read_bytes()
+    effects = pd.read_csv(results / "smoke_effects.csv")
+    readme = (part / "README.md").read_text()
+    assert readme.startswith("# Remedies for the large-batch gap: smoke\n") and effects.at[0, "verdict"] in readme
+    assert "snakemake --cores 2 --configfile publish.yaml published/smoke" in readme and "figures/smoke.png" in readme
+    runs = pd.read_csv(part / "smoke_runs.csv")
+    assert len(runs) == 4 and set(runs["experiment"]) == {"baseline", "remedies"}
+    provenance = json.loads((part / "provenance.json").read_text())
+    stages = {s["stage"]: s["jobs"] for s in provenance["stages"]}
+    assert stages == {"train": 4, "sharpness": 4, "weight_spectra": 4, "probe": 4, "spectra": 4}
+    summary = pd.read_csv(part / "summary.csv").iloc[0]
+    assert summary["comparison"] == "smoke" and summary["seeds"] == 1
+    assert planned_jobs(remedies_smoke, "publish", "--configfile", "publish.yaml") == {}
 
 
 def test_rerun_after_success_does_nothing(remedies_smoke):

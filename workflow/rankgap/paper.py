@@ -100,7 +100,7 @@ def critical_rho(n: int, alpha: float = ALPHA) -> float:
     (t = rho sqrt((n - 2) / (1 - rho^2))).  NaN when no rho is that rare (n <= 3 at 5%)."""
     if n <= EXACT_UP_TO:
         return _exact_critical_rho(n, alpha)
-    t = _t_critical(alpha, n - 2)
+    t = t_critical(alpha, n - 2)
     return t / math.sqrt(n - 2 + t * t)
 
 
@@ -135,7 +135,7 @@ def t_upper_tail(t: float, df: int) -> float:
     return (1 - within) / 2  # within = P(|T| <= t)
 
 
-def _t_critical(alpha: float, df: int) -> float:
+def t_critical(alpha: float, df: int) -> float:
     """The t with P(T > t) = alpha, by bisection."""
     low, high = 0.0, 1.0
     while t_upper_tail(high, df) > alpha:

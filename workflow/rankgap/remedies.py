@@ -10,7 +10,12 @@ Which measure tracks the gap: across the remedies, Spearman's rho between the ga
 own difference between the large and the small batch (a measure that explains the gap should
 change with batch size as much as the gap does, remedy by remedy); beside it, across every
 condition, rho between the test error and the measure.  Whether a remedy helps small batches as
-much as large ones: its change of the test error against the baseline at each batch size.
+much as large ones: its change of the test error against the baseline at each batch size, and of
+the gap.
+
+With several seeds, every difference carries its standard error and counts only when a two-sided
+t-test at ``ALPHA`` would call it one (``spreads``): on a GPU, two runs with identical settings and
+seed differ (non-deterministic kernels), so a change within the run-to-run spread is no finding.
 """
 
 from __future__ import annotations
@@ -81,12 +86,34 @@ def conditions(per_run: pd.DataFrame, baseline: str) -> pd.DataFrame:
     ]
     groups = per_run.groupby(["experiment", "batch_size"], sort=False)
     table = groups[numbers].mean()
+    table["test_error_std"] = groups["test_error"].std()  # over seeds: NaN with one
     table["seeds"] = groups.size()
     table["status"] = groups["status"].agg(status.combined)
     table = table.reset_index()
     table.insert(0, "remedy", table["experiment"].where(table["experiment"] != baseline, "baseline"))
     table["gap"] = table["remedy"].map(differences(table, "test_error"))
+    spread = spreads(table)
+    variance = table["batch_size"].map(spread["sd"]).pow(2) / table["seeds"]  # of a condition's mean
+    table["gap_se"] = table["remedy"].map(variance.groupby(table["remedy"]).sum(min_count=1).pow(0.5))
     return table
+
+
+def spreads(table: pd.DataFrame) -> pd.DataFrame:
+    """Per batch size: the run-to-run standard deviation of the test error, pooled over the
+    conditions (their variances over seeds weighted by their degrees of freedom, as one-way ANOVA
+    does: a condition's own deviation from 3 seeds is too rough to test with, so every condition
+    at a batch size is taken to be as noisy as the others), its degrees of freedom, and Student's
+    two-sided t at ``ALPHA`` for them.  NaN with one seed per condition."""
+    dof = table["seeds"] - 1
+    sums = table.assign(squares=table["test_error_std"].pow(2) * dof, dof=dof).groupby("batch_size")
+    pooled = sums[["squares", "dof"]].sum(min_count=1)
+    return pd.DataFrame(
+        {
+            "sd": (pooled["squares"] / pooled["dof"].where(pooled["dof"] > 0)).pow(0.5),
+            "dof": pooled["dof"],
+            "t": [paper.t_critical(ALPHA / 2, int(d)) if d > 0 else math.nan for d in pooled["dof"]],
+        }
+    )
 
 
 def differences(table: pd.DataFrame, column: str) -> pd.Series:
@@ -126,9 +153,19 @@ def effects(table: pd.DataFrame) -> pd.DataFrame:
     errors = table.pivot(index="remedy", columns="batch_size", values="test_error")
     small, large = sorted(errors.columns)
     change = errors.sub(errors.loc["baseline"], axis=1).drop(index="baseline")
+    seeds = table.pivot(index="remedy", columns="batch_size", values="seeds")
+    spread = spreads(table)
+    t_gap = max(spread.at[small, "t"], spread.at[large, "t"])  # the fewer degrees of freedom of the two
+
+    def change_se(remedy, batch):  # of a remedy's mean minus the baseline's, at one batch size
+        return spread.at[batch, "sd"] * math.sqrt(1 / seeds.at[remedy, batch] + 1 / seeds.at["baseline", batch])
+
     rows = []
     for remedy in [r for r in table["remedy"].unique() if r != "baseline"]:
         at_small, at_large = change.at[remedy, small], change.at[remedy, large]
+        se_small, se_large = change_se(remedy, small), change_se(remedy, large)
+        gap_se = math.hypot(se_small, se_large)
+        least = (spread.at[small, "t"] * se_small, spread.at[large, "t"] * se_large, t_gap * gap_se)
         rows.append(
             {
                 "remedy": remedy,
@@ -136,24 +173,44 @@ def effects(table: pd.DataFrame) -> pd.DataFrame:
                 "large_batch": large,
                 "test_error_small": errors.at[remedy, small],
                 "change_small": at_small,
+                "change_small_se": se_small,
                 "test_error_large": errors.at[remedy, large],
                 "change_large": at_large,
+                "change_large_se": se_large,
                 "gap_change": at_large - at_small,
-                "verdict": verdict(at_small, at_large),
+                "gap_change_se": gap_se,
+                "verdict": verdict(at_small, at_large, *least),
             }
         )
     return pd.DataFrame(rows)
 
 
-def verdict(change_small: float, change_large: float) -> str:
-    """Whether a remedy that changes the test error by these points helps small batches as much as large ones."""
+def verdict(
+    change_small: float,
+    change_large: float,
+    least_small: float = math.nan,
+    least_large: float = math.nan,
+    least_gap: float = math.nan,
+) -> str:
+    """Whether a remedy that changes the test error by these points helps small batches as much as
+    large ones.  ``least_*``: the smallest change of the test error at each batch size, and of the
+    gap, that counts (t times its standard error); NaN with one seed, when the spread is unknown."""
     if math.isnan(change_small) or math.isnan(change_large):
         return "n/a (a run did not finish)"
-    if change_small >= 0 and change_large >= 0:
-        return "helps neither batch size"
-    if change_large < change_small:
-        return "helps the large batch more: the gap narrows"
-    return "helps the small batch as much or more: the gap does not narrow"
+    gap_change = change_large - change_small
+    if math.isnan(least_gap):
+        if change_small >= 0 and change_large >= 0:
+            return "helps neither batch size (one seed: the spread is unknown)"
+        if change_large < change_small:
+            return "helps the large batch more: the gap narrows (one seed: the spread is unknown)"
+        return "helps the small batch as much or more: the gap does not narrow (one seed: the spread is unknown)"
+    if abs(gap_change) > least_gap:
+        if gap_change < 0:
+            return "helps the large batch more: the gap narrows"
+        return "helps the small batch more (or hurts the large one): the gap widens"
+    if abs(change_small) <= least_small and abs(change_large) <= least_large:
+        return "no change beyond the run-to-run spread"
+    return "moves both batch sizes alike: the gap does not change beyond the spread"
 
 
 def shown(value: float, spec: str, missing: str = "n/a", unit: str = "") -> str:
@@ -167,12 +224,18 @@ def formatted(table: pd.DataFrame) -> pd.DataFrame:
     def number(column, spec, unit=""):
         return [shown(value, spec, status, unit) for value, status in zip(table[column], table["status"])]
 
+    def spread(column, spread_column, spec, unit=""):
+        return [
+            text if math.isnan(extra) or text == status else f"{text} ± {extra:.2f}"
+            for text, extra, status in zip(number(column, spec, unit), table[spread_column], table["status"])
+        ]
+
     return pd.DataFrame(
         {
             "Remedy": table["remedy"],
             "Batch size": table["batch_size"].astype(str),
-            "Test error": number("test_error", ".2f", "%"),
-            "Gap": number("gap", "+.2f"),
+            "Test error (± sd)": spread("test_error", "test_error_std", ".2f", "%"),
+            "Gap (± se)": spread("gap", "gap_se", "+.2f"),
             "Count": number("count", ".0f"),
             "dead zeros / other zeros / genuine": [
                 f"{d:.0f} / {o:.0f} / {g:.0f}" if not math.isnan(d) else status
@@ -188,12 +251,14 @@ def formatted(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure(table: pd.DataFrame, measures: pd.DataFrame, title: str, pdf: Path, png: Path) -> None:
-    """The gap against each measure's large-minus-small difference, a point per remedy, a panel per measure."""
+    """The gap (± its standard error) against each measure's large-minus-small difference, a point per
+    remedy, a panel per measure."""
     gap = differences(table, "test_error")
+    gap_se = table.drop_duplicates("remedy").set_index("remedy")["gap_se"].reindex(gap.index)
     fig, axes = plt.subplots(2, math.ceil(len(MEASURES) / 2), figsize=(4 * math.ceil(len(MEASURES) / 2), 7))
     for ax, (_, row) in zip(axes.flat, measures.iterrows()):
         x = differences(table, row["measure"])
-        ax.scatter(x, gap)
+        ax.errorbar(x, gap, yerr=gap_se, fmt="o", capsize=3)  # ± a standard error (none with one seed)
         for remedy in gap.index:
             ax.annotate(remedy, (x[remedy], gap[remedy]), textcoords="offset points", xytext=(3, 3), fontsize=7)
         ax.set_xlabel(f"{row['description']}: large − small batch", fontsize=8)
@@ -226,6 +291,13 @@ def report(table: pd.DataFrame, measures: pd.DataFrame, effect: pd.DataFrame, ca
         )
     else:
         headline = "No measure has a rank correlation with the gap (too few finished runs, or constant values)."
+    gaps, gap_se = differences(table, "test_error"), table.drop_duplicates("remedy")["gap_se"]
+    if seeds > 1:
+        headline += (
+            f" The gaps range from {gaps.min():+.2f} to {gaps.max():+.2f} points, each with a standard error of "
+            + (f"{gap_se.min():.2f}" if gap_se.min() == gap_se.max() else f"{gap_se.min():.2f} to {gap_se.max():.2f}")
+            + ": the ranks of gaps closer than about twice that are not settled by these seeds."
+        )
     signed = {column: measures[column].map(lambda v: shown(v, "+.2f")) for column in ("rho_gap", "rho_test_error")}
     correlations = measures.assign(
         **signed,
@@ -241,11 +313,15 @@ def report(table: pd.DataFrame, measures: pd.DataFrame, effect: pd.DataFrame, ca
         "Conditions",
         "ρ (test error, measure)",
     ]
+
+    def with_se(column):
+        return [
+            shown(v, "+.2f") if math.isnan(e) else f"{v:+.2f} ± {e:.2f}"
+            for v, e in zip(effect[column], effect[f"{column}_se"])
+        ]
+
     change = effect.assign(
-        **{
-            column: effect[column].map(lambda v: shown(v, "+.2f"))
-            for column in ("change_small", "change_large", "gap_change")
-        },
+        **{column: with_se(column) for column in ("change_small", "change_large", "gap_change")},
         **{
             column: effect[column].map(lambda v: shown(v, ".2f", unit="%"))
             for column in ("test_error_small", "test_error_large")
@@ -261,12 +337,23 @@ def report(table: pd.DataFrame, measures: pd.DataFrame, effect: pd.DataFrame, ca
         "Gap change",
         "Verdict",
     ]
-    seed_note = (
-        "one seed per condition: differences smaller than the run-to-run spread, which one seed cannot show, "
-        "are not resolved"
-        if seeds == 1
-        else f"the mean of {seeds} seeds per condition"
-    )
+    if seeds == 1:
+        seed_note = (
+            "one seed per condition: differences smaller than the run-to-run spread, which one seed cannot "
+            "show, are not resolved"
+        )
+    else:
+        spread = spreads(table)
+        pooled = "; ".join(
+            f"{row.sd:.2f} points at {batch} ({row.dof:.0f} degrees of freedom, t = {row.t:.2f})"
+            for batch, row in spread.iterrows()
+        )
+        seed_note = (
+            f"the mean of {seeds} seeds per condition. The run-to-run spread of the test error (standard "
+            f"deviation over seeds, pooled over the conditions at a batch size) is {pooled}; a difference "
+            "counts when it exceeds t times its standard error (a two-sided 5% t-test). ± figures are standard "
+            "errors"
+        )
     return "\n".join(
         [
             f"# {caption}",
@@ -294,7 +381,9 @@ def report(table: pd.DataFrame, measures: pd.DataFrame, effect: pd.DataFrame, ca
 
 
 def write(per_run: pd.DataFrame, baseline: str, caption: str, dataset: str, outputs: dict[str, Path]) -> None:
-    """The table (csv, md), the figure (pdf, png) and the comparison (md, csv, effects csv)."""
+    """Every run's numbers (runs csv), the table of their means (csv, md), the figure (pdf, png) and
+    the comparison (md, csv, effects csv)."""
+    per_run.to_csv(outputs["runs_csv"], index=False)
     table = conditions(per_run, baseline)
     tables.write(table, outputs["csv"], outputs["md"], None, caption, formatted(table))
     measures, effect = tracking(table), effects(table)

@@ -190,10 +190,11 @@ def require_publish():
 
 
 def publish_inputs(wildcards):
-    """The folder's README is made of every table's folder (and the notes that head it)."""
+    """The folder's README is made of every table's and remedy comparison's folder (and the notes that head it)."""
     require_publish()
     notes = config["publish"].get("notes")
-    return {"tables": [f"{PUBLISHED}/{table}" for table in config["tables"]], "notes": [notes] if notes else []}
+    parts = [*config["tables"], *config["remedy_comparisons"]]
+    return {"parts": [f"{PUBLISHED}/{part}" for part in parts], "notes": [notes] if notes else []}
 
 
 def publish_table_inputs(wildcards):
@@ -218,6 +219,28 @@ def publish_table_inputs(wildcards):
         "probe_benchmarks": [f"{PROBE.format(**probe)}/probe.benchmark.tsv" for probe in probed],
         "spectra_benchmarks": [f"{PROBE.format(**probe)}/spectra.benchmark.tsv" for probe in probed],
     }
+
+
+def publish_comparison_inputs(wildcards):
+    """Everything a remedy comparison's published folder is made of: the comparison's outputs, and for
+    the provenance its runs' summaries and the benchmark files of every stage they went through."""
+    require_publish()
+    dataset = config["remedy_comparisons"][wildcards.comparison]["dataset"]
+    runs = [RUN.format(**run) for run in remedy_runs(wildcards.comparison)]
+    probed = [PROBE.format(**p) for e in compared(wildcards.comparison) for p in probes(e, [dataset])]
+    return {
+        **{
+            key: f"{REMEDIES.format(comparison=wildcards.comparison)}{suffix}" for key, suffix in REMEDY_OUTPUTS.items()
+        },
+        "summaries": [f"{run}/summary.json" for run in runs],
+        **{f"{stage}_benchmarks": [f"{run}/{stage}.benchmark.tsv" for run in runs] for stage in RUN_STAGES},
+        **{f"{stage}_benchmarks": [f"{probe}/{stage}.benchmark.tsv" for probe in probed] for stage in PROBE_STAGES},
+    }
+
+
+# the stages a remedy comparison's runs go through, per run and per probe (their benchmark files)
+RUN_STAGES = ("train", "sharpness", "weight_spectra")
+PROBE_STAGES = ("probe", "spectra")
 
 
 def published_figure_counts(wildcards):
@@ -258,8 +281,9 @@ def remedy_files(comparison, name):
     return [f"{RUN.format(**run)}/{name}" for run in remedy_runs(comparison)]
 
 
-# A comparison's outputs: the table, the figure, the report and its numbers
+# A comparison's outputs: every run's numbers, the table of their means, the figure, the report and its numbers
 REMEDY_OUTPUTS = {
+    "runs_csv": "_runs.csv",
     "csv": ".csv",
     "md": ".md",
     "pdf": ".pdf",

@@ -11,5 +11,5 @@ publish.write_index(
     snakemake.config,
     Path(i.notes[0]).read_text() if i.notes else "",
     p.command,
-    p.table_command,
+    p.part_command,
 )
