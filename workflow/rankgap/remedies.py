@@ -351,8 +351,8 @@ def report(table: pd.DataFrame, measures: pd.DataFrame, effect: pd.DataFrame, ca
         seed_note = (
             f"the mean of {seeds} seeds per condition. The run-to-run spread of the test error (standard "
             f"deviation over seeds, pooled over the conditions at a batch size) is {pooled}; a difference "
-            "counts when it exceeds t times its standard error (a two-sided 5% t-test). ± figures are standard "
-            "errors"
+            f"counts when it exceeds t times its standard error (a two-sided {ALPHA:.0%} t-test). ± figures are "
+            "standard errors"
         )
     return "\n".join(
         [
