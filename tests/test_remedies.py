@@ -370,7 +370,14 @@ def test_publish_writes_the_comparison_folder_from_results(remedies_smoke):
     assert "Not yet published" not in index and "Losses shown" not in index  # no table of the paper here
 
     part, results = folder / "smoke", remedies_smoke / "results/remedies"
-    for name in ("smoke.csv", "smoke.md", "smoke_runs.csv", "smoke_comparison.md", "smoke_effects.csv"):
+    for name in (
+        "smoke.csv",
+        "smoke.md",
+        "smoke_runs.csv",
+        "smoke_comparison.md",
+        "smoke_effects.csv",
+        "smoke_summary.csv",
+    ):
         assert (part / name).read_bytes() == (results / name).read_bytes()
     assert (part / "figures/smoke.png").read_bytes() == (results / "smoke.png").read_bytes()
     effects = pd.read_csv(results / "smoke_effects.csv")
@@ -382,8 +389,8 @@ def test_publish_writes_the_comparison_folder_from_results(remedies_smoke):
     provenance = json.loads((part / "provenance.json").read_text())
     stages = {s["stage"]: s["jobs"] for s in provenance["stages"]}
     assert stages == {"train": 4, "sharpness": 4, "weight_spectra": 4, "probe": 4, "spectra": 4}
-    summary = pd.read_csv(part / "summary.csv").iloc[0]
-    assert summary["comparison"] == "smoke" and summary["seeds"] == 1
+    summary = pd.read_csv(part / "smoke_summary.csv").iloc[0]
+    assert summary["seeds"] == 1 and summary["tracks the gap best"] in index  # the comparison's row in the index
     assert planned_jobs(remedies_smoke, "publish", "--configfile", "publish.yaml") == {}
 
 

@@ -357,27 +357,6 @@ def publish_table(
     )
 
 
-def comparison_summary(comparison: str, table: pd.DataFrame, measures: pd.DataFrame, effects: pd.DataFrame) -> dict:
-    """One remedy comparison as a row of the folder's README: the baseline's gap, the measure that
-    tracks the gap best across remedies and the count's ρ, and the remedies that narrow the gap."""
-    baseline = table[table["remedy"] == "baseline"].iloc[0]
-    ranked = measures.dropna(subset=["rho_gap"])
-    best = ranked.loc[ranked["rho_gap"].abs().idxmax()] if len(ranked) else None
-    count = measures.set_index("measure").loc["count"]
-    narrowing = effects.loc[effects["verdict"].str.contains("the gap narrows"), "remedy"]
-    return {
-        "comparison": comparison,
-        "seeds": int(table["seeds"].min()),
-        "baseline gap (pp)": baseline["gap"],
-        "tracks the gap best": "n/a"
-        if best is None
-        else f"{best['description']} (ρ {best['rho_gap']:+.2f}"
-        + (", significant)" if best["significant"] == True else ", not significant)"),  # noqa: E712 (numpy's bools)
-        "near-rank loss ρ": count["rho_gap"],
-        "narrow the gap": ", ".join(narrowing) or "none",
-    }
-
-
 def comparison_readme(comparison: str, report: str, table: str, prov: dict, command: str) -> str:
     """A remedy comparison's README under the report's title: the report, the table of conditions (its
     caption dropped), the figure, the provenance (``report`` and ``table``: the comparison's markdown)."""
@@ -416,8 +395,8 @@ def publish_comparison(
     command: str,
 ) -> None:
     """Write one remedy comparison's folder (``<publish.folder>/<comparison>``), replacing what was
-    there: its outputs (``outputs``: the remedy_comparison rule's, by key; the figure as PNG), the
-    config, the provenance and a README."""
+    there: its outputs (``outputs``: the remedy_comparison rule's, by key; the figure as PNG; its
+    summary row is what the folder's README shows), the config, the provenance and a README."""
     folder = Path(folder)
     shutil.rmtree(folder, ignore_errors=True)
     (folder / "figures").mkdir(parents=True)
@@ -431,9 +410,6 @@ def publish_comparison(
     )
     (folder / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n")
     (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    frames = {key: pd.read_csv(outputs[key]) for key in ("csv", "comparison_csv", "effects_csv")}
-    row = comparison_summary(comparison, frames["csv"], frames["comparison_csv"], frames["effects_csv"])
-    pd.DataFrame([row]).to_csv(folder / "summary.csv", index=False)
     readme = comparison_readme(
         comparison, outputs["comparison_md"].read_text(), outputs["md"].read_text(), prov, command
     )
@@ -446,7 +422,7 @@ def write_index(folder: Path, config: dict, notes: str, command: str, part_comma
     evidence over the tables, and which parts are still to publish."""
     folder = Path(folder)
     published = [t for t in config["tables"] if (folder / t / "summary.csv").exists()]
-    compared = [c for c in config["remedy_comparisons"] if (folder / c / "summary.csv").exists()]
+    compared = [c for c in config["remedy_comparisons"] if (folder / c / f"{c}_summary.csv").exists()]
     lines = [
         f"# {config['publish'].get('title', folder.name)}",
         "",
@@ -486,8 +462,8 @@ def write_index(folder: Path, config: dict, notes: str, command: str, part_comma
         evidence = evidence.drop_duplicates(subset=["split", "paper", *tables.REPORTED_LOSS])
         lines += loss_section(evidence.astype({"batch": str}))
     if compared:
-        rows = pd.DataFrame([pd.read_csv(folder / c / "summary.csv").iloc[0] for c in compared])
-        rows["comparison"] = [f"[{c}]({c}/README.md)" for c in compared]
+        rows = pd.DataFrame([pd.read_csv(folder / c / f"{c}_summary.csv").iloc[0] for c in compared])
+        rows.insert(0, "comparison", [f"[{c}]({c}/README.md)" for c in compared])
         for column in ("baseline gap (pp)", "near-rank loss ρ"):
             rows[column] = rows[column].map(lambda v: f"{v:+.2f}")
         lines += [

@@ -185,6 +185,16 @@ def effects(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def best(measures: pd.DataFrame) -> pd.DataFrame:
+    """The measures that track the gap best across remedies: those of the largest |rho_gap| (ties
+    all kept); none when no rho could be taken."""
+    strength = measures["rho_gap"].abs()
+    return measures[strength == strength.max()] if strength.notna().any() else measures.iloc[:0]
+
+
+NARROWS = "the gap narrows"  # in the verdict of a remedy whose gap change counts and is negative
+
+
 def verdict(
     change_small: float,
     change_large: float,
@@ -202,11 +212,11 @@ def verdict(
         if change_small >= 0 and change_large >= 0:
             return "helps neither batch size (one seed: the spread is unknown)"
         if change_large < change_small:
-            return "helps the large batch more: the gap narrows (one seed: the spread is unknown)"
+            return f"helps the large batch more: {NARROWS} (one seed: the spread is unknown)"
         return "helps the small batch as much or more: the gap does not narrow (one seed: the spread is unknown)"
     if abs(gap_change) > least_gap:
         if gap_change < 0:
-            return "helps the large batch more: the gap narrows"
+            return f"helps the large batch more: {NARROWS}"
         return "helps the small batch more (or hurts the large one): the gap widens"
     if abs(change_small) <= least_small and abs(change_large) <= least_large:
         return "no change beyond the run-to-run spread"
@@ -272,21 +282,20 @@ def figure(table: pd.DataFrame, measures: pd.DataFrame, title: str, pdf: Path, p
 def report(table: pd.DataFrame, measures: pd.DataFrame, effect: pd.DataFrame, caption: str, dataset: str) -> str:
     """The comparison in words and numbers (markdown)."""
     seeds = int(table["seeds"].min())
-    ranked = measures.dropna(subset=["rho_gap"]).assign(strength=lambda m: m["rho_gap"].abs())
-    if len(ranked):
-        best = ranked.sort_values("strength", ascending=False).iloc[0]
-        names = " and ".join(ranked.loc[ranked["strength"] == best["strength"], "description"])
-        n = best["remedies"]
-        if best["significant"] is None:
+    tracking_best = best(measures)
+    if len(tracking_best):
+        best_row, names = tracking_best.iloc[0], " and ".join(tracking_best["description"])
+        n = best_row["remedies"]
+        if best_row["significant"] is None:
             significance = f"but {n} points are too few for any ρ to be significant at 5%"
         else:
             significance = (
-                f"{'reaching' if best['significant'] else 'not reaching'} the two-sided 5% critical "
-                f"value ({best['critical_rho']:.3f} for n = {n})"
+                f"{'reaching' if best_row['significant'] else 'not reaching'} the two-sided 5% critical "
+                f"value ({best_row['critical_rho']:.3f} for n = {n})"
             )
         headline = (
             f"Across the {n} conditions (the baseline and each remedy), the gap is tracked best by "
-            f"**{names}**: Spearman's ρ = {best['rho_gap']:+.2f} between the gap and the measure's "
+            f"**{names}**: Spearman's ρ = {best_row['rho_gap']:+.2f} between the gap and the measure's "
             f"large-minus-small difference, {significance}."
         )
     else:
@@ -380,13 +389,35 @@ def report(table: pd.DataFrame, measures: pd.DataFrame, effect: pd.DataFrame, ca
     )
 
 
+def summary(table: pd.DataFrame, measures: pd.DataFrame, effect: pd.DataFrame) -> dict:
+    """The comparison in one row (a published folder's README shows it): the baseline's gap, the
+    measures that track the gap best across remedies and the count's ρ, the remedies that narrow the gap."""
+    baseline = table[table["remedy"] == "baseline"].iloc[0]
+    tracking_best = best(measures)
+    count = measures.set_index("measure").loc["count"]
+    narrowing = effect.loc[effect["verdict"].str.contains(NARROWS), "remedy"]
+    significance = {True: "significant", False: "not significant"}
+    return {
+        "seeds": int(table["seeds"].min()),
+        "baseline gap (pp)": baseline["gap"],
+        "tracks the gap best": "; ".join(
+            f"{row.description} (ρ {row.rho_gap:+.2f}, {significance.get(row.significant, 'n/a')})"
+            for row in tracking_best.itertuples()
+        )
+        or "n/a",
+        "near-rank loss ρ": count["rho_gap"],
+        "narrow the gap": ", ".join(narrowing) or "none",
+    }
+
+
 def write(per_run: pd.DataFrame, baseline: str, caption: str, dataset: str, outputs: dict[str, Path]) -> None:
-    """Every run's numbers (runs csv), the table of their means (csv, md), the figure (pdf, png) and
-    the comparison (md, csv, effects csv)."""
+    """Every run's numbers (runs csv), the table of their means (csv, md), the figure (pdf, png), the
+    comparison (md, csv, effects csv) and its summary row (summary csv)."""
     per_run.to_csv(outputs["runs_csv"], index=False)
     table = conditions(per_run, baseline)
     tables.write(table, outputs["csv"], outputs["md"], None, caption, formatted(table))
     measures, effect = tracking(table), effects(table)
+    pd.DataFrame([summary(table, measures, effect)]).to_csv(outputs["summary_csv"], index=False)
     figure(table, measures, caption, outputs["pdf"], outputs["png"])
     measures.to_csv(outputs["comparison_csv"], index=False)
     effect.to_csv(outputs["effects_csv"], index=False)

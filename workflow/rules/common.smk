@@ -291,6 +291,7 @@ REMEDY_OUTPUTS = {
     "comparison_md": "_comparison.md",
     "comparison_csv": "_comparison.csv",
     "effects_csv": "_effects.csv",
+    "summary_csv": "_summary.csv",
 }
 
 
