@@ -225,15 +225,13 @@ def publish_comparison_inputs(wildcards):
     """Everything a remedy comparison's published folder is made of: the comparison's outputs, and for
     the provenance its runs' summaries and the benchmark files of every stage they went through."""
     require_publish()
-    dataset = config["remedy_comparisons"][wildcards.comparison]["dataset"]
-    runs = [RUN.format(**run) for run in remedy_runs(wildcards.comparison)]
-    probed = [PROBE.format(**p) for e in compared(wildcards.comparison) for p in probes(e, [dataset])]
+    comparison = wildcards.comparison
+    dataset = config["remedy_comparisons"][comparison]["dataset"]
+    probed = [PROBE.format(**p) for e in compared(comparison) for p in probes(e, [dataset])]
     return {
-        **{
-            key: f"{REMEDIES.format(comparison=wildcards.comparison)}{suffix}" for key, suffix in REMEDY_OUTPUTS.items()
-        },
-        "summaries": [f"{run}/summary.json" for run in runs],
-        **{f"{stage}_benchmarks": [f"{run}/{stage}.benchmark.tsv" for run in runs] for stage in RUN_STAGES},
+        **remedy_outputs(comparison),
+        "summaries": remedy_files(comparison, "summary.json"),
+        **{f"{stage}_benchmarks": remedy_files(comparison, f"{stage}.benchmark.tsv") for stage in RUN_STAGES},
         **{f"{stage}_benchmarks": [f"{probe}/{stage}.benchmark.tsv" for probe in probed] for stage in PROBE_STAGES},
     }
 
@@ -295,13 +293,14 @@ REMEDY_OUTPUTS = {
 }
 
 
+def remedy_outputs(comparison="{comparison}"):
+    """A comparison's outputs by key (REMEDY_OUTPUTS); by default the rule's wildcard pattern."""
+    return {key: f"{REMEDIES.format(comparison=comparison)}{suffix}" for key, suffix in REMEDY_OUTPUTS.items()}
+
+
 def remedy_artifacts():
     """The outputs of every remedy comparison (none unless the config has remedy_comparisons)."""
-    return [
-        f"{REMEDIES.format(comparison=c)}{suffix}"
-        for c in config["remedy_comparisons"]
-        for suffix in REMEDY_OUTPUTS.values()
-    ]
+    return [path for c in config["remedy_comparisons"] for path in remedy_outputs(c).values()]
 
 
 def caption(kind, name):

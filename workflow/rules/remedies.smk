@@ -13,7 +13,7 @@ rule remedy_comparison:
         spectra=lambda wc: remedy_files(wc.comparison, "weight_spectra.csv"),
         rankloss=lambda wc: [f"{ANALYSIS.format(experiment=e)}/rankloss.csv" for e in compared(wc.comparison)],
     output:
-        **{key: f"{REMEDIES}{suffix}" for key, suffix in REMEDY_OUTPUTS.items()},
+        **remedy_outputs(),
     log:
         "results/logs/remedies/{comparison}.log",
     conda:
