@@ -28,6 +28,32 @@ def run_settings(**values) -> RunSettings:
     return RunSettings(**{**defaults, **values})
 
 
+def digits_run_settings(tmp_path, **options):
+    """A short LeNet-5 run on the digits (built locally, no download): the dataset file and its
+    settings as the pipeline makes them (schema defaults, then ``options``)."""
+    from snakemake.utils import validate
+
+    from rankgap import configuration, data
+
+    config = {
+        "experiments": {
+            "graphs": {
+                "model": "lenet5",
+                "datasets": ["digits"],
+                "batch_sizes": [64],
+                "epochs": 1,
+                "weight_decay": 5e-4,
+                **options,
+            }
+        }
+    }
+    validate(config, str(REPO / "workflow/schemas/config.schema.yaml"), set_default=True)
+    dataset = tmp_path / "digits.safetensors"
+    if not dataset.exists():
+        data.prepare("digits", dataset, tmp_path / "raw")
+    return dataset, configuration.run_settings(config, "graphs", "digits", 64, 0)
+
+
 def copy_project(dest: Path) -> Path:
     """A private copy of the workflow, so a test may edit code or config without touching the repo."""
     dest.mkdir(parents=True, exist_ok=True)

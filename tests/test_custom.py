@@ -73,7 +73,8 @@ def test_the_example_model_is_trained_probed_and_counted(example):
 @pytest.mark.parametrize("bs", BATCH_SIZES)
 def test_the_summary_names_the_commit_and_the_data_shape(example, bs):
     summary = json.loads((example / f"{RUNS}/bs{bs}-seed0/summary.json").read_text())
-    assert summary["git"] == {"commit": git(example, "rev-parse", "HEAD"), "dirty": False}
+    state = {"commit": git(example, "rev-parse", "HEAD"), "dirty": False, "diff": None}
+    assert summary["git"] == {"start": state, "end": state, "changed_during_run": False}
     assert summary["factory"] == "examples.tiny_cnn:build" and "variant" not in summary
     assert summary["shape"] == {"channels": 1, "size": 8, "classes": 10, "train": 1438, "test": 359}
     metrics = pd.read_csv(example / f"{RUNS}/bs{bs}-seed0/metrics.csv")

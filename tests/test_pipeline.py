@@ -211,7 +211,7 @@ def test_publish_writes_the_reproduction_folder_from_results(smoke):
     assert set(trends["artifact"]) == {"smoke_table", "smoke_figure"}  # this table's checks, its figure's count
     provenance = json.loads((part / "provenance.json").read_text())
     assert {s["stage"]: s["jobs"] for s in provenance["stages"]} == {"train": 2, "probe": 4, "spectra": 4}
-    assert provenance["git"] == {"commit": None, "dirty": None}  # the test's copy is not a git checkout
+    assert provenance["git"] == {"commit": None, "dirty": None, "diff": None}  # the test's copy is not a git checkout
     assert provenance["training"]["devices"] == ["cpu"]
     published = yaml.safe_load((part / "config.yaml").read_text())
     assert published["experiments"]["smoke"]["batch_sizes"] == BATCH_SIZES and published["publish"] == config["publish"]

@@ -37,8 +37,8 @@ def cluster():
 
 def slurm_project(path):
     """A copy of the project with the real SLURM profile plus a test overlay: this cluster's
-    partition, squeue for job status (there is no slurmdbd here, so no sacct), and no more cores
-    per group submission than this machine's node has."""
+    partition, squeue for job status (there is no slurmdbd here, so no sacct), no more cores per
+    group submission than this machine's node has, and its CPU allowed to train."""
     project = copy_project(path)
     profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
     profile["default-resources"]["slurm_partition"] = "debug"
@@ -48,6 +48,7 @@ def slurm_project(path):
             "slurm-init-seconds-before-status-checks": 2,
             "slurm-keep-successful-logs": True,
             "cores": min(profile["cores"], os.cpu_count()),
+            "config": ["device=auto"],  # the profile's device=cuda, but this cluster's node has no GPU
         }
     )
     (project / "test-profile").mkdir()

@@ -5,6 +5,7 @@ import json
 import multiprocessing
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import copy_project, run_settings, snakemake
+from conftest import copy_project, digits_run_settings, run_settings, snakemake
 from rankgap import device, train
 
 
@@ -62,9 +63,82 @@ def test_a_killed_job_frees_its_device_at_once(tmp_path):
     assert time.monotonic() - tic < 1
 
 
-def test_cpu_when_there_is_no_gpu(tmp_path, monkeypatch):
+def test_auto_computes_on_the_cpu_when_there_is_no_gpu_and_says_so(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert device.acquire(tmp_path) == torch.device("cpu")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    with caplog.at_level("WARNING", logger="rankgap.device"):
+        assert device.acquire(tmp_path) == torch.device("cpu")
+    assert "asked for a GPU and computes on the CPU" in caplog.text and "CUDA_VISIBLE_DEVICES=''" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="rankgap.device"):
+        assert device.acquire(tmp_path, want_gpu=False) == torch.device("cpu")
+    assert not caplog.text  # a job that wants no GPU has nothing to say
+
+
+def test_cuda_without_a_gpu_fails_naming_the_host_the_visible_devices_and_the_build(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")
+    with pytest.raises(device.NoGPUError) as error:
+        device.acquire(tmp_path, policy="cuda")
+    message = str(error.value)
+    assert socket.gethostname() in message and "CUDA_VISIBLE_DEVICES='7'" in message
+    assert f"torch {torch.__version__} built" in message and "device: auto" in message
+    assert not (tmp_path / socket.gethostname()).exists()  # nothing leased
+
+
+def test_cpu_never_leases_a_gpu(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert device.acquire(tmp_path, policy="cpu") == torch.device("cpu")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.fixture
+def four_fake_gpus(monkeypatch):
+    """torch sees four GPUs (nothing runs on them); the leases taken are released afterwards."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda index: None)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda index: f"fake GPU {index}")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5,6,7")
+    yield
+    while device._held:
+        device._held.pop().close()
+
+
+def test_the_gpus_of_a_slurm_allocation_are_shared_out(tmp_path, monkeypatch, four_fake_gpus):
+    """Snakemake inside `salloc --gpus 4`: its jobs lease the allocation's four GPUs, one each, with
+    the locks of that allocation; a job the executor submitted (an allocation of its own, whose GPU
+    it also sees first) leases at once beside them."""
+    monkeypatch.setenv("SLURM_JOB_ID", "42")
+    leased = [device.acquire(tmp_path / "locks", jobs_per_gpu=1) for _ in range(4)]
+    assert leased == [torch.device("cuda", i) for i in range(4)]
+    scope = tmp_path / "locks" / f"{socket.gethostname()}-slurm42"
+    assert sorted(p.name for p in scope.iterdir()) == [f"gpu-{d}.lock" for d in (3, 5, 6, 7)]
+    monkeypatch.setenv("SLURM_JOB_ID", "43")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    assert device.acquire(tmp_path / "locks") == torch.device("cuda", 0)
+
+
+def test_slots_of_an_allocation_follow_jobs_per_gpu(tmp_path, monkeypatch, four_fake_gpus):
+    monkeypatch.setenv("SLURM_JOB_ID", "42")
+    leased = [device.acquire(tmp_path, jobs_per_gpu=2).index for _ in range(8)]
+    assert leased == [0, 1, 2, 3, 0, 1, 2, 3]  # one slot of every GPU before a second of any
+
+
+def test_a_gpu_job_with_device_cuda_and_no_gpu_stops_with_nothing_written(tmp_path):
+    """The pipeline's own path: `device: cuda` on this CPU-only machine stops the training job, which
+    writes none of its outputs, with the message in its log."""
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    project = copy_project(tmp_path)
+    run = "results/runs/smoke/digits/bs8-seed0"
+    result = snakemake(
+        project, f"{run}/summary.json", "--configfile", "config/smoke.yaml", "--config", "device=cuda", check=False
+    )
+    assert result.returncode != 0
+    assert "device: cuda, but this job finds no usable GPU" in (project / run / "train.log").read_text()
+    # Snakemake made the output folders; no file in them but the log
+    assert [p.name for p in (project / run).rglob("*") if p.is_file()] == ["train.log"]
 
 
 RESUME_CONFIG = """
@@ -177,33 +251,6 @@ def test_learning_rate_runs_from_start_to_end(schedule):
 def test_switch_batch_size_from_the_switch_epoch():
     run = run_settings(batch_size=4096, switch={"batch_size": 128, "epoch": 30})
     assert [train.batch_size(run, e) for e in (0, 29, 30, 59)] == [4096, 4096, 128, 128]
-
-
-def digits_run_settings(tmp_path, **options):
-    """A short LeNet-5 run on the digits (built locally, no download): the dataset file and its
-    settings as the pipeline makes them (schema defaults, then ``options``)."""
-    from snakemake.utils import validate
-
-    from conftest import REPO
-    from rankgap import configuration, data
-
-    config = {
-        "experiments": {
-            "graphs": {
-                "model": "lenet5",
-                "datasets": ["digits"],
-                "batch_sizes": [64],
-                "epochs": 1,
-                "weight_decay": 5e-4,
-                **options,
-            }
-        }
-    }
-    validate(config, str(REPO / "workflow/schemas/config.schema.yaml"), set_default=True)
-    dataset = tmp_path / "digits.safetensors"
-    if not dataset.exists():
-        data.prepare("digits", dataset, tmp_path / "raw")
-    return dataset, configuration.run_settings(config, "graphs", "digits", 64, 0)
 
 
 def train_digits(dataset, run, folder, device):

@@ -401,13 +401,14 @@ def passes_per_epoch(
 
 
 def runs(config: dict, experiment: str, datasets: list[str] | None = None) -> list[dict]:
-    """The (dataset, batch_size, seed) of every run of an experiment, as wildcard dicts."""
+    """The (dataset, batch_size, seed) of every run of an experiment, as wildcard dicts: its own
+    seeds, or the config's."""
     exp = config["experiments"][experiment]
     return [
         {"experiment": experiment, "dataset": d, "batch_size": b, "seed": s}
         for d in (datasets or exp["datasets"])
         for b in exp["batch_sizes"]
-        for s in config["seeds"]
+        for s in exp.get("seeds", config["seeds"])
     ]
 
 

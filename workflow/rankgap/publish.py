@@ -26,7 +26,7 @@ import pandas as pd
 import yaml
 
 from . import paper, tables
-from .provenance import git_state
+from .provenance import git_state, trained_at
 
 # the libraries whose versions the analysis ran with (training's come from the runs' summaries)
 ANALYSIS_LIBRARIES = ("snakemake", "torch", "numpy", "pandas", "tensorly", "matplotlib", "seaborn")
@@ -72,7 +72,7 @@ def provenance(
         "runs_finished": [min(written).isoformat(timespec="seconds"), max(written).isoformat(timespec="seconds")],
         "training": {
             "hosts": hosts,
-            "commits": sorted({json.dumps(s.get("git", {}), sort_keys=True) for s in summaries}),
+            "commits": sorted({json.dumps(trained_at(s.get("git")), sort_keys=True) for s in summaries}),
             "devices": sorted({s["device"] for s in summaries}),
             "threads_per_run": sorted({s["threads"] for s in summaries}),
             "library_versions": sorted({json.dumps(s["versions"], sort_keys=True) for s in summaries}),
@@ -248,11 +248,15 @@ def _demoted(markdown: str) -> list[str]:
 
 
 def _commit(state: str) -> str:
-    """A run's recorded git state (JSON) as `abc1234` (with uncommitted changes)."""
+    """A run's recorded code (JSON of ``provenance.trained_at``) as `abc1234` (with uncommitted changes)."""
     state = json.loads(state)
     if not state.get("commit"):
         return "unknown (not a git checkout)"
-    return f"`{state['commit'][:10]}`" + (" (with uncommitted changes)" if state.get("dirty") else "")
+    return (
+        f"`{state['commit'][:10]}`"
+        + (" (with uncommitted changes)" if state.get("dirty") else "")
+        + (" (the code changed during the run)" if state.get("changed_during_run") else "")
+    )
 
 
 def loss_section(evidence: pd.DataFrame) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import status
+from .provenance import trained_at
 
 METRICS = ("train_error", "test_error", "train_loss", "test_loss")
 HEADERS = {
@@ -128,17 +129,18 @@ RUN_COLUMNS = [
     "host",
     "commit",
     "dirty",
+    "changed_during_run",
 ]
 
 
 def runs_table(runs: list[dict], summaries: list[Path]) -> pd.DataFrame:
     """One row per run: ``runs`` (its wildcards: experiment, dataset, batch size, seed) beside its
     summary, in ``RUN_COLUMNS`` and then every other setting (mappings and lists as JSON).  A
-    summary from before commits were recorded has none."""
+    run's code is the commit it started at (``provenance.trained_at``)."""
     rows = []
     for run, path in zip(runs, summaries, strict=True):
         summary = json.loads(Path(path).read_text())
-        git = summary.pop("git", {"commit": None, "dirty": None})
+        git = trained_at(summary.pop("git", None))
         summary.pop("versions")  # library versions: the same for every run of a machine, and nested
         row = {**summary, **run, **git}
         rows.append(
@@ -154,7 +156,11 @@ def runs_formatted(table: pd.DataFrame) -> pd.DataFrame:
     def commit(row) -> str:
         if not isinstance(row["commit"], str):
             return "unknown"
-        return row["commit"][:10] + (" (uncommitted changes)" if row["dirty"] else "")
+        return (
+            row["commit"][:10]
+            + (" (uncommitted changes)" if row["dirty"] else "")
+            + (" (code changed during the run)" if row["changed_during_run"] else "")
+        )
 
     return pd.DataFrame(
         {

@@ -26,7 +26,7 @@ from . import data, models, status
 from .atomic import written
 from .configuration import RunSettings
 from .cpu_speed import keep_freed_memory
-from .provenance import git_state
+from .provenance import git_state, nvidia_driver, run_code, sha256
 
 log = logging.getLogger(__name__)
 
@@ -150,20 +150,18 @@ EPOCH_LINE = (
 
 
 def _where_and_how(model, device: torch.device) -> dict:
-    """What a summary records beside the settings and results: the machine, the libraries and the code."""
+    """What a summary records beside the settings and results: the machine and the libraries."""
     return {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "host": socket.gethostname(),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         "threads": torch.get_num_threads(),
         "parameters": sum(p.numel() for p in model.parameters()),
-        "versions": _library_versions(),
-        # the code that trained: recorded, not part of the settings (a new commit retrains nothing)
-        "git": git_state(Path(__file__).parent),
+        "versions": _library_versions(device),
     }
 
 
-def _library_versions() -> dict:
+def _library_versions(device: torch.device) -> dict:
     import numpy
     import torchvision
 
@@ -173,6 +171,7 @@ def _library_versions() -> dict:
         "torchvision": torchvision.__version__,
         "numpy": numpy.__version__,
         "cuda": torch.version.cuda,
+        "nvidia_driver": nvidia_driver() if device.type == "cuda" else None,
     }
 
 
@@ -257,19 +256,22 @@ def _configure(run: RunSettings, device: torch.device) -> None:
         keep_freed_memory()
 
 
-def _resume(checkpoint: Path, run: RunSettings, model, optimizer, device: torch.device) -> tuple[list[dict], int]:
-    """The metrics so far and the epochs done, from the checkpoint of an interrupted run with the same
-    settings (its model and optimizer loaded); none for a new run."""
+def _resume(
+    checkpoint: Path, run: RunSettings, model, optimizer, device: torch.device, code: dict
+) -> tuple[list[dict], int, dict]:
+    """The metrics so far, the epochs done and the code the run started with, from the checkpoint of
+    an interrupted run with the same settings (its model and optimizer loaded); for a new run none,
+    and ``code``, the checkout's state now."""
     if not checkpoint.exists():
-        return [], 0
+        return [], 0, code
     state = torch.load(checkpoint, map_location=device, weights_only=False)
     if state["settings"] != run.as_dict():
         log.info("ignoring %s: it was written with other settings", checkpoint)
-        return [], 0
+        return [], 0, code
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     log.info("resumed from %s after epoch %d", checkpoint, state["epoch"])
-    return state["history"], state["epoch"]
+    return state["history"], state["epoch"], state.get("code_start", code)
 
 
 def _train_epoch(
@@ -312,9 +314,18 @@ def train(
     checkpoint: Path,
     snapshots: dict[int, Path],
     device: torch.device,
+    checkout: Path | None = None,
+    published: Path | None = None,
 ) -> dict:
-    """Train one run; write final weights, per-epoch metrics (CSV) and a summary (JSON)."""
+    """Train one run; write final weights, per-epoch metrics (CSV) and a summary (JSON).
+
+    The summary records the git state of the checkout holding ``checkout`` (default: this package's)
+    when the run started and when it ended, leaving out the publication folder ``published``, and
+    the SHA-256 of the dataset file: not part of the settings (a new commit retrains nothing)."""
     started = time.time()
+    checkout = Path(__file__).parent if checkout is None else checkout
+    code_now = git_state(checkout, exclude=published)
+    dataset_sha256 = sha256(dataset_path)
     _configure(run, device)
     splits = data.load(dataset_path, device)
     x_train, y_train, x_test, y_test = splits["x_train"], splits["y_train"], splits["x_test"], splits["y_test"]
@@ -333,7 +344,7 @@ def train(
     def evaluate_split(x, y):
         return evaluate(evaluator, x, y, normalization, memory_format)
 
-    history, first_epoch = _resume(checkpoint, run, model, optimizer, device)
+    history, first_epoch, code_start = _resume(checkpoint, run, model, optimizer, device, code_now)
     if first_epoch == 0 and 0 in snapshots:
         _save(weights_file(model, run), snapshots[0])
 
@@ -346,7 +357,7 @@ def train(
         history.append(row)
         log.info(EPOCH_LINE.format(**row))
         state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "history": history}
-        _save({"settings": run.as_dict(), **state, "epoch": epoch + 1}, checkpoint)
+        _save({"settings": run.as_dict(), **state, "epoch": epoch + 1, "code_start": code_start}, checkpoint)
         _write_metrics(history, metrics)  # every epoch, so that a running job can be followed and plotted
         if epoch + 1 in snapshots:
             _save(weights_file(model, run), snapshots[epoch + 1])
@@ -368,6 +379,8 @@ def train(
         **final,
         "wall_seconds": time.time() - started,
         **_where_and_how(model, device),
+        "git": run_code(code_start, git_state(checkout, exclude=published)),
+        "dataset_sha256": dataset_sha256,
     }
     Path(summary).write_text(json.dumps(result, indent=2, allow_nan=True))
     checkpoint.unlink(missing_ok=True)

@@ -91,6 +91,11 @@ def package_modules(source, found=None):
     return found
 
 
+def gpus(wanted=True):
+    """The GPUs a job asks Snakemake for: one when it can use one, none where the config's device is cpu."""
+    return int(wanted and config["device"] != "cpu")
+
+
 def run_settings(wildcards):
     """A run's settings in their stored form (``RunSettings.as_dict``): a training reruns when they change."""
     return configuration.run_settings(

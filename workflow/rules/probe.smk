@@ -19,7 +19,7 @@ rule probe:
         "../../envs/train.yaml"
     threads: config["threads"]["train"]
     resources:
-        gpu=int(config["probe"]["gpu"]),
+        gpu=gpus(config["probe"]["gpu"]),
         mem_mb=job_resource("probe", "mem_mb"),
         runtime=job_resource("probe", "runtime"),
     params:

@@ -21,7 +21,7 @@ rule spectra:
         "../../envs/analysis.yaml"
     threads: config["threads"]["analysis"]
     resources:
-        gpu=int(config["probe"]["gpu"]),
+        gpu=gpus(config["probe"]["gpu"]),
         mem_mb=job_resource("spectra", "mem_mb"),
         runtime=job_resource("spectra", "runtime"),
     params:

@@ -16,7 +16,7 @@ rule sharpness:
         "../../envs/train.yaml"
     threads: config["threads"]["analysis"]
     resources:
-        gpu=int(config["rivals"]["gpu"]),
+        gpu=gpus(config["rivals"]["gpu"]),
         mem_mb=job_resource("sharpness", "mem_mb"),
         runtime=job_resource("sharpness", "runtime"),
     params:

@@ -20,7 +20,7 @@ rule train:
         "../../envs/train.yaml"
     threads: config["threads"]["train"]
     resources:
-        gpu=1,
+        gpu=gpus(),
         mem_mb=job_resource("train", "mem_mb"),
         runtime=job_resource("train", "runtime"),
     params:

@@ -16,4 +16,6 @@ train.train(
     Path(p.checkpoint),
     snapshots={e: Path(path) for e, path in zip(p.snapshot_epochs, snakemake.output.snapshots)},
     device=device.for_job(snakemake),
+    checkout=Path(snakemake.scriptdir),
+    published=Path(snakemake.config["publish"]["folder"]) if snakemake.config["publish"] else None,
 )
