@@ -112,9 +112,13 @@ def test_the_gres_profile_asks_for_gres_instead_of_gpus(tmp_path):
         "--dry-run",
         "results/runs/smoke/digits/bs8-seed0/summary.json",
     )
-    listed = re.search(r"rule train:.*?resources: ([^\n]*)", dry_run.stdout, re.DOTALL).group(1)
-    resources = dict(item.split("=", 1) for item in listed.split(", "))
+    train = re.search(r"rule train:.*?resources: ([^\n]*)", dry_run.stdout, re.DOTALL)
+    resources = dict(item.split("=", 1) for item in train.group(1).split(", "))
     assert (resources["gpu"], resources["gres"]) == ("0", "gpu:1")
+    # trainings as wide as a submission: one at a time on its one GPU, their runtimes summed
+    width = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())["cores"]
+    assert yaml.safe_load((REPO / "profiles/slurm-gres/config.yaml").read_text())["set-threads"]["train"] == width
+    assert f"threads: {min(width, 2)}" in train.group(0)  # at most --cores
     job = type("Job", (), {"resources": ResourceList(fromdict={"gpu": 0, "gres": resources["gres"]})})()
     assert plugin.set_gres_string(job) == " --gres=gpu:1"
 

@@ -253,11 +253,10 @@ def published_figure_counts(wildcards):
 
 
 def publish_command(target):
-    """The command that builds a publishing target, as the published READMEs quote it."""
+    """The command that builds a publishing target, as the published READMEs quote it: the target
+    first, since --configfile takes every name after it for a config file."""
     configfiles = " ".join(os.path.relpath(f) for f in workflow.overwrite_configfiles)
-    return (
-        f"snakemake --cores 2 --configfile {configfiles} {target}" if configfiles else f"snakemake --cores 2 {target}"
-    )
+    return f"snakemake {target} --cores 2" + (f" --configfile {configfiles}" if configfiles else "")
 
 
 def rival_artifacts():
