@@ -1,19 +1,27 @@
 """A published reproduction: the small, committed record of one config's results beside the paper's.
 
 The folder (``publish.folder`` in the config, e.g. ``reproduction/fashion_mnist``) holds one
-subfolder per part: a table of the paper, or a remedy comparison.  A table's holds the table (CSV
-and markdown), the figures (the PNGs the pipeline wrote, byte for byte), the comparison with the
-paper (every number and every trend, as CSV), the exact config, the provenance (git commit, date,
-hardware, wall time per stage, library versions) and a README that puts it together: the mean
-absolute difference in test error and the trend verdicts, every figure beside its components, what
-drives each count.  A remedy comparison's holds its outputs (every run's numbers, the table of
-conditions, the report, the figure), the config, the provenance and a README.  The folder's README
-sums the parts up.  No weights, dumps or spectra: they are rebuilt, not published.
+subfolder per part: a table of the paper, or a remedy comparison.  Publishing takes two steps, each
+file written by one rule:
+
+1. **A part's data** (``<part>/data/``), copied from what the pipeline wrote under results/.
+   ``publish_table``: the table (CSV and markdown), every run it averages (``runs.csv``), its
+   comparison with the paper as rule ``table_comparison`` wrote it (every number, every trend, the
+   losses), its figures (PNG), its summary row, the config and the provenance.
+   ``publish_comparison``: a remedy comparison's outputs, the config and the provenance.  Both
+   refuse runs whose settings are not what the config gives them: the config a publication copies
+   is the one its runs used.
+2. **The READMEs** (the folder's and each part's), rendered by ``render`` from the templates of
+   workflow/templates/ and the config's notes template, with the data of step 1 as their only
+   numbers: every figure in a README follows from the CSVs beside it, and a clean clone rebuilds
+   every README without training anything.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import functools
 import importlib.metadata
 import json
 import math
@@ -22,14 +30,29 @@ import platform
 import shutil
 from pathlib import Path
 
+import jinja2
 import pandas as pd
 import yaml
 
-from . import paper, tables
+from . import paper, remedies, tables
+from .configuration import RunSettings
 from .provenance import git_state, trained_at
+from .significance import ALPHA
 
 # the libraries whose versions the analysis ran with (training's come from the runs' summaries)
-ANALYSIS_LIBRARIES = ("snakemake", "torch", "numpy", "pandas", "tensorly", "matplotlib", "seaborn")
+ANALYSIS_LIBRARIES = ("snakemake", "torch", "numpy", "pandas", "scipy", "tensorly", "matplotlib", "seaborn")
+DATA = "data"  # a part's data folder, beside its README
+# a table part's files, by what they hold (the table's own two are named after it)
+TABLE_FILES = {
+    "numbers": "paper_comparison.csv",
+    "trends": "paper_comparison_trends.csv",
+    "losses": "loss_evidence.csv",
+    "runs": "runs.csv",
+    "summary": "summary.csv",
+}
+
+
+# --- step 1: a part's data ---------------------------------------------------------------------
 
 
 def cpu_model() -> str:
@@ -76,7 +99,12 @@ def provenance(
             "devices": sorted({s["device"] for s in summaries}),
             "threads_per_run": sorted({s["threads"] for s in summaries}),
             "library_versions": sorted({json.dumps(s["versions"], sort_keys=True) for s in summaries}),
+            "dataset_sha256": sorted({s.get("dataset_sha256") or "not recorded" for s in summaries}),
             "wall_seconds_total": sum(s["wall_seconds"] for s in summaries),
+            "wall_seconds_per_run": [
+                min(s["wall_seconds"] for s in summaries),
+                max(s["wall_seconds"] for s in summaries),
+            ],
         },
         "publishing_host": {
             "host": platform.node(),
@@ -95,75 +123,365 @@ def _version(name: str) -> str | None:
         return None
 
 
-def table_summary(table: str, figures: list[str], numbers: pd.DataFrame, trends: pd.DataFrame, config: dict) -> dict:
-    """One table: how far our test errors are from the paper's, and the verdict of each trend the
-    paper claims (ours and the paper's own), with the count's from ``figures``, those of its experiment."""
-    spec = config["tables"][table]
-    errors = numbers[(numbers["artifact"] == table) & (numbers["metric"] == "test_error")]
-    row = {
-        "table": table,
-        "experiment": spec["experiment"],
-        "mean |Δ test error| (pp)": errors["difference"].abs().mean(),
-        "max |Δ test error| (pp)": errors["difference"].abs().max(),
-    }
+def check_settings(summaries: list[Path], expected: list[dict]) -> list[dict]:
+    """The runs' summaries, once each is known to hold the settings the config gives its run
+    (``expected``: ``RunSettings.as_dict`` of each, in the same order); a ValueError naming the
+    run and the settings that differ otherwise, so that nothing is published under a config its
+    runs did not use."""
+    read = []
+    for path, settings in zip(summaries, expected, strict=True):
+        summary = json.loads(Path(path).read_text())
+        stored = RunSettings.from_dict(summary).as_dict()
+        differ = sorted(key for key in {*stored, *settings} if stored.get(key) != settings.get(key))
+        if differ:
+            raise ValueError(
+                f"{path} was trained with other settings than the config gives it ("
+                + "; ".join(f"{key}: run {stored.get(key)!r}, config {settings.get(key)!r}" for key in differ)
+                + "): retrain it (Snakemake reruns a training whose settings changed), or publish with the "
+                "config it used"
+            )
+        read.append(summary)
+    return read
+
+
+def _fresh(folder: Path) -> Path:
+    folder = Path(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "figures").mkdir(parents=True)
+    return folder
+
+
+def _record(folder: Path, config: dict, summaries: list[dict], paths: list[Path], benchmarks, repo: Path) -> None:
+    """The config and the provenance of a part's data."""
+    prov = provenance(summaries, paths, benchmarks, repo, published=folder.parents[1])
+    (folder / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n")
+    (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def table_summary(table: str, numbers: pd.DataFrame, trends: pd.DataFrame) -> dict:
+    """One table in a row: how far our test errors are from the paper's, and the verdict of each
+    trend (ours with what it rests on, then the paper's), its figures' per measure."""
+    errors = numbers[(numbers["artifact"] == table) & (numbers["metric"] == "test_error")]["difference"].abs()
+    row = {"table": table, "mean |Δ test error| (pp)": errors.mean(), "max |Δ test error| (pp)": errors.max()}
     for measure in ("test error", "train loss"):
         row[measure] = _verdicts(trends[(trends["artifact"] == table) & (trends["measure"] == measure)])
-    for measure in ("near-rank loss", "count + structural deficit"):
-        counts = trends[trends["artifact"].isin(figures) & (trends["measure"] == measure)]
-        row[measure] = "; ".join(f"{a}: {_verdicts(g)}" for a, g in counts.groupby("artifact", sort=False))
+    for measure, *_ in paper.FIGURE_MEASURES.values():
+        figures = trends[(trends["artifact"] != table) & (trends["measure"] == measure)]
+        row[measure] = "; ".join(f"{a}: {_verdicts(g)}" for a, g in figures.groupby("artifact", sort=False))
     return row
 
 
 def _verdicts(rows: pd.DataFrame) -> str:
-    """'agrees (ρ 0.94; paper ρ 1.00, agrees)' for one trend row, '' when there is none."""
+    """A trend row's verdict in words, and the paper's beside it where it has one; '' for none."""
     if rows.empty:
         return ""
-    r = rows.iloc[0]
-    ours = f"{r['verdict']} (ρ {r['rho']:.2f}"
-    paper = f"; paper ρ {r['paper_rho']:.2f}, {r['paper_verdict']})" if not math.isnan(r["paper_rho"]) else ")"
-    return ours + paper
+    row = rows.iloc[0]
+    theirs = "" if math.isnan(row["paper_rho"]) else f"; paper: {row['paper_verdict']}, ρ {row['paper_rho']:+.2f}"
+    return paper.verdict_in_words(row) + theirs
 
 
-def loss_evidence(ours: dict[str, pd.DataFrame], reference: pd.DataFrame) -> pd.DataFrame:
-    """Per run the paper has a number for and per split: the paper's loss beside both kinds of ours
-    (the table CSVs keep both), and whether our fit is comparable (training error within 1 point
-    of the paper's: a model that fits less has another loss whichever kind is printed)."""
-    rows = []
-    for name, table in ours.items():
-        refs = reference[reference["table"] == paper.paper_table(name)].set_index("batch")
-        for _, run in table[table["batch"].astype(str).isin(refs.index)].iterrows():
-            ref = refs.loc[str(run["batch"])]
-            for split in tables.SPLITS:
-                rows.append(
-                    {
-                        "table": name,
-                        "batch": str(run["batch"]),
-                        "split": split,
-                        "paper": ref[f"{split}_loss"],
-                        **{kind: run[f"{split}_{kind}"] for kind in tables.REPORTED_LOSS},
-                        "comparable fit": abs(run["train_error"] - ref["train_error_pct"]) <= 1,
-                    }
-                )
-    return pd.DataFrame(rows, columns=["table", "batch", "split", "paper", *tables.REPORTED_LOSS, "comparable fit"])
+def publish_table(
+    folder: Path,
+    table: str,
+    config: dict,
+    table_files: dict[str, Path],
+    comparison: dict[str, Path],
+    figures: dict[str, Path],
+    runs: list[dict],
+    summaries: list[Path],
+    expected: list[dict],
+    benchmarks: dict[str, list[Path]],
+    repo: Path,
+) -> None:
+    """Write one table's data folder (``<publish.folder>/<table>/data``), replacing what was there:
+    its table, runs, comparison with the paper (``comparison``: rule table_comparison's numbers,
+    trends and losses), figures (the PNGs of its experiment's figures, by name), summary row,
+    config and provenance."""
+    read = check_settings(summaries, expected)
+    folder = _fresh(folder)
+    for path in table_files.values():
+        shutil.copyfile(path, folder / Path(path).name)
+    for name, path in figures.items():
+        shutil.copyfile(path, folder / "figures" / f"{name}.png")
+    for key, path in comparison.items():
+        shutil.copyfile(path, folder / TABLE_FILES[key])
+    tables.runs_table(runs, summaries).to_csv(folder / TABLE_FILES["runs"], index=False)
+    numbers, trends = pd.read_csv(comparison["numbers"]), paper.read_trends(comparison["trends"])
+    pd.DataFrame([table_summary(table, numbers, trends)]).to_csv(folder / TABLE_FILES["summary"], index=False)
+    _record(folder, config, read, summaries, benchmarks, repo)
 
 
-def loss_summary(evidence: pd.DataFrame) -> pd.DataFrame:
-    """Per split: the mean |ours - paper| of each kind of loss, over every run and over the comparable fits."""
-    rows = []
-    for split, group in evidence.groupby("split", sort=False):
-        for runs, subset in (("all", group), ("comparable fits", group[group["comparable fit"]])):
-            rows.append(
-                {
-                    "split": split,
-                    "runs": runs,
-                    "n": len(subset),
-                    **{
-                        f"mean |Δ| {kind}": (subset[kind] - subset["paper"]).abs().mean()
-                        for kind in tables.REPORTED_LOSS
-                    },
-                }
-            )
-    return pd.DataFrame(rows)
+def publish_comparison(
+    folder: Path,
+    comparison: str,
+    config: dict,
+    outputs: dict[str, Path],
+    summaries: list[Path],
+    expected: list[dict],
+    benchmarks: dict[str, list[Path]],
+    repo: Path,
+) -> None:
+    """Write one remedy comparison's data folder (``<publish.folder>/<comparison>/data``), replacing
+    what was there: its outputs (``outputs``: the remedy_comparison rule's, by key; the figure as
+    PNG), the config and the provenance."""
+    read = check_settings(summaries, expected)
+    folder = _fresh(folder)
+    for key, path in outputs.items():
+        if key == "png":
+            shutil.copyfile(path, folder / "figures" / f"{comparison}.png")
+        elif key != "pdf":
+            shutil.copyfile(path, folder / Path(path).name)
+    _record(folder, config, read, summaries, benchmarks, repo)
+
+
+# --- step 2: the READMEs, from the data alone --------------------------------------------------
+
+
+def markdown(frame: pd.DataFrame, **options) -> str:
+    return frame.to_markdown(index=False, **options) if len(frame) else "(none)"
+
+
+@dataclasses.dataclass
+class Provenance:
+    """A part's provenance.json, as its README tells it."""
+
+    record: dict
+
+    @property
+    def commits(self) -> str:
+        return ", ".join(map(_commit, self.record["training"]["commits"]))
+
+    @property
+    def trained_here_on_the_cpu(self) -> bool:
+        # the publishing host's processor is the training's only when the runs trained on it, on its CPU
+        return self.record["publishing_host"]["same_as_training"] and self.record["training"]["devices"] == ["cpu"]
+
+    @property
+    def stages(self) -> str:
+        stages = pd.DataFrame(self.record["stages"])
+        return markdown(stages, floatfmt=".1f") if len(stages) else "(no benchmark files)"
+
+    def __getattr__(self, key):
+        return self.record[key]
+
+
+def _commit(state: str) -> str:
+    """A run's recorded code (JSON of ``provenance.trained_at``) as `abc1234` (with uncommitted changes)."""
+    state = json.loads(state)
+    if not state.get("commit"):
+        return "unknown (not recorded, or not a git checkout)"
+    return (
+        f"`{state['commit'][:10]}`"
+        + (" (with uncommitted changes)" if state.get("dirty") else "")
+        + (" (the code changed during the run)" if state.get("changed_during_run") else "")
+    )
+
+
+@dataclasses.dataclass
+class TablePart:
+    """A table's published data, for the templates: its frames, and the numbers its prose quotes."""
+
+    name: str
+    folder: Path
+    config: dict
+
+    @classmethod
+    def read(cls, folder: Path, name: str) -> TablePart:
+        data = Path(folder) / name / DATA
+        return cls(name, data, yaml.safe_load((data / "config.yaml").read_text()))
+
+    def csv(self, key: str) -> pd.DataFrame:
+        """A data file: 'table' (the table's CSV) or one of ``TABLE_FILES``."""
+        if key == "trends":
+            return paper.read_trends(self.folder / TABLE_FILES[key])
+        return pd.read_csv(self.folder / (f"{self.name}.csv" if key == "table" else TABLE_FILES[key]))
+
+    @property
+    def caption(self) -> str:
+        return self.config["tables"][self.name].get("caption", self.name)
+
+    @property
+    def experiment(self) -> str:
+        return self.config["tables"][self.name]["experiment"]
+
+    @property
+    def provenance(self) -> Provenance:
+        return Provenance(json.loads((self.folder / "provenance.json").read_text()))
+
+    @property
+    def summary(self) -> dict:
+        return self.csv("summary").iloc[0].to_dict()
+
+    @property
+    def seeds(self) -> int:
+        return int(self.csv("table")["seeds"].min())
+
+    def ours(self, metric: str, batch) -> float:
+        """Our mean over seeds at one batch size (a table row's label: 128, or '8192→128')."""
+        table = self.csv("table")
+        return float(table.loc[table["batch"].astype(str) == str(batch), metric].iloc[0])
+
+    def column(self, metric: str) -> list[float]:
+        """A column of our table, in its order."""
+        return self.csv("table")[metric].tolist()
+
+    def paper(self, metric: str) -> list[float]:
+        """The paper's values of a metric, at the batch sizes it gives, in the table's order."""
+        numbers = self.csv("numbers")
+        return numbers.loc[(numbers["metric"] == metric) & numbers["ours"].notna(), "paper"].tolist()
+
+    def differences(self, metric: str) -> list[float]:
+        """Ours minus the paper's, at every batch size both have."""
+        numbers = self.csv("numbers")
+        return numbers.loc[(numbers["metric"] == metric) & numbers["ours"].notna(), "difference"].tolist()
+
+    def trend(self, measure: str, artifact: str | None = None) -> dict:
+        """One trend row (the table's own, or a figure's: ``artifact``) as a dict, its verdict in words
+        as ``said``."""
+        trends = self.csv("trends")
+        rows = trends[(trends["artifact"] == (artifact or self.name)) & (trends["measure"] == measure)]
+        if rows.empty:
+            raise KeyError(f"{self.name}: no trend of {measure!r} for {artifact or self.name}")
+        row = rows.iloc[0]
+        return {**row.to_dict(), "said": paper.verdict_in_words(row)}
+
+    def figure_values(self, figure: str, measure: str = "near-rank loss") -> list[float]:
+        """A figure's means per batch size, as its trend row lists them."""
+        values = self.trend(measure, figure)["values"]
+        return [float(item.split(": ")[1]) for item in values.split(", ")]
+
+    # tables the part README shows
+    @property
+    def summary_markdown(self) -> str:
+        return markdown(self.csv("summary"), floatfmt=".2f")
+
+    @property
+    def side_by_side(self) -> str:
+        return markdown(side_by_side(self.csv("numbers"), self.name))
+
+    @property
+    def table_markdown(self) -> str:
+        return (self.folder / f"{self.name}.md").read_text().split("\n", 1)[1].strip()  # its caption dropped
+
+    @property
+    def trends_markdown(self) -> str:
+        return markdown(paper.trends_formatted(self.csv("trends")), disable_numparse=True)
+
+    @property
+    def losses_markdown(self) -> str:
+        evidence = self.csv("losses")
+        return markdown(loss_summary(evidence), floatfmt=".4f") if len(evidence) else ""
+
+    @property
+    def figures(self) -> list[tuple[str | None, str | None]]:
+        shown = {f.stem for f in (self.folder / "figures").glob("*.png")}
+        return figure_pairs({name: s for name, s in self.config["figures"].items() if name in shown})
+
+
+@dataclasses.dataclass
+class ComparisonPart:
+    """A remedy comparison's published data, for the templates: the comparison taken anew from its
+    runs' numbers (``<name>_runs.csv``) by the remedies module, so that what the README says follows
+    from that file whatever code published it; measures the runs lack are left out."""
+
+    name: str
+    folder: Path
+    config: dict
+
+    @classmethod
+    def read(cls, folder: Path, name: str) -> ComparisonPart:
+        data = Path(folder) / name / DATA
+        return cls(name, data, yaml.safe_load((data / "config.yaml").read_text()))
+
+    @property
+    def spec(self) -> dict:
+        return self.config["remedy_comparisons"][self.name]
+
+    @property
+    def caption(self) -> str:
+        return self.spec.get("caption", f"Remedies for the large-batch gap: {self.name}")
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return remedies.conditions(pd.read_csv(self.folder / f"{self.name}_runs.csv"), self.spec["baseline"])
+
+    @property
+    def measures(self) -> pd.DataFrame:
+        return remedies.tracking(self.table)
+
+    @property
+    def effects(self) -> pd.DataFrame:
+        return remedies.effects(self.table)
+
+    @property
+    def summary(self) -> dict:
+        return remedies.summary(self.table, self.measures, self.effects)
+
+    @property
+    def runs(self) -> pd.DataFrame:
+        return pd.read_csv(self.folder / f"{self.name}_runs.csv")
+
+    def at(self, column: str, remedy: str, batch: int) -> float:
+        """A condition's mean over seeds (``remedy``: 'baseline' or a remedy's experiment)."""
+        table = self.table
+        return float(table.loc[(table["remedy"] == remedy) & (table["batch_size"] == batch), column].iloc[0])
+
+    def seed_values(self, column: str, experiment: str, batch: int) -> list[float]:
+        """A condition's runs, seed by seed."""
+        runs = self.runs
+        return runs.loc[(runs["experiment"] == experiment) & (runs["batch_size"] == batch), column].tolist()
+
+    def across(self, column: str, batch: int) -> dict[str, float]:
+        """A column at one batch size, condition by condition."""
+        table = self.table[self.table["batch_size"] == batch]
+        return dict(zip(table["remedy"], table[column].astype(float)))
+
+    @property
+    def narrowing(self) -> list[str]:
+        """The remedies whose verdict is that the gap narrows."""
+        effects = self.effects
+        return effects.loc[effects["verdict"].str.contains(remedies.NARROWS), "remedy"].tolist()
+
+    def effect(self, remedy: str, column: str) -> float:
+        effects = self.effects
+        return float(effects.loc[effects["remedy"] == remedy, column].iloc[0])
+
+    def verdict(self, remedy: str) -> str:
+        effects = self.effects
+        return effects.loc[effects["remedy"] == remedy, "verdict"].iloc[0]
+
+    def measure(self, name: str, column: str):
+        measures = self.measures
+        return measures.loc[measures["measure"] == name, column].iloc[0]
+
+    def spread(self, batch: int) -> float:
+        """The run-to-run sd of the test error at a batch size, pooled over the conditions."""
+        return float(remedies.spreads(self.table).at[batch, "sd"])
+
+    @property
+    def batch_sizes(self) -> list[int]:
+        return sorted(self.table["batch_size"].unique())
+
+    @property
+    def best(self) -> pd.DataFrame:
+        return remedies.best(self.measures)
+
+    @property
+    def missing_measures(self) -> list[str]:
+        return [remedies.MEASURES[m] for m in remedies.MEASURES if m not in set(self.measures["measure"])]
+
+    @property
+    def report(self) -> str:
+        text = remedies.report(self.table, self.measures, self.effects, self.caption, self.spec["dataset"])
+        return "\n".join(_demoted(text.split("\n", 1)[1]))  # under the README's own title
+
+    @property
+    def table_markdown(self) -> str:
+        return markdown(remedies.formatted(self.table), disable_numparse=True)
+
+    @property
+    def provenance(self) -> Provenance:
+        return Provenance(json.loads((self.folder / "provenance.json").read_text()))
 
 
 def side_by_side(numbers: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -178,10 +496,28 @@ def side_by_side(numbers: pd.DataFrame, table: str) -> pd.DataFrame:
     for metric in rows["metric"].unique():
         digits = 2 if metric.endswith("error") else 4
         for kind in ("paper", "ours", "difference"):
-            values = wide[(kind, metric)].to_numpy()
             sign = "+" if kind == "difference" else ""
-            shown[f"{metric} {kind}"] = [f"{v:{sign}.{digits}f}" for v in values]
+            shown[f"{metric} {kind}"] = [f"{v:{sign}.{digits}f}" for v in wide[(kind, metric)].to_numpy()]
     return shown
+
+
+def loss_summary(evidence: pd.DataFrame) -> pd.DataFrame:
+    """Per split: the mean |ours - paper| of each kind of loss, over every run and over the comparable
+    fits, and in how many of those runs each kind is the nearer."""
+    rows = []
+    for split, group in evidence.groupby("split", sort=False):
+        for runs, subset in (("all", group), ("comparable fits", group[group["comparable fit"]])):
+            distance = {kind: (subset[kind] - subset["paper"]).abs() for kind in tables.REPORTED_LOSS}
+            rows.append(
+                {
+                    "split": split,
+                    "runs": runs,
+                    "n": len(subset),
+                    **{f"mean |Δ| {kind}": d.mean() for kind, d in distance.items()},
+                    "objective nearer": int((distance["objective"] < distance["cross_entropy"]).sum()),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def figure_pairs(specs: dict[str, dict]) -> list[tuple[str | None, str | None]]:
@@ -201,285 +537,119 @@ def figure_pairs(specs: dict[str, dict]) -> list[tuple[str | None, str | None]]:
     return rows + [(None, name) for name in parts.values()]
 
 
-def _figure_rows(specs: dict[str, dict]) -> list[str]:
-    lines = [
-        "Each figure against batch size (left) beside what its count is made of (right).",
-        "",
-        "| figure | components |",
-        "|---|---|",
-    ]
-    for left, right in figure_pairs(specs):
-        cells = [f"![{name}](figures/{name}.png)" if name else "" for name in (left, right)]
-        lines.append(f"| {cells[0]} | {cells[1]} |")
-    return lines + [""]
-
-
-def _provenance_lines(prov: dict) -> list[str]:
-    stages = pd.DataFrame(prov["stages"])
-    # the publishing host's processor is the training's only when the runs trained on it, on its CPU
-    trained_here_on_the_cpu = prov["publishing_host"]["same_as_training"] and prov["training"]["devices"] == ["cpu"]
-    return [
-        f"- published at commit `{prov['git']['commit']}`"
-        + (" (with uncommitted changes)" if prov["git"]["dirty"] else ""),
-        f"- trained at commit {', '.join(map(_commit, prov['training']['commits']))}",
-        f"- runs finished between {prov['runs_finished'][0]} and {prov['runs_finished'][1]}; published "
-        f"{prov['published']}",
-        f"- trained on {', '.join(prov['training']['hosts'])}: {', '.join(prov['training']['devices'])}, "
-        f"{'/'.join(map(str, prov['training']['threads_per_run']))} thread(s) per run"
-        + (f"; processor {prov['publishing_host']['cpu']}" if trained_here_on_the_cpu else ""),
-        f"- training libraries: {'; '.join(prov['training']['library_versions'])}",
-        f"- analysis libraries: {json.dumps(prov['analysis_library_versions'])}",
-        "- the exact config: `config.yaml`; all of this as JSON: `provenance.json`",
-        "",
-        "Wall time per stage (Snakemake's benchmark files; jobs ran side by side, so stages overlap):",
-        "",
-        stages.to_markdown(index=False, floatfmt=".1f") if len(stages) else "(no benchmark files)",
-        "",
-    ]
-
-
-def _demoted(markdown: str) -> list[str]:
+def _demoted(markdown_text: str) -> list[str]:
     """A markdown document's lines with its headings one level down (code blocks left alone)."""
     lines, in_code = [], False
-    for line in markdown.strip().splitlines():
+    for line in markdown_text.strip().splitlines():
         in_code ^= line.startswith("```")
         lines.append("#" + line if line.startswith("#") and not in_code else line)
     return lines
 
 
-def _commit(state: str) -> str:
-    """A run's recorded code (JSON of ``provenance.trained_at``) as `abc1234` (with uncommitted changes)."""
-    state = json.loads(state)
-    if not state.get("commit"):
-        return "unknown (not a git checkout)"
-    return (
-        f"`{state['commit'][:10]}`"
-        + (" (with uncommitted changes)" if state.get("dirty") else "")
-        + (" (the code changed during the run)" if state.get("changed_during_run") else "")
+def parts_of(config: dict) -> dict[str, str]:
+    """Every part of a publication, by name: 'table' or 'comparison'."""
+    return {**dict.fromkeys(config["tables"], "table"), **dict.fromkeys(config["remedy_comparisons"], "comparison")}
+
+
+def part_files(folder: Path, config: dict) -> list[Path]:
+    """The data files the READMEs are rendered from, every part's (which must be published first)."""
+    files = []
+    for name, kind in parts_of(config).items():
+        data = Path(folder) / name / DATA
+        if kind == "table":
+            names = [f"{name}.csv", f"{name}.md", *TABLE_FILES.values()]
+        else:
+            names = [f"{name}_runs.csv"]
+        files += [data / n for n in [*names, "config.yaml", "provenance.json"]]
+    return files
+
+
+FILTERS = {
+    "num": lambda value, spec=".2f": "n/a" if value is None or math.isnan(value) else format(value, spec),
+    "signed": lambda value, spec=".2f": format(value, "+" + spec),
+    "rho": lambda value: "n/a" if math.isnan(value) else f"{value:+.2f}",
+    "p": lambda value: "n/a" if math.isnan(value) else f"{value:.2g}",
+    "abs": abs,
+    "join_numbers": lambda values, spec=".2f": ", ".join(format(v, spec) for v in values),
+    # 'a to b', or 'a in every condition' where they agree
+    "span": lambda values, spec=".4g", where="in every condition": (
+        f"{min(values):{spec}} {where}"
+        if min(values) == max(values)
+        else f"{min(values):{spec}} to {max(values):{spec}}"
+    ),
+    "sci": lambda value: f"{value:.0e}".replace("e-0", "e-").replace("e+0", "e+"),  # 5e-4, as configs write it
+}
+
+
+def environment(templates: list[Path]) -> jinja2.Environment:
+    """Jinja2 over the folders of ``templates``: a missing field is an error, not an empty string."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(sorted({str(Path(t).parent) for t in templates})),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
+    env.filters.update(FILTERS)
+    return env
 
 
-def loss_section(evidence: pd.DataFrame) -> list[str]:
-    if evidence.empty:
-        return []
-    return [
-        "## Which loss the paper prints",
-        "",
-        "Mean absolute difference between the paper's loss and each kind of ours, per split, over every "
-        "run the paper has a number for and over those whose training error is within 1 point of the "
-        "paper's (comparable fits); per run in `loss_evidence.csv`. `reported_loss` chooses what the "
-        "tables show.",
-        "",
-        loss_summary(evidence).to_markdown(index=False, floatfmt=".4f"),
-        "",
-    ]
-
-
-def table_readme(
-    table: str,
-    figures: list[str],
-    config: dict,
-    numbers: pd.DataFrame,
-    trends: pd.DataFrame,
-    evidence: pd.DataFrame,
-    prov: dict,
-    command: str,
-) -> str:
-    """A table's README: how far from the paper, every number, the trends, the figures, the provenance."""
-    summary = pd.DataFrame([table_summary(table, figures, numbers, trends, config)])
-    lines = [
-        f"# {config['tables'][table].get('caption', table)}",
-        "",
-        f"Part of [the reproduction](../README.md). Regenerated by `{command}`. Every table and figure here "
-        "is what the pipeline wrote under `results/`; the paper's numbers are its own "
-        "(`workflow/rankgap/reference_paper_tables.csv`).",
-        f"Losses shown: {tables.describe_loss(config['reported_loss'])}.",
-        "",
-        summary.to_markdown(index=False, floatfmt=".2f"),
-        "",
-        "A trend agrees when Spearman's ρ between batch size and the measure reaches the one-sided 5% "
-        "critical value for its number of batch sizes (see `paper_comparison.md`).",
-        "",
-    ]
-    shown = side_by_side(numbers, table)
-    if len(shown):
-        lines += ["## Every number beside the paper's", "", shown.to_markdown(index=False), ""]
-    lines += ["## Trends", "", paper.trends_formatted(trends).to_markdown(index=False, disable_numparse=True), ""]
-    lines += loss_section(evidence)
-    if figures:
-        lines += ["## Figures", ""] + _figure_rows({name: config["figures"][name] for name in figures})
-    return "\n".join(lines + ["## Provenance", ""] + _provenance_lines(prov))
-
-
-def publish_table(
-    folder: Path,
-    table: str,
-    config: dict,
-    table_files: dict[str, Path],
-    figures: dict[str, Path],
-    summaries: list[Path],
-    figure_counts: dict[str, tuple[Path, float]],
-    reference: Path,
-    benchmarks: dict[str, list[Path]],
-    repo: Path,
-    command: str,
-) -> None:
-    """Write one table's folder (``<publish.folder>/<table>``), replacing what was there: its table,
-    figures (``figures``: the PNGs of its experiment's figures by name, as the rule selects them),
-    comparison with the paper, config, provenance and README."""
+def render(
+    folder: Path, config: dict, templates: dict[str, Path], notes: Path | None, commands: dict[str, str]
+) -> dict[Path, str]:
+    """Every README of a publication, by path: each part's (``templates['table']``, ``['comparison']``)
+    and the folder's (``['index']``, headed by the ``notes`` template), from the parts' data alone.
+    ``commands``: 'data' (a part's, with ``<part>`` for its name) and 'readme', as the READMEs quote them."""
     folder = Path(folder)
-    shutil.rmtree(folder, ignore_errors=True)
-    (folder / "figures").mkdir(parents=True)
-    for path in table_files.values():
-        shutil.copyfile(path, folder / Path(path).name)
-    for name, path in figures.items():
-        shutil.copyfile(path, folder / "figures" / f"{name}.png")
-    ref = paper.reference_tables(reference)
-    numbers, trends = paper.compare(
-        {table: table_files["csv"]}, {table: summaries}, figure_counts, config["reported_loss"], ref
-    )
-    paper.write(
-        numbers,
-        trends,
-        folder / "paper_comparison.csv",
-        folder / "paper_comparison_trends.csv",
-        folder / "paper_comparison.md",
-        config["reported_loss"],
-    )
-    prov = provenance(
-        [json.loads(Path(p).read_text()) for p in summaries], summaries, benchmarks, repo, published=folder.parent
-    )
-    (folder / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n")
-    (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    evidence = loss_evidence({table: pd.read_csv(table_files["csv"])}, ref)
-    evidence.to_csv(folder / "loss_evidence.csv", index=False)
-    pd.DataFrame([table_summary(table, list(figures), numbers, trends, config)]).to_csv(
-        folder / "summary.csv", index=False
-    )
-    (folder / "README.md").write_text(
-        table_readme(table, list(figures), config, numbers, trends, evidence, prov, command)
-    )
+    env = environment([*templates.values(), *([notes] if notes else [])])
+    kinds = {"table": TablePart, "comparison": ComparisonPart}
+    parts = {name: kinds[kind].read(folder, name) for name, kind in parts_of(config).items()}
+    common = {
+        "config": config,
+        "parts": parts,
+        "commands": commands,
+        "alpha": ALPHA,
+        "criterion": paper.criterion(),
+        "losses_shown": tables.describe_loss(config["reported_loss"]),
+    }
+    written = {}
+    for name, part in parts.items():
+        template = env.get_template(Path(templates[parts_of(config)[name]]).name)
+        written[folder / name / "README.md"] = template.render(common, part=part, data=DATA)
+    tabled = [p for p in parts.values() if isinstance(p, TablePart)]
+    evidence = [p.csv("losses") for p in tabled]
+    # a run two tables share with the same number of the paper (Table 11's baseline is Table 5's) counts once
+    evidence = pd.concat(evidence).drop_duplicates(["split", "paper", *tables.REPORTED_LOSS]) if evidence else None
+    index = {
+        "tables": tabled,
+        "comparisons": [p for p in parts.values() if isinstance(p, ComparisonPart)],
+        "losses": loss_summary(evidence.astype({"batch": str})) if evidence is not None else None,
+        "notes": env.get_template(Path(notes).name).render(common) if notes else "",
+    }
+    written[folder / "README.md"] = env.get_template(Path(templates["index"]).name).render(common, **index)
+    return written
 
 
-def comparison_readme(comparison: str, report: str, table: str, prov: dict, command: str) -> str:
-    """A remedy comparison's README under the report's title: the report, the table of conditions (its
-    caption dropped), the figure, the provenance (``report`` and ``table``: the comparison's markdown)."""
-    title, report = report.split("\n", 1)
-    lines = [
-        title,
-        "",
-        f"Part of [the published results](../README.md). Regenerated by `{command}`. Every table and figure "
-        "here is what the pipeline wrote under `results/remedies/`; every run's numbers are in "
-        f"`{comparison}_runs.csv`.",
-        "",
-        *_demoted(report),
-        "",
-        "## Every condition",
-        "",
-        table.split("\n", 1)[1].strip(),
-        "",
-        "## Figure",
-        "",
-        f"![{comparison}](figures/{comparison}.png)",
-        "",
-        "## Provenance",
-        "",
+def index_tables(tabled: list[TablePart]) -> str:
+    """The index's row per table: its summary, linked, with the commit it was published at."""
+    rows = [
+        {
+            **part.summary,
+            "table": f"[{part.name}]({part.name}/README.md)",
+            "seeds": part.seeds,
+            "published at": (part.provenance.git["commit"] or "")[:10],
+        }
+        for part in tabled
     ]
-    return "\n".join(lines + _provenance_lines(prov))
+    return markdown(pd.DataFrame(rows).fillna(""), floatfmt=".2f")
 
 
-def publish_comparison(
-    folder: Path,
-    comparison: str,
-    config: dict,
-    outputs: dict[str, Path],
-    summaries: list[Path],
-    benchmarks: dict[str, list[Path]],
-    repo: Path,
-    command: str,
-) -> None:
-    """Write one remedy comparison's folder (``<publish.folder>/<comparison>``), replacing what was
-    there: its outputs (``outputs``: the remedy_comparison rule's, by key; the figure as PNG; its
-    summary row is what the folder's README shows), the config, the provenance and a README."""
-    folder = Path(folder)
-    shutil.rmtree(folder, ignore_errors=True)
-    (folder / "figures").mkdir(parents=True)
-    for key, path in outputs.items():
-        if key == "png":
-            shutil.copyfile(path, folder / "figures" / f"{comparison}.png")
-        elif key != "pdf":
-            shutil.copyfile(path, folder / Path(path).name)
-    prov = provenance(
-        [json.loads(Path(p).read_text()) for p in summaries], summaries, benchmarks, repo, published=folder.parent
-    )
-    (folder / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n")
-    (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    readme = comparison_readme(
-        comparison, outputs["comparison_md"].read_text(), outputs["md"].read_text(), prov, command
-    )
-    (folder / "README.md").write_text(readme)
+def index_comparisons(compared: list[ComparisonPart]) -> str:
+    """The index's row per remedy comparison: its summary, linked."""
+    rows = pd.DataFrame([{"comparison": f"[{c.name}]({c.name}/README.md)", **c.summary} for c in compared])
+    for column in ("baseline gap (pp)", "near-rank loss ρ"):
+        rows[column] = rows[column].map(lambda v: f"{v:+.2f}")
+    return markdown(rows, disable_numparse=True)
 
 
-def write_index(folder: Path, config: dict, notes: str, command: str, part_command: str) -> None:
-    """The folder's README from the parts published so far (each a subfolder, possibly from another
-    session or commit): the notes, one summary row per table and per remedy comparison, the loss
-    evidence over the tables, and which parts are still to publish."""
-    folder = Path(folder)
-    published = [t for t in config["tables"] if (folder / t / "summary.csv").exists()]
-    compared = [c for c in config["remedy_comparisons"] if (folder / c / f"{c}_summary.csv").exists()]
-    lines = [
-        f"# {config['publish'].get('title', folder.name)}",
-        "",
-        f"Regenerated from a clean clone by `{command}`; one part by `{part_command}`. Each part has a "
-        "folder: a table with every number beside the paper's, the trends, its figures and the provenance of "
-        "its runs; a remedy comparison with its tables, figure, verdicts and provenance (parts published in "
-        "different sessions may come from different commits: each folder says which).",
-        *([f"Losses shown: {tables.describe_loss(config['reported_loss'])}."] if config["tables"] else []),
-        "",
-    ]
-    if notes:
-        lines += [*_demoted(notes), ""]
-    if published:
-        rows = []
-        for table in published:
-            row = pd.read_csv(folder / table / "summary.csv", keep_default_na=False).iloc[0].to_dict()
-            prov = json.loads((folder / table / "provenance.json").read_text())
-            rows.append(
-                {
-                    **row,
-                    "table": f"[{table}]({table}/README.md)",
-                    "commit": (prov["git"]["commit"] or "")[:10],
-                    "published": prov["published"][:10],
-                }
-            )
-        lines += [
-            "## Per table",
-            "",
-            pd.DataFrame(rows).to_markdown(index=False, floatfmt=".2f"),
-            "",
-            "A trend agrees when Spearman's ρ between batch size and the measure reaches the one-sided 5% "
-            "critical value for its number of batch sizes (see each table's `paper_comparison.md`).",
-            "",
-        ]
-        evidence = pd.concat([pd.read_csv(folder / t / "loss_evidence.csv") for t in published])
-        # a run two tables share with the same number of the paper (Table 11's baseline is Table 5's) counts once
-        evidence = evidence.drop_duplicates(subset=["split", "paper", *tables.REPORTED_LOSS])
-        lines += loss_section(evidence.astype({"batch": str}))
-    if compared:
-        rows = pd.DataFrame([pd.read_csv(folder / c / f"{c}_summary.csv").iloc[0] for c in compared])
-        rows.insert(0, "comparison", [f"[{c}]({c}/README.md)" for c in compared])
-        for column in ("baseline gap (pp)", "near-rank loss ρ"):
-            rows[column] = rows[column].map(lambda v: f"{v:+.2f}")
-        lines += [
-            "## Remedy comparisons",
-            "",
-            rows.to_markdown(index=False, disable_numparse=True),
-            "",
-            "ρ: Spearman's, across the remedies, between the gap and the measure's large-minus-small difference; "
-            "a remedy narrows the gap when the change exceeds its run-to-run spread (see each comparison).",
-            "",
-        ]
-    pending = [p for p in [*config["tables"], *config["remedy_comparisons"]] if p not in published + compared]
-    if pending:
-        lines += ["## Not yet published", "", ", ".join(pending), ""]
-    (folder / "README.md").write_text("\n".join(lines))
+FILTERS.update(index_tables=index_tables, index_comparisons=index_comparisons)

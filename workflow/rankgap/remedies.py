@@ -31,18 +31,20 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from . import figures, paper, rank, status, tables, weight_spectra  # noqa: E402
+from . import figures, rank, scale_invariant, significance, status, tables, weight_spectra  # noqa: E402
+from .significance import ALPHA  # noqa: E402  (two-sided, for rank correlations and differences)
 
 # Explanatory measures, as the table's columns name them, and in words
 MEASURES = {
     "count": "near-rank loss (count)",
     "genuine": "genuine near-rank loss",
+    "relative_count": "count at t·σmax",
+    "effective_rank_fraction": "effective rank (fraction)",
     "lambda_max": "Hessian λmax",
     "trace": "Hessian trace",
     "weight_alpha": "weight alpha (mean)",
     "weight_stable_rank": "weight stable rank (mean)",
 }
-ALPHA = 0.05  # two-sided significance level of a rank correlation
 KEYS = ["experiment", "batch_size", "seed"]
 
 
@@ -51,22 +53,25 @@ def run_measures(
     summaries: list[Path],
     sharpness: list[Path],
     spectra: list[Path],
-    rankloss: dict[str, Path],
+    rankloss: dict[str, tuple[Path, Path]],
     threshold: float,
     reported_loss: dict[str, str],
 ) -> pd.DataFrame:
     """One row per run (``runs``: wildcard dicts, the other lists in the same order): status,
-    errors, the count and its components at ``threshold``, sharpness and weight metrics."""
+    errors, the count and its components at ``threshold``, the scale-invariant measures, sharpness
+    and weight metrics.  ``rankloss``: per experiment, its rankloss.csv and scale_invariant.csv."""
     frame = tables.read_summaries(summaries, reported_loss)[["status", "train_error", "test_error"]]
     frame = pd.concat([pd.DataFrame(runs)[KEYS + ["dataset"]], frame], axis=1)
     frame = frame.join(pd.DataFrame([json.loads(Path(p).read_text()) for p in sharpness])[["lambda_max", "trace"]])
     frame = frame.join(pd.DataFrame([weight_spectra.summary(pd.read_csv(p)) for p in spectra]))
     counts = [
-        rank.total_counts(pd.read_csv(path), threshold).assign(experiment=experiment)
-        for experiment, path in rankloss.items()
+        rank.total_counts(pd.read_csv(counts), threshold)
+        .merge(scale_invariant.last_epoch(pd.read_csv(invariant), threshold), on=["dataset", "batch_size", "seed"])
+        .assign(experiment=experiment)
+        for experiment, (counts, invariant) in rankloss.items()
     ]
     counts = pd.concat(counts, ignore_index=True)[
-        ["experiment", "dataset", "batch_size", "seed", "count", *rank.COMPONENTS]
+        ["experiment", "dataset", "batch_size", "seed", "count", *rank.COMPONENTS, *scale_invariant.MEASURES]
     ]
     return frame.merge(counts, on=[*KEYS, "dataset"], how="left")
 
@@ -74,16 +79,7 @@ def run_measures(
 def conditions(per_run: pd.DataFrame, baseline: str) -> pd.DataFrame:
     """The mean over seeds per remedy and batch size, in the order of the runs (the baseline's
     first), with the gap."""
-    numbers = [
-        "train_error",
-        "test_error",
-        "count",
-        *rank.COMPONENTS,
-        "lambda_max",
-        "trace",
-        "weight_alpha",
-        "weight_stable_rank",
-    ]
+    numbers = list(dict.fromkeys(["train_error", "test_error", *rank.COMPONENTS, *measured(per_run)]))
     groups = per_run.groupby(["experiment", "batch_size"], sort=False)
     table = groups[numbers].mean()
     table["test_error_std"] = groups["test_error"].std()  # over seeds: NaN with one
@@ -96,6 +92,11 @@ def conditions(per_run: pd.DataFrame, baseline: str) -> pd.DataFrame:
     variance = table["batch_size"].map(spread["sd"]).pow(2) / table["seeds"]  # of a condition's mean
     table["gap_se"] = table["remedy"].map(variance.groupby(table["remedy"]).sum(min_count=1).pow(0.5))
     return table
+
+
+def measured(frame: pd.DataFrame) -> list[str]:
+    """The explanatory measures a comparison has (runs published before a measure existed lack it)."""
+    return [column for column in MEASURES if column in frame]
 
 
 def spreads(table: pd.DataFrame) -> pd.DataFrame:
@@ -111,7 +112,7 @@ def spreads(table: pd.DataFrame) -> pd.DataFrame:
         {
             "sd": (pooled["squares"] / pooled["dof"].where(pooled["dof"] > 0)).pow(0.5),
             "dof": pooled["dof"],
-            "t": [paper.t_critical(ALPHA / 2, int(d)) if d > 0 else math.nan for d in pooled["dof"]],
+            "t": [significance.t_critical(d) for d in pooled["dof"]],
         }
     )
 
@@ -125,23 +126,25 @@ def differences(table: pd.DataFrame, column: str) -> pd.Series:
 
 def tracking(table: pd.DataFrame) -> pd.DataFrame:
     """Per measure: Spearman's rho across the remedies between the gap and the measure's
-    large-minus-small difference (with the two-sided 5% critical value for that many remedies),
-    and across every condition between the test error and the measure."""
+    large-minus-small difference, with its exact two-sided p-value (significant at or below ALPHA;
+    None when so few remedies that no rho could be), and across every condition between the test
+    error and the measure."""
     gap = differences(table, "test_error")
     rows = []
-    for column, name in MEASURES.items():
-        rho, critical = paper.spearman(gap, differences(table, column)), paper.critical_rho(len(gap), ALPHA / 2)
-        testable = not (math.isnan(rho) or math.isnan(critical))
+    for column in measured(table):
+        change = differences(table, column)
+        p = significance.spearman_p(gap, change, "two-sided")
+        testable = 2 * significance.smallest_p(len(gap)) <= ALPHA and not math.isnan(p)
         rows.append(
             {
                 "measure": column,
-                "description": name,
+                "description": MEASURES[column],
                 "remedies": len(gap),
-                "rho_gap": rho,
-                "critical_rho": critical,
-                "significant": abs(rho) >= critical if testable else None,
+                "rho_gap": significance.spearman(gap, change),
+                "p_value": p,
+                "significant": p <= ALPHA if testable else None,
                 "conditions": len(table),
-                "rho_test_error": paper.spearman(table["test_error"], table[column]),
+                "rho_test_error": significance.spearman(table["test_error"], table[column]),
             }
         )
     return pd.DataFrame(rows)
@@ -234,24 +237,35 @@ def formatted(table: pd.DataFrame) -> pd.DataFrame:
     def number(column, spec, unit=""):
         return [shown(value, spec, status, unit) for value, status in zip(table[column], table["status"])]
 
+    def whole_or_two(columns):  # a mean over seeds: whole numbers stay whole, parts shown as precisely
+        values = table[columns].stack()
+        return ".0f" if (values == values.round()).all() else ".2f"
+
+    count_spec = whole_or_two(["count", "dead_zeros", "other_zeros", "genuine"])
+
     def spread(column, spread_column, spec, unit=""):
         return [
             text if math.isnan(extra) or text == status else f"{text} ± {extra:.2f}"
             for text, extra, status in zip(number(column, spec, unit), table[spread_column], table["status"])
         ]
 
+    invariant = {
+        "Count at t·σmax": ("relative_count", ".4g"),
+        "Effective rank (fraction)": ("effective_rank_fraction", ".4f"),
+    }
     return pd.DataFrame(
         {
             "Remedy": table["remedy"],
             "Batch size": table["batch_size"].astype(str),
             "Test error (± sd)": spread("test_error", "test_error_std", ".2f", "%"),
             "Gap (± se)": spread("gap", "gap_se", "+.2f"),
-            "Count": number("count", ".0f"),
+            "Count": number("count", count_spec),
             "dead zeros / other zeros / genuine": [
-                f"{d:.0f} / {o:.0f} / {g:.0f}" if not math.isnan(d) else status
+                f"{d:{count_spec}} / {o:{count_spec}} / {g:{count_spec}}" if not math.isnan(d) else status
                 for d, o, g, status in zip(table["dead_zeros"], table["other_zeros"], table["genuine"], table["status"])
             ],
-            "Deficit": number("deficit", ".0f"),
+            "Deficit": number("deficit", whole_or_two(["deficit"])),
+            **{name: number(column, spec) for name, (column, spec) in invariant.items() if column in table},
             "λmax": number("lambda_max", ".4g"),
             "Trace": number("trace", ".4g"),
             "Weight alpha": number("weight_alpha", ".3f"),
@@ -287,16 +301,16 @@ def report(table: pd.DataFrame, measures: pd.DataFrame, effect: pd.DataFrame, ca
         best_row, names = tracking_best.iloc[0], " and ".join(tracking_best["description"])
         n = best_row["remedies"]
         if best_row["significant"] is None:
-            significance = f"but {n} points are too few for any ρ to be significant at 5%"
+            verdict_text = f"but {n} points are too few for any ρ to be significant at {ALPHA:.0%}"
         else:
-            significance = (
-                f"{'reaching' if best_row['significant'] else 'not reaching'} the two-sided 5% critical "
-                f"value ({best_row['critical_rho']:.3f} for n = {n})"
+            verdict_text = (
+                f"{'significant' if best_row['significant'] else 'not significant'} at {ALPHA:.0%} "
+                f"(exact two-sided p = {best_row['p_value']:.3g}, n = {n})"
             )
         headline = (
             f"Across the {n} conditions (the baseline and each remedy), the gap is tracked best by "
             f"**{names}**: Spearman's ρ = {best_row['rho_gap']:+.2f} between the gap and the measure's "
-            f"large-minus-small difference, {significance}."
+            f"large-minus-small difference, {verdict_text}."
         )
     else:
         headline = "No measure has a rank correlation with the gap (too few finished runs, or constant values)."
@@ -310,15 +324,15 @@ def report(table: pd.DataFrame, measures: pd.DataFrame, effect: pd.DataFrame, ca
     signed = {column: measures[column].map(lambda v: shown(v, "+.2f")) for column in ("rho_gap", "rho_test_error")}
     correlations = measures.assign(
         **signed,
-        critical_rho=measures["critical_rho"].map(lambda v: shown(v, ".3f")),
+        p_value=measures["p_value"].map(lambda v: shown(v, ".3g")),
         significant=measures["significant"].map({True: "yes", False: "no"}).fillna("n/a"),
-    )[["description", "remedies", "rho_gap", "critical_rho", "significant", "conditions", "rho_test_error"]]
+    )[["description", "remedies", "rho_gap", "p_value", "significant", "conditions", "rho_test_error"]]
     correlations.columns = [
         "Measure",
         "Remedies",
         "ρ (gap, Δmeasure)",
-        "Critical |ρ| (5%)",
-        "Significant",
+        "p (exact, two-sided)",
+        f"Significant (p ≤ {ALPHA:g})",
         "Conditions",
         "ρ (test error, measure)",
     ]
@@ -396,12 +410,12 @@ def summary(table: pd.DataFrame, measures: pd.DataFrame, effect: pd.DataFrame) -
     tracking_best = best(measures)
     count = measures.set_index("measure").loc["count"]
     narrowing = effect.loc[effect["verdict"].str.contains(NARROWS), "remedy"]
-    significance = {True: "significant", False: "not significant"}
+    called = {True: "significant", False: "not significant"}
     return {
         "seeds": int(table["seeds"].min()),
         "baseline gap (pp)": baseline["gap"],
         "tracks the gap best": "; ".join(
-            f"{row.description} (ρ {row.rho_gap:+.2f}, {significance.get(row.significant, 'n/a')})"
+            f"{row.description} (ρ {row.rho_gap:+.2f}, p {row.p_value:.3g}, {called.get(row.significant, 'n/a')})"
             for row in tracking_best.itertuples()
         )
         or "n/a",

@@ -6,6 +6,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from snakemake.utils import validate
 
@@ -38,6 +39,7 @@ ANALYSIS = "results/analysis/{experiment}"
 TABLE = "results/tables/{table}"
 FIGURE = "results/figures/{figure}"
 COMPARISON = "results/report/paper_comparison"
+TABLE_COMPARISON = f"{COMPARISON}/{{table}}"  # one table's part of it
 # the published reproduction (committed): one folder per table and a README (rule publish)
 PUBLISHED = config["publish"]["folder"] if config["publish"] else "results/publish-not-configured"
 RANDOM = config["random_matrices"]
@@ -157,6 +159,19 @@ def trend_figures():
     return {name: spec["experiment"] for name, spec in config["figures"].items() if spec["plot"] == "batch_size"}
 
 
+def table_trend_figures(table):
+    """The thresholds of the figures against batch size of a table's experiment, by figure: their
+    trends are checked in the table's comparison."""
+    experiment = config["tables"][table]["experiment"]
+    return {f: config["figures"][f]["threshold"] for f, e in trend_figures().items() if e == experiment}
+
+
+def table_analysis(table):
+    """The counts and the scale-invariant measures of a table's experiment, when a figure needs them."""
+    folder = ANALYSIS.format(experiment=config["tables"][table]["experiment"])
+    return [f"{folder}/rankloss.csv", f"{folder}/scale_invariant.csv"] if table_trend_figures(table) else []
+
+
 def random_matrix_artifacts():
     """Tables and figures A1-A3 and the comparison with the paper (none when no distribution is configured)."""
     keys = RANDOM["distributions"]
@@ -179,14 +194,24 @@ def probe_weights(wildcards):
     return f"{RUN.format(**wildcards)}/{name}"
 
 
-def table_runs(table):
-    """Summaries of a table's runs, the baseline run (Table 11) first."""
+def table_run_wildcards(table):
+    """A table's runs, as wildcard dicts, the baseline run (Table 11) first."""
     spec = config["tables"][table]
     runs = configuration.runs(config, spec["experiment"], [spec["dataset"]])
     if "baseline" in spec:
         baseline = configuration.runs(config, spec["baseline"]["experiment"], [spec["dataset"]])
         runs = [r for r in baseline if r["batch_size"] == spec["baseline"]["batch_size"]] + runs
-    return [f"{RUN.format(**r)}/summary.json" for r in runs]
+    return runs
+
+
+def table_runs(table):
+    """Summaries of a table's runs, the baseline run (Table 11) first."""
+    return [f"{RUN.format(**r)}/summary.json" for r in table_run_wildcards(table)]
+
+
+def settings_of(runs):
+    """The stored settings of runs (wildcard dicts): what their summaries must hold to be published."""
+    return [run_settings(SimpleNamespace(**run)) for run in runs]
 
 
 def require_publish():
@@ -194,40 +219,58 @@ def require_publish():
         raise ValueError("nothing to publish: set publish.folder in the config (see config/fashion_mnist.yaml)")
 
 
-def publish_inputs(wildcards):
-    """The folder's README is made of every table's and remedy comparison's folder (and the notes that head it)."""
+def published_parts():
+    """The parts of the publication: every table and every remedy comparison of the config."""
+    return [*config["tables"], *config["remedy_comparisons"]]
+
+
+TEMPLATES = {kind: f"../templates/{kind}.md.j2" for kind in ("index", "table", "comparison", "provenance")}
+
+
+def readme_inputs(wildcards):
+    """What the READMEs are rendered from: the templates, the notes, and every part's published data
+    (which publishing a part writes: an error names the parts not published yet)."""
+    from rankgap import publish  # imports torch: only a run that renders READMEs needs it
+
     require_publish()
+    files = publish.part_files(Path(PUBLISHED), config)
+    missing = sorted({f.parent.parent.name for f in files if not f.exists()})
+    if missing:
+        raise ValueError(
+            f"not published yet: {', '.join(missing)}; publish each part first, "
+            f"`{publish_command(f'{PUBLISHED}/<part>/data')}` (or every part: "
+            f"`{publish_command('publish_parts')}`)"
+        )
     notes = config["publish"].get("notes")
-    parts = [*config["tables"], *config["remedy_comparisons"]]
-    return {"parts": [f"{PUBLISHED}/{part}" for part in parts], "notes": [notes] if notes else []}
+    return {
+        **{f"{kind}_template": workflow.source_path(path) for kind, path in TEMPLATES.items()},
+        "notes": [notes] if notes else [],
+        "data": [str(f) for f in files],
+    }
 
 
 def publish_table_inputs(wildcards):
-    """Everything a table's published folder is made of: the table, its experiment's figures, and for
-    the comparison and the provenance its runs' summaries, the counts of its trend figures and the
+    """Everything a table's published data are made of: the table, its comparison with the paper,
+    its experiment's figures, and for the runs table and the provenance its runs' summaries and the
     benchmark files of its training, probes and spectra."""
     require_publish()
-    spec = config["tables"][wildcards.table]
+    table = wildcards.table
+    spec = config["tables"][table]
     figures = [f for f, s in config["figures"].items() if s["experiment"] == spec["experiment"]]
-    runs = table_runs(wildcards.table)
-    if figures:
-        runs += [f"{RUN.format(**run)}/summary.json" for run in configuration.runs(config, spec["experiment"])]
-    runs = list(dict.fromkeys(runs))
-    probed = probes(spec["experiment"]) if figures else []  # only runs a figure counts are probed
+    probed = [PROBE.format(**probe) for probe in probes(spec["experiment"], [spec["dataset"]])] if figures else []
+    runs = table_runs(table)
     return {
-        "table": multiext(TABLE.format(table=wildcards.table), ".csv", ".md"),
+        "table": multiext(TABLE.format(table=table), ".csv", ".md"),
+        "comparison": multiext(TABLE_COMPARISON.format(table=table), ".csv", "_trends.csv", "_losses.csv"),
         "figures": [f"{FIGURE.format(figure=f)}.png" for f in figures],
-        "rankloss": [f"{ANALYSIS.format(experiment=spec['experiment'])}/rankloss.csv"] if figures else [],
-        "reference": PAPER_REFERENCE,
         "summaries": runs,
         "train_benchmarks": [summary.replace("summary.json", "train.benchmark.tsv") for summary in runs],
-        "probe_benchmarks": [f"{PROBE.format(**probe)}/probe.benchmark.tsv" for probe in probed],
-        "spectra_benchmarks": [f"{PROBE.format(**probe)}/spectra.benchmark.tsv" for probe in probed],
+        **{f"{stage}_benchmarks": [f"{probe}/{stage}.benchmark.tsv" for probe in probed] for stage in PROBE_STAGES},
     }
 
 
 def publish_comparison_inputs(wildcards):
-    """Everything a remedy comparison's published folder is made of: the comparison's outputs, and for
+    """Everything a remedy comparison's published data are made of: the comparison's outputs, and for
     the provenance its runs' summaries and the benchmark files of every stage they went through."""
     require_publish()
     comparison = wildcards.comparison
@@ -244,12 +287,6 @@ def publish_comparison_inputs(wildcards):
 # the stages a remedy comparison's runs go through, per run and per probe (their benchmark files)
 RUN_STAGES = ("train", "sharpness", "weight_spectra")
 PROBE_STAGES = ("probe", "spectra")
-
-
-def published_figure_counts(wildcards):
-    """The thresholds of a table's trend figures (those against batch size), by figure name."""
-    experiment = config["tables"][wildcards.table]["experiment"]
-    return {f: config["figures"][f]["threshold"] for f, e in trend_figures().items() if e == experiment}
 
 
 def publish_command(target):

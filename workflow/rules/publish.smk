@@ -1,14 +1,16 @@
-# Publishing: the small record of a reproduction (tables, PNG figures, the comparison with the paper,
-# provenance) that is committed, e.g. reproduction/fashion_mnist/, regenerated from results/.
-# One folder per table or remedy comparison, so that work too long for one sitting is published a
-# part at a time: `snakemake --configfile config/fashion_mnist.yaml reproduction/fashion_mnist/table5`.
-# Each part's publication also rewrites the folder's README from the parts published so far;
-# `snakemake --configfile config/fashion_mnist.yaml publish` publishes every part.
+# Publishing: the small record of a reproduction that is committed (e.g. reproduction/fashion_mnist/),
+# in two steps (workflow/rankgap/publish.py). A part's data, `{folder}/{part}/data/` (a table of the
+# paper or a remedy comparison), are copied from results/ by rule publish_table or
+# publish_comparison, which train whatever they need: one part at a time, so that work too long for
+# one sitting is published as it completes. The READMEs, the folder's and every part's, are rendered
+# by rule publish from those data alone, through the templates of workflow/templates/ and the
+# config's notes: `snakemake publish` rebuilds them on a clean clone and trains nothing.
 
 
 localrules:
     publish_table,
     publish_comparison,
+    publish_parts,
     publish,
 
 
@@ -16,16 +18,14 @@ rule publish_table:
     input:
         unpack(publish_table_inputs),
     output:
-        directory(f"{PUBLISHED}/{{table}}"),
+        directory(f"{PUBLISHED}/{{table}}/data"),
     log:
         "results/logs/publish/{table}.log",
     conda:
         "../../envs/analysis.yaml"
     params:
-        figure_counts=published_figure_counts,
-        command=lambda wc: publish_command(f"{PUBLISHED}/{wc.table}"),
-        index_command=publish_command("publish"),
-        part_command=publish_command(f"{PUBLISHED}/<part>"),
+        runs=lambda wc: table_run_wildcards(wc.table),
+        settings=lambda wc: settings_of(table_run_wildcards(wc.table)),
         code=code("publish"),
     script:
         "../scripts/publish.py"
@@ -35,32 +35,35 @@ rule publish_comparison:
     input:
         unpack(publish_comparison_inputs),
     output:
-        directory(f"{PUBLISHED}/{{comparison}}"),
+        directory(f"{PUBLISHED}/{{comparison}}/data"),
     log:
         "results/logs/publish/{comparison}.log",
     conda:
         "../../envs/analysis.yaml"
     params:
-        command=lambda wc: publish_command(f"{PUBLISHED}/{wc.comparison}"),
-        index_command=publish_command("publish"),
-        part_command=publish_command(f"{PUBLISHED}/<part>"),
+        settings=lambda wc: settings_of(remedy_runs(wc.comparison)),
         code=code("publish"),
     script:
         "../scripts/publish.py"
 
 
+rule publish_parts:
+    input:
+        lambda wc: [f"{PUBLISHED}/{part}/data" for part in published_parts()],
+
+
 rule publish:
     input:
-        unpack(publish_inputs),
+        unpack(readme_inputs),
     output:
-        f"{PUBLISHED}/README.md",
+        index=f"{PUBLISHED}/README.md",
+        parts=[f"{PUBLISHED}/{part}/README.md" for part in published_parts()],
     log:
-        "results/logs/publish/index.log",
+        "results/logs/publish/readmes.log",
     conda:
         "../../envs/analysis.yaml"
     params:
-        command=publish_command("publish"),
-        part_command=publish_command(f"{PUBLISHED}/<part>"),
-        code=code("publish_index"),
+        commands={"data": publish_command(f"{PUBLISHED}/<part>/data"), "readme": publish_command("publish")},
+        code=code("publish_readmes"),
     script:
-        "../scripts/publish_index.py"
+        "../scripts/publish_readmes.py"

@@ -1,4 +1,5 @@
-# Rank-loss analysis: spectra per run (the SVDs, threshold-free), then counts per experiment.
+# Rank-loss analysis: spectra per run (the SVDs, threshold-free), then counts per experiment, and
+# beside them the scale-invariant measures of the same spectra.
 
 
 localrules:
@@ -36,7 +37,8 @@ rule rankloss:
     input:
         unpack(probe_files),
     output:
-        f"{ANALYSIS}/rankloss.csv",
+        counts=f"{ANALYSIS}/rankloss.csv",
+        scale_invariant=f"{ANALYSIS}/scale_invariant.csv",
     log:
         "results/logs/rankloss/{experiment}.log",
     conda:

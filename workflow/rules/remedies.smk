@@ -12,6 +12,9 @@ rule remedy_comparison:
         sharpness=lambda wc: remedy_files(wc.comparison, "sharpness.json"),
         spectra=lambda wc: remedy_files(wc.comparison, "weight_spectra.csv"),
         rankloss=lambda wc: [f"{ANALYSIS.format(experiment=e)}/rankloss.csv" for e in compared(wc.comparison)],
+        scale_invariant=lambda wc: [
+            f"{ANALYSIS.format(experiment=e)}/scale_invariant.csv" for e in compared(wc.comparison)
+        ],
     output:
         **remedy_outputs(),
     log:

@@ -6,6 +6,7 @@
 localrules:
     table,
     figure,
+    table_comparison,
     comparison,
     runs,
 
@@ -60,12 +61,33 @@ rule figure:
         "../scripts/figure.py"
 
 
+rule table_comparison:
+    input:
+        table=f"{TABLE}.csv",
+        summaries=lambda wc: table_runs(wc.table),
+        analysis=lambda wc: table_analysis(wc.table),
+        reference=PAPER_REFERENCE,
+    output:
+        numbers=f"{TABLE_COMPARISON}.csv",
+        trends=f"{TABLE_COMPARISON}_trends.csv",
+        losses=f"{TABLE_COMPARISON}_losses.csv",
+    log:
+        "results/logs/comparison/{table}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        thresholds=lambda wc: table_trend_figures(wc.table),
+        dataset=lookup(dpath="tables/{table}/dataset", within=config),
+        reported_loss=config["reported_loss"],
+        code=code("table_comparison"),
+    script:
+        "../scripts/table_comparison.py"
+
+
 rule comparison:
     input:
-        tables=expand(f"{TABLE}.csv", table=config["tables"]),
-        rankloss=[f"{ANALYSIS.format(experiment=e)}/rankloss.csv" for e in trend_figures().values()],
-        summaries=list(dict.fromkeys(s for t in config["tables"] for s in table_runs(t))),
-        reference=PAPER_REFERENCE,
+        numbers=expand(f"{TABLE_COMPARISON}.csv", table=config["tables"]),
+        trends=expand(f"{TABLE_COMPARISON}_trends.csv", table=config["tables"]),
     output:
         csv=f"{COMPARISON}.csv",
         trends=f"{COMPARISON}_trends.csv",
@@ -75,10 +97,6 @@ rule comparison:
     conda:
         "../../envs/analysis.yaml"
     params:
-        tables=list(config["tables"]),
-        figures=trend_figures(),
-        thresholds={name: config["figures"][name]["threshold"] for name in config["figures"]},
-        runs={t: table_runs(t) for t in config["tables"]},  # per-seed values: the trends' seed range
         reported_loss=config["reported_loss"],
         code=code("comparison"),
     script:

@@ -9,7 +9,7 @@ per_run = remedies.run_measures(
     snakemake.input.summaries,
     snakemake.input.sharpness,
     snakemake.input.spectra,
-    dict(zip(p.experiments, snakemake.input.rankloss)),
+    dict(zip(p.experiments, zip(snakemake.input.rankloss, snakemake.input.scale_invariant, strict=True))),
     p.threshold,
     p.reported_loss,
 )

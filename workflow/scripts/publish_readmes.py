@@ -1,0 +1,17 @@
+"""Render every README of a publication from its parts' data."""
+
+from pathlib import Path
+
+from rankgap import log_to, publish
+
+log_to(snakemake.log[0])
+i = snakemake.input
+written = publish.render(
+    Path(snakemake.output.index).parent,
+    snakemake.config,
+    {"index": i.index_template, "table": i.table_template, "comparison": i.comparison_template},
+    Path(i.notes[0]) if i.notes else None,
+    snakemake.params.commands,
+)
+for path, text in written.items():
+    path.write_text(text)
