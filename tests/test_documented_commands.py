@@ -1,8 +1,8 @@
 """Every command the documents show runs as written.
 
 The `snakemake …` and `rankgap-…` commands of README.md, docs/*.md, the published READMEs under
-reproduction/ and examples/ are collected from their code blocks and inline code (and, in
-examples/' configs and scripts, from comment lines), so a command added to a document later is
+reproduction/, examples/ and the configs are collected from their code blocks and inline code
+(and, in configs and scripts, from comment lines), so a command added to a document later is
 covered without editing this test. Each runs in a scratch copy of the project: Snakemake's as a
 dry run (`--dry-run` appended; RUN_FOR_REAL says which run for real, and where), the console
 scripts with `--help` appended after their arguments are parsed. A traceback or an argument error
@@ -24,6 +24,7 @@ from rankgap import cli
 DOCUMENTS = sorted(
     [REPO / "README.md", *(REPO / "docs").glob("*.md"), *(REPO / "reproduction").rglob("README.md")]
     + [p for p in (REPO / "examples").iterdir() if p.suffix in (".md", ".yaml", ".py")]
+    + [*(REPO / "config").glob("*.yaml"), REPO / "config.yaml"]
 )
 PROGRAMS = re.compile(r"^(?:\S*/)?(snakemake|rankgap-[a-z-]+)(?=\s|$)")
 # Names a document uses for "your own": the test gives each a real one (a published part: the
@@ -40,8 +41,9 @@ def snippets(path: Path) -> list[str]:
     """The code of a document: its fenced code blocks' lines (continuations joined) and its inline
     code spans; in a config or a script, its comment lines."""
     text = path.read_text()
-    if path.suffix != ".md":
-        return [line.lstrip("# ").strip() for line in text.splitlines() if line.lstrip().startswith("#")]
+    if path.suffix != ".md":  # a comment's inline code, or the whole comment
+        comments = [line.split("#", 1)[1].strip() for line in text.splitlines() if "#" in line]
+        return [code for comment in comments for code in (re.findall(r"`([^`]+)`", comment) or [comment])]
     found, block, prose = [], None, []
     for line in text.splitlines():
         if line.lstrip().startswith("```"):

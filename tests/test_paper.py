@@ -1,6 +1,8 @@
-"""The comparison with the paper on small synthetic frames: Spearman trend checks, their critical
-values, and which loss the tables and the comparison show (no training, no Snakemake)."""
+"""The comparison with the paper on small synthetic frames: Spearman trend checks with their exact
+p-values and the run-to-run spread, and which loss the tables and the comparison show (no
+training, no Snakemake)."""
 
+import functools
 import itertools
 import json
 import math
@@ -8,65 +10,142 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
-from rankgap import paper, tables
+from rankgap import paper, significance, tables
+
+
+@functools.cache
+def all_rhos(n: int) -> np.ndarray:
+    """Spearman's rho of every one of the n! orderings of n untied values (Pearson's correlation of
+    the ranks, computed directly), sorted."""
+    orders = np.array(list(itertools.permutations(range(n))), dtype=float)
+    centred = orders - orders.mean(axis=1, keepdims=True)
+    x = np.arange(n) - (n - 1) / 2
+    return np.sort(centred @ x / (np.linalg.norm(centred, axis=1) * np.linalg.norm(x)))
 
 
 def brute_force_tail(n: int, rho: float) -> float:
-    """The fraction of the n! orderings of n untied values whose rho (Pearson's correlation of the
-    ranks, computed directly) is at least ``rho``."""
-    rhos = [np.corrcoef(np.arange(n), order)[0, 1] for order in itertools.permutations(range(n))]
-    return float(np.mean(np.array(rhos) >= rho - 1e-9))
+    """The fraction of the n! orderings whose rho is at least ``rho``."""
+    return float(np.mean(all_rhos(n) >= rho - 1e-9))
+
+
+def critical_orderings(n: int) -> tuple[list[int], list[int]]:
+    """For n points: an ordering whose rho is the smallest that is significant at 5% (one-sided), and
+    one at the next lower rho an ordering can reach, found by counting all n! orderings."""
+    distinct = np.unique(np.round(all_rhos(n), 9))
+    significant = [r for r in distinct if brute_force_tail(n, r) <= significance.ALPHA]
+    at, below = min(significant), max(r for r in distinct if r < min(significant))
+
+    def ordering(rho):
+        return next(
+            list(o) for o in itertools.permutations(range(n)) if abs(np.corrcoef(range(n), o)[0, 1] - rho) < 1e-9
+        )
+
+    return ordering(at), ordering(below)
 
 
 @pytest.mark.parametrize("n", [4, 5, 6, 7])
-def test_critical_value_is_the_smallest_rho_rare_enough(n):
-    critical = paper.critical_rho(n)
-    assert brute_force_tail(n, critical) <= paper.ALPHA
-    # the next lower rho an ordering can reach (one more unit of the sum of squared differences,
-    # which is always even) is reached by more than 5% of the orderings
-    step = 2 * 6 / (n * (n * n - 1))
-    assert brute_force_tail(n, critical - step) > paper.ALPHA
+def test_the_p_value_counts_every_ordering(n):
+    rng = np.random.default_rng(n)
+    for _ in range(3):
+        y = rng.permutation(n)
+        rho = significance.spearman(range(n), y)
+        assert significance.spearman_p(range(n), y) == pytest.approx(brute_force_tail(n, rho))
+        # falling: the orderings at least as low are, by symmetry, those at least as high as -rho
+        assert significance.spearman_p(range(n), y, "less") == pytest.approx(brute_force_tail(n, -rho))
 
 
-def test_critical_value_for_six_points_is_the_textbook_one():
-    assert paper.critical_rho(6) == pytest.approx(0.829, abs=5e-4)  # 1 - 6 * 6 / 210 = 0.8286
-    assert paper.critical_rho(5) == pytest.approx(0.9)  # the paper's VGG and ResNet tables: 5 batch sizes
+@pytest.mark.parametrize("n", [4, 5, 6, 7, 8])
+def test_a_trend_at_the_critical_value_agrees_and_one_step_below_does_not(n):
+    """The sizes the tables use (4 to 8 batch sizes), one seed: at the smallest significant rho the
+    verdict is 'agrees', at the next lower rho an ordering reaches it is not, whatever the rounding
+    of rho (the remedies comparison once called 0.8857142857142858 significant against a critical
+    value of 0.8857142857142857)."""
+    at, below = critical_orderings(n)
+    for order, expected in ((at, "agrees"), (below, "no clear trend")):
+        points = pd.DataFrame({"key": range(n), "x": range(n), "seed": 0, "value": order})
+        result = paper.trend(points, paper.GROWS)
+        assert result["verdict"] == expected, (order, result["rho"], result["p_value"])
+        assert result["p_value"] == pytest.approx(brute_force_tail(n, result["rho"]))
+
+
+def test_ties_share_their_rank_and_are_permuted_with_it():
+    """A count with ties (0, 0, 0, 0, 0, 1, as Figure 3's): its exact p is the share of orderings of
+    those values that put the 1 last, 1 in 6."""
+    assert significance.spearman_p(range(6), [0, 0, 0, 0, 0, 1]) == pytest.approx(1 / 6)
+    assert (
+        paper.trend(
+            pd.DataFrame({"key": range(6), "x": range(6), "seed": 0, "value": [0, 0, 0, 0, 0, 1]}), paper.GROWS
+        )["verdict"]
+        == "no clear trend"
+    )
+
+
+def seeded(means, spread, seeds=3):
+    """Runs at six batch sizes whose seeds sit at means - spread, means, means + spread."""
+    offsets = np.linspace(-spread, spread, seeds)
+    return pd.DataFrame(
+        [{"key": b, "x": b, "seed": s, "value": m + o} for b, m in zip(LENET, means) for s, o in enumerate(offsets)]
+    )
+
+
+def test_with_seeds_a_change_counts_only_beyond_the_run_to_run_spread():
+    rising = [8.8, 9.0, 9.1, 9.3, 9.4, 9.6]  # rho 1 in the means: +0.8 from 128 to 8192
+    quiet, noisy = paper.trend(seeded(rising, 0.05), paper.GROWS), paper.trend(seeded(rising, 1.0), paper.GROWS)
+    assert quiet["rho"] == noisy["rho"] == pytest.approx(1.0)
+    assert quiet["verdict"] == "agrees" and noisy["verdict"] == "within the spread"
+    assert quiet["seeds"] == 3 and noisy["sd"] == pytest.approx(1.0)  # each batch size's runs: -1, 0, +1
+    # the least change that counts: t at 12 degrees of freedom times sd * sqrt(1/3 + 1/3)
+    assert noisy["least_change"] == pytest.approx(stats.t.ppf(0.975, 12) * math.sqrt(2 / 3))
+    assert noisy["change"] == pytest.approx(0.8) and math.isnan(noisy["sd_needed"])
+    # a claim that it does not grow is not contradicted by a rise within the spread
+    assert paper.trend(seeded(rising, 1.0), paper.STAYS)["verdict"] == "agrees"
+    assert paper.trend(seeded(rising, 0.05), paper.STAYS)["verdict"] == "opposite"
+
+
+def test_with_one_seed_the_verdict_names_the_spread_it_needs():
+    rising = pd.DataFrame({"key": LENET, "x": LENET, "seed": 0, "value": [8.8, 9.0, 9.1, 9.3, 9.4, 9.6]})
+    result = paper.trend(rising, paper.GROWS)
+    assert result["verdict"] == "agrees" and math.isnan(result["sd"]) and result["seeds"] == 1
+    assert result["sd_needed"] == pytest.approx(0.8 / (stats.norm.ppf(0.975) * math.sqrt(2)))
+    row = pd.Series({**result, "rho": result["rho"], "verdict": result["verdict"]})
+    assert paper.verdict_in_words(row) == f"agrees (ρ +1.000, p {1 / 720:.3g}; one seed: counts if sd < 0.289)"
+
+
+def test_a_falling_measure_agrees_with_a_claim_that_it_falls():
+    falling = pd.DataFrame({"key": LENET, "x": LENET, "seed": 0, "value": [0.6, 0.55, 0.5, 0.45, 0.4, 0.3]})
+    assert paper.trend(falling, paper.FALLS)["verdict"] == "agrees"
+    assert paper.trend(falling, paper.GROWS)["verdict"] == "opposite"
 
 
 @pytest.mark.parametrize("n", [2, 3])
-def test_too_few_points_have_no_critical_value(n):
+def test_too_few_points_have_no_verdict(n):
     """Even a perfect ordering of 3 points happens by chance in 1 of 6 orderings (17% > 5%)."""
-    assert math.isnan(paper.critical_rho(n))
-    assert paper.verdict(1.0, paper.critical_rho(n)) == "n/a"
-
-
-def test_students_t_tail_is_exact():
-    stats = pytest.importorskip("scipy.stats")
-    for df in range(1, 31):
-        for t in (0.0, 0.5, 1.7, 3.2, 8.0):
-            assert paper.t_upper_tail(t, df) == pytest.approx(stats.t.sf(t, df), rel=1e-9, abs=1e-15)
-    t = stats.t.ppf(1 - paper.ALPHA, 18)
-    assert paper.critical_rho(20) == pytest.approx(t / math.sqrt(18 + t * t), rel=1e-9)
-
-
-def test_t_approximation_takes_over_close_to_the_exact_value():
-    """Just above the enumerated range, the t value is within 0.03 of the exact count (0.600 for n = 9)."""
-    n = paper.EXACT_UP_TO + 1
-    exact = paper._exact_critical_rho(n, paper.ALPHA)  # 9! = 362,880 orderings
-    assert exact == pytest.approx(0.6)
-    assert abs(paper.critical_rho(n) - exact) < 0.03
-    assert paper.critical_rho(n) > paper.critical_rho(n + 1) > paper.critical_rho(30) > 0
+    points = pd.DataFrame({"key": range(n), "x": range(n), "seed": 0, "value": range(n)})
+    assert paper.trend(points, paper.GROWS)["verdict"] == "n/a"
 
 
 def test_spearman_is_the_correlation_of_ranks_with_average_ties():
-    assert paper.spearman([1, 2, 3, 4], [10, 20, 30, 1000]) == pytest.approx(1.0)
-    assert paper.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert significance.spearman([1, 2, 3, 4], [10, 20, 30, 1000]) == pytest.approx(1.0)
+    assert significance.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
     # ties: ranks 1.5, 1.5, 3, 4
     tied = np.corrcoef([1, 2, 3, 4], [1.5, 1.5, 3, 4])[0, 1]
-    assert paper.spearman([1, 2, 3, 4], [0, 0, 1, 2]) == pytest.approx(tied)
-    assert math.isnan(paper.spearman([1, 2, 3], [5, 5, 5]))  # constant: no trend to speak of
-    assert paper.spearman([1, 2, 3, 4], [1, float("nan"), 2, 3]) == pytest.approx(1.0)  # the pair with NaN is left out
+    assert significance.spearman([1, 2, 3, 4], [0, 0, 1, 2]) == pytest.approx(tied)
+    assert math.isnan(significance.spearman([1, 2, 3], [5, 5, 5]))  # constant: no trend to speak of
+    assert math.isnan(significance.spearman_p([1, 2, 3], [5, 5, 5]))
+    assert significance.spearman([1, 2, 3, 4], [1, float("nan"), 2, 3]) == pytest.approx(1.0)  # NaN pair left out
+
+
+def test_the_pooled_spread_is_one_way_anovas():
+    values = pd.Series([1.0, 2.0, 3.0, 10.0, 10.0, 13.0])
+    groups = pd.Series(["a", "a", "a", "b", "b", "b"])
+    sd, dof = significance.pooled_sd(values, groups)
+    assert dof == 4 and sd == pytest.approx(math.sqrt((2 + 6) / 4))  # squares about each group's mean
+    assert significance.pooled_sd(pd.Series([1.0, 2.0]), pd.Series(["a", "b"])) == (
+        pytest.approx(math.nan, nan_ok=True),
+        0,
+    )
 
 
 def reference_series(table: int, column: str) -> tuple[pd.Series, pd.Series]:
@@ -75,35 +154,38 @@ def reference_series(table: int, column: str) -> tuple[pd.Series, pd.Series]:
     return rows["batch_size"], rows[column]
 
 
+def one_seed(values) -> pd.DataFrame:
+    values = list(values)
+    return pd.DataFrame({"key": range(len(values)), "x": range(len(values)), "seed": 0, "value": values})
+
+
 def test_the_papers_table7_train_loss_is_one_outlier_off_a_rising_trend():
-    """Table 7's train loss rises with batch size except 1.1031 at batch 512, the largest of the six:
-    the old check (never decreasing) said 'no'.  Moving the second value to the top is four rank
-    steps, not one: rho = 1 - 6 * 20 / 210 = 3/7, short of 0.829, so no clear trend; the same
-    series with 512's value in place (any value between 0.0785 and 0.1561) has rho 1 and agrees."""
+    """Table 7's train loss rises with batch size except 1.1031 at batch 512, the largest of the six.
+    Moving the second value to the top is four rank steps, not one: rho = 1 - 6 * 20 / 210 = 3/7,
+    no clear trend; the same series with 512's value in place (any value between 0.0785 and 0.1561)
+    has rho 1 and agrees."""
     batch, loss = reference_series(7, "train_loss")
     assert loss.tolist()[1] == 1.1031 and loss.drop(loss.index[1]).is_monotonic_increasing
-    rho = paper.spearman(batch, loss)
-    assert rho == pytest.approx(3 / 7)
-    assert paper.verdict(rho, paper.critical_rho(len(batch))) == "no clear trend"
+    assert significance.spearman(batch, loss) == pytest.approx(3 / 7)
+    assert paper.trend(one_seed(loss), paper.GROWS)["verdict"] == "no clear trend"
     in_place = loss.copy()
     in_place.iloc[1] = 0.1031
-    assert paper.verdict(paper.spearman(batch, in_place), paper.critical_rho(6)) == "agrees"
+    assert paper.trend(one_seed(in_place), paper.GROWS)["verdict"] == "agrees"
     # its test error, the generalization gap itself, rises at every step
     batch, error = reference_series(7, "test_error_pct")
-    assert paper.verdict(paper.spearman(batch, error), paper.critical_rho(6)) == "agrees"
+    assert paper.trend(one_seed(error), paper.GROWS)["verdict"] == "agrees"
 
 
 def test_one_adjacent_swap_still_agrees_and_a_falling_series_is_opposite():
-    critical = paper.critical_rho(6)
-    swapped = paper.spearman(range(6), [1, 3, 2, 4, 5, 6])
-    assert swapped == pytest.approx(1 - 6 * 2 / 210)  # 0.943
-    assert paper.verdict(swapped, critical) == "agrees"
-    assert paper.verdict(paper.spearman(range(6), [6, 5, 4, 3, 1, 2]), critical) == "opposite"
-    assert paper.verdict(paper.spearman(range(6), [3, 1, 6, 2, 5, 4]), critical) == "no clear trend"
+    swapped = [1, 3, 2, 4, 5, 6]
+    assert significance.spearman(range(6), swapped) == pytest.approx(1 - 6 * 2 / 210)  # 0.943
+    assert paper.trend(one_seed(swapped), paper.GROWS)["verdict"] == "agrees"
+    assert paper.trend(one_seed([6, 5, 4, 3, 1, 2]), paper.GROWS)["verdict"] == "opposite"
+    assert paper.trend(one_seed([3, 1, 6, 2, 5, 4]), paper.GROWS)["verdict"] == "no clear trend"
     # the claim that a measure does not grow: it fails only when the measure grows
-    assert paper.verdict(swapped, critical, paper.STAYS) == "opposite"
-    assert paper.verdict(-swapped, critical, paper.STAYS) == "agrees"
-    assert paper.verdict(0.5, critical, paper.STAYS) == "agrees"
+    assert paper.trend(one_seed(swapped), paper.STAYS)["verdict"] == "opposite"
+    assert paper.trend(one_seed([-v for v in swapped]), paper.STAYS)["verdict"] == "agrees"
+    assert paper.trend(one_seed([3, 1, 6, 2, 5, 4]), paper.STAYS)["verdict"] == "agrees"
 
 
 # --- synthetic runs -----------------------------------------------------------------------------
@@ -193,11 +275,10 @@ def test_trend_table_has_ours_and_the_papers_rho_for_every_artifact_and_measure(
         ["table5", "fashion_mnist", "train loss"],
         ["table5", "fashion_mnist", "test error"],
         ["table11", "fashion_mnist", "test error"],
-    ]
+    ]  # no scale-invariant measures in these totals: no rows for them
     assert claims["n"].tolist() == [6, 6, 6, 6, 6, 6, 5]
-    for column in ("rho", "critical"):
+    for column in ("rho", "p_value"):
         assert claims[column].notna().all()
-    assert claims["critical"].tolist() == pytest.approx([paper.critical_rho(6)] * 6 + [paper.critical_rho(5)])
     figures, table5, table11 = claims.iloc[:4], claims.iloc[4:6], claims.iloc[6]
     # mnist's count falls (9 ... 4), but with the deficit beside it (2 ... 128) the sum rises
     assert figures["verdict"].tolist() == ["agrees", "agrees", "opposite", "agrees"]
@@ -217,7 +298,7 @@ def test_trend_table_has_ours_and_the_papers_rho_for_every_artifact_and_measure(
     reference = paper.reference_tables()
     table = reference[reference["table"] == 11]
     assert table11["paper_n"] == 5 and table11["paper_rho"] == pytest.approx(
-        paper.spearman(table["batch_size"], table["test_error_pct"])
+        significance.spearman(table["batch_size"], table["test_error_pct"])
     )
     assert table11["paper_verdict"] == "agrees"
     assert math.isnan(table11["seed_min"])  # one seed: no range
@@ -245,20 +326,13 @@ def test_comparison_markdown_states_the_criterion_and_the_loss(runs, tmp_path):
     text = (tmp_path / "objective.md").read_text()
     assert "reported_loss: {train: objective, test: objective}" in text and "weight-decay penalty" in text
     assert "cross-entropy alone" in (tmp_path / "cross_entropy.md").read_text()
-    assert f"{paper.critical_rho(6):.3f} for n = 6" in text  # the criterion, with the values it computes
+    assert "exact one-sided p-value" in text and "run-to-run spread" in text  # the criterion
     header = next(line for line in text.splitlines() if line.startswith("| Artifact"))
-    for column in (
-        "Claim",
-        "n",
-        "Critical ρ (5%)",
-        "Our ρ",
-        "Seed range",
-        "Verdict",
-        "Paper ρ",
-        "Paper verdict",
-        "Driven by",
-    ):
+    for column in ("Claim", "n", "Verdict", "Seed range", "Change (± se)", "Paper", "Driven by"):
         assert f" {column} " in header
+    # every verdict says what it rests on: its rho and p, and its seeds or the spread one seed needs
+    assert "agrees (ρ +1.000, p 0.00139; one seed: counts if sd < " in text  # fig3 on mnist
+    assert "opposite (ρ -0.986, p 0.00278; 2 seeds)" in text  # table5's test error: 512 and 1024 tie in the means
     assert "3 of 5 checks agree with the paper's claims (2 opposite)" in text  # table5's test error, table11
     assert "the paper's own numbers agree in 3 of the 3 checks they allow" in text
 

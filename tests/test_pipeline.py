@@ -1,6 +1,8 @@
 """The whole chain, end to end, on the smoke config: check what it produced, not only that it exists."""
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -9,12 +11,14 @@ import torch
 import yaml
 from safetensors import safe_open
 
-from conftest import jobs_after_editing, planned_jobs, snakemake
+from conftest import copy_project, jobs_after_editing, planned_jobs, snakemake
+from rankgap import publish
 from rankgap.configuration import RunSettings
 
 RUNS = "results/runs/smoke/digits"
 BATCH_SIZES = [8, 512]
 EPOCHS = 2
+SETTINGS = {"model": "lenet5", "variant": "linear", "dataset": "digits", "batch_size": 8, "seed": 0, "epochs": 2}
 LAYERS = {"act1": (6, 28, 28), "act2": (16, 10, 10), "act3": (120,), "act4": (84,)}
 
 
@@ -118,23 +122,20 @@ def test_rerun_after_success_does_nothing(smoke):
     assert planned_jobs(smoke, "--configfile", "config/smoke.yaml") == {}
 
 
+ANALYSIS = {"figure": 3, "table_comparison": 1, "comparison": 1, "all": 1}  # what any change upstream reruns
+EVERYTHING = {"train": 2, "probe": 4, "spectra": 4, "rankloss": 1, "table": 1, **ANALYSIS}
+
+
 @pytest.mark.parametrize(
     "module, rules",
     [
         ("figures", {"figure": 3, "all": 1}),
-        ("tables", {"table": 1, "comparison": 1, "all": 1}),
-        ("paper", {"comparison": 1, "all": 1}),
-        ("rank", {"spectra": 4, "rankloss": 1, "figure": 3, "comparison": 1, "all": 1}),
-        ("probe", {"probe": 4, "spectra": 4, "rankloss": 1, "figure": 3, "comparison": 1, "all": 1}),
-        (
-            "train",
-            {"train": 2, "probe": 4, "spectra": 4, "rankloss": 1, "table": 1, "figure": 3, "comparison": 1, "all": 1},
-        ),
-        # imported by models and data, not by any script: found by following the imports
-        (
-            "registry",
-            {"train": 2, "probe": 4, "spectra": 4, "rankloss": 1, "table": 1, "figure": 3, "comparison": 1, "all": 1},
-        ),
+        ("tables", {"table": 1, "table_comparison": 1, "comparison": 1, "all": 1}),
+        ("paper", {"table_comparison": 1, "comparison": 1, "all": 1}),
+        ("rank", {"spectra": 4, "rankloss": 1, **ANALYSIS}),
+        ("probe", {"probe": 4, "spectra": 4, "rankloss": 1, **ANALYSIS}),
+        ("train", EVERYTHING),
+        ("registry", EVERYTHING),  # imported by models and data, not by any script: found by following the imports
     ],
 )
 def test_editing_a_module_reruns_exactly_its_rules(smoke, module, rules):
@@ -181,44 +182,85 @@ def test_bad_dump_fails_its_job_with_file_and_layer_and_no_output(smoke):
             path.write_bytes(content)
 
 
-def test_publish_writes_the_reproduction_folder_from_results(smoke):
-    """`snakemake <folder>/<table>` publishes one table (as the pipeline wrote it, with its figures,
-    comparison, config and provenance) and a README over the tables published so far; `snakemake
-    publish` publishes them all; a second call has nothing to do."""
+NOTES = """## Notes
+
+Templated notes head the README: {{ parts.smoke_table.seeds }} seed, test error
+{{ parts.smoke_table.ours("test_error", 512) | num }}% at 512.
+"""
+
+
+def test_publish_writes_a_parts_data_then_every_readme_from_the_data_alone(smoke, tmp_path):
+    """`snakemake <folder>/<part>/data` copies one table's files as the pipeline wrote them (its
+    comparison with the paper as rule table_comparison wrote it, not recomputed); `snakemake
+    publish` renders every README from the published data alone, once every part is published,
+    and trains nothing: a copy without results/ renders them again, byte for byte."""
     config = yaml.safe_load((smoke / "config/smoke.yaml").read_text())
     config["tables"]["smoke_again"] = dict(config["tables"]["smoke_table"], caption="The same runs again")
-    config["publish"] = {"folder": "reproduction/smoke", "title": "Smoke", "notes": "notes.md"}
-    (smoke / "notes.md").write_text("Hand-written notes head the README.\n")
+    config["publish"] = {"folder": "reproduction/smoke", "title": "Smoke", "notes": "notes.md.j2"}
+    (smoke / "notes.md.j2").write_text(NOTES)
     (smoke / "publish.yaml").write_text(yaml.safe_dump(config))
     folder = smoke / "reproduction/smoke"
 
-    snakemake(smoke, "reproduction/smoke/smoke_table", "--configfile", "publish.yaml")
-    index = (folder / "README.md").read_text()
-    assert index.startswith("# Smoke\n") and "Hand-written notes head the README." in index
-    assert "snakemake --cores 2 --configfile publish.yaml publish" in index
-    assert "[smoke_table](smoke_table/README.md)" in index and "## Not yet published\n\nsmoke_again" in index
-    assert not (folder / "smoke_again").exists()
-
-    part = folder / "smoke_table"
-    readme = (part / "README.md").read_text()
-    assert "snakemake --cores 2 --configfile publish.yaml reproduction/smoke/smoke_table" in readme
-    for figure in config["figures"]:
-        assert (part / f"figures/{figure}.png").read_bytes() == (smoke / f"results/figures/{figure}.png").read_bytes()
-    assert "figures/smoke_figure.png" in readme and "figures/smoke_components.png" in readme
+    snakemake(smoke, "reproduction/smoke/smoke_table/data", "--configfile", "publish.yaml")
+    data = folder / "smoke_table/data"
     for ext in ("csv", "md"):
-        assert (part / f"smoke_table.{ext}").read_bytes() == (smoke / f"results/tables/smoke_table.{ext}").read_bytes()
-    trends = pd.read_csv(part / "paper_comparison_trends.csv")
-    assert set(trends["artifact"]) == {"smoke_table", "smoke_figure"}  # this table's checks, its figure's count
-    provenance = json.loads((part / "provenance.json").read_text())
+        assert (data / f"smoke_table.{ext}").read_bytes() == (smoke / f"results/tables/smoke_table.{ext}").read_bytes()
+    comparison = smoke / "results/report/paper_comparison/smoke_table"
+    for name, suffix in (
+        ("paper_comparison", ""),
+        ("paper_comparison_trends", "_trends"),
+        ("loss_evidence", "_losses"),
+    ):
+        assert (data / f"{name}.csv").read_bytes() == Path(f"{comparison}{suffix}.csv").read_bytes()
+    trends = pd.read_csv(data / "paper_comparison_trends.csv")
+    assert set(trends["artifact"]) == {"smoke_table", "smoke_figure"}  # this table's checks, its figure's
+    assert {"effective rank", "count at t·σmax"} <= set(trends["measure"])  # the scale-invariant measures too
+    for figure in config["figures"]:
+        assert (data / f"figures/{figure}.png").read_bytes() == (smoke / f"results/figures/{figure}.png").read_bytes()
+    runs = pd.read_csv(data / "runs.csv")
+    assert runs["batch_size"].tolist() == BATCH_SIZES and (runs["status"] == "ok").all()
+    provenance = json.loads((data / "provenance.json").read_text())
     assert {s["stage"]: s["jobs"] for s in provenance["stages"]} == {"train": 2, "probe": 4, "spectra": 4}
     assert provenance["git"] == {"commit": None, "dirty": None, "diff": None}  # the test's copy is not a git checkout
-    assert provenance["training"]["devices"] == ["cpu"]
-    published = yaml.safe_load((part / "config.yaml").read_text())
+    assert provenance["training"]["devices"] == ["cpu"] and len(provenance["training"]["dataset_sha256"]) == 1
+    published = yaml.safe_load((data / "config.yaml").read_text())
     assert published["experiments"]["smoke"]["batch_sizes"] == BATCH_SIZES and published["publish"] == config["publish"]
+    assert not (folder / "README.md").exists()  # the READMEs are rule publish's alone
 
+    refused = snakemake(smoke, "publish", "--configfile", "publish.yaml", check=False)
+    assert refused.returncode != 0 and "not published yet: smoke_again" in refused.stdout + refused.stderr
+    snakemake(smoke, "publish_parts", "--configfile", "publish.yaml")
     snakemake(smoke, "publish", "--configfile", "publish.yaml")
     index = (folder / "README.md").read_text()
-    assert "[smoke_again](smoke_again/README.md)" in index and "Not yet published" not in index
+    test_error = pd.read_csv(smoke / "results/tables/smoke_table.csv")["test_error"].iloc[1]
+    assert index.startswith("# Smoke\n") and f"test error\n{test_error:.2f}% at 512" in index
+    assert "[smoke_again](smoke_again/README.md)" in index
+    assert "snakemake publish --cores 2 --configfile publish.yaml" in index
+    readme = (folder / "smoke_table/README.md").read_text()
+    assert "snakemake reproduction/smoke/smoke_table/data --cores 2 --configfile publish.yaml" in readme
+    assert "data/figures/smoke_figure.png" in readme and "data/figures/smoke_components.png" in readme
     assert (folder / "smoke_again/README.md").read_text().startswith("# The same runs again")
     assert not list(folder.rglob("*.pt")) and not list(folder.rglob("*.safetensors"))
     assert planned_jobs(smoke, "publish", "--configfile", "publish.yaml") == {}
+
+    clone = copy_project(tmp_path / "clone")  # the committed files alone: no results/
+    for name in ("publish.yaml", "notes.md.j2"):
+        shutil.copy(smoke / name, clone / name)
+    shutil.copytree(folder, clone / "reproduction/smoke")
+    readmes = {path: path.read_bytes() for path in (clone / "reproduction/smoke").rglob("README.md")}
+    for path in readmes:
+        path.unlink()
+    assert planned_jobs(clone, "publish", "--configfile", "publish.yaml") == {"publish": 1}
+    snakemake(clone, "publish", "--configfile", "publish.yaml")
+    assert {path: path.read_bytes() for path in readmes} == readmes
+
+
+def test_a_run_trained_under_other_settings_is_not_published(tmp_path):
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps(RunSettings(**SETTINGS, weight_decay=5e-4).as_dict() | {"status": "ok"}))
+    expected = RunSettings(**SETTINGS, weight_decay=1e-4).as_dict()
+    with pytest.raises(ValueError, match=r"trained with other settings .*weight_decay: run 0.0005, config 0.0001"):
+        publish.check_settings([summary], [expected])
+    assert (
+        publish.check_settings([summary], [RunSettings(**SETTINGS, weight_decay=5e-4).as_dict()])[0]["status"] == "ok"
+    )

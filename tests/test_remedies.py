@@ -280,6 +280,38 @@ def test_a_remedy_counts_only_beyond_the_run_to_run_spread():
     assert "-2.00 ± 0.37" in report  # the gap change and its standard error
 
 
+def test_a_measure_tracks_the_gap_by_its_exact_p_value():
+    """Six conditions whose stable rank's change follows the gap but for two swaps of neighbours:
+    rho 0.886, exact two-sided p 2 x 12/720 = 0.033 (the published remedies comparison called such a
+    rho significant against a critical value equal to it but for rounding)."""
+    names = ["baseline", "r1", "r2", "r3", "r4", "r5"]
+    gaps = dict(zip(names, [0.2, 0.5, 0.8, 1.1, 1.4, 1.7]))
+    stable_rank_change = dict(zip(names, [2, 1, 3, 5, 4, 6]))  # squared rank differences: 4
+    frame = per_run(
+        {(name, batch): [9.0 + (gaps[name] if batch == 8192 else 0)] for name in names for batch in (128, 8192)}
+    )
+    frame["weight_stable_rank"] = [
+        stable_rank_change[e] if batch == 8192 else 0.0 for e, batch in zip(frame["experiment"], frame["batch_size"])
+    ]
+    table = remedies.conditions(frame, "baseline")
+    measures = remedies.tracking(table)
+    stable = measures.set_index("measure").loc["weight_stable_rank"]
+    assert stable["rho_gap"] == pytest.approx(1 - 6 * 4 / 210)
+    assert stable["p_value"] == pytest.approx(2 * 12 / 720) and stable["significant"]
+    best = remedies.summary(table, measures, remedies.effects(table))["tracks the gap best"]
+    assert best == "weight stable rank (mean) (ρ +0.89, p 0.0333, significant)"
+
+
+def test_counts_are_shown_as_precisely_as_their_parts():
+    """A count averaged over seeds (0, 1, 3 in three runs: 4/3) beside its parts (2/3, 2/3, 0): the
+    table shows them to two decimals, so that the parts add up to the count."""
+    frame = per_run({("baseline", 16): [9.0] * 3, ("baseline", 256): [11.0] * 3})
+    frame.loc[frame["batch_size"] == 256, ["count", "dead_zeros", "other_zeros"]] = [[0, 0, 0], [1, 1, 0], [3, 1, 2]]
+    shown = remedies.formatted(remedies.conditions(frame, "baseline"))
+    assert shown["Count"].tolist() == ["0.00", "1.33"]
+    assert shown["dead zeros / other zeros / genuine"].tolist()[1] == "0.67 / 0.67 / 0.00"
+
+
 def test_one_seed_leaves_the_spread_unknown():
     frame = per_run({("baseline", 16): [9.0], ("baseline", 256): [11.0], ("r", 16): [9.5], ("r", 256): [10.0]})
     table = remedies.conditions(frame, "baseline")
@@ -319,8 +351,9 @@ def test_the_remedy_table_has_a_row_per_remedy_and_batch_size(remedies_smoke):
 
 def test_the_comparison_names_the_measure_that_tracks_the_gap(remedies_smoke):
     measures = pd.read_csv(remedies_smoke / "results/remedies/smoke_comparison.csv")
-    assert set(measures["measure"]) == {"count", "genuine", "lambda_max", "trace", "weight_alpha", "weight_stable_rank"}
+    assert set(measures["measure"]) == set(remedies.MEASURES)  # the scale-invariant measures among them
     assert (measures["remedies"] == 2).all() and (measures["conditions"] == 4).all()
+    assert measures["significant"].isna().all()  # two remedies: no rho could be significant
     effects = pd.read_csv(remedies_smoke / "results/remedies/smoke_effects.csv")
     assert effects["remedy"].tolist() == ["remedies"]
     assert effects.at[0, "gap_change"] == pytest.approx(effects.at[0, "change_large"] - effects.at[0, "change_small"])
@@ -357,19 +390,20 @@ def test_lint_has_no_remarks_with_the_remedy_rules(remedies_smoke):
     assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
 
 
-def test_publish_writes_the_comparison_folder_from_results(remedies_smoke):
-    """`snakemake publish` publishes a remedy comparison as the pipeline wrote it, with its config,
-    provenance and README, beside a README over the parts; a second call has nothing to do."""
+def test_publish_writes_the_comparisons_data_and_its_readme(remedies_smoke):
+    """`snakemake publish_parts` copies a remedy comparison as the pipeline wrote it, with its config
+    and provenance; `snakemake publish` renders its README, and the folder's, from its runs' numbers."""
     config = yaml.safe_load((remedies_smoke / "config/remedies_smoke.yaml").read_text())
     config["publish"] = {"folder": "published", "title": "Remedies, published"}
     (remedies_smoke / "publish.yaml").write_text(yaml.safe_dump(config))
+    snakemake(remedies_smoke, "publish_parts", "--configfile", "publish.yaml")
     snakemake(remedies_smoke, "publish", "--configfile", "publish.yaml")
     folder = remedies_smoke / "published"
     index = (folder / "README.md").read_text()
     assert index.startswith("# Remedies, published\n") and "[smoke](smoke/README.md)" in index
-    assert "Not yet published" not in index and "Losses shown" not in index  # no table of the paper here
+    assert "Losses shown" not in index  # no table of the paper here
 
-    part, results = folder / "smoke", remedies_smoke / "results/remedies"
+    data, results = folder / "smoke/data", remedies_smoke / "results/remedies"
     for name in (
         "smoke.csv",
         "smoke.md",
@@ -378,18 +412,20 @@ def test_publish_writes_the_comparison_folder_from_results(remedies_smoke):
         "smoke_effects.csv",
         "smoke_summary.csv",
     ):
-        assert (part / name).read_bytes() == (results / name).read_bytes()
-    assert (part / "figures/smoke.png").read_bytes() == (results / "smoke.png").read_bytes()
+        assert (data / name).read_bytes() == (results / name).read_bytes()
+    assert (data / "figures/smoke.png").read_bytes() == (results / "smoke.png").read_bytes()
     effects = pd.read_csv(results / "smoke_effects.csv")
-    readme = (part / "README.md").read_text()
+    readme = (folder / "smoke/README.md").read_text()
     assert readme.startswith("# Remedies for the large-batch gap: smoke\n") and effects.at[0, "verdict"] in readme
-    assert "snakemake --cores 2 --configfile publish.yaml published/smoke" in readme and "figures/smoke.png" in readme
-    runs = pd.read_csv(part / "smoke_runs.csv")
+    assert "snakemake published/smoke/data --cores 2 --configfile publish.yaml" in readme
+    assert "data/figures/smoke.png" in readme and "were measured" not in readme  # every measure is in these runs
+    runs = pd.read_csv(data / "smoke_runs.csv")
     assert len(runs) == 4 and set(runs["experiment"]) == {"baseline", "remedies"}
-    provenance = json.loads((part / "provenance.json").read_text())
+    assert runs[["relative_count", "effective_rank_fraction"]].notna().all().all()
+    provenance = json.loads((data / "provenance.json").read_text())
     stages = {s["stage"]: s["jobs"] for s in provenance["stages"]}
     assert stages == {"train": 4, "sharpness": 4, "weight_spectra": 4, "probe": 4, "spectra": 4}
-    summary = pd.read_csv(part / "smoke_summary.csv").iloc[0]
+    summary = pd.read_csv(data / "smoke_summary.csv").iloc[0]
     assert summary["seeds"] == 1 and summary["tracks the gap best"] in index  # the comparison's row in the index
     assert planned_jobs(remedies_smoke, "publish", "--configfile", "publish.yaml") == {}
 

@@ -1,0 +1,65 @@
+"""The published reproductions: every README under reproduction/ is what `snakemake publish` renders
+from the data beside it, and no template types a measured number."""
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, copy_project
+
+TEMPLATES = sorted((REPO / "workflow/templates").rglob("*.j2"))
+# A measured number is a decimal or a percentage; these are not measured (none so far: batch sizes,
+# thresholds written as 1e-4, table and figure numbers are integers, and integers pass).
+ALLOWED = set()
+JINJA = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.DOTALL)
+MEASURED = re.compile(r"(?<![\w.])\d+\.\d+%?|(?<![\w.])\d+\s?%")
+
+
+def literal_numbers(template: str) -> list[str]:
+    """The decimals and percentages a template's own text holds (its fields left out)."""
+    return [n for n in MEASURED.findall(JINJA.sub(" ", template)) if n not in ALLOWED]
+
+
+def test_the_literal_check_finds_a_typed_number():
+    assert literal_numbers("the gap is {{ part.gap | num }} points") == []
+    assert literal_numbers("5.5 to 6.1 points above, 16.86% at 8192, about 3 %") == ["5.5", "6.1", "16.86%", "3 %"]
+    assert literal_numbers("{{ x | num('.2f') }}% at batch 8192, threshold 1e-4, Table 11") == []
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=[str(t.relative_to(REPO)) for t in TEMPLATES])
+def test_no_template_types_a_measured_number(template):
+    found = literal_numbers(template.read_text())
+    assert not found, f"{template.relative_to(REPO)} types {found}: make each a field filled from the data"
+
+
+PUBLISHED = sorted(p.parent for p in (REPO / "reproduction").glob("*/README.md"))
+
+
+def readme_command(folder: Path) -> list[str]:
+    """The command the folder's README says renders it, as written."""
+    text = (folder / "README.md").read_text()
+    command = re.search(r"rendered by `(snakemake publish[^`]*)`", text)
+    assert command, f"{folder}/README.md names no command that renders it"
+    return shlex.split(command.group(1))
+
+
+@pytest.mark.parametrize("folder", PUBLISHED, ids=[p.name for p in PUBLISHED])
+def test_every_published_readme_is_what_the_data_beside_it_render(folder, tmp_path):
+    """On a copy of the project without results/, the command each published README quotes renders
+    every README under its folder again, byte for byte, and trains nothing."""
+    project = copy_project(tmp_path)
+    shutil.copytree(folder, project / folder.relative_to(REPO))
+    readmes = {path.relative_to(REPO): path.read_text() for path in folder.rglob("README.md")}
+    for path in readmes:
+        (project / path).unlink()
+    command = readme_command(folder)
+    result = subprocess.run([sys.executable, "-m", *command], cwd=project, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "localrule publish:" in result.stdout + result.stderr and "rule train:" not in result.stdout
+    for path, text in readmes.items():
+        assert (project / path).read_text() == text, f"{path} is not what `{shlex.join(command)}` renders"
