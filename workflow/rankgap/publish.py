@@ -33,7 +33,7 @@ import jinja2
 import pandas as pd
 import yaml
 
-from . import paper, remedies, tables
+from . import paper, remedies, significance, tables
 from .configuration import RunSettings
 from .provenance import git_state, trained_at
 from .significance import ALPHA
@@ -344,6 +344,18 @@ class TablePart:
         row = rows.iloc[0]
         return {**row.to_dict(), "said": paper.verdict_in_words(row)}
 
+    @property
+    def batches(self) -> list[str]:
+        """The table's rows: batch sizes, or for switch runs '8192→128'."""
+        return self.csv("table")["batch"].astype(str).tolist()
+
+    def seed_values(self, column: str, batch) -> list[float]:
+        """One batch size's runs, seed by seed (``runs.csv``; a switch run by its starting batch size)."""
+        runs = self.csv("runs")
+        start = int(str(batch).split("→")[0])
+        switched = runs["switch"].notna() if "→" in str(batch) else runs["switch"].isna()
+        return runs.loc[(runs["batch_size"] == start) & switched, column].tolist()
+
     def figure_values(self, figure: str, measure: str = "near-rank loss") -> list[float]:
         """A figure's means per batch size, as its trend row lists them."""
         values = self.trend(measure, figure)["values"]
@@ -373,8 +385,8 @@ class TablePart:
 
     @property
     def figures(self) -> list[tuple[str | None, str | None]]:
-        shown = {f.stem for f in (self.folder / "figures").glob("*.png")}
-        return figure_pairs({name: s for name, s in self.config["figures"].items() if name in shown})
+        """The figures of the table's experiment (which its data hold), in rows (``figure_pairs``)."""
+        return figure_pairs({n: s for n, s in self.config["figures"].items() if s["experiment"] == self.experiment})
 
 
 @dataclasses.dataclass
@@ -519,6 +531,20 @@ def loss_summary(evidence: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def loss_verdicts(evidence: pd.DataFrame) -> dict[str, dict]:
+    """Per split, over the comparable fits: in how many our objective is nearer the paper's loss than
+    our cross-entropy, the sign test's p-value, and the kind that is nearer beyond chance (None
+    when neither is)."""
+    verdicts = {}
+    for split, group in evidence[evidence["comparable fit"]].groupby("split", sort=False):
+        distance = {kind: (group[kind] - group["paper"]).abs() for kind in tables.REPORTED_LOSS}
+        wins = int((distance["objective"] < distance["cross_entropy"]).sum())
+        p = significance.sign_test(wins, len(group))
+        nearer = ("objective" if 2 * wins > len(group) else "cross_entropy") if p <= ALPHA else None
+        verdicts[split] = {"n": len(group), "objective_nearer": wins, "p_value": p, "nearer": nearer}
+    return verdicts
+
+
 def figure_pairs(specs: dict[str, dict]) -> list[tuple[str | None, str | None]]:
     """Figures in rows: each figure against batch size with the components figure of the same
     experiment and threshold; figures of other kinds (against epoch) and unpaired ones on their own."""
@@ -568,7 +594,7 @@ FILTERS = {
     "signed": lambda value, spec=".2f": format(value, "+" + spec),
     "rho": lambda value: "n/a" if math.isnan(value) else f"{value:+.2f}",
     "p": lambda value: "n/a" if math.isnan(value) else f"{value:.2g}",
-    "abs": abs,
+    "mean": lambda values: sum(values) / len(values) if len(values) else math.nan,
     "join_numbers": lambda values, spec=".2f": ", ".join(format(v, spec) for v in values),
     # 'a to b', or 'a in every condition' where they agree
     "span": lambda values, spec=".4g", where="in every condition": (
@@ -603,6 +629,10 @@ def render(
     env = environment([*templates.values(), *([notes] if notes else [])])
     kinds = {"table": TablePart, "comparison": ComparisonPart}
     parts = {name: kinds[kind].read(folder, name) for name, kind in parts_of(config).items()}
+    tabled = [p for p in parts.values() if isinstance(p, TablePart)]
+    evidence = [p.csv("losses") for p in tabled]
+    # a run two tables share with the same number of the paper (Table 11's baseline is Table 5's) counts once
+    evidence = pd.concat(evidence).drop_duplicates(["split", "paper", *tables.REPORTED_LOSS]) if evidence else None
     common = {
         "config": config,
         "parts": parts,
@@ -610,19 +640,16 @@ def render(
         "alpha": ALPHA,
         "criterion": paper.criterion(),
         "losses_shown": tables.describe_loss(config["reported_loss"]),
+        "losses": loss_summary(evidence.astype({"batch": str})) if evidence is not None else None,
+        "loss_verdicts": loss_verdicts(evidence) if evidence is not None else {},
     }
     written = {}
     for name, part in parts.items():
         template = env.get_template(Path(templates[parts_of(config)[name]]).name)
         written[folder / name / "README.md"] = template.render(common, part=part, data=DATA)
-    tabled = [p for p in parts.values() if isinstance(p, TablePart)]
-    evidence = [p.csv("losses") for p in tabled]
-    # a run two tables share with the same number of the paper (Table 11's baseline is Table 5's) counts once
-    evidence = pd.concat(evidence).drop_duplicates(["split", "paper", *tables.REPORTED_LOSS]) if evidence else None
     index = {
         "tables": tabled,
         "comparisons": [p for p in parts.values() if isinstance(p, ComparisonPart)],
-        "losses": loss_summary(evidence.astype({"batch": str})) if evidence is not None else None,
         "notes": env.get_template(Path(notes).name).render(common) if notes else "",
     }
     written[folder / "README.md"] = env.get_template(Path(templates["index"]).name).render(common, **index)

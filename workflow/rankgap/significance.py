@@ -60,6 +60,11 @@ def spearman_p(x, y, alternative: str = "greater") -> float:
     return float(result.pvalue)
 
 
+def sign_test(successes: int, n: int) -> float:
+    """The exact two-sided p-value of ``successes`` in ``n`` even chances (a sign test); NaN for n = 0."""
+    return float(stats.binomtest(successes, n).pvalue) if n else math.nan
+
+
 def smallest_p(n: int) -> float:
     """The smallest one-sided p-value n untied points can reach: one ordering of n!."""
     return 1 / math.factorial(n)
