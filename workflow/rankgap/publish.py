@@ -576,10 +576,12 @@ def parts_of(config: dict) -> dict[str, str]:
     return {**dict.fromkeys(config["tables"], "table"), **dict.fromkeys(config["remedy_comparisons"], "comparison")}
 
 
-def part_files(folder: Path, config: dict) -> list[Path]:
-    """The data files the READMEs are rendered from, every part's (which must be published first)."""
+def part_files(folder: Path, config: dict, published: list[str]) -> list[Path]:
+    """The data files the READMEs are rendered from: the ``published`` parts'."""
     files = []
     for name, kind in parts_of(config).items():
+        if name not in published:
+            continue
         data = Path(folder) / name / DATA
         if kind == "table":
             names = [f"{name}.csv", f"{name}.md", *TABLE_FILES.values()]
@@ -620,15 +622,21 @@ def environment(templates: list[Path]) -> jinja2.Environment:
 
 
 def render(
-    folder: Path, config: dict, templates: dict[str, Path], notes: Path | None, commands: dict[str, str]
+    folder: Path,
+    config: dict,
+    published: list[str],
+    templates: dict[str, Path],
+    notes: Path | None,
+    commands: dict[str, str],
 ) -> dict[Path, str]:
-    """Every README of a publication, by path: each part's (``templates['table']``, ``['comparison']``)
-    and the folder's (``['index']``, headed by the ``notes`` template), from the parts' data alone.
-    ``commands``: 'data' (a part's, with ``<part>`` for its name) and 'readme', as the READMEs quote them."""
+    """Every README of a publication, by path: each ``published`` part's (``templates['table']``,
+    ``['comparison']``) and the folder's (``['index']``, headed by the ``notes`` template, which
+    lists the parts not published yet), from the parts' data alone.  ``commands``: 'data' (a
+    part's, with ``<part>`` for its name) and 'readme', as the READMEs quote them."""
     folder = Path(folder)
     env = environment([*templates.values(), *([notes] if notes else [])])
     kinds = {"table": TablePart, "comparison": ComparisonPart}
-    parts = {name: kinds[kind].read(folder, name) for name, kind in parts_of(config).items()}
+    parts = {name: kinds[kind].read(folder, name) for name, kind in parts_of(config).items() if name in published}
     tabled = [p for p in parts.values() if isinstance(p, TablePart)]
     evidence = [p.csv("losses") for p in tabled]
     # a run two tables share with the same number of the paper (Table 11's baseline is Table 5's) counts once
@@ -642,6 +650,7 @@ def render(
         "losses_shown": tables.describe_loss(config["reported_loss"]),
         "losses": loss_summary(evidence.astype({"batch": str})) if evidence is not None else None,
         "loss_verdicts": loss_verdicts(evidence) if evidence is not None else {},
+        "pending": [name for name in parts_of(config) if name not in parts],
     }
     written = {}
     for name, part in parts.items():

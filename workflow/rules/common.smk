@@ -42,6 +42,7 @@ COMPARISON = "results/report/paper_comparison"
 TABLE_COMPARISON = f"{COMPARISON}/{{table}}"  # one table's part of it
 # the published reproduction (committed): one folder per table and a README (rule publish)
 PUBLISHED = config["publish"]["folder"] if config["publish"] else "results/publish-not-configured"
+PUBLISHED_DATA = f"{PUBLISHED}/{{part}}/data"  # a part's data, beside its README
 RANDOM = config["random_matrices"]
 RANDOM_SPECTRA = "results/random_matrices/{distribution}/{m}x{n}.npy"
 RANDOM_TABLE = "results/tables/table{appendix}"
@@ -227,25 +228,28 @@ def published_parts():
 TEMPLATES = {kind: f"../templates/{kind}.md.j2" for kind in ("index", "table", "comparison", "provenance")}
 
 
+def published_on_disk():
+    """The parts whose data are published (their provenance, written last, is there): the READMEs
+    rule publish renders."""
+    return [part for part in published_parts() if Path(PUBLISHED_DATA.format(part=part), "provenance.json").exists()]
+
+
 def readme_inputs(wildcards):
-    """What the READMEs are rendered from: the templates, the notes, and every part's published data
-    (which publishing a part writes: an error names the parts not published yet)."""
+    """What the READMEs are rendered from: the templates, the notes, and the published parts' data."""
     from rankgap import publish  # imports torch: only a run that renders READMEs needs it
 
     require_publish()
-    files = publish.part_files(Path(PUBLISHED), config)
-    missing = sorted({f.parent.parent.name for f in files if not f.exists()})
-    if missing:
+    if not published_on_disk():
         raise ValueError(
-            f"not published yet: {', '.join(missing)}; publish each part first, "
-            f"`{publish_command(f'{PUBLISHED}/<part>/data')}` (or every part: "
+            f"nothing published in {PUBLISHED} yet: publish a part first, "
+            f"`{publish_command(PUBLISHED_DATA.format(part='<part>'))}` (or every part: "
             f"`{publish_command('publish_parts')}`)"
         )
     notes = config["publish"].get("notes")
     return {
         **{f"{kind}_template": workflow.source_path(path) for kind, path in TEMPLATES.items()},
         "notes": [notes] if notes else [],
-        "data": [str(f) for f in files],
+        "data": [str(f) for f in publish.part_files(Path(PUBLISHED), config, published_on_disk())],
     }
 
 

@@ -18,7 +18,7 @@ rule publish_table:
     input:
         unpack(publish_table_inputs),
     output:
-        directory(f"{PUBLISHED}/{{table}}/data"),
+        directory(PUBLISHED_DATA.format(part="{table}")),
     log:
         "results/logs/publish/{table}.log",
     conda:
@@ -35,7 +35,7 @@ rule publish_comparison:
     input:
         unpack(publish_comparison_inputs),
     output:
-        directory(f"{PUBLISHED}/{{comparison}}/data"),
+        directory(PUBLISHED_DATA.format(part="{comparison}")),
     log:
         "results/logs/publish/{comparison}.log",
     conda:
@@ -49,7 +49,7 @@ rule publish_comparison:
 
 rule publish_parts:
     input:
-        lambda wc: [f"{PUBLISHED}/{part}/data" for part in published_parts()],
+        lambda wc: [PUBLISHED_DATA.format(part=part) for part in published_parts()],
 
 
 rule publish:
@@ -57,13 +57,14 @@ rule publish:
         unpack(readme_inputs),
     output:
         index=f"{PUBLISHED}/README.md",
-        parts=[f"{PUBLISHED}/{part}/README.md" for part in published_parts()],
+        parts=[f"{PUBLISHED}/{part}/README.md" for part in published_on_disk()],
     log:
         "results/logs/publish/readmes.log",
     conda:
         "../../envs/analysis.yaml"
     params:
-        commands={"data": publish_command(f"{PUBLISHED}/<part>/data"), "readme": publish_command("publish")},
+        published=published_on_disk(),
+        commands={"data": publish_command(PUBLISHED_DATA.format(part="<part>")), "readme": publish_command("publish")},
         code=code("publish_readmes"),
     script:
         "../scripts/publish_readmes.py"

@@ -9,6 +9,7 @@ i = snakemake.input
 written = publish.render(
     Path(snakemake.output.index).parent,
     snakemake.config,
+    snakemake.params.published,
     {"index": i.index_template, "table": i.table_template, "comparison": i.comparison_template},
     Path(i.notes[0]) if i.notes else None,
     snakemake.params.commands,
