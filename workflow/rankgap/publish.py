@@ -638,7 +638,7 @@ def render(
     kinds = {"table": TablePart, "comparison": ComparisonPart}
     parts = {name: kinds[kind].read(folder, name) for name, kind in parts_of(config).items() if name in published}
     tabled = [p for p in parts.values() if isinstance(p, TablePart)]
-    evidence = [p.csv("losses") for p in tabled]
+    evidence = [losses for losses in (p.csv("losses") for p in tabled) if len(losses)]  # tables the paper has
     # a run two tables share with the same number of the paper (Table 11's baseline is Table 5's) counts once
     evidence = pd.concat(evidence).drop_duplicates(["split", "paper", *tables.REPORTED_LOSS]) if evidence else None
     common = {
