@@ -49,7 +49,7 @@ def tucker_spectra(x: torch.Tensor) -> list[np.ndarray]:
     core, _ = tucker(x, rank=dims)  # as a user would call it: HOSVD init, HOOI until converged
     return [  # a matrix's two modes share one spectrum: count it once, as the pipeline does
         torch.sort(torch.linalg.vector_norm(tl.unfold(core, n), dim=1), descending=True).values.cpu().numpy()
-        for n in range(len(rank.MODES[x.ndim]))
+        for n in range(len(rank.mode_names(x.ndim)))
     ]
 
 
@@ -91,7 +91,7 @@ def main() -> None:
     outputs = {name: x.to(args.device) for name, x in outputs.items()}
     unfoldings = []
     for x in outputs.values():
-        for n in range(len(rank.MODES[x.ndim])):
+        for n in range(len(rank.mode_names(x.ndim))):
             u = tl.unfold(x, n)
             unfoldings.append((u if u.shape[0] >= u.shape[1] else u.T).contiguous())
     tic = time.perf_counter()

@@ -279,16 +279,30 @@ def relu_after(layer: nn.Module) -> nn.Module:
     return nn.Sequential(layer, nn.ReLU())
 
 
+class Returns(nn.Module):
+    """A module whose output is what ``make`` makes of its input: a tuple, a 1-D tensor, integers."""
+
+    def __init__(self, make):
+        super().__init__()
+        self.make = make
+
+    def forward(self, x):
+        return self.make(x)
+
+
+def with_output(make) -> nn.Module:
+    """A linear layer, then a module returning ``make(x)``, then whatever the next layer needs."""
+    return nn.Sequential(nn.Linear(4, 4), Returns(make))
+
+
+def on_meta() -> nn.Module:
+    with torch.device("meta"):
+        return relu_after(nn.Linear(4, 4))
+
+
 @pytest.mark.parametrize(
     "model, x, options, message",
     [
-        pytest.param(
-            relu_after(nn.Linear(4, 4)),
-            torch.ones(8, 5, 4),
-            {},
-            r"layer 1 outputs shape \(8, 5, 4\); only batch x units \(2 dimensions\) or .* \(4\) are measured",
-            id="3-dimensional output",
-        ),
         pytest.param(
             nn.Sequential(nn.Linear(4, 4)),
             torch.ones(8, 4),
@@ -313,8 +327,140 @@ def relu_after(layer: nn.Module) -> nn.Module:
         pytest.param(
             relu_after(nn.Linear(4, 4)), torch.full((8, 4), float("nan")), {}, r"layer 1 outputs NaN or Inf", id="NaN"
         ),
+        pytest.param(
+            relu_after(nn.Linear(4, 4)), torch.ones(0, 4), {}, r"x has shape \(0, 4\): an empty batch", id="empty batch"
+        ),
+        pytest.param(
+            relu_after(nn.Linear(4, 4)),
+            [[1.0] * 4] * 8,
+            {},
+            r"x is a list: give the batch as one tensor, batch first",
+            id="not a tensor",
+        ),
+        pytest.param(
+            relu_after(nn.Linear(4, 4)),
+            torch.ones(8, 4, dtype=torch.long),
+            {},
+            r"failed \(x holds torch.int64 values, passed as they are, as token ids for an embedding: cast x to "
+            r"float for a model that takes values\)",
+            id="integers to a model of values",
+        ),
+        pytest.param(
+            relu_after(nn.Linear(4, 4)), torch.ones(8, 4, dtype=torch.bool), {}, r"x is torch.bool", id="bool"
+        ),
+        pytest.param(
+            on_meta(), torch.ones(8, 4), {}, r"parameters \(0.weight, 0.bias...\) are on the meta device", id="meta"
+        ),
+        pytest.param(
+            with_output(lambda x: x.sum(1)),
+            torch.ones(8, 4),
+            {"layers": "1"},
+            r"layer 1 outputs shape \(2,\): a batch x features output \(2 dimensions or more",
+            id="1-D output",
+        ),
+        pytest.param(
+            with_output(lambda x: x.argmax(1, keepdim=True)),
+            torch.ones(8, 4),
+            {"layers": "1"},
+            r"layer 1 outputs torch.int64 values: only floating outputs are measured",
+            id="integer output",
+        ),
+        pytest.param(
+            with_output(lambda x: (x, None)),
+            torch.ones(8, 4),
+            {"layers": "1"},
+            r"module 1 returned a tuple of 2 \(Tensor \(2, 4\) of torch.float64, NoneType\), not a tensor: pick "
+            r"the tensor to measure with select",
+            id="tuple without select",
+        ),
+        pytest.param(
+            with_output(lambda x: {"hidden": x}),
+            torch.ones(8, 4),
+            {"layers": "1", "select": "attention"},
+            r"module 1 returned a dict \('hidden': Tensor \(2, 4\) of torch.float64\): 'attention' picks nothing",
+            id="select picks nothing",
+        ),
     ],
 )
 def test_bad_input_to_the_api_names_what_is_wrong(model, x, options, message):
     with pytest.raises(api.InputError, match=message):
         api.measure(model, x, device="cpu", **options)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_a_gpu_asked_for_and_missing_is_named():
+    with pytest.raises(api.InputError, match=r"device cuda: torch finds no GPU here \(host .*\); use device='cpu'"):
+        api.measure(relu_after(nn.Linear(4, 4)), torch.ones(8, 4), device="cuda")
+
+
+def test_a_bad_layer_is_found_before_any_measurement(monkeypatch):
+    """The second layer returns a tuple: the check on two samples stops before any SVD."""
+    analysed = []
+    monkeypatch.setattr(rank, "analyse_layer", lambda *args, **kwargs: analysed.append(args) or ([], []))
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), Returns(lambda x: (x, x)))
+    with pytest.raises(api.InputError, match="module 2 returned a tuple"):
+        api.measure(model, torch.ones(8, 4), layers=["1", "2"], device="cpu")
+    assert analysed == []
+
+
+class Encoder(nn.Module):
+    """A small transformer on token ids: an embedding, two encoder layers (batch x tokens x hidden)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed = nn.Embedding(50, 16)
+        layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+
+    def forward(self, tokens):
+        return self.encoder(self.embed(tokens)).mean(1)
+
+
+def test_a_token_sequence_is_measured_per_mode():
+    """Integer token ids reach the embedding as they are; each encoder layer's output (batch x tokens
+    x hidden) is measured in its three modes, named as asked, each spectrum the SVD of its unfolding;
+    an attention block's tuple is measured through select."""
+    tokens = torch.randint(0, 50, (24, 10), generator=torch.Generator().manual_seed(0))
+    model = Encoder()
+    result = api.measure(model, tokens, layers="encoder.layers.?", axes=("token", "hidden"), device="cpu")
+    assert result.modes[["layer", "mode", "dim", "rest"]].values.tolist() == [
+        [f"encoder.layers.{i}", mode, dim, 24 * 10 * 16 // dim]
+        for i in range(2)
+        for mode, dim in (("batch", 24), ("token", 10), ("hidden", 16))
+    ]
+    outputs = probe.capture(model.double(), tokens, [("encoder.layers.1", model.encoder.layers[1])])[0]
+    hidden = outputs["encoder.layers.1"]
+    unfolding = hidden.movedim(2, 0).reshape(16, -1)
+    spectrum = result.spectra.query("layer == 'encoder.layers.1' and mode == 'hidden'")["sigma"].to_numpy()
+    np.testing.assert_allclose(spectrum, torch.linalg.svdvals(unfolding).numpy(), rtol=1e-10, atol=1e-12)
+    # layer norm leaves every token's hidden vector with mean zero: the hidden mode loses one direction
+    assert result.counts.query("mode == 'hidden' and threshold == 1e-4")["count"].tolist() == [1, 1]
+    attention = api.measure(model, tokens, layers="encoder.layers.0.self_attn", select=0, device="cpu")
+    assert attention.modes["mode"].tolist() == ["batch", "axis1", "axis2"]
+
+
+@pytest.mark.parametrize("layer, shape", [(nn.Conv1d(3, 5, 3), (12, 3, 20)), (nn.Conv3d(2, 4, 3), (6, 2, 5, 6, 6))])
+def test_conv1d_and_conv3d_outputs_are_measured_in_every_mode(layer, shape):
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    result = api.measure(relu_after(layer), x, device="cpu")
+    assert result.modes["mode"].tolist() == list(rank.mode_names(len(shape)))
+
+
+def test_memory_holds_one_layers_output_at_a_time(monkeypatch):
+    """The forward pass hands each output over as it is produced: when a layer is analysed, no
+    earlier layer's output is kept anywhere (the capture keeps nothing)."""
+    seen = []
+
+    def analyse(depth, name, x, **_):
+        seen.append((name, x.shape))
+        return [], []
+
+    monkeypatch.setattr(rank, "analyse_layer", analyse)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 6), nn.ReLU())
+    kept = probe.capture(
+        model.double(), torch.ones(5, 4, dtype=torch.float64), [("1", model[1]), ("3", model[3])], keep=lambda *_: None
+    )[0]
+    assert kept == {}
+    api.measure(model, torch.ones(5, 4), device="cpu")
+    assert seen == [("1", (5, 8)), ("3", (5, 6))]

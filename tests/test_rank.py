@@ -32,6 +32,9 @@ CASES = [
     ((300, 3, 4, 4), (10, 2, 3, 4)),  # batch wider than the rest (48): a structural deficit
     ((3, 50, 2, 2), (3, 6, 2, 2)),  # a mode (50) wider than the rest of the tensor (12)
     ((500, 120), (37, 37)),  # a dense layer
+    ((40, 12, 16), (10, 5, 7)),  # a token sequence: batch x tokens x hidden
+    ((200, 6, 9), (12, 4, 6)),  # Conv1d: batch x channels x length, batch wider than the rest
+    ((20, 3, 4, 5, 5), (8, 2, 3, 4, 3)),  # Conv3d: batch x channels x depth x height x width
 ]
 
 
@@ -42,12 +45,21 @@ def test_spectra_agree_with_numpy_and_find_the_planted_rank(shape, ranks, many_b
         monkeypatch.setattr(rank, "BLOCK_WIDTHS", 1)
         monkeypatch.setattr(rank, "BLOCK_ELEMENTS", 1)
     x = planted(shape, ranks, scale=100.0)
-    for mode in range(len(rank.MODES[x.ndim])):
+    for mode in range(len(rank.mode_names(x.ndim))):
         sigma = rank.singular_values(x, mode).numpy()
         expected = numpy_spectrum(x, mode)
         assert len(sigma) == len(expected) == min(x.shape[mode], x.numel() // x.shape[mode])
         np.testing.assert_allclose(sigma, expected, rtol=0, atol=1e-10 * expected[0])
         assert (sigma <= 1e-8).sum() == len(sigma) - ranks[mode]  # exactly the planted deficiency
+
+
+def test_modes_are_named_by_the_outputs_order():
+    assert rank.mode_names(2) == ("batch",)
+    assert rank.mode_names(3) == ("batch", "axis1", "axis2")
+    assert rank.mode_names(4) == ("batch", "channel", "height", "width")
+    assert rank.mode_names(5) == ("batch", "channel", "depth", "height", "width")
+    with pytest.raises(ValueError, match="1 dimension"):
+        rank.mode_names(1)
 
 
 def with_dead_lines(x):

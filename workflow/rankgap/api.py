@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from . import models, probe, rank
+from .device import why_no_gpu
 
 # which layers are measured: the pipeline's probe chooses the same way (models.select_layers)
 from .models import ACTIVATIONS, describe_layers, select_layers  # noqa: F401  (rankgap.api's own names too)
@@ -57,31 +58,62 @@ class Measurement:
 
 
 def check_output(name: str, x: torch.Tensor) -> None:
-    """A layer's output must be what the analysis takes: 2 or 4 dimensions, float64, finite."""
-    if x.ndim not in rank.MODES:
+    """A layer's output must be what the analysis takes: batch x features (2 dimensions or more), floating."""
+    if x.ndim < 2:
         raise InputError(
-            f"layer {name} outputs shape {tuple(x.shape)}; only batch x units (2 dimensions) or "
-            "batch x channels x height x width (4) are measured: choose other layers"
+            f"layer {name} outputs shape {tuple(x.shape)}: a batch x features output (2 dimensions or more: "
+            "batch x units, batch x tokens x hidden, batch x channels x height x width...) is measured; "
+            "choose other layers"
         )
-    if x.dtype != torch.float64:
+    if not x.dtype.is_floating_point:
         raise InputError(
-            f"layer {name} outputs {x.dtype} in a model cast to float64: its forward pass casts, "
-            "and the counts need float64 (docs/rank_analysis.md: Precision)"
+            f"layer {name} outputs {x.dtype} values: only floating outputs are measured; choose other layers"
         )
-    if not rank.finite(x):
-        raise InputError(f"layer {name} outputs NaN or Inf: the model's weights or the batch hold them, or overflow")
 
 
-def _one_at_a_time(outputs: dict[str, torch.Tensor]):
-    """(depth, name, output) in forward order, each output taken out of ``outputs`` as it is handed
-    over, so the analysis frees every layer before it takes the next."""
-    for depth, name in enumerate(list(outputs)):
-        yield depth, name, outputs.pop(name)
+def checked_batch(x) -> torch.Tensor:
+    """The batch as the model will take it: floating values in float64 (float32 rounding lands on the
+    paper's thresholds), integers as they are (token ids for an embedding, which a cast would break)."""
+    if not isinstance(x, torch.Tensor):
+        raise InputError(
+            f"x is a {type(x).__name__}: give the batch as one tensor, batch first (torch.as_tensor, or torch.stack "
+            "of the samples)"
+        )
+    if x.ndim == 0 or len(x) == 0:
+        raise InputError(f"x has shape {tuple(x.shape)}: an empty batch; give at least two samples, batch first")
+    if x.dtype.is_floating_point:
+        return x.to(torch.float64)
+    if x.dtype in (torch.bool, torch.complex64, torch.complex128) or x.dtype.is_complex:
+        raise InputError(f"x is {x.dtype}: give floating values, or integer token ids")
+    return x
+
+
+def checked_device(device) -> torch.device:
+    """Where to measure: ``device``, or the GPU when there is one; a GPU asked for must be there."""
+    device = default_device() if device is None else torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device {device}: torch finds no GPU here ({why_no_gpu()}); use device='cpu'")
+    return device
+
+
+def checked_model(model) -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise InputError(f"model is a {type(model).__name__}: give a torch.nn.Module")
+    meta = [name for name, p in model.named_parameters() if p.device.type == "meta"]
+    if meta:
+        raise InputError(
+            f"the model's parameters ({', '.join(meta[:3])}...) are on the meta device, without values: "
+            "load its weights (load_state_dict(..., assign=True), or build it off the meta device) first"
+        )
+    return model
 
 
 def default_device() -> torch.device:
     """The GPU when there is one, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+PREFLIGHT = 2  # samples of the forward pass that checks every layer's output before any measurement
 
 
 def measure(
@@ -92,44 +124,85 @@ def measure(
     mode: str = "eval",
     device: torch.device | str | None = None,
     relative: bool = False,
+    select=None,
+    axes: tuple[str, ...] | None = None,
 ) -> Measurement:
     """Near-rank loss of ``model``'s layer outputs on the batch ``x``: spectra, per layer and mode
     statistics, and the counts with their parts, as the pipeline computes them.
 
-    ``x``: a batch as the model takes it (normalised, batch first), cast to float64.
+    ``x``: a batch as the model takes it, batch first: floats (cast to float64) or integer token
+    ids (passed as they are).
     ``layers``: which modules' outputs to measure (``select_layers``; default: every activation
-    module).  Each must output batch x units or batch x channels x height x width; a module that
-    runs more than once gives one output per call (``name``, ``name#2``...).
+    module).  Each must output a floating tensor of 2 dimensions or more, batch first (batch x
+    units, batch x tokens x hidden, batch x channels x length, x height x width, x depth x height
+    x width); a module that runs more than once gives one output per call (``name``, ``name#2``...).
+    ``select``: for modules that return a tuple, list or dict (attention blocks, most transformer
+    layers): the index or key of the tensor to measure, for every one of them or per name pattern
+    (``{"encoder.*.attn": 0}``).
     ``thresholds``: the count is of singular values at or below each (times sigma_max of each
     unfolding when ``relative``).
     ``mode``: ``eval`` (batch norm uses its running statistics, dropout is off) or ``train`` (batch
     norm uses the batch's own statistics; dropout drops at random).
     ``device``: where the forward pass and the SVDs run; default: the GPU when there is one.
+    ``axes``: names of the modes after the batch's for outputs of that many dimensions plus one,
+    e.g. ``("token", "hidden")`` (default: ``rank.mode_names``).
 
-    ``model`` itself is left as it was: a deep copy runs, in float64 (float32 rounding lands on the
-    paper's thresholds).  Memory: the outputs of the selected layers, as the pipeline's dump holds
-    them, each freed once its spectra are taken.
+    Every input is checked first (``InputError``), every selected layer's output too, on a forward
+    pass of two samples.  Then one forward pass measures: each output is analysed as it is produced
+    and freed, so memory holds the forward pass, one layer's output and its SVD's workspace at a time.
+    ``model`` itself is left as it was: a deep copy runs, its floating parameters in float64.
     """
     if mode not in MODES:
         raise InputError(f"mode '{mode}': expected one of {', '.join(MODES)}")
     thresholds = [float(t) for t in thresholds]
     if not thresholds or min(thresholds) <= 0:
         raise InputError(f"thresholds {thresholds}: expected one or more positive numbers, such as {list(THRESHOLDS)}")
+    model, x, device = checked_model(model), checked_batch(x), checked_device(device)
     try:
         names = [name for name, _ in select_layers(model, layers)]  # the copy's modules have the same names
     except models.LayerError as error:
         raise InputError(str(error)) from None
-    device = default_device() if device is None else torch.device(device)
     probed = copy.deepcopy(model).to(device=device, dtype=torch.float64).train(mode == "train")
     modules = dict(probed.named_modules())
-    try:
-        outputs, _ = probe.capture(probed, x.to(device, torch.float64), [(name, modules[name]) for name in names])
-    except (RuntimeError, TypeError) as error:  # a batch of shapes the model does not take, a layer not a tensor
-        raise InputError(f"the model's forward pass on a batch of shape {tuple(x.shape)} failed: {error}") from error
-    del probed, modules  # the weights are not needed for the spectra
+    chosen = [(name, modules[name]) for name in names]
+
+    def run(batch, keep=None):
+        try:
+            return probe.capture(probed, batch.to(device), chosen, keep, select)[0]
+        except TypeError as error:  # a module that returns no tensor, and no selector picks one
+            if "module " in str(error):
+                raise InputError(str(error)) from None
+            raise InputError(
+                f"the model's forward pass on a batch of shape {tuple(x.shape)} failed: {error}"
+            ) from error
+        except RuntimeError as error:  # a batch of shapes (or of a type) the model does not take
+            integers = (
+                ""
+                if x.dtype.is_floating_point
+                else f" (x holds {x.dtype} values, passed as they are, as token ids for an embedding: cast x to "
+                "float for a model that takes values)"
+            )
+            raise InputError(
+                f"the model's forward pass on a batch of shape {tuple(x.shape)} failed{integers}: {error}"
+            ) from error
+
+    outputs = run(x[:PREFLIGHT])
     if not outputs:
         raise InputError(f"none of the selected layers ({', '.join(names)}) ran in the model's forward pass")
     for name, output in outputs.items():
         check_output(name, output)
-    spectra, modes = rank.analyse_layers(_one_at_a_time(outputs), device)
+    del outputs
+    spectra, modes = [], []
+
+    def analyse(name: str, output: torch.Tensor) -> None:
+        if not rank.finite(output):
+            raise InputError(
+                f"layer {name} outputs NaN or Inf: the model's weights or the batch hold them, or overflow"
+            )
+        layer_spectra, layer_modes = rank.analyse_layer(len({m["layer"] for m in modes}), name, output, axes=axes)
+        spectra.extend(layer_spectra)
+        modes.extend(layer_modes)
+
+    run(x, analyse)
+    spectra, modes = rank.tables(spectra, modes)
     return Measurement(spectra, modes, rank.run_counts(spectra, modes, thresholds, relative))

@@ -34,6 +34,10 @@ examples:
   # a state dict, and the function that builds its model (keyword arguments as JSON)
   rankgap-measure state.pt images.npz --factory torchvision.models:resnet18 --factory-kwargs '{"num_classes": 10}'
 
+  # a transformer on token ids (an .npz whose x_train is N x tokens, int64), each encoder layer's
+  # output (batch x tokens x hidden), its modes named
+  rankgap-measure encoder.pt tokens.npz --layers 'encoder.layers.?' --axes token hidden
+
   # the names --layers matches against
   rankgap-measure model.pt --list-layers
 
@@ -58,7 +62,7 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=EXAMPLES,
         description="Count the small singular values (near-rank loss) of a model's layer outputs on a batch of "
-        "images, per layer and HOSVD mode, in float64.",
+        "images or sequences, per layer and HOSVD mode, in float64.",
     )
     p.add_argument(
         "model",
@@ -72,10 +76,11 @@ def parser() -> argparse.ArgumentParser:
         "data",
         type=Path,
         nargs="?",
-        help="the images: a .safetensors file (the pipeline's data/DATASET.safetensors) or a .npz "
-        "file, holding an array x_train or x, batch first (N x C x H x W for images). uint8 "
-        "images are scaled to [0, 1] and standardised per channel with the mean and std of all "
-        "the file's images (the pipeline's values for its own datasets); float arrays are taken "
+        help="the inputs: a .safetensors file (the pipeline's data/DATASET.safetensors) or a .npz "
+        "file, holding an array x_train or x, batch first (N x C x H x W for images, N x tokens for "
+        "token ids, N x tokens x features for sequences of vectors). uint8 images are scaled to "
+        "[0, 1] and standardised per channel with the mean and std of all the file's images (the "
+        "pipeline's values for its own datasets); other integers (token ids) and floats are taken "
         "as they are: save what your model takes",
     )
     p.add_argument(
@@ -122,6 +127,19 @@ def parser() -> argparse.ArgumentParser:
         help="the modules to measure, by name: fnmatch patterns such as 'layer4.*' or 'features.?' "
         "(see --list-layers); default: every activation module (ReLU, GELU, SiLU, LeakyReLU, "
         "Tanh, the pipeline's identity activation)",
+    )
+    p.add_argument(
+        "--select",
+        metavar="INDEX_OR_KEY",
+        help="for layers that return a tuple or a dict (attention blocks, most transformer layers): the "
+        "index or key of the tensor to measure",
+    )
+    p.add_argument(
+        "--axes",
+        nargs="+",
+        metavar="NAME",
+        help="names of the modes after the batch's, for outputs of that many dimensions plus one, e.g. "
+        "token hidden (default: channel height width for images, axis1 axis2... otherwise)",
     )
     p.add_argument("--list-layers", action="store_true", help="print the model's layers (name and type) and stop")
     p.add_argument(
@@ -228,7 +246,7 @@ def standardised(batch: torch.Tensor, images: torch.Tensor, dataset: str | None)
     """The batch as the model takes it, and how it was made: uint8 images scaled to [0, 1] and
     standardised per channel as the pipeline does (``data.normalization``: its published values
     for a built-in dataset, else the mean and std of all ``images``); floats as they are."""
-    if batch.dtype != torch.uint8:
+    if batch.dtype != torch.uint8:  # floats, or token ids
         return batch, "as stored"
     if images.ndim != 4:
         raise InputError(
@@ -274,10 +292,21 @@ def run(args: argparse.Namespace) -> int:
         images[probe.batch_indices(len(images), args.batch_size, args.seed)], images, dataset
     )
     del images
-    result = measure(model, batch, args.layers, args.thresholds, args.mode, args.device, args.relative)
+    select = int(args.select) if args.select is not None and args.select.lstrip("-").isdigit() else args.select
+    result = measure(
+        model,
+        batch,
+        args.layers,
+        args.thresholds,
+        args.mode,
+        args.device,
+        args.relative,
+        select=select,
+        axes=tuple(args.axes) if args.axes else None,
+    )
     paths = result.save(args.out)
     description = (
-        f"{args.model.name} on {args.batch_size} images of {args.data.name} ({args.mode} mode"
+        f"{args.model.name} on {args.batch_size} samples of {args.data.name} ({args.mode} mode"
         + (", thresholds relative to sigma_max" if args.relative else "")
         + ")"
     )
@@ -294,6 +323,8 @@ def run(args: argparse.Namespace) -> int:
         "thresholds": args.thresholds,
         "relative": args.relative,
         "layers": args.layers,
+        "select": select,
+        "axes": args.axes,
         "mode": args.mode,
         "device": str(args.device or default_device()),
         "measured": list(result.modes["layer"].unique()),

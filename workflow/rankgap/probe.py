@@ -8,6 +8,7 @@ lands right on those thresholds.  See ``rank`` for the measurement.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from pathlib import Path
 
@@ -29,31 +30,72 @@ def batch_indices(n_train: int, batch_size: int, seed: int) -> torch.Tensor:
     return torch.randperm(n_train, generator=torch.Generator().manual_seed(seed))[:batch_size]
 
 
+def described(out) -> str:
+    """What a module returned, in a few words: 'Tensor (8, 197, 768)', 'tuple of 2 (Tensor (8, 197, 768), None)'."""
+    if isinstance(out, torch.Tensor):
+        return f"Tensor {tuple(out.shape)} of {out.dtype}"
+    if isinstance(out, (tuple, list)):
+        return f"{type(out).__name__} of {len(out)} (" + ", ".join(described(item) for item in out[:4]) + ")"
+    if isinstance(out, dict):
+        return "dict (" + ", ".join(f"{key!r}: {described(item)}" for key, item in list(out.items())[:4]) + ")"
+    return type(out).__name__
+
+
+def selected(name: str, out, select=None) -> torch.Tensor:
+    """A module's output as a tensor: itself, or the item of the tuple, list or dict it returns that
+    ``select`` picks: an index or key for every such module, or ``{name pattern: index or key}``
+    (``fnmatch``, as layers are named).  A TypeError that says what it returned and how to pick."""
+    choice = select
+    if isinstance(select, dict):
+        choice = next((c for pattern, c in select.items() if fnmatch.fnmatchcase(name, pattern)), None)
+    if isinstance(out, torch.Tensor):
+        return out
+    if choice is not None and isinstance(out, (tuple, list, dict)):
+        try:
+            item = out[choice]
+        except (IndexError, KeyError, TypeError):
+            raise TypeError(f"module {name} returned a {described(out)}: {choice!r} picks nothing in it") from None
+        if isinstance(item, torch.Tensor):
+            return item
+        raise TypeError(
+            f"module {name} returned a {described(out)}: {choice!r} picks a {described(item)}, not a tensor"
+        )
+    raise TypeError(
+        f"module {name} returned a {described(out)}, not a tensor: pick the tensor to measure with select "
+        f"(an index or key, e.g. select=0, or per layer select={{'{name}': 0}}; --select on the command line)"
+    )
+
+
 @torch.no_grad()
-def capture(model: nn.Module, x: torch.Tensor, modules: list[tuple[str, nn.Module]]):
+def capture(model: nn.Module, x: torch.Tensor, modules: list[tuple[str, nn.Module]], keep=None, select=None):
     """Run ``model`` on ``x``; return (outputs, result): the outputs of ``modules``, (name, module)
-    pairs, by name in the order they ran, and the model's own output.
+    pairs, by name in the order they ran (each a tensor: ``selected`` with ``select``), and the
+    model's own output.
 
     A module that runs more than once in a forward pass (one ReLU object reused, as torchvision's
     ResNet blocks do) gives one output per call: ``name``, then ``name#2``, ``name#3``...
+    ``keep(key, output)``: what to do with each output as it is produced, instead of keeping a copy
+    in ``outputs`` (``rankgap.measure`` analyses it there and then, so that memory holds one layer's
+    output at a time); it must not change the output, which the forward pass goes on using.
     """
     outputs: dict[str, torch.Tensor] = {}
+    calls: dict[str, int] = {}
 
-    def keep(name: str, out: torch.Tensor) -> None:
-        if not isinstance(out, torch.Tensor):
-            raise TypeError(f"module {name} outputs a {type(out).__name__}, not a tensor")
-        key, call = name, 1
-        while key in outputs:
-            call += 1
-            key = f"{name}#{call}"
-        outputs[key] = out.detach().clone()  # an in-place operation later in the forward pass would change it
+    def hook(name: str, out) -> None:
+        out = selected(name, out, select)
+        calls[name] = calls.get(name, 0) + 1
+        key = name if calls[name] == 1 else f"{name}#{calls[name]}"
+        if keep is None:
+            outputs[key] = out.detach().clone()  # an in-place operation later in the forward pass would change it
+        else:
+            keep(key, out.detach())
 
-    hooks = [module.register_forward_hook(lambda _m, _i, out, name=name: keep(name, out)) for name, module in modules]
+    hooks = [module.register_forward_hook(lambda _m, _i, out, name=name: hook(name, out)) for name, module in modules]
     try:
         result = model(x)
     finally:
-        for hook in hooks:
-            hook.remove()
+        for handle in hooks:
+            handle.remove()
     return outputs, result
 
 

@@ -1,9 +1,11 @@
 """Near-rank loss: singular values of each layer's output, and how many fall at or below a threshold.
 
-A fully connected layer's output is one matrix (batch x units): its singular values.  A conv
-layer's output is a 4-way tensor (batch, channel, height, width): the paper uses the HOSVD, whose
-mode-n singular values are the singular values of the mode-n unfoldings (``tensorly.unfold``), so
-every layer contributes one spectrum per mode.
+A fully connected layer's output is one matrix (batch x units): its singular values.  An output of
+higher order is a tensor: a conv layer's is batch x channel x height x width, the paper's case, a
+transformer's batch x tokens x hidden, a Conv1d's batch x channel x length, a Conv3d's batch x
+channel x depth x height x width.  The paper uses the HOSVD, whose mode-n singular values are the
+singular values of the mode-n unfoldings (``tensorly.unfold``), so every layer contributes one
+spectrum per mode (``mode_names``).
 
 Precision: everything is float64.  An SVD is backward stable: it resolves singular values down to
 about eps * sigma_max.  In float64 that is ~1e-16 * sigma_max, far below the paper's thresholds
@@ -27,7 +29,24 @@ import torch
 
 tl.set_backend("pytorch")
 
-MODES = {2: ("batch",), 4: ("batch", "channel", "height", "width")}
+# The modes of an output, by its number of dimensions: a matrix's one (its transpose has the same
+# singular values); the paper's conv outputs and Conv3d's by their axes; any other order by position
+# (for a token sequence, batch x tokens x hidden: axis1 the tokens, axis2 the hidden units;
+# docs/rank_analysis.md)
+NAMED_MODES = {
+    2: ("batch",),
+    4: ("batch", "channel", "height", "width"),
+    5: ("batch", "channel", "depth", "height", "width"),
+}
+
+
+def mode_names(ndim: int) -> tuple[str, ...]:
+    """The names of the modes of an output with ``ndim`` dimensions (at least 2), batch first."""
+    if ndim < 2:
+        raise ValueError(f"an output of {ndim} dimension(s) has no batch x features unfolding: at least 2 are needed")
+    return NAMED_MODES.get(ndim, ("batch", *(f"axis{i}" for i in range(1, ndim))))
+
+
 STREAM_RATIO = 4  # unfoldings at least this many times taller than wide go through TSQR
 # Streaming-QR blocks: at least BLOCK_WIDTHS times as tall as the unfolding is wide (so the QR of
 # each block plus the running R factor costs at most 25% more arithmetic than one QR of the whole),
@@ -168,10 +187,10 @@ def read_layers(path: Path, dtype: torch.dtype = torch.float64):
             entry = header[name]
             if SAFETENSORS_DTYPES.get(entry["dtype"]) != dtype:
                 raise DumpError(f"{path}: layer {name} is {entry['dtype']}, expected {dtype} (re-run the dump)")
-            if len(entry["shape"]) not in MODES:
+            if len(entry["shape"]) < 2:
                 raise DumpError(
-                    f"{path}: layer {name} has {len(entry['shape'])} dimensions; "
-                    "only 2 (dense) or 4 (conv) are analysed"
+                    f"{path}: layer {name} has {len(entry['shape'])} dimension(s); "
+                    "only batch x features outputs (2 dimensions or more) are analysed"
                 )
             begin, end = entry["data_offsets"]
             x = torch.empty(entry["shape"], dtype=dtype)
@@ -189,6 +208,61 @@ def analyse(path: Path, device: torch.device | str = "cpu", dtype: torch.dtype =
     return analyse_layers(read_layers(path, dtype), device, dtype)
 
 
+SPECTRA_COLUMNS = ["layer", "depth", "mode", "index", "sigma"]
+
+
+def analyse_layer(
+    depth: int, name: str, x: torch.Tensor, dtype: torch.dtype = torch.float64, axes: tuple[str, ...] | None = None
+) -> tuple[list[pd.DataFrame], list[dict]]:
+    """One layer's spectra, a frame per mode, and its rows of the modes table, on x's device.
+    ``axes``: names for the non-batch modes of an output of their number plus one dimensions
+    (default ``mode_names``)."""
+    names = ("batch", *axes) if axes and len(axes) == x.ndim - 1 else mode_names(x.ndim)
+    spectra, modes = [], []
+    for mode, mode_name in enumerate(names):
+        zero_rows, zero_cols = zero_lines(x, mode)
+        sigma = singular_values(x, mode, (zero_rows, zero_cols)).cpu().numpy()
+        dim, rest = mode_shape(x, mode)
+        spectra.append(
+            pd.DataFrame(
+                {"layer": name, "depth": depth, "mode": mode_name, "index": np.arange(len(sigma)), "sigma": sigma}
+            )
+        )
+        modes.append(
+            {
+                "layer": name,
+                "depth": depth,
+                "mode": mode_name,
+                "dim": dim,
+                "rest": rest,
+                "values": len(sigma),
+                # values an SVD of the wide unfolding never reports (e.g. batch > units)
+                "deficit": max(0, dim - rest),
+                # all-zero rows / columns of the unfolding, e.g. units never active on the probe batch
+                "zero_rows": int(zero_rows.sum()),
+                "zero_cols": int(zero_cols.sum()),
+                # exact zeros those lines force: the rank can be at most the smaller of what is left
+                "dead_zeros": len(sigma) - min(dim - int(zero_rows.sum()), rest - int(zero_cols.sum())),
+                # the fraction of units never active on the probe batch (batch mode: columns are units)
+                "dead_units": float(zero_cols.sum()) / rest if mode == 0 else float("nan"),
+                # the usual rank tolerance: values below it are zeros to working precision
+                "tolerance": max(dim, rest) * torch.finfo(dtype).eps * float(sigma[0]),
+                "sigma_max": float(sigma[0]),
+                "sigma_min": float(sigma[-1]),
+                "condition": float(sigma[0] / sigma[-1]) if sigma[-1] > 0 else float("inf"),
+                "effective_rank": effective_rank(sigma),
+            }
+        )
+    return spectra, modes
+
+
+def tables(spectra: list[pd.DataFrame], modes: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The spectra and modes tables of the layers analysed (empty, with their columns, for none)."""
+    if not spectra:  # a diverged run's dump has no layers
+        return pd.DataFrame(columns=SPECTRA_COLUMNS), pd.DataFrame(columns=MODE_COLUMNS)
+    return pd.concat(spectra, ignore_index=True), pd.DataFrame(modes, columns=MODE_COLUMNS)
+
+
 def analyse_layers(layers, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float64):
     """Spectra of every layer and mode of ``layers``, (depth, name, tensor) in forward order, taken
     one at a time: a generator that makes each layer only when asked keeps one in memory.
@@ -199,45 +273,11 @@ def analyse_layers(layers, device: torch.device | str = "cpu", dtype: torch.dtyp
     spectra, modes = [], []
     # no enumerate() around the layers: it would keep the last layer alive while the next is made
     for depth, name, x in layers:
-        x = x.to(device)
-        for mode, mode_name in enumerate(MODES[x.ndim]):
-            zero_rows, zero_cols = zero_lines(x, mode)
-            sigma = singular_values(x, mode, (zero_rows, zero_cols)).cpu().numpy()
-            dim, rest = mode_shape(x, mode)
-            spectra.append(
-                pd.DataFrame(
-                    {"layer": name, "depth": depth, "mode": mode_name, "index": np.arange(len(sigma)), "sigma": sigma}
-                )
-            )
-            modes.append(
-                {
-                    "layer": name,
-                    "depth": depth,
-                    "mode": mode_name,
-                    "dim": dim,
-                    "rest": rest,
-                    "values": len(sigma),
-                    # values an SVD of the wide unfolding never reports (e.g. batch > units)
-                    "deficit": max(0, dim - rest),
-                    # all-zero rows / columns of the unfolding, e.g. units never active on the probe batch
-                    "zero_rows": int(zero_rows.sum()),
-                    "zero_cols": int(zero_cols.sum()),
-                    # exact zeros those lines force: the rank can be at most the smaller of what is left
-                    "dead_zeros": len(sigma) - min(dim - int(zero_rows.sum()), rest - int(zero_cols.sum())),
-                    # the fraction of units never active on the probe batch (batch mode: columns are units)
-                    "dead_units": float(zero_cols.sum()) / rest if mode == 0 else float("nan"),
-                    # the usual rank tolerance: values below it are zeros to working precision
-                    "tolerance": max(dim, rest) * torch.finfo(dtype).eps * float(sigma[0]),
-                    "sigma_max": float(sigma[0]),
-                    "sigma_min": float(sigma[-1]),
-                    "condition": float(sigma[0] / sigma[-1]) if sigma[-1] > 0 else float("inf"),
-                    "effective_rank": effective_rank(sigma),
-                }
-            )
+        layer_spectra, layer_modes = analyse_layer(depth, name, x.to(device), dtype)
+        spectra += layer_spectra
+        modes += layer_modes
         del x
-    if not spectra:  # a diverged run's dump has no layers
-        return pd.DataFrame(columns=["layer", "depth", "mode", "index", "sigma"]), pd.DataFrame(columns=MODE_COLUMNS)
-    return pd.concat(spectra, ignore_index=True), pd.DataFrame(modes, columns=MODE_COLUMNS)
+    return tables(spectra, modes)
 
 
 def run_counts(
