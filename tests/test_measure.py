@@ -4,6 +4,7 @@ import copy
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from collections import OrderedDict
@@ -17,7 +18,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 import rankgap
-from conftest import REPO, run_settings
+from conftest import REPO, copy_project, run_settings
 from rankgap import api, cli, data, models, probe, rank, train
 from rankgap.registry import SHAPES
 
@@ -464,3 +465,37 @@ def test_memory_holds_one_layers_output_at_a_time(monkeypatch):
     assert kept == {}
     api.measure(model, torch.ones(5, 4), device="cpu")
     assert seen == [("1", (5, 8)), ("3", (5, 6))]
+
+
+def test_the_transformer_example_measures_every_mode_and_its_command_line_agrees(tmp_path):
+    """examples/transformer.py, as its docstring runs it: the counts per layer and mode of a small
+    encoder on token ids, then the command line it prints, on the files it saved, gives the same."""
+    project = copy_project(tmp_path)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(project / "workflow"), str(project)])}
+    shown = subprocess.run(
+        [sys.executable, "examples/transformer.py"], cwd=project, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    for layer in range(3):
+        for mode in ("batch", "token", "hidden"):
+            assert re.search(rf"encoder\.layers\.{layer} +{mode} ", shown)
+    command = shlex.split(shown.strip().splitlines()[-1])
+    assert command[0] == ".venv/bin/rankgap-measure"
+    subprocess.run(
+        [sys.executable, "-m", "rankgap.cli", *command[1:]], cwd=project, env=env, check=True, capture_output=True
+    )
+    counts = pd.read_csv(project / "measured/transformer/counts.csv").query("threshold == 1e-4")
+    assert counts["mode"].unique().tolist() == ["batch", "token", "hidden"]
+    # every encoder layer ends in a layer norm: one direction of the hidden space is an exact zero
+    assert counts.query("mode == 'hidden'")[["count", "other_zeros"]].values.tolist() == [[1, 1]] * 3
+    assert json.loads((project / "measured/transformer/measurement.json").read_text())["axes"] == ["token", "hidden"]
+
+
+def test_the_scale_benchmark_prints_its_ratios():
+    """benchmarks/measure_scale.py at two images (its figures in docs/speed.md are at 64 and 32)."""
+    out = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks/measure_scale.py"), "--models", "resnet50", "--batch", "2"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert re.search(r"measure / limit: time [\d.]+x \(goal <= 1\.3\), peak memory [\d.]+x \(goal <= 1\.5\)", out)
