@@ -34,6 +34,23 @@ class Encoder(nn.Module):
         return self.head(self.encoder(self.embed(tokens)).mean(1))
 
 
+class RowEncoder(nn.Module):
+    """For the pipeline (a config's ``models`` entry): an image read as a sequence of its rows, each
+    row a token (its pixels, all channels, projected to the hidden size), through transformer encoder
+    layers whose outputs (batch x rows x hidden) the probe measures."""
+
+    def __init__(self, channels: int = 1, size: int = 8, classes: int = 10, hidden: int = HIDDEN, layers: int = 2):
+        super().__init__()
+        self.embed = nn.Linear(channels * size, hidden)
+        layer = nn.TransformerEncoderLayer(hidden, nhead=4, dim_feedforward=2 * hidden, dropout=0.0, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.head = nn.Linear(hidden, classes)
+
+    def forward(self, images):
+        rows = images.permute(0, 2, 1, 3).flatten(2)  # batch x height x (channels x width)
+        return self.head(self.encoder(self.embed(rows)).mean(1))
+
+
 def main(folder: Path = Path("measured/transformer")) -> None:
     torch.manual_seed(0)
     model = Encoder()

@@ -358,3 +358,46 @@ def test_the_runs_table_shows_a_diverged_run(tmp_path):
     assert table["status"].tolist() == ["ok", "diverged"] and table["commit"].isna().all()  # no commit recorded then
     shown = tables.runs_formatted(table)
     assert shown["Epochs"].tolist() == ["3/3", "1/3"] and shown["Commit"].tolist() == ["unknown", "unknown"]
+
+
+SEQUENCE_MODEL = {
+    "factory": "examples.transformer:RowEncoder",  # an image read as a sequence of its rows
+    "options": {"channels": 1, "size": 8, "classes": 10},
+    "layers": ["encoder.layers.?"],
+}
+
+
+def sequence_config(**model) -> dict:
+    """The example's dataset, trained on by a transformer over image rows (examples/transformer.py)."""
+    config = tiny(EXAMPLE)
+    config["models"] = {"rows": {**SEQUENCE_MODEL, **model}}
+    config["experiments"]["example"].update(model="rows", batch_sizes=[16, 256], epochs=1)
+    config["figures"] = {}
+    return config
+
+
+def test_a_transformer_in_the_config_is_trained_probed_and_counted_per_mode(tmp_path):
+    """The pipeline's probe and the API share the measurement: encoder layers' outputs (batch x rows x
+    hidden) are dumped as they are and counted in their three modes."""
+    project = copy_project(tmp_path)
+    subprocess.run([sys.executable, "examples/make_dataset.py"], cwd=project, check=True, capture_output=True)
+    (project / "rows.yaml").write_text(yaml.safe_dump(sequence_config()))
+    snakemake(project, "results/analysis/example/rankloss.csv", "--configfile", "rows.yaml")
+    counts = pd.read_csv(project / "results/analysis/example/rankloss.csv")
+    assert (counts["status"] == "ok").all()
+    for layer in ("encoder.layers.0", "encoder.layers.1"):
+        assert counts[counts["layer"] == layer]["mode"].unique().tolist() == ["batch", "axis1", "axis2"]
+    modes = pd.read_csv(project / f"{RUNS}/bs256-seed0/epoch1/modes.csv").query("layer == 'encoder.layers.1'")
+    assert modes[["mode", "dim"]].values.tolist() == [["batch", 256], ["axis1", 8], ["axis2", 32]]
+
+
+def test_a_probed_layer_that_returns_a_tuple_is_named_before_any_job(tmp_path):
+    project = copy_project(tmp_path)
+    subprocess.run([sys.executable, "examples/make_dataset.py"], cwd=project, check=True, capture_output=True)
+    result = dry_run(project, sequence_config(layers=["encoder.layers.0.self_attn"]))
+    message = result.stdout + result.stderr
+    assert result.returncode != 0 and "Building DAG" not in message
+    assert (
+        "models.rows: module encoder.layers.0.self_attn returned a tuple of 2 (Tensor (2, 8, 32) of torch.float64, "
+        "NoneType), not a tensor; probe layers that return a tensor (models.rows.layers)" in message
+    ), message

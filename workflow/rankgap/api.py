@@ -169,13 +169,9 @@ def measure(
     def run(batch, keep=None):
         try:
             return probe.capture(probed, batch.to(device), chosen, keep, select)[0]
-        except TypeError as error:  # a module that returns no tensor, and no selector picks one
-            if "module " in str(error):
-                raise InputError(str(error)) from None
-            raise InputError(
-                f"the model's forward pass on a batch of shape {tuple(x.shape)} failed: {error}"
-            ) from error
-        except RuntimeError as error:  # a batch of shapes (or of a type) the model does not take
+        except probe.OutputError as error:  # a module that returns no tensor, and no selector picks one
+            raise InputError(str(error)) from None
+        except (RuntimeError, TypeError) as error:  # a batch of shapes (or of a type) the model does not take
             integers = (
                 ""
                 if x.dtype.is_floating_point

@@ -89,6 +89,11 @@ def fit(config: dict, experiment: str, dataset: str, shapes: dict[str, Shape]) -
     x = torch.zeros(PROBE_IMAGES, shape.channels, shape.size, shape.size, dtype=torch.float64)
     try:
         outputs, logits = probe.capture(model, x, layers)
+    except probe.OutputError as error:  # the pipeline probes tensors: no selector picks one out of a tuple
+        returned = str(error).split(": pick")[0]
+        raise ConfigError(
+            f"models.{name}: {returned}; probe layers that return a tensor (models.{name}.layers)"
+        ) from None
     except Exception as error:  # a layer that does not take the images: the message names the layer's sizes
         raise ConfigError(
             f"{where}: the model does not take the dataset's images ({shape.channels} x {shape.size} x "

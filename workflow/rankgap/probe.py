@@ -41,10 +41,14 @@ def described(out) -> str:
     return type(out).__name__
 
 
+class OutputError(TypeError):
+    """A probed module returned something other than a tensor, and nothing picks one out of it."""
+
+
 def selected(name: str, out, select=None) -> torch.Tensor:
     """A module's output as a tensor: itself, or the item of the tuple, list or dict it returns that
     ``select`` picks: an index or key for every such module, or ``{name pattern: index or key}``
-    (``fnmatch``, as layers are named).  A TypeError that says what it returned and how to pick."""
+    (``fnmatch``, as layers are named).  An OutputError that says what it returned and how to pick."""
     choice = select
     if isinstance(select, dict):
         choice = next((c for pattern, c in select.items() if fnmatch.fnmatchcase(name, pattern)), None)
@@ -54,13 +58,13 @@ def selected(name: str, out, select=None) -> torch.Tensor:
         try:
             item = out[choice]
         except (IndexError, KeyError, TypeError):
-            raise TypeError(f"module {name} returned a {described(out)}: {choice!r} picks nothing in it") from None
+            raise OutputError(f"module {name} returned a {described(out)}: {choice!r} picks nothing in it") from None
         if isinstance(item, torch.Tensor):
             return item
-        raise TypeError(
+        raise OutputError(
             f"module {name} returned a {described(out)}: {choice!r} picks a {described(item)}, not a tensor"
         )
-    raise TypeError(
+    raise OutputError(
         f"module {name} returned a {described(out)}, not a tensor: pick the tensor to measure with select "
         f"(an index or key, e.g. select=0, or per layer select={{'{name}': 0}}; --select on the command line)"
     )
