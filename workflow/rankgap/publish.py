@@ -277,17 +277,25 @@ def _commit(state: str) -> str:
 
 
 @dataclasses.dataclass
-class TablePart:
-    """A table's published data, for the templates: its frames, and the numbers its prose quotes."""
+class Part:
+    """A published part's data folder, the config it copied and its provenance."""
 
     name: str
     folder: Path
     config: dict
 
     @classmethod
-    def read(cls, folder: Path, name: str) -> TablePart:
+    def read(cls, folder: Path, name: str):
         data = Path(folder) / name / DATA
         return cls(name, data, yaml.safe_load((data / "config.yaml").read_text()))
+
+    @property
+    def provenance(self) -> Provenance:
+        return Provenance(json.loads((self.folder / "provenance.json").read_text()))
+
+
+class TablePart(Part):
+    """A table's published data, for the templates: its frames, and the numbers its prose quotes."""
 
     def csv(self, key: str) -> pd.DataFrame:
         """A data file: 'table' (the table's CSV) or one of ``TABLE_FILES``."""
@@ -302,10 +310,6 @@ class TablePart:
     @property
     def experiment(self) -> str:
         return self.config["tables"][self.name]["experiment"]
-
-    @property
-    def provenance(self) -> Provenance:
-        return Provenance(json.loads((self.folder / "provenance.json").read_text()))
 
     @property
     def summary(self) -> dict:
@@ -389,20 +393,10 @@ class TablePart:
         return figure_pairs({n: s for n, s in self.config["figures"].items() if s["experiment"] == self.experiment})
 
 
-@dataclasses.dataclass
-class ComparisonPart:
+class ComparisonPart(Part):
     """A remedy comparison's published data, for the templates: the comparison taken anew from its
     runs' numbers (``<name>_runs.csv``) by the remedies module, so that what the README says follows
     from that file whatever code published it; measures the runs lack are left out."""
-
-    name: str
-    folder: Path
-    config: dict
-
-    @classmethod
-    def read(cls, folder: Path, name: str) -> ComparisonPart:
-        data = Path(folder) / name / DATA
-        return cls(name, data, yaml.safe_load((data / "config.yaml").read_text()))
 
     @property
     def spec(self) -> dict:
@@ -489,10 +483,6 @@ class ComparisonPart:
     @property
     def table_markdown(self) -> str:
         return markdown(remedies.formatted(self.table), disable_numparse=True)
-
-    @property
-    def provenance(self) -> Provenance:
-        return Provenance(json.loads((self.folder / "provenance.json").read_text()))
 
 
 def side_by_side(numbers: pd.DataFrame, table: str) -> pd.DataFrame:
