@@ -332,7 +332,10 @@ def test_comparison_markdown_states_the_criterion_and_the_loss(runs, tmp_path):
         assert f" {column} " in header
     # every verdict says what it rests on: its rho and p, and its seeds or the spread one seed needs
     assert "agrees (ρ +1.000, p 0.00139; one seed: counts if sd < " in text  # fig3 on mnist
-    assert "opposite (ρ -0.986, p 0.00278; 2 seeds)" in text  # table5's test error: 512 and 1024 tie in the means
+    # table5's test error (512 and 1024 tie in the means), with its change beside the least that counts
+    trend = claims.set_index(["artifact", "measure"]).loc[("table5", "test error")]
+    said = f"change {trend['change']:+.3g}, {trend['least_change']:.3g} needed; 2 seeds"
+    assert f"opposite (ρ -0.986, p 0.00278; {said})" in text
     assert "3 of 5 checks agree with the paper's claims (2 opposite)" in text  # table5's test error, table11
     assert "the paper's own numbers agree in 3 of the 3 checks they allow" in text
 

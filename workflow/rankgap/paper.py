@@ -1,10 +1,7 @@
-"""The paper's own numbers beside ours: every value of Tables 1-11, whether each figure's and
+"""The paper's own numbers beside ours: every value of Tables 1-11, and whether each figure's and
 table's trend agrees with the paper's claims (Spearman's rho between batch size and near-rank loss,
-training loss and test error, against its one-sided 5% critical value), the same check on the
-paper's own numbers, and the appendix's E sigma_min (Tables A1-A3) per matrix size.
-
-A config table named ``tableN`` or ``tableN_...`` is compared with the paper's Table N; figures are checked for the
-trend whatever their name.
+training loss and test error, with its exact p-value, against the run-to-run spread), the same check
+on the paper's own numbers.  The appendix's comparison is random_comparison.py.
 """
 
 from __future__ import annotations
@@ -13,15 +10,13 @@ import math
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from . import significance, status
 from .significance import ALPHA
-from .tables import REPORTED_LOSS, SPLITS, batch_label, describe_loss, read_summaries, size_label, size_labels
+from .tables import REPORTED_LOSS, SPLITS, batch_label, describe_loss, read_summaries
 
 REFERENCE = Path(__file__).with_name("reference_paper_tables.csv")
-APPENDIX_REFERENCE = Path(__file__).with_name("reference_random_matrices.csv")  # Tables A1-A3
 METRICS = {
     "train_error_pct": "train_error",
     "test_error_pct": "test_error",
@@ -153,7 +148,7 @@ def driver(means: pd.DataFrame) -> str:
     if growth.max() <= 0:
         return "none grows"
     top = growth.idxmax()
-    return f"{COUNTED[top]} (+{growth[top]:g} of +{means['count'].iloc[-1] - means['count'].iloc[0]:g})"
+    return f"{COUNTED[top]} (+{growth[top]:.3g} of +{means['count'].iloc[-1] - means['count'].iloc[0]:.3g})"
 
 
 # table measure -> the paper's column and how its values print
@@ -374,13 +369,14 @@ def _p(value: float) -> str:
 
 
 def verdict_in_words(row) -> str:
-    """A trend's verdict with what it rests on: 'agrees (ρ +0.94, p 0.0083; 3 seeds)', or with one seed
-    the spread the change needs: '...; one seed: counts if sd < 0.35'."""
+    """A trend's verdict with what it rests on: 'agrees (ρ +0.94, p 0.0083; change +1.5, 0.39 needed;
+    3 seeds)', the change beside the least the spread over seeds lets count, or with one seed the
+    spread the change needs: '...; one seed: counts if sd < 0.35'."""
     if row["verdict"] == "n/a" or math.isnan(row["rho"]):
         return row["verdict"]
     rests = f"ρ {_rho(row['rho'])}, p {_p(row['p_value'])}; "
     if row["seeds"] > 1:
-        rests += f"{row['seeds']:.0f} seeds"
+        rests += f"change {row['change']:+.3g}, {row['least_change']:.3g} needed; {row['seeds']:.0f} seeds"
     else:
         rests += f"one seed: counts if sd < {row['sd_needed']:.3g}"
     return f"{row['verdict']} ({rests})"
@@ -459,102 +455,3 @@ def write(
     else:
         text.append("No table of this config is named after one of the paper's (table1 ... table11, or tableN_...).")
     Path(md).write_text("\n".join(text) + "\n")
-
-
-def read_appendix_reference(path: Path = APPENDIX_REFERENCE) -> pd.DataFrame:
-    """The paper's E sigma_min per table and size, with ``repeats``: the earlier paper table whose
-    value for the same size is identical (a copy, not a measurement: A3's non-square m = 4000 rows
-    are A2's)."""
-    reference = pd.read_csv(path)
-    order = {table: i for i, table in enumerate(reference["table"].unique())}
-    earlier = reference.merge(reference, on=["m", "n", "expected_sigma_min"], suffixes=("", "_earlier"))
-    earlier = earlier[earlier["table_earlier"].map(order) < earlier["table"].map(order)]
-    repeats = earlier.groupby(["table", "m", "n"])["table_earlier"].agg(", ".join).rename("repeats")
-    return reference.join(repeats, on=["table", "m", "n"]).fillna({"repeats": ""})
-
-
-def compare_appendix(ours: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """The paper's value beside ours for every size both have (matched on distribution, m, n), with
-    the difference, and ours' standard error: 2 SE is what 'within sampling noise' means here."""
-    ours = ours.drop_duplicates(["distribution", "m", "n"])  # two appendix tables may share a distribution
-    both = reference.merge(ours, on=["distribution", "m", "n"])
-    ours_mean = both["sigma_min_mean"]
-    return pd.DataFrame(
-        {
-            "table": both["table"],
-            "distribution": both["distribution"],
-            "m": both["m"],
-            "n": both["n"],
-            "paper": both["expected_sigma_min"],
-            "ours": ours_mean,
-            "ours_se": both["sigma_min_std"] / np.sqrt(both["repetitions"]),
-            "repetitions": both["repetitions"],
-            "diff": ours_mean - both["expected_sigma_min"],
-            "diff_pct": 100 * (ours_mean - both["expected_sigma_min"]) / both["expected_sigma_min"],
-            "edge": both["edge"],  # Proposition 1's lower edge s(sqrt(m) - sqrt(n)): where theory puts sigma_min
-            "square": both["m"] == both["n"],
-            "paper_repeats": both["repeats"],
-        }
-    )
-
-
-def appendix_formatted(comparison: pd.DataFrame) -> pd.DataFrame:
-    """The appendix comparison as its report shows it: 4 decimals, and why a row is set apart."""
-    notes = [
-        f"paper repeats Table {r}" if r else ("square" if square else "")
-        for r, square in zip(comparison["paper_repeats"], comparison["square"])
-    ]
-    return pd.DataFrame(
-        {
-            "Table": comparison["table"],
-            "Matrix size": size_labels(comparison),
-            "Paper": comparison["paper"].map("{:.4f}".format),
-            "Ours ± SE": [f"{o:.4f} ± {se:.4f}" for o, se in zip(comparison["ours"], comparison["ours_se"])],
-            "Diff": comparison["diff"].map("{:+.4f}".format),
-            "Diff %": comparison["diff_pct"].map("{:+.2f}".format),
-            "s(√m − √n)": comparison["edge"].map("{:.4f}".format),
-            "Note": notes,
-        }
-    )
-
-
-def appendix_notes(comparison: pd.DataFrame, reference_rows: int) -> str:
-    """What the comparison shows, in a few lines: the worst non-square deviation, the square sizes,
-    the paper's repeated rows and the paper sizes this config did not compute."""
-    lines = ["Our E σmin (mean over the repetitions, ± its standard error SE) beside the paper's Tables A1-A3."]
-    measured = comparison[~comparison["square"] & (comparison["paper_repeats"] == "")]
-    if len(measured):
-        worst = measured.loc[measured["diff_pct"].abs().idxmax()]
-        lines.append(
-            f"Non-square sizes: max |diff| {abs(worst['diff_pct']):.2f}% "
-            f"(Table {worst['table']}, {size_label(worst['m'], worst['n'])}); "
-            f"{(measured['diff'].abs() <= 2 * measured['ours_se']).sum()} of {len(measured)} within 2 SE."
-        )
-    far = measured[measured["diff_pct"].abs() > 3]
-    if len(far):
-        # for large m and n, sigma_min concentrates just above Proposition 1's edge: which side is off?
-        lines.append(
-            "More than 3% apart: "
-            + "; ".join(
-                f"Table {r.table}, {size_label(r.m, r.n)}: the paper is {100 * (r.paper / r.edge - 1):+.1f}% from "
-                f"s(√m − √n) = {r.edge:.4f}, ours {100 * (r.ours / r.edge - 1):+.1f}%"
-                for r in far.itertuples()
-            )
-            + "."
-        )
-    square = comparison[comparison["square"]]
-    if len(square):
-        lines.append(
-            f"Square sizes (σmin ≈ s/√m, with a spread as large as its mean: sampling noise dominates): "
-            f"|diff| {square['diff_pct'].abs().min():.1f}% to {square['diff_pct'].abs().max():.1f}%."
-        )
-    repeated = comparison[comparison["paper_repeats"] != ""]
-    if len(repeated):
-        lines.append(
-            f"{len(repeated)} rows are marked 'paper repeats': the paper prints the same number as another "
-            f"of its tables for that size (a copy, not a measurement of this distribution); they are "
-            f"left out of the summary above."
-        )
-    if reference_rows > len(comparison):
-        lines.append(f"{reference_rows - len(comparison)} of the paper's sizes are not in this config.")
-    return "\n\n".join(lines)
