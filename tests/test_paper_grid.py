@@ -294,7 +294,10 @@ def test_cluster_memory_estimates_know_the_models_activation_sizes(model, size):
 
 
 def test_cluster_resources_grow_on_retry():
+    from snakemake.utils import validate
+
     config = yaml.safe_load((REPO / "config.yaml").read_text())
+    validate(config, str(REPO / "workflow/schemas/config.schema.yaml"), set_default=True)  # as the Snakefile does
     first = resources.job_resources(config, "vgg16", "cifar10", 2048, attempt=1)
     second = resources.job_resources(config, "vgg16", "cifar10", 2048, attempt=2)
     for rule in ("train", "probe", "spectra"):

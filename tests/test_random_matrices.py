@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from conftest import copy_project, jobs_after_editing, planned_jobs, snakemake
-from rankgap import figures, paper, random_matrices
+from rankgap import figures, random_comparison, random_matrices
 
 DISTRIBUTIONS = list(random_matrices.DISTRIBUTIONS)
 
@@ -98,7 +98,7 @@ def test_more_repetitions_change_the_summary():
 
 def test_the_papers_repeated_rows_are_flagged():
     """Table A3 prints Table A2's values for A3's non-square m = 4000 sizes: the reference says so."""
-    reference = paper.read_appendix_reference()
+    reference = random_comparison.read_reference()
     assert len(reference) == 45 and set(reference["table"]) == {"A1", "A2", "A3"}
     flagged = reference[reference["repeats"] != ""]
     assert set(flagged["table"]) == {"A3"} and set(flagged["repeats"]) == {"A2"}
@@ -127,15 +127,15 @@ def test_comparison_puts_ours_beside_the_paper(tmp_path):
             "edge": [1.8, 0.1, 1.5],
         }
     )
-    reference = paper.read_appendix_reference(path)
-    comparison = paper.compare_appendix(ours, reference).set_index(["table", "m", "n"])
+    reference = random_comparison.read_reference(path)
+    comparison = random_comparison.compare(ours, reference).set_index(["table", "m", "n"])
     assert sorted(comparison.index) == [("X1", 10, 2), ("X1", 10, 10), ("X2", 10, 2)]  # 20 x 5 was not computed
     assert comparison.loc[("X1", 10, 2), "diff"] == pytest.approx(0.5)
     assert comparison.loc[("X1", 10, 10), "diff_pct"] == pytest.approx(-20)
     assert comparison.loc[("X1", 10, 2), "ours_se"] == pytest.approx(0.1)
     assert comparison.loc[("X1", 10, 10), "square"] and not comparison.loc[("X1", 10, 2), "square"]
     assert comparison.loc[("X2", 10, 2), "paper_repeats"] == "X1"  # the same number as X1 prints
-    notes = paper.appendix_notes(comparison.reset_index(), len(reference))
+    notes = random_comparison.notes(comparison.reset_index(), len(reference))
     assert "max |diff| 25.00% (Table X1, 10 × 2)" in notes  # the repeated X2 row is left out of the summary
     assert "1 of the paper's sizes are not in this config" in notes
     # a size far from the paper says which of the two sits where Proposition 1 puts sigma_min

@@ -40,7 +40,7 @@ def test_power_iteration_finds_the_largest_eigenvalue(tiny):
     model, x, labels, hessian = tiny
     eigenvalues = torch.linalg.eigvalsh(hessian)
     largest = eigenvalues[eigenvalues.abs().argmax()]
-    product = sharpness.hessian_product(model, x, labels)
+    product = sharpness.hessian_product(model, x, labels, len(x))
     result = sharpness.top_eigenvalue(
         product, len(hessian), torch.Generator().manual_seed(0), iterations=2000, tolerance=1e-12, dtype=torch.float64
     )
@@ -50,7 +50,7 @@ def test_power_iteration_finds_the_largest_eigenvalue(tiny):
 
 def test_hutchinson_estimates_the_trace(tiny):
     model, x, labels, hessian = tiny
-    product = sharpness.hessian_product(model, x, labels)
+    product = sharpness.hessian_product(model, x, labels, len(x))
     result = sharpness.hutchinson_trace(
         product, len(hessian), torch.Generator().manual_seed(1), samples=2000, dtype=torch.float64
     )
@@ -74,8 +74,8 @@ def test_hessian_products_go_through_lenets_own_cpu_max_pooling():
     x, labels = torch.randn(6, 1, 28, 28, dtype=torch.float64), torch.randint(0, 10, (6,))
     v = torch.randn(sum(p.numel() for p in ours.parameters()), dtype=torch.float64)
     torch.testing.assert_close(
-        sharpness.hessian_product(ours, x, labels)(v),
-        sharpness.hessian_product(reference, x, labels)(v),
+        sharpness.hessian_product(ours, x, labels, len(x))(v),
+        sharpness.hessian_product(reference, x, labels, len(x))(v),
         rtol=1e-10,
         atol=1e-12,
     )

@@ -2,7 +2,7 @@
 
 A module per stage of the pipeline: ``data`` (datasets), ``train`` (with ``models``; ``cpu_speed``
 holds its CPU kernels), ``probe`` (the activations of the probe batch), ``rank`` (spectra and
-counts), ``random_matrices`` (the appendix), ``tables``, ``figures`` and ``paper`` (the paper's
+counts), ``random_matrices`` and ``random_comparison`` (the appendix), ``tables``, ``figures`` and ``paper`` (the paper's
 artifacts and the comparison with it), ``publish``, ``sharpness`` and ``weight_spectra`` (the rival
 measures), ``remedies``.  Beside them: ``registry`` (the built-in models and datasets),
 ``configuration`` (config checks, a run's settings, the runs), ``resources`` (cluster requests),

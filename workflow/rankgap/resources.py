@@ -14,9 +14,6 @@ import math
 from .configuration import passes_per_epoch, training_options
 from .registry import ACTIVATIONS, MODELS, SHAPES, Shape
 
-# Images per Hessian-vector product pass of the sharpness measure (sharpness.py): bounds its memory
-# (the loss in eval mode is a sum over images, so the chunks add up to the same product).
-HESSIAN_CHUNK = 1024
 # A model of the config's own is given the slowest built-in's epoch time: a guess, which a cluster's
 # retries double if it is too short.
 CUSTOM_MODEL_EPOCH_SECONDS = max(model.epoch_seconds for model in MODELS.values())
@@ -97,7 +94,7 @@ def job_resources(
             "runtime": _runtime_request(probe_seconds, attempt),
         },
         "sharpness": {
-            "mem_mb": attempt * int(BASE_MB + HESSIAN_COPIES * total * HESSIAN_CHUNK * 4 / 1e6),
+            "mem_mb": attempt * int(BASE_MB + HESSIAN_COPIES * total * config["rivals"]["hessian_chunk"] * 4 / 1e6),
             "runtime": SHARPNESS_MINUTES * attempt,
         },
         "weight_spectra": {"mem_mb": TRAIN_MB * attempt, "runtime": WEIGHT_SPECTRA_MINUTES * attempt},

@@ -15,8 +15,8 @@ The model is evaluated in eval mode, for three reasons: it is the function the n
 test time, where the gap is measured; in train mode batch norm couples the images through the batch
 statistics, so "the loss on these images" would depend on how they are split into batches, and the
 split would differ between a batch-128 and a batch-8192 run; and in eval mode the loss is a sum over
-images, so it can be taken in chunks (``resources.HESSIAN_CHUNK``) whose products add up to the same
-product.  Eval mode also switches the training-only remedies off (activation noise; ghost batch
+images, so it can be taken in chunks (the config's ``rivals.hessian_chunk`` images) whose products add
+up to the same product.  Eval mode also switches the training-only remedies off (activation noise; ghost batch
 norm, whose running statistics are plain batch norm's).
 """
 
@@ -35,7 +35,6 @@ from torch import nn
 
 from . import data, models, probe, status
 from .atomic import written
-from .resources import HESSIAN_CHUNK
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ HessianProduct = Callable[[torch.Tensor], torch.Tensor]  # v -> H v, flat over e
 
 
 def hessian_product(
-    model: nn.Module, x: torch.Tensor, labels: torch.Tensor, chunk: int = HESSIAN_CHUNK
+    model: nn.Module, x: torch.Tensor, labels: torch.Tensor, chunk: int
 ) -> HessianProduct:
     """v -> H v for the Hessian H of the mean cross-entropy of ``model`` on (x, labels) with
     respect to every parameter, v and H v flattened in ``model.parameters()`` order.  The model's
@@ -106,12 +105,19 @@ def hutchinson_trace(
 
 
 def measure(
-    model: nn.Module, x: torch.Tensor, labels: torch.Tensor, seed: int, iterations: int, tolerance: float, samples: int
+    model: nn.Module,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    seed: int,
+    iterations: int,
+    tolerance: float,
+    samples: int,
+    chunk: int,
 ) -> dict:
     """Largest eigenvalue and trace of the Hessian of ``model``'s mean cross-entropy on (x, labels),
     in eval mode (see the module's docstring); the random vectors come from ``seed``."""
     model.eval()
-    product = hessian_product(model, x, labels)
+    product = hessian_product(model, x, labels, chunk)
     size = sum(p.numel() for p in model.parameters() if p.requires_grad)
     dtype = next(model.parameters()).dtype
     generator = torch.Generator().manual_seed(seed)  # on the CPU: the same vectors on every device
@@ -130,6 +136,7 @@ def run(
     iterations: int,
     tolerance: float,
     samples: int,
+    chunk: int,
     device: torch.device,
 ) -> dict:
     """Measure one run's final weights on ``images`` training images and write the result (JSON)."""
@@ -150,7 +157,7 @@ def run(
         index = probe.batch_indices(len(splits["x_train"]), images, seed)
         x = data.normalize(splits["x_train"][index].to(device), data.normalization(dataset, splits["x_train"]))
         model = models.from_weights(weights).to(device)
-        result.update(measure(model, x, splits["y_train"][index].to(device), seed, iterations, tolerance, samples))
+        result.update(measure(model, x, splits["y_train"][index].to(device), seed, iterations, tolerance, samples, chunk))
     result.update(seconds=time.time() - started, device=str(device))
     log.info("%s", result)
     with written(out) as partial:

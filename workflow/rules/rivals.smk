@@ -25,6 +25,7 @@ rule sharpness:
         iterations=config["rivals"]["power_iterations"],
         tolerance=config["rivals"]["power_tolerance"],
         samples=config["rivals"]["trace_samples"],
+        chunk=config["rivals"]["hessian_chunk"],
         gpu=config["rivals"]["gpu"],
         code=code("sharpness"),
     script:

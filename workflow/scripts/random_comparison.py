@@ -2,16 +2,16 @@
 
 import pandas as pd
 
-from rankgap import log_to, paper, tables
+from rankgap import log_to, random_comparison, tables
 
 log_to(snakemake.log[0])
-reference = paper.read_appendix_reference(snakemake.input.reference)
-comparison = paper.compare_appendix(pd.concat(map(pd.read_csv, snakemake.input.tables)), reference)
+reference = random_comparison.read_reference(snakemake.input.reference)
+comparison = random_comparison.compare(pd.concat(map(pd.read_csv, snakemake.input.tables)), reference)
 tables.write(
     comparison,
     snakemake.output.csv,
     snakemake.output.md,
     None,
-    paper.appendix_notes(comparison, len(reference)),
-    paper.appendix_formatted(comparison),
+    random_comparison.notes(comparison, len(reference)),
+    random_comparison.formatted(comparison),
 )
