@@ -12,7 +12,6 @@ pipeline's own per-epoch metrics: images/s and seconds, test-set evaluation incl
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,9 +20,8 @@ import pandas as pd
 import torch
 from safetensors.torch import save_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 from rankgap import train  # noqa: E402
-from rankgap.configuration import RunSettings  # noqa: E402
+from rankgap.configuration import settings  # noqa: E402
 from rankgap.registry import SHAPES  # noqa: E402
 
 GRID = [("lenet5", "mnist", "none"), ("resnet56", "cifar10", "crop_flip"), ("vgg16", "cifar10", "crop_flip")]
@@ -67,7 +65,7 @@ def main() -> None:
             path = synthetic_dataset(dataset, tmp, 0.01 if args.quick else 1.0)
             for bs in args.batch_sizes:
                 for precision, compiled, channels_last in options:
-                    run = RunSettings(
+                    run = settings(
                         model=model,
                         variant="bn",
                         dataset=dataset,

@@ -33,8 +33,6 @@ import yaml
 from snakemake.utils import validate
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "workflow"))
-sys.path.insert(0, str(REPO / "benchmarks"))
 from gpu_training import synthetic_dataset  # noqa: E402
 
 from rankgap import configuration, train  # noqa: E402

@@ -15,7 +15,6 @@ resampled with random shifts: the sizes are what matters for speed).
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,9 +25,8 @@ import torch
 from safetensors.torch import save_file
 from tensorly.decomposition import tucker
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 from rankgap import data, models, probe, rank, registry  # noqa: E402
-from rankgap.configuration import RunSettings  # noqa: E402
+from rankgap.configuration import settings  # noqa: E402
 
 THRESHOLDS = (1e-4, 1e-5)
 
@@ -67,9 +65,7 @@ def main() -> None:
     args = parser.parse_args()
     tl.set_backend("pytorch")
     shape = data.SHAPES[args.dataset]
-    run = RunSettings(
-        model=args.model, variant="bn", dataset=args.dataset, batch_size=1, seed=0, epochs=1, weight_decay=0
-    )
+    run = settings(model=args.model, variant="bn", dataset=args.dataset, batch_size=1, seed=0, epochs=1, weight_decay=0)
     torch.manual_seed(0)
     weights = {"settings": run.as_dict(), "state": models.from_settings(run).state_dict()}
     batch = probe_batch(args.batch_size, shape.channels, shape.size).to(args.device)

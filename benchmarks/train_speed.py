@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gzip
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,13 +27,10 @@ import torch
 import torch.nn.functional as F
 from torchvision import datasets, transforms
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 from rankgap import cpu_speed, data, models, train  # noqa: E402
-from rankgap.configuration import RunSettings  # noqa: E402
+from rankgap.configuration import settings  # noqa: E402
 
-SETTINGS = RunSettings(
-    model="lenet5", variant="bn", dataset="mnist", batch_size=128, seed=0, epochs=1, weight_decay=0.0
-)
+SETTINGS = settings(model="lenet5", variant="bn", dataset="mnist", batch_size=128, seed=0, epochs=1, weight_decay=0.0)
 
 
 def write_raw_mnist(folder: Path) -> None:

@@ -5,10 +5,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "workflow"))
+from rankgap.configuration import RunSettings, settings
 
-from rankgap.configuration import RunSettings  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 PROJECT = ("Snakefile", "config.yaml", "config", "workflow", "profiles", "envs", "examples")
 
@@ -25,7 +24,7 @@ def run_settings(**values) -> RunSettings:
         "epochs": 60,
         "weight_decay": 0.0,
     }
-    return RunSettings(**{**defaults, **values})
+    return settings(**{**defaults, **values})
 
 
 def digits_run_settings(tmp_path, **options):

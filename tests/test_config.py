@@ -131,13 +131,17 @@ def test_paper_config_is_valid_and_plans_every_artifact(project):
         assert artifact in result.stdout
 
 
-def test_the_schemas_defaults_are_the_run_settings_defaults():
-    """Every training option, the remedies at their off values included, defaults to the same value in
-    the schema (a config) and in RunSettings (a test's or a user's settings)."""
+def test_a_runs_settings_take_every_training_default_from_the_schema():
+    """RunSettings has no defaults of its own: a config's run, and one built from keyword values,
+    hold the schema's `train` defaults, and a changed default there changes both."""
     schema = yaml.safe_load(SCHEMA.read_text())["properties"]["train"]["properties"]
-    defaults = {f.name: f.default for f in dataclasses.fields(configuration.RunSettings) if f.name in schema}
-    assert defaults == {key: spec["default"] for key, spec in schema.items()}
-    assert configuration.REMEDIES_OFF == {key: defaults[key] for key in configuration.REMEDY_KEYS}
+    assert not [f.name for f in dataclasses.fields(configuration.RunSettings) if f.default is not dataclasses.MISSING]
+    built = configuration.settings(model="lenet5", dataset="digits", batch_size=8, seed=0, epochs=1, weight_decay=0)
+    assert {key: getattr(built, key) for key in schema} == {key: spec["default"] for key, spec in schema.items()}
+    config = configuration.read(REPO / "config/demo.yaml")
+    experiment = next(iter(config["experiments"]))
+    run = configuration.run_settings(config, experiment, "digits", 16, 0)
+    assert {key: getattr(run, key) for key in schema} == configuration.training_options(config, experiment)
 
 
 def test_every_training_option_can_be_set_per_experiment_within_the_same_bounds():

@@ -21,7 +21,7 @@ experiments:
 
 def benchmark(*args, cwd):
     # CUDA_VISIBLE_DEVICES="" hides any GPU: these tests check the CPU behaviour
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(REPO / "workflow")}
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=cwd, env=env, capture_output=True, text=True)
 
 

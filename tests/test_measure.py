@@ -2,7 +2,6 @@
 
 import copy
 import json
-import os
 import re
 import shlex
 import subprocess
@@ -159,9 +158,7 @@ def test_the_command_line_measures_a_checkpoint_as_the_pipeline_probes_it(run_fi
         "--out",
         str(out),
     ]
-    finished = subprocess.run(
-        command, cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "workflow")}
-    )  # this checkout's package
+    finished = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr
 
     dump = tmp_path / "activations.safetensors"
@@ -182,7 +179,9 @@ def test_the_command_line_measures_a_checkpoint_as_the_pipeline_probes_it(run_fi
 
 def test_the_command_line_takes_a_state_dict_and_its_factory_on_npz_images(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a user's own model, in the folder the command runs in
-    monkeypatch.setattr(sys, "path", list(sys.path))  # which the command makes importable
+    monkeypatch.setitem(sys.modules, "tiny", None)  # the command loads tiny.py as module tiny: removed after the test
+    del sys.modules["tiny"]
+    path = list(sys.path)
     (tmp_path / "tiny.py").write_text(
         "from torch import nn\n\n"
         "def build(width):\n"
@@ -210,6 +209,7 @@ def test_the_command_line_takes_a_state_dict_and_its_factory_on_npz_images(tmp_p
         ]
     )
     assert code == 0
+    assert sys.path == path  # tiny.py loaded from its file, the import path left as it was
     counts = pd.read_csv(tmp_path / "out" / "counts.csv", dtype={"layer": str})
     assert list(counts["layer"]) == ["2"] and list(counts["values"]) == [6]  # the GELU's output, 16 x 6
     settings = json.loads((tmp_path / "out" / "measurement.json").read_text())
@@ -471,18 +471,15 @@ def test_the_transformer_example_measures_every_mode_and_its_command_line_agrees
     """examples/transformer.py, as its docstring runs it: the counts per layer and mode of a small
     encoder on token ids, then the command line it prints, on the files it saved, gives the same."""
     project = copy_project(tmp_path)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(project / "workflow"), str(project)])}
     shown = subprocess.run(
-        [sys.executable, "examples/transformer.py"], cwd=project, env=env, capture_output=True, text=True, check=True
+        [sys.executable, "examples/transformer.py"], cwd=project, capture_output=True, text=True, check=True
     ).stdout
     for layer in range(3):
         for mode in ("batch", "token", "hidden"):
             assert re.search(rf"encoder\.layers\.{layer} +{mode} ", shown)
     command = shlex.split(shown.strip().splitlines()[-1])
     assert command[0] == ".venv/bin/rankgap-measure"
-    subprocess.run(
-        [sys.executable, "-m", "rankgap.cli", *command[1:]], cwd=project, env=env, check=True, capture_output=True
-    )
+    subprocess.run([sys.executable, "-m", "rankgap.cli", *command[1:]], cwd=project, check=True, capture_output=True)
     counts = pd.read_csv(project / "measured/transformer/counts.csv").query("threshold == 1e-4")
     assert counts["mode"].unique().tolist() == ["batch", "token", "hidden"]
     # every encoder layer ends in a layer norm: one direction of the hidden space is an exact zero
@@ -499,3 +496,31 @@ def test_the_scale_benchmark_prints_its_ratios():
         check=True,
     ).stdout
     assert re.search(r"measure / limit: time [\d.]+x \(goal <= 1\.3\), peak memory [\d.]+x \(goal <= 1\.5\)", out)
+
+
+def test_the_command_line_loads_a_whole_model_whose_class_is_in_the_current_folder(tmp_path, monkeypatch):
+    """torch.save(model) pickles the class by module name: the command finds the module in the folder it
+    runs in, as `python -m` would, without changing the import path."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "netdef", None)  # removed after the test
+    del sys.modules["netdef"]
+    (tmp_path / "netdef.py").write_text(
+        "from torch import nn\n\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.body = nn.Sequential(nn.Flatten(), nn.Linear(12, 5), nn.ReLU(), nn.Linear(5, 2))\n\n"
+        "    def forward(self, x):\n"
+        "        return self.body(x)\n"
+    )
+    from rankgap import user_code
+
+    torch.save(user_code.import_module("netdef").Net(), "whole.pt")
+    del sys.modules["netdef"]  # as in a new process: the class must be found again
+    np.savez("images.npz", x=torch.randint(0, 256, (20, 3, 2, 2), dtype=torch.uint8).numpy())
+    path = list(sys.path)
+    arguments = ["whole.pt", "images.npz", "--batch-size", "8", "--thresholds", "1e-4", "--device", "cpu"]
+    assert cli.main([*arguments, "--out", "out"]) == 0
+    assert sys.path == path
+    counts = pd.read_csv(tmp_path / "out" / "counts.csv", dtype={"layer": str})
+    assert not counts.empty

@@ -30,7 +30,7 @@ def test_parameter_counts_match_the_published_models(name, variant, classes, opt
 def test_every_activation_is_probed_and_the_forward_pass_works(name, size, probes):
     channels = 1 if name == "lenet5" else 3
     model = models.build(name, "bn", channels, size, 10).eval()
-    assert len(models.probe_points(model)) == probes
+    assert len(models.select_layers(model)) == probes
     assert model(torch.zeros(2, channels, size, size)).shape == (2, 10)
 
 

@@ -60,7 +60,7 @@ def test_noise_is_drawn_only_in_training_with_the_loops_generator():
     plain = models.from_settings(PLAIN)
     noisy = models.from_settings(NOISE)
     noisy.load_state_dict(plain.state_dict())  # the remedy adds no parameter or buffer
-    assert len(models.noisy_activations(noisy)) == 4 and models.probe_points(noisy) == [
+    assert len(models.noisy_activations(noisy)) == 4 and models.select_layers(noisy) == [
         (name, module) for name, module in noisy.named_modules() if name.startswith("act")
     ]
     x = torch.randn(16, 1, 28, 28)
@@ -156,13 +156,16 @@ def validated(experiment: dict) -> dict:
     return config
 
 
-def test_remedies_off_leave_a_runs_settings_as_they_were():
-    stored = configuration.run_settings(validated({}), "e", "digits", 16, 0).as_dict()
-    assert not set(stored) & set(configuration.REMEDIES_OFF)  # the settings (summary, checkpoint, params) of before
+def test_settings_stored_before_the_remedies_existed_read_as_remedies_off():
+    run = configuration.run_settings(validated({}), "e", "digits", 16, 0)
+    stored = run.as_dict()
+    assert run.ghost_batch_size is None and stored["lr_scaling"] == "none"  # every field stored, remedies off
+    before = {key: value for key, value in stored.items() if key not in ("ghost_batch_size", "lr_scaling")}
+    assert configuration.RunSettings.from_dict(before) == run
     run = configuration.run_settings(validated({"activation_noise": 0.1, "lr_scaling": "sqrt"}), "e", "digits", 16, 0)
     stored = run.as_dict()
-    assert stored["activation_noise"] == 0.1 and stored["lr_scaling"] == "sqrt" and "ghost_batch_size" not in stored
-    assert run.ghost_batch_size is None and configuration.RunSettings.from_dict(stored) == run
+    assert stored["activation_noise"] == 0.1 and stored["lr_scaling"] == "sqrt"
+    assert configuration.RunSettings.from_dict(stored) == run
 
 
 BASE = {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [16, 64], "epochs": 2, "weight_decay": 0.0}

@@ -2,13 +2,15 @@
 
 A module per stage of the pipeline: ``data`` (datasets), ``train`` (with ``models``; ``cpu_speed``
 holds its CPU kernels), ``probe`` (the activations of the probe batch), ``rank`` (spectra and
-counts), ``random_matrices`` and ``random_comparison`` (the appendix), ``tables``, ``figures`` and ``paper`` (the paper's
-artifacts and the comparison with it), ``publish``, ``sharpness`` and ``weight_spectra`` (the rival
-measures), ``remedies``.  Beside them: ``registry`` (the built-in models and datasets),
-``configuration`` (config checks, a run's settings, the runs), ``resources`` (cluster requests),
-``device`` (a GPU, or a share of one, per job), ``status``, ``atomic``, ``provenance``, ``custom``
-(the config's own models and datasets).  Beside the pipeline: ``api`` (measure your own model:
-``rankgap.measure``) and ``cli`` (its command line, ``rankgap-measure``).
+counts), ``random_matrices`` and ``random_comparison`` (the appendix), ``tables``, ``figures`` and
+``paper`` (the paper's artifacts and the comparison with it), ``publish``, ``sharpness`` and
+``weight_spectra`` (the rival measures), ``remedies``.  Beside them: ``registry`` (the built-in
+models and datasets), ``configuration`` (config checks, a run's settings, the runs), ``resources``
+(cluster requests), ``device`` (a GPU, or a share of one, per job), ``code_hash`` (the code each
+rule runs), ``status``, ``atomic``, ``provenance``, ``significance``, ``scale_invariant``, ``custom``
+(the config's own models and datasets) and ``user_code`` (a user's own modules).  Beside the
+pipeline: ``api`` (measure your own model: ``rankgap.measure``) and ``cli`` (its command line,
+``rankgap-measure``).
 """
 
 import importlib
@@ -21,9 +23,10 @@ API = ("measure", "Measurement")  # rankgap.measure, rankgap.Measurement: from r
 def __getattr__(name: str):
     """``rankgap.measure`` and ``rankgap.Measurement``, imported from ``api`` on first use.
 
-    Not an ``import`` statement: the pipeline reruns a rule when a module its script reaches through
-    ``import`` statements changes (``code()`` in workflow/rules/common.smk), every script reaches
-    this file, and no rule uses the API, so an edit of the API reruns nothing.
+    Not an ``import`` statement, for two reasons: the Snakefile imports the package while it parses
+    the workflow and stays torch-free (``api`` imports torch); and a rule reruns when a module its
+    script reaches through ``import`` statements changes (code_hash.py), every script reaches this
+    file, and no rule uses the API, so an edit of the API reruns nothing.
     """
     if name in API:
         return getattr(importlib.import_module(f"{__name__}.api"), name)

@@ -166,7 +166,7 @@ def measure(
     modules = dict(probed.named_modules())
     chosen = [(name, modules[name]) for name in names]
 
-    def run(batch, keep=None):
+    def forward(batch, keep=None):
         try:
             return probe.capture(probed, batch.to(device), chosen, keep, select)[0]
         except probe.OutputError as error:  # a module that returns no tensor, and no selector picks one
@@ -182,7 +182,7 @@ def measure(
                 f"the model's forward pass on a batch of shape {tuple(x.shape)} failed{integers}: {error}"
             ) from error
 
-    outputs = run(x[:PREFLIGHT])
+    outputs = forward(x[:PREFLIGHT])
     if not outputs:
         raise InputError(f"none of the selected layers ({', '.join(names)}) ran in the model's forward pass")
     for name, output in outputs.items():
@@ -199,6 +199,6 @@ def measure(
         spectra.extend(layer_spectra)
         modes.extend(layer_modes)
 
-    run(x, analyse)
+    forward(x, analyse)
     spectra, modes = rank.tables(spectra, modes)
     return Measurement(spectra, modes, rank.run_counts(spectra, modes, thresholds, relative))

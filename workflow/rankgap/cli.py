@@ -17,7 +17,7 @@ import torch
 from safetensors import safe_open
 from torch import nn
 
-from . import data, figures, models, probe, status
+from . import data, figures, models, probe, status, user_code
 from .api import MODES, THRESHOLDS, InputError, default_device, describe_layers, measure
 from .configuration import RunSettings
 
@@ -180,7 +180,7 @@ def load_model(path: Path, factory: str | None = None, factory_kwargs: str = "{}
     if not isinstance(kwargs, dict):
         raise InputError(f"--factory-kwargs {factory_kwargs}: expected a JSON object, e.g. '{{\"num_classes\": 10}}'")
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=False)
+        saved = torch.load(path, map_location="cpu", weights_only=False, pickle_module=user_code)
     except Exception as error:  # not a torch file, or a pickled class that cannot be imported here
         raise InputError(
             f"cannot load {path}: {error}. A whole model saved with torch.save(model) needs its "
@@ -193,7 +193,7 @@ def load_model(path: Path, factory: str | None = None, factory_kwargs: str = "{}
                 "saved with torch.save(model.state_dict())"
             )
         try:
-            model = models.import_factory(factory)(**kwargs)
+            model = user_code.import_function(factory)(**kwargs)
         except (ImportError, ValueError) as error:
             raise InputError(f"--factory {factory}: {error}") from error
         state = saved
@@ -266,16 +266,14 @@ def standardised(batch: torch.Tensor, images: torch.Tensor, dataset: str | None)
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    # the current folder is importable, as with `python -m`: a model class or factory defined next to the user
-    sys.path.insert(0, str(Path.cwd()))
     try:
-        return run(args)
+        return measure_command(args)
     except InputError as error:
         print(f"rankgap-measure: error: {error}", file=sys.stderr)
         return 2
 
 
-def run(args: argparse.Namespace) -> int:
+def measure_command(args: argparse.Namespace) -> int:
     if args.list_layers:
         print(describe_layers(load_model(args.model, args.factory, args.factory_kwargs)))
         return 0

@@ -257,9 +257,10 @@ class RunSettings:
     """Everything that determines one training run, and nothing else: Snakemake reruns a training
     exactly when its ``as_dict()`` changes.
 
-    The stored form (the rule's params, the checkpoint, the weights file, the summary) is
-    ``as_dict()``: a remedy at its off value and a field that does not apply are left out, so the
-    settings of a run without remedies are what they were before remedies existed, and a weights
+    No field has a default: the schema (workflow/schemas/config.schema.yaml) is their one home.
+    ``run_settings`` builds a run's settings from a config the schema has filled in, ``settings``
+    from keyword values (the schema's training defaults for the rest).  The stored form (the rule's
+    params, the checkpoint, the weights file, the summary) is ``as_dict()``, every field; a weights
     file rebuilds its model without the config (``from_dict``).
     """
 
@@ -269,52 +270,47 @@ class RunSettings:
     seed: int
     epochs: int
     weight_decay: float
-    # the training options (the schema's `train` section, which an experiment may override), at the
-    # schema's defaults (tests/test_config.py checks that they agree)
-    momentum: float = 0.9
-    lr_start: float = 0.1
-    lr_end: float = 1e-4
-    schedule: str = "exponential"
-    augment: str = "none"
-    drop_last: bool = False
-    precision: str = "fp32"
-    compile: bool = False
-    channels_last: bool = True
-    cuda_graphs: bool = False
-    deterministic: bool = False
-    # remedies for the large-batch gap (docs/remedies.md), off by default
-    ghost_batch_size: int | None = None  # batch norm over the whole batch
-    lr_scaling: str = "none"  # the schedule as configured at every batch size
-    warmup_epochs: int = 0
-    regime_adaptation: bool = False  # every batch size trains for `epochs` passes over the data
-    base_batch_size: int = 128  # what lr_scaling and regime_adaptation are relative to
-    activation_noise: float = 0.0
-    switch: dict | None = None  # Table 11: {epoch, batch_size} from which the run trains at another batch size
+    # the training options: the schema's `train` section, which an experiment may override
+    momentum: float
+    lr_start: float
+    lr_end: float
+    schedule: str
+    augment: str
+    drop_last: bool
+    precision: str
+    compile: bool
+    channels_last: bool
+    cuda_graphs: bool
+    deterministic: bool
+    # remedies for the large-batch gap (docs/remedies.md), training options too
+    ghost_batch_size: int | None
+    lr_scaling: str
+    warmup_epochs: int
+    regime_adaptation: bool
+    base_batch_size: int
+    activation_noise: float
+    switch: dict | None  # Table 11: {epoch, batch_size} from which the run trains at another batch size
     # what builds the model: a built-in's variant and options, or the config's own model's factory
-    variant: str | None = None
-    model_options: dict = dataclasses.field(default_factory=dict)
-    factory: str | None = None  # MODULE:FUNCTION
-    layers: str | list | None = None  # the config's own model's probed layers (models.select_layers)
-    shape: Shape | None = None  # the config's own dataset's, measured; a built-in's is the registry's
+    variant: str | None
+    model_options: dict
+    factory: str | None  # MODULE:FUNCTION
+    layers: str | list | None  # the config's own model's probed layers (models.select_layers)
+    shape: Shape | None  # the config's own dataset's, measured; a built-in's is the registry's
 
     @classmethod
     def from_dict(cls, stored: Mapping) -> RunSettings:
-        """The settings of a stored form (``as_dict()``); a summary's other keys are ignored."""
+        """The settings of a stored form (``as_dict()``); a summary's other keys are ignored.  A form
+        stored before a training option existed (a remedy) ran without it: its schema default, off."""
         values = {f.name: stored[f.name] for f in dataclasses.fields(cls) if f.name in stored}
         if isinstance(values.get("shape"), Mapping):
             values["shape"] = Shape(**values["shape"])
-        return cls(**values)
+        return settings(**values)
 
     def as_dict(self) -> dict:
-        stored = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.name in REMEDIES_OFF and value == REMEDIES_OFF[f.name]:
-                continue
-            if f.name in NOT_APPLYING and value is None:
-                continue
-            stored[f.name] = dataclasses.asdict(value) if isinstance(value, Shape) else value
-        return stored
+        return {
+            f.name: dataclasses.asdict(value) if isinstance(value := getattr(self, f.name), Shape) else value
+            for f in dataclasses.fields(self)
+        }
 
     @property
     def image_shape(self) -> Shape:
@@ -327,30 +323,42 @@ class RunSettings:
         )
 
 
-REMEDY_KEYS = (
-    "ghost_batch_size",
-    "lr_scaling",
-    "warmup_epochs",
-    "regime_adaptation",
-    "base_batch_size",
-    "activation_noise",
-)
-REMEDIES_OFF = {f.name: f.default for f in dataclasses.fields(RunSettings) if f.name in REMEDY_KEYS}
-NOT_APPLYING = ("variant", "factory", "layers", "shape")  # left out of the stored form when None
-# The training options (the schema's `train` section) at their defaults: the fields with a default but
-# the switch and what builds the model
-TRAINING_DEFAULTS = {
-    f.name: f.default
-    for f in dataclasses.fields(RunSettings)
-    if f.default is not dataclasses.MISSING and f.name not in ("switch", *NOT_APPLYING)
-}
+# where the schema lives in a checkout (the package is installed from it in place, `pip install -e`)
+SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+# what builds the model, when a run's settings do not say: a built-in's variant with no options
+ABSENT = {"switch": None, "variant": None, "model_options": {}, "factory": None, "layers": None, "shape": None}
+
+
+def training_defaults() -> dict:
+    """Every training option (the schema's `train` section) at its schema default: remedies off."""
+    import yaml
+
+    train = yaml.safe_load(SCHEMA.read_text())["properties"]["train"]["properties"]
+    return {key: spec["default"] for key, spec in train.items()}
+
+
+def settings(**values) -> RunSettings:
+    """A run's settings from keyword values: the training options not given at the schema's
+    defaults, the model-building ones not given absent (a test's, a benchmark's, an older file's)."""
+    return RunSettings(**{**training_defaults(), **ABSENT, **values})
+
+
+def read(path: str | Path) -> dict:
+    """A config file as the Snakefile sees it: checked, and filled in with the schema's defaults."""
+    import yaml
+    from snakemake.utils import validate as fill
+
+    config = yaml.safe_load(Path(path).read_text())
+    validate(config, str(SCHEMA))
+    fill(config, str(SCHEMA), set_default=True)
+    return config
 
 
 def training_options(config: dict, experiment: str) -> dict:
-    """An experiment's training options: its own values over the config's ``train`` defaults, over
-    the schema's (``TRAINING_DEFAULTS``) for a config read without them filled in."""
-    exp, train = config["experiments"][experiment], config.get("train", {})
-    return {key: exp.get(key, train.get(key, default)) for key, default in TRAINING_DEFAULTS.items()}
+    """An experiment's training options: its own values over the config's ``train`` section (a
+    config filled in with the schema's defaults, as the Snakefile and ``read`` give it)."""
+    exp = config["experiments"][experiment]
+    return {key: exp.get(key, default) for key, default in config["train"].items()}
 
 
 def run_settings(
@@ -359,15 +367,21 @@ def run_settings(
     """The settings of one run: the experiment's training options over the config's ``train``
     defaults, and what builds its model and its data."""
     exp = config["experiments"][experiment]
-    custom_model = config.get("models", {}).get(exp["model"])
+    custom_model = config["models"].get(exp["model"])
     if custom_model:
         model = {
             "factory": custom_model["factory"],
             "model_options": custom_model["options"],
             "layers": custom_model.get("layers"),
+            "variant": None,
         }
     else:
-        model = {"variant": exp["variant"], "model_options": exp.get("model_options", {})}
+        model = {
+            "variant": exp["variant"],
+            "model_options": exp.get("model_options", {}),
+            "factory": None,
+            "layers": None,
+        }
     return RunSettings(
         **training_options(config, experiment),
         **model,

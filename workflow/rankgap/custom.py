@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from . import api, data, models, probe
+from . import api, custom_dataset, models, probe
 from .configuration import ConfigError, run_settings
 from .registry import ACTIVATIONS, SHAPES, Shape
 
@@ -37,8 +37,8 @@ def describe(config: dict) -> Described:
     shapes = dict(SHAPES)
     for name, spec in config["datasets"].items():
         try:
-            shapes[name] = data.describe(name, spec)
-        except data.DatasetError as error:
+            shapes[name] = custom_dataset.shape(name, spec)
+        except custom_dataset.DatasetError as error:
             raise ConfigError(str(error)) from None
     sizes = dict(ACTIVATIONS)
     for experiment, exp in config["experiments"].items():
@@ -61,28 +61,28 @@ def fit(config: dict, experiment: str, dataset: str, shapes: dict[str, Shape]) -
     """Build the experiment's model for ``dataset`` as its runs will, run it on two images (in
     float64, as the probe does) and check what the pipeline needs of it.  Returns the floats per
     image of the probed layers, all of them and the largest one, for the jobs' memory estimates."""
-    run = run_settings(config, experiment, dataset, PROBE_IMAGES, 0, shapes)
-    name, shape = run.model, shapes[dataset]
+    settings = run_settings(config, experiment, dataset, PROBE_IMAGES, 0, shapes)
+    name, shape = settings.model, shapes[dataset]
     own = name in config["models"]
     fix = f" (models.{name}.options)" if own else ""
     where = f"experiments.{experiment}: model {name} on dataset {dataset}"
     try:
-        model = models.from_settings(run)
+        model = models.from_settings(settings)
     except Exception as error:  # an import, the function or its arguments: say which model, and what it said
-        built_by = f" ({run.factory} with options {run.model_options})" if own else ""
+        built_by = f" ({settings.factory} with options {settings.model_options})" if own else ""
         raise ConfigError(f"{where}: building the model{built_by} failed: {error}") from None
     if not isinstance(model, nn.Module):
         raise ConfigError(
-            f"models.{name}.factory {run.factory} returned a {type(model).__name__}, not a torch.nn.Module"
+            f"models.{name}.factory {settings.factory} returned a {type(model).__name__}, not a torch.nn.Module"
         )
-    if run.ghost_batch_size and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+    if settings.ghost_batch_size and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         raise ConfigError(f"{where}: ghost_batch_size needs batch norm, and the model has none")
-    if run.activation_noise and not models.noisy_activations(model):
+    if settings.activation_noise and not models.noisy_activations(model):
         raise ConfigError(
             f"{where}: activation_noise adds noise to ReLU and identity activations, and the model has none"
         )
     try:
-        layers = models.probe_points(model, run.layers)
+        layers = models.select_layers(model, settings.layers)
     except models.LayerError as error:
         raise ConfigError(f"models.{name}: {error}\nSet models.{name}.layers to the layers to probe") from None
     model = model.to(torch.float64).eval()

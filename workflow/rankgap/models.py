@@ -37,15 +37,13 @@ with or without them.
 from __future__ import annotations
 
 import fnmatch
-import importlib
-import os
-import sys
 from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import user_code
 from .configuration import RunSettings
 from .cpu_speed import MaxPool2x2
 from .registry import VARIANTS
@@ -269,37 +267,17 @@ def resnet56(variant: str, channels: int, size: int, classes: int) -> nn.Module:
 BUILDERS = {"lenet5": lenet5, "vgg16": vgg16, "resnet56": resnet56}  # registry.MODELS names them
 
 
-def import_factory(spec: str):
-    """The function ``MODULE:FUNCTION`` names, e.g. ``torchvision.models:resnet18``.  MODULE is
-    imported from the working directory (a user's model beside the Snakefile) or the installed
-    packages.  Raises ImportError or ValueError saying what is wrong."""
-    module_name, _, function = spec.partition(":")
-    if not module_name or not function:
-        raise ValueError(f"'{spec}' is not MODULE:FUNCTION, e.g. torchvision.models:resnet18")
-    if os.getcwd() not in sys.path:  # as `python -m` would have it; a pipeline job's script runs from elsewhere
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ImportError(
-            f"cannot import {module_name} ({error}); it must be installed or under the working "
-            f"directory ({os.getcwd()})"
-        ) from error
-    factory = getattr(module, function, None)
-    if not callable(factory):
-        raise ValueError(f"{module_name} has no function {function}")
-    return factory
-
-
-def from_settings(run: RunSettings) -> nn.Module:
+def from_settings(settings: RunSettings) -> nn.Module:
     """The model a run's settings describe, with the remedies they apply to its modules: a built-in
     one for its dataset's image shape and classes, or the one a function (``factory``) returns."""
-    if run.factory:
-        model = import_factory(run.factory)(**run.model_options)
+    if settings.factory:
+        model = user_code.import_function(settings.factory)(**settings.model_options)
     else:
-        shape = run.image_shape
-        model = build(run.model, run.variant, shape.channels, shape.size, shape.classes, **run.model_options)
-    return with_remedies(model, run.ghost_batch_size, run.activation_noise)
+        shape = settings.image_shape
+        model = build(
+            settings.model, settings.variant, shape.channels, shape.size, shape.classes, **settings.model_options
+        )
+    return with_remedies(model, settings.ghost_batch_size, settings.activation_noise)
 
 
 def from_weights(weights: dict) -> nn.Module:
@@ -362,9 +340,3 @@ def select_layers(model: nn.Module, layers=None) -> list[tuple[str, nn.Module]]:
                 f"no layer of the model matches '{shown}'; its layers are:\n" + describe_layers(model, LISTED_LAYERS)
             )
     return [(name, module) for name, module in named if any(matches(item, name, module) for item in items)]
-
-
-def probe_points(model: nn.Module, layers=None) -> list[tuple[str, nn.Module]]:
-    """The modules whose outputs are the paper's hidden representations H^l: every activation
-    module, or the ones a custom model's ``layers`` patterns name (``select_layers``)."""
-    return select_layers(model, layers)

@@ -17,7 +17,7 @@ from .significance import ALPHA
 from .tables import REPORTED_LOSS, SPLITS, batch_label, describe_loss, read_summaries
 
 REFERENCE = Path(__file__).with_name("reference_paper_tables.csv")
-METRICS = {
+PAPER_COLUMNS = {
     "train_error_pct": "train_error",
     "test_error_pct": "test_error",
     "train_loss": "train_loss",
@@ -50,7 +50,7 @@ def compare_tables(ours: dict[str, pd.DataFrame], reference: pd.DataFrame | None
     for name, table in ours.items():
         for _, ref in reference[reference["table"] == paper_table(name)].iterrows():
             match = table[table["batch"].astype(str) == ref["batch"]]
-            for paper_metric, our_metric in METRICS.items():
+            for paper_metric, our_metric in PAPER_COLUMNS.items():
                 value = match[our_metric].iloc[0] if len(match) else float("nan")
                 rows.append(
                     {

@@ -123,7 +123,7 @@ def activations(
     # needs the training loop's generator, models._ActivationNoise)
     model.train(mode == "train")
     x = data.normalize(x_uint8, normalization, dtype=dtype)
-    layers = models.probe_points(model, weights["settings"].get("layers")) if "activations" in points else []
+    layers = models.select_layers(model, weights["settings"].get("layers")) if "activations" in points else []
     probed, logits = capture(model, x, layers)
     outputs = {"input": x} if "input" in points else {}
     outputs.update(probed)

@@ -318,20 +318,18 @@ def run_counts(
 RANKLOSS_KEYS = ["experiment", "dataset", "batch_size", "seed", "epoch", "status"]  # rankloss.csv's first columns
 
 
-def experiment_counts(
-    probes: list[dict], spectra: list, modes: list, summaries: list, thresholds: list[float], relative: bool = False
-) -> pd.DataFrame:
+def experiment_counts(probes: list[dict], thresholds: list[float], relative: bool = False) -> pd.DataFrame:
     """The counts of every probe of an experiment (rankloss.csv): ``run_counts`` of each probe's
-    spectra and modes, beside its wildcards (``probes``) and its run's status (``summaries``: the
-    runs' summary files, one per probe, in the same order).  A run that did not finish has no
-    spectra: one row of NaN keeps its status visible."""
+    spectra and modes, beside its wildcards and its run's status.  ``probes``: per probe, its
+    ``wildcards`` and its files, ``spectra``, ``modes`` and its run's ``summary``.  A run that did
+    not finish has no spectra: one row of NaN keeps its status visible."""
     tables = []
-    for probe, spectra_csv, modes_csv, summary in zip(probes, spectra, modes, summaries, strict=True):
-        status = json.loads(Path(summary).read_text())["status"]
-        counts = run_counts(pd.read_csv(spectra_csv), pd.read_csv(modes_csv), thresholds, relative)
+    for probe in probes:
+        status = json.loads(Path(probe["summary"]).read_text())["status"]
+        counts = run_counts(pd.read_csv(probe["spectra"]), pd.read_csv(probe["modes"]), thresholds, relative)
         if counts.empty:
             counts = pd.DataFrame([dict.fromkeys(counts.columns, float("nan"))])
-        tables.append(counts.assign(**probe, status=status))
+        tables.append(counts.assign(**probe["wildcards"], status=status))
     table = pd.concat(tables, ignore_index=True)
     return table[RANKLOSS_KEYS + [c for c in table.columns if c not in RANKLOSS_KEYS]]
 

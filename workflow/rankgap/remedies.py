@@ -49,26 +49,25 @@ KEYS = ["experiment", "batch_size", "seed"]
 
 
 def run_measures(
-    runs: list[dict],
-    summaries: list[Path],
-    sharpness: list[Path],
-    spectra: list[Path],
-    rankloss: dict[str, tuple[Path, Path]],
-    threshold: float,
-    reported_loss: dict[str, str],
+    runs: list[dict], experiments: dict[str, dict], threshold: float, reported_loss: dict[str, str]
 ) -> pd.DataFrame:
-    """One row per run (``runs``: wildcard dicts, the other lists in the same order): status,
-    errors, the count and its components at ``threshold``, the scale-invariant measures, sharpness
-    and weight metrics.  ``rankloss``: per experiment, its rankloss.csv and scale_invariant.csv."""
-    frame = tables.read_summaries(summaries, reported_loss)[["status", "train_error", "test_error"]]
-    frame = pd.concat([pd.DataFrame(runs)[KEYS + ["dataset"]], frame], axis=1)
-    frame = frame.join(pd.DataFrame([json.loads(Path(p).read_text()) for p in sharpness])[["lambda_max", "trace"]])
-    frame = frame.join(pd.DataFrame([weight_spectra.summary(pd.read_csv(p)) for p in spectra]))
+    """One row per run: status, errors, the count and its components at ``threshold``, the
+    scale-invariant measures, sharpness and weight metrics.  ``runs``: per run, its ``wildcards`` and
+    its files (``summary``, ``sharpness``, ``weight_spectra``); ``experiments``: per experiment, its
+    ``rankloss`` and ``scale_invariant`` files."""
+    frame = tables.read_summaries([r["summary"] for r in runs], reported_loss)[["status", "train_error", "test_error"]]
+    frame = pd.concat([pd.DataFrame([r["wildcards"] for r in runs])[KEYS + ["dataset"]], frame], axis=1)
+    sharpness = pd.DataFrame([json.loads(Path(r["sharpness"]).read_text()) for r in runs])
+    frame = frame.join(sharpness[["lambda_max", "trace"]])
+    frame = frame.join(pd.DataFrame([weight_spectra.summary(pd.read_csv(r["weight_spectra"])) for r in runs]))
     counts = [
-        rank.total_counts(pd.read_csv(counts), threshold)
-        .merge(scale_invariant.last_epoch(pd.read_csv(invariant), threshold), on=["dataset", "batch_size", "seed"])
+        rank.total_counts(pd.read_csv(files["rankloss"]), threshold)
+        .merge(
+            scale_invariant.last_epoch(pd.read_csv(files["scale_invariant"]), threshold),
+            on=["dataset", "batch_size", "seed"],
+        )
         .assign(experiment=experiment)
-        for experiment, (counts, invariant) in rankloss.items()
+        for experiment, files in experiments.items()
     ]
     counts = pd.concat(counts, ignore_index=True)[
         ["experiment", "dataset", "batch_size", "seed", "count", *rank.COMPONENTS, *scale_invariant.MEASURES]

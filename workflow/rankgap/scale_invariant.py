@@ -41,15 +41,14 @@ def probe_measures(spectra: pd.DataFrame, modes: pd.DataFrame, thresholds: list[
     )
 
 
-def experiment_measures(
-    probes: list[dict], spectra: list, modes: list, summaries: list, thresholds: list[float]
-) -> pd.DataFrame:
+def experiment_measures(probes: list[dict], thresholds: list[float]) -> pd.DataFrame:
     """Every probe of an experiment (scale_invariant.csv, beside its rankloss.csv): ``probe_measures``
-    beside the probe's wildcards and its run's status, the lists in the order of ``probes``."""
+    beside the probe's wildcards and its run's status (``probes`` as ``rank.experiment_counts``)."""
     rows = []
-    for probe, spectra_csv, modes_csv, summary in zip(probes, spectra, modes, summaries, strict=True):
-        measures = probe_measures(pd.read_csv(spectra_csv), pd.read_csv(modes_csv), thresholds)
-        rows.append(measures.assign(**probe, status=json.loads(Path(summary).read_text())["status"]))
+    for probe in probes:
+        measures = probe_measures(pd.read_csv(probe["spectra"]), pd.read_csv(probe["modes"]), thresholds)
+        status = json.loads(Path(probe["summary"]).read_text())["status"]
+        rows.append(measures.assign(**probe["wildcards"], status=status))
     return pd.concat(rows, ignore_index=True)[COLUMNS]
 
 

@@ -41,9 +41,7 @@ log = logging.getLogger(__name__)
 HessianProduct = Callable[[torch.Tensor], torch.Tensor]  # v -> H v, flat over every parameter
 
 
-def hessian_product(
-    model: nn.Module, x: torch.Tensor, labels: torch.Tensor, chunk: int
-) -> HessianProduct:
+def hessian_product(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, chunk: int) -> HessianProduct:
     """v -> H v for the Hessian H of the mean cross-entropy of ``model`` on (x, labels) with
     respect to every parameter, v and H v flattened in ``model.parameters()`` order.  The model's
     mode is left as it is (eval mode makes the loss a sum over images, which the chunks need)."""
@@ -127,7 +125,7 @@ def measure(
     }
 
 
-def run(
+def of_weights(
     weights_path: Path,
     dataset_path: Path,
     out: Path,
@@ -157,7 +155,9 @@ def run(
         index = probe.batch_indices(len(splits["x_train"]), images, seed)
         x = data.normalize(splits["x_train"][index].to(device), data.normalization(dataset, splits["x_train"]))
         model = models.from_weights(weights).to(device)
-        result.update(measure(model, x, splits["y_train"][index].to(device), seed, iterations, tolerance, samples, chunk))
+        result.update(
+            measure(model, x, splits["y_train"][index].to(device), seed, iterations, tolerance, samples, chunk)
+        )
     result.update(seconds=time.time() - started, device=str(device))
     log.info("%s", result)
     with written(out) as partial:

@@ -33,37 +33,37 @@ log = logging.getLogger(__name__)
 EVAL_CHUNK = 4096  # images per forward pass when evaluating whole splits; does not change results
 
 
-def learning_rate(run: RunSettings, epoch: int) -> float:
+def learning_rate(settings: RunSettings, epoch: int) -> float:
     """lr_start at the first epoch, lr_end at the last, following ``schedule``; times
     ``lr_factor`` (1 unless the run scales the learning rate with its batch size)."""
-    progress = epoch / max(run.epochs - 1, 1)
-    if run.schedule == "cosine":
-        scheduled = run.lr_end + (run.lr_start - run.lr_end) * (1 + math.cos(math.pi * progress)) / 2
+    progress = epoch / max(settings.epochs - 1, 1)
+    if settings.schedule == "cosine":
+        scheduled = settings.lr_end + (settings.lr_start - settings.lr_end) * (1 + math.cos(math.pi * progress)) / 2
     else:
         scheduled = (
-            run.lr_start * (run.lr_end / run.lr_start) ** progress
+            settings.lr_start * (settings.lr_end / settings.lr_start) ** progress
         )  # exponential: a straight line on a log scale
-    return scheduled * lr_factor(run, epoch)
+    return scheduled * lr_factor(settings, epoch)
 
 
-def lr_factor(run: RunSettings, epoch: int) -> float:
+def lr_factor(settings: RunSettings, epoch: int) -> float:
     """The remedy lr_scaling (Goyal et al. 2017): k = batch size / base batch size (linear) or
     sqrt(k) (sqrt), reached after a warm-up that rises linearly from 1 at epoch 0 to the full
     factor at epoch ``warmup_epochs``.  1 without the remedy."""
-    if run.lr_scaling == "none":
+    if settings.lr_scaling == "none":
         return 1.0
-    k = batch_size(run, epoch) / run.base_batch_size
-    factor = k if run.lr_scaling == "linear" else math.sqrt(k)
-    if epoch < run.warmup_epochs:
-        return 1 + (factor - 1) * epoch / run.warmup_epochs
+    k = batch_size(settings, epoch) / settings.base_batch_size
+    factor = k if settings.lr_scaling == "linear" else math.sqrt(k)
+    if epoch < settings.warmup_epochs:
+        return 1 + (factor - 1) * epoch / settings.warmup_epochs
     return factor
 
 
-def batch_size(run: RunSettings, epoch: int) -> int:
+def batch_size(settings: RunSettings, epoch: int) -> int:
     """The run's batch size, or the switch batch size from the switch epoch on (Table 11)."""
-    if run.switch and epoch >= run.switch["epoch"]:
-        return run.switch["batch_size"]
-    return run.batch_size
+    if settings.switch and epoch >= settings.switch["epoch"]:
+        return settings.switch["batch_size"]
+    return settings.batch_size
 
 
 def crop_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -122,7 +122,7 @@ def _save(obj, path: Path) -> None:
         torch.save(obj, partial)
 
 
-METRICS = [
+HISTORY_COLUMNS = [
     "epoch",
     "lr",
     "batch_size",
@@ -140,7 +140,7 @@ METRICS = [
 
 def _write_metrics(history: list[dict], path: Path) -> None:
     with written(path) as partial:
-        pd.DataFrame(history, columns=METRICS).to_csv(partial, index=False)
+        pd.DataFrame(history, columns=HISTORY_COLUMNS).to_csv(partial, index=False)
 
 
 EPOCH_LINE = (
@@ -180,7 +180,7 @@ def run_epoch(
     optimizer,
     x_train,
     y_train,
-    run: RunSettings,
+    settings: RunSettings,
     epoch: int,
     memory_format=torch.contiguous_format,
     progress: bool = False,
@@ -195,11 +195,13 @@ def run_epoch(
     """
     device = x_train.device
     if normalization is None:
-        normalization = data.normalization(run.dataset, x_train)
-    bs = batch_size(run, epoch)
-    generator = torch.Generator(device).manual_seed(run.seed * 1_000_003 + epoch)
-    orders = [torch.randperm(len(y_train), generator=generator, device=device) for _ in range(run.passes_per_epoch(bs))]
-    stop = len(y_train) - len(y_train) % bs if run.drop_last else len(y_train)
+        normalization = data.normalization(settings.dataset, x_train)
+    bs = batch_size(settings, epoch)
+    generator = torch.Generator(device).manual_seed(settings.seed * 1_000_003 + epoch)
+    orders = [
+        torch.randperm(len(y_train), generator=generator, device=device) for _ in range(settings.passes_per_epoch(bs))
+    ]
+    stop = len(y_train) - len(y_train) % bs if settings.drop_last else len(y_train)
     for activation in models.noisy_activations(step):
         activation.generator = generator
     step.train()
@@ -209,14 +211,14 @@ def run_epoch(
     if progress:
         from tqdm import tqdm
 
-        batches = tqdm(batches, desc=f"epoch {epoch + 1}/{run.epochs}", leave=False)
+        batches = tqdm(batches, desc=f"epoch {epoch + 1}/{settings.epochs}", leave=False)
     for index in batches:
         x = data.normalize(x_train[index], normalization)
-        if run.augment == "crop_flip":
+        if settings.augment == "crop_flip":
             x = crop_flip(x, generator)
         x = x.contiguous(memory_format=memory_format)
         y = y_train[index]
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=run.precision == "bf16"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=settings.precision == "bf16"):
             logits = step(x)
         loss = F.cross_entropy(logits.float(), y)
         optimizer.zero_grad(set_to_none=True)
@@ -228,7 +230,7 @@ def run_epoch(
     return loss_sum.item() / seen, 100.0 * wrong.item() / seen, seen
 
 
-def compiled(model, run: RunSettings, device: torch.device):
+def compiled(model, settings: RunSettings, device: torch.device):
     """The modules the training steps and the evaluation call.
 
     ``cuda_graphs`` compiles the model in torch.compile's reduce-overhead mode, which records each
@@ -236,17 +238,17 @@ def compiled(model, run: RunSettings, device: torch.device):
     launch-bound on GPUs (docs/gpus.md).  A CPU launches nothing, so there it is a no-op.
     ``compile`` alone compiles the training steps in the default mode, and evaluation stays eager.
     """
-    if run.cuda_graphs and device.type == "cuda":
+    if settings.cuda_graphs and device.type == "cuda":
         graphed = torch.compile(model, mode="reduce-overhead")
         return graphed, graphed
-    if run.cuda_graphs:
+    if settings.cuda_graphs:
         log.info("cuda_graphs is a no-op on the CPU")
-    return (torch.compile(model) if run.compile else model), model
+    return (torch.compile(model) if settings.compile else model), model
 
 
-def _configure(run: RunSettings, device: torch.device) -> None:
+def _configure(settings: RunSettings, device: torch.device) -> None:
     """Deterministic kernels when the run asks for them, and the CPU's allocator kept warm."""
-    if run.deterministic:
+    if settings.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
@@ -257,7 +259,7 @@ def _configure(run: RunSettings, device: torch.device) -> None:
 
 
 def _resume(
-    checkpoint: Path, run: RunSettings, model, optimizer, device: torch.device, code: dict
+    checkpoint: Path, settings: RunSettings, model, optimizer, device: torch.device, code: dict
 ) -> tuple[list[dict], int, dict]:
     """The metrics so far, the epochs done and the code the run started with, from the checkpoint of
     an interrupted run with the same settings (its model and optimizer loaded); for a new run none,
@@ -265,7 +267,7 @@ def _resume(
     if not checkpoint.exists():
         return [], 0, code
     state = torch.load(checkpoint, map_location=device, weights_only=False)
-    if state["settings"] != run.as_dict():
+    if state["settings"] != settings.as_dict():
         log.info("ignoring %s: it was written with other settings", checkpoint)
         return [], 0, code
     model.load_state_dict(state["model"])
@@ -275,17 +277,17 @@ def _resume(
 
 
 def _train_epoch(
-    run, epoch, model, step, optimizer, splits, evaluate_split, memory_format, normalization
+    settings, epoch, model, step, optimizer, splits, evaluate_split, memory_format, normalization
 ) -> dict | None:
     """One epoch at its learning rate and batch size, then the test set: the epoch's row of metrics,
     or None when the training loss stopped being finite (the run diverged)."""
     tic = time.time()
-    lr, bs = learning_rate(run, epoch), batch_size(run, epoch)
+    lr, bs = learning_rate(settings, epoch), batch_size(settings, epoch)
     for group in optimizer.param_groups:
         group["lr"] = lr
     progress = sys.stderr.isatty()
     train_loss, train_error, seen = run_epoch(
-        step, optimizer, splits["x_train"], splits["y_train"], run, epoch, memory_format, progress, normalization
+        step, optimizer, splits["x_train"], splits["y_train"], settings, epoch, memory_format, progress, normalization
     )
     if not math.isfinite(train_loss):
         log.warning("epoch %d: training loss is %s; stopping (status '%s')", epoch + 1, train_loss, status.DIVERGED)
@@ -299,14 +301,14 @@ def _train_epoch(
         "batch_size": bs,
         "train_error": train_error,
         "test_error": test_error,
-        **losses(train_loss, test_loss, weight_penalty(model, run.weight_decay)),
+        **losses(train_loss, test_loss, weight_penalty(model, settings.weight_decay)),
         "seconds": seconds,
         "images_per_second": seen / seconds,
     }
 
 
 def train(
-    run: RunSettings,
+    settings: RunSettings,
     dataset_path: Path,
     weights: Path,
     metrics: Path,
@@ -326,55 +328,57 @@ def train(
     checkout = Path(__file__).parent if checkout is None else checkout
     code_now = git_state(checkout, exclude=published)
     dataset_sha256 = sha256(dataset_path)
-    _configure(run, device)
+    _configure(settings, device)
     splits = data.load(dataset_path, device)
     x_train, y_train, x_test, y_test = splits["x_train"], splits["y_train"], splits["x_test"], splits["y_test"]
-    normalization = data.normalization(run.dataset, x_train)
+    normalization = data.normalization(settings.dataset, x_train)
     # channels-last speeds up GPU convolutions but slows CPU ones (measured: docs/speed.md), so CPUs skip it
-    channels_last = run.channels_last and device.type == "cuda"
+    channels_last = settings.channels_last and device.type == "cuda"
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
-    torch.manual_seed(run.seed)
-    model = models.from_settings(run).to(device, memory_format=memory_format)
+    torch.manual_seed(settings.seed)
+    model = models.from_settings(settings).to(device, memory_format=memory_format)
     optimizer = torch.optim.SGD(
-        model.parameters(), lr=run.lr_start, momentum=run.momentum, weight_decay=run.weight_decay
+        model.parameters(), lr=settings.lr_start, momentum=settings.momentum, weight_decay=settings.weight_decay
     )
-    step, evaluator = compiled(model, run, device)
+    step, evaluator = compiled(model, settings, device)
 
     def evaluate_split(x, y):
         return evaluate(evaluator, x, y, normalization, memory_format)
 
-    history, first_epoch, code_start = _resume(checkpoint, run, model, optimizer, device, code_now)
+    history, first_epoch, code_start = _resume(checkpoint, settings, model, optimizer, device, code_now)
     if first_epoch == 0 and 0 in snapshots:
-        _save(weights_file(model, run), snapshots[0])
+        _save(weights_file(model, settings), snapshots[0])
 
     outcome = status.OK
-    for epoch in range(first_epoch, run.epochs):
-        row = _train_epoch(run, epoch, model, step, optimizer, splits, evaluate_split, memory_format, normalization)
+    for epoch in range(first_epoch, settings.epochs):
+        row = _train_epoch(
+            settings, epoch, model, step, optimizer, splits, evaluate_split, memory_format, normalization
+        )
         if row is None:
             outcome = status.DIVERGED
             break
         history.append(row)
         log.info(EPOCH_LINE.format(**row))
         state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "history": history}
-        _save({"settings": run.as_dict(), **state, "epoch": epoch + 1, "code_start": code_start}, checkpoint)
+        _save({"settings": settings.as_dict(), **state, "epoch": epoch + 1, "code_start": code_start}, checkpoint)
         _write_metrics(history, metrics)  # every epoch, so that a running job can be followed and plotted
         if epoch + 1 in snapshots:
-            _save(weights_file(model, run), snapshots[epoch + 1])
+            _save(weights_file(model, settings), snapshots[epoch + 1])
 
     final = {"train_error": math.nan, "test_error": math.nan, **losses(math.nan, math.nan, math.nan)}
     if outcome == status.OK:  # on the whole splits, in eval mode
         train_loss, final["train_error"] = evaluate_split(x_train, y_train)
         test_loss, final["test_error"] = evaluate_split(x_test, y_test)
-        final.update(losses(train_loss, test_loss, weight_penalty(model, run.weight_decay)))
+        final.update(losses(train_loss, test_loss, weight_penalty(model, settings.weight_decay)))
     for path in snapshots.values():  # a diverged run has no weights for the epochs it never reached
         if not path.exists():
-            _save(weights_file(model, run, outcome), path)
-    _save(weights_file(model, run, outcome), weights)
+            _save(weights_file(model, settings, outcome), path)
+    _save(weights_file(model, settings, outcome), weights)
     _write_metrics(history, metrics)
     result = {
         "status": outcome,
-        **run.as_dict(),
+        **settings.as_dict(),
         "epochs_completed": len(history),
         **final,
         "wall_seconds": time.time() - started,
@@ -388,11 +392,11 @@ def train(
     return result
 
 
-def weights_file(model, run: RunSettings, outcome: str = status.OK) -> dict:
+def weights_file(model, settings: RunSettings, outcome: str = status.OK) -> dict:
     """What a weights file holds: the settings that rebuild the model (``models.from_weights``), the
     run's status and the state dict."""
     return {
-        "settings": run.as_dict(),
+        "settings": settings.as_dict(),
         "status": outcome,
         "state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }

@@ -69,7 +69,7 @@ def summary(layers: pd.DataFrame) -> dict[str, float]:
     return {f"weight_{metric}": float(layers[metric].mean()) if len(layers) else math.nan for metric in SUMMARY}
 
 
-def run(weights_path: Path, out: Path) -> pd.DataFrame:
+def of_weights(weights_path: Path, out: Path) -> pd.DataFrame:
     """Write the per-layer metrics of one run's final weights (CSV; no rows for a diverged run)."""
     weights = torch.load(weights_path, map_location="cpu", weights_only=False)
     layers = analyze(weights["state"]) if status.of(weights) == status.OK else pd.DataFrame(columns=COLUMNS)

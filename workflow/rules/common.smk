@@ -1,22 +1,23 @@
 # Paths, config checks and the helpers every stage's rules use: defined once.
-import ast
-import hashlib
-import importlib.util
 import os
 import re
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+from snakemake.logging import logger
 from snakemake.utils import validate
 
-PACKAGE_DIR = Path(workflow.basedir) / "workflow"
-# The rankgap package of this checkout, for this process and every job's script (which inherit the
-# environment), installed or not
-sys.path.insert(0, str(PACKAGE_DIR))
-os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [str(PACKAGE_DIR), os.environ.get("PYTHONPATH")])))
+# The rankgap package, installed into the Python that runs Snakemake and its jobs (`pip install -e .`,
+# README's Quick start; the conda environments install it after deployment, envs/*.post-deploy.sh).
+# Torch-free: parsing stays fast.
+from rankgap import code_hash, configuration, registry, resources, user_code
 
-from rankgap import configuration, registry, resources  # noqa: E402  (torch-free: parsing stays fast)
+PACKAGE_DIR = Path(workflow.basedir) / "workflow"
+if code_hash.of_directory(Path(configuration.__file__).parent) != code_hash.of_directory(PACKAGE_DIR / "rankgap"):
+    logger.warning(
+        f"The rankgap package Python imports ({Path(configuration.__file__).parent}) is not this checkout's "
+        f"({PACKAGE_DIR / 'rankgap'}): jobs run the installed one. Install this checkout: pip install -e {workflow.basedir}"
+    )
 
 SCHEMA = "../schemas/config.schema.yaml"
 configuration.validate(config, workflow.source_path(SCHEMA))  # every problem at once, with the allowed values
@@ -60,38 +61,8 @@ def _names(keys):
 
 
 def code(script):
-    """Content hash of the package modules a rule's script runs, passed as a param: Snakemake tracks
-    a rule's own script, not what it imports, so editing a module reruns exactly the rules whose
-    scripts reach it.  The modules are found by following the imports, not listed by hand."""
-    digest = hashlib.sha256()
-    for path in sorted(package_modules(PACKAGE_DIR / "scripts" / f"{script}.py")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def package_modules(source, found=None):
-    """The rankgap modules ``source`` imports, directly or through one another (``__init__``
-    included: importing any module runs it), from ``import``s anywhere in the file."""
-    package = PACKAGE_DIR / "rankgap"
-    found = set() if found is None else found
-    for node in ast.walk(ast.parse(source.read_text())):
-        if isinstance(node, ast.Import):  # import rankgap.x
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level:  # in the package: from . import x, from .x import y
-            names = [f"rankgap.{node.module}"] if node.module else [f"rankgap.{a.name}" for a in node.names]
-        elif isinstance(node, ast.ImportFrom):  # from rankgap import x, from rankgap.x import y
-            names = [f"{node.module}.{alias.name}" for alias in node.names]
-        else:
-            continue
-        for name in names:
-            top, _, rest = name.partition(".")
-            if top != "rankgap":
-                continue
-            for path in (package / "__init__.py", package / f"{rest.split('.')[0]}.py"):
-                if path.is_file() and path not in found:  # `from rankgap import log_to` names no module
-                    found.add(path)
-                    package_modules(path, found)
-    return found
+    """The hash of the package modules a rule's script reaches (code_hash.py says what it includes)."""
+    return code_hash.of_script(PACKAGE_DIR / "scripts" / f"{script}.py", PACKAGE_DIR / "rankgap")
 
 
 def gpus(wanted=True):
@@ -113,8 +84,8 @@ def model_source(wildcards):
     spec = config["models"].get(config["experiments"][wildcards.experiment]["model"])
     if not spec:
         return []
-    origin = Path(importlib.util.find_spec(spec["factory"].partition(":")[0]).origin).resolve()
-    return [os.path.relpath(origin)] if origin.is_relative_to(Path.cwd()) else []
+    source = user_code.module_file(spec["factory"].partition(":")[0])
+    return [os.path.relpath(source)] if source else []
 
 
 def custom_dataset_file(wildcards):
@@ -138,14 +109,22 @@ def probes(experiment, datasets=None):
     ]
 
 
-def probe_files(wildcards):
-    """Per probe of an experiment, in the order of ``probes``: its spectra, its modes and its run's summary."""
-    probed = probes(wildcards.experiment)
-    return {
-        "spectra": [f"{PROBE.format(**p)}/spectra.csv" for p in probed],
-        "modes": [f"{PROBE.format(**p)}/modes.csv" for p in probed],
-        "summaries": [f"{RUN.format(**p)}/summary.json" for p in probed],
-    }
+def probe_files(experiment):
+    """Per probe of an experiment: its wildcards and its files (spectra, modes, its run's summary)."""
+    return [
+        {
+            "wildcards": p,
+            "spectra": f"{PROBE.format(**p)}/spectra.csv",
+            "modes": f"{PROBE.format(**p)}/modes.csv",
+            "summary": f"{RUN.format(**p)}/summary.json",
+        }
+        for p in probes(experiment)
+    ]
+
+
+def probe_inputs(wildcards):
+    """The files of ``probe_files``, as a rule's input."""
+    return [path for probe in probe_files(wildcards.experiment) for key, path in probe.items() if key != "wildcards"]
 
 
 def paper_artifacts():
@@ -322,6 +301,33 @@ def remedy_runs(comparison):
 def remedy_files(comparison, name):
     """A file of every run of a comparison (summary.json, sharpness.json...), in remedy_runs' order."""
     return [f"{RUN.format(**run)}/{name}" for run in remedy_runs(comparison)]
+
+
+REMEDY_RUN_FILES = {"summary": "summary.json", "sharpness": "sharpness.json", "weight_spectra": "weight_spectra.csv"}
+
+
+def remedy_run_files(comparison):
+    """Per run of a comparison: its wildcards and its files (REMEDY_RUN_FILES)."""
+    return [
+        {"wildcards": run, **{key: f"{RUN.format(**run)}/{name}" for key, name in REMEDY_RUN_FILES.items()}}
+        for run in remedy_runs(comparison)
+    ]
+
+
+def remedy_experiment_files(comparison):
+    """Per experiment of a comparison: its rank-loss counts and scale-invariant measures."""
+    return {
+        experiment: {
+            name: f"{ANALYSIS.format(experiment=experiment)}/{name}.csv" for name in ("rankloss", "scale_invariant")
+        }
+        for experiment in compared(comparison)
+    }
+
+
+def remedy_inputs(wildcards):
+    """The files of remedy_run_files and remedy_experiment_files, as a rule's input."""
+    runs = [path for run in remedy_run_files(wildcards.comparison) for key, path in run.items() if key != "wildcards"]
+    return runs + [path for files in remedy_experiment_files(wildcards.comparison).values() for path in files.values()]
 
 
 # A comparison's outputs: every run's numbers, the table of their means, the figure, the report and its numbers

@@ -35,7 +35,7 @@ rule spectra:
 
 rule rankloss:
     input:
-        unpack(probe_files),
+        probe_inputs,
     output:
         counts=f"{ANALYSIS}/rankloss.csv",
         scale_invariant=f"{ANALYSIS}/scale_invariant.csv",
@@ -44,7 +44,7 @@ rule rankloss:
     conda:
         "../../envs/analysis.yaml"
     params:
-        probes=lambda wc: probes(wc.experiment),
+        probes=lambda wc: probe_files(wc.experiment),  # the files above, named, per probe
         thresholds=config["analysis"]["thresholds"],
         relative=config["analysis"]["relative"],
         code=code("rankloss"),

@@ -8,13 +8,7 @@ localrules:
 
 rule remedy_comparison:
     input:
-        summaries=lambda wc: remedy_files(wc.comparison, "summary.json"),
-        sharpness=lambda wc: remedy_files(wc.comparison, "sharpness.json"),
-        spectra=lambda wc: remedy_files(wc.comparison, "weight_spectra.csv"),
-        rankloss=lambda wc: [f"{ANALYSIS.format(experiment=e)}/rankloss.csv" for e in compared(wc.comparison)],
-        scale_invariant=lambda wc: [
-            f"{ANALYSIS.format(experiment=e)}/scale_invariant.csv" for e in compared(wc.comparison)
-        ],
+        remedy_inputs,
     output:
         **remedy_outputs(),
     log:
@@ -22,8 +16,8 @@ rule remedy_comparison:
     conda:
         "../../envs/analysis.yaml"
     params:
-        runs=lambda wc: remedy_runs(wc.comparison),
-        experiments=lambda wc: compared(wc.comparison),
+        runs=lambda wc: remedy_run_files(wc.comparison),  # the files above, named
+        experiments=lambda wc: remedy_experiment_files(wc.comparison),
         baseline=lookup(dpath="remedy_comparisons/{comparison}/baseline", within=config),
         dataset=lookup(dpath="remedy_comparisons/{comparison}/dataset", within=config),
         threshold=lookup(dpath="remedy_comparisons/{comparison}/threshold", within=config),

@@ -4,10 +4,6 @@ the scale-invariant measures of the same spectra beside them."""
 from rankgap import log_to, rank, scale_invariant
 
 log_to(snakemake.log[0])
-p, i = snakemake.params, snakemake.input
-rank.experiment_counts(p.probes, i.spectra, i.modes, i.summaries, p.thresholds, p.relative).to_csv(
-    snakemake.output.counts, index=False
-)
-scale_invariant.experiment_measures(p.probes, i.spectra, i.modes, i.summaries, p.thresholds).to_csv(
-    snakemake.output.scale_invariant, index=False
-)
+p = snakemake.params
+rank.experiment_counts(p.probes, p.thresholds, p.relative).to_csv(snakemake.output.counts, index=False)
+scale_invariant.experiment_measures(p.probes, p.thresholds).to_csv(snakemake.output.scale_invariant, index=False)

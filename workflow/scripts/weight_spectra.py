@@ -9,4 +9,4 @@ from pathlib import Path
 from rankgap import log_to, weight_spectra
 
 log_to(snakemake.log[0])
-weight_spectra.run(Path(snakemake.input[0]), Path(snakemake.output[0]))
+weight_spectra.of_weights(Path(snakemake.input[0]), Path(snakemake.output[0]))
