@@ -278,7 +278,8 @@ def test_a_remedy_counts_only_beyond_the_run_to_run_spread():
     assert effects.at["narrows", "gap_change"] == pytest.approx(-2.0)
     assert effects.at["narrows", "change_large_se"] == pytest.approx(0.4 * math.sqrt(2 / 3))
     assert effects.at["narrows", "gap_change_se"] == pytest.approx(math.sqrt((0.2**2 + 0.4**2) * 2 / 3))
-    report = remedies.report(table, remedies.tracking(table), effects.reset_index(), "Caption", "d")
+    template = REPO / "workflow/templates/remedy_comparison.md.j2"
+    report = remedies.report(template, table, remedies.tracking(table), effects.reset_index(), "Caption", "d")
     assert "the mean of 3 seeds per condition" in report and "0.20 points at 128 (8 degrees of freedom" in report
     assert "-2.00 ± 0.37" in report  # the gap change and its standard error
 

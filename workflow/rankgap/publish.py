@@ -29,7 +29,6 @@ import platform
 import shutil
 from pathlib import Path
 
-import jinja2
 import pandas as pd
 import yaml
 
@@ -37,6 +36,7 @@ from . import paper, remedies, significance, tables
 from .configuration import RunSettings
 from .provenance import git_state, trained_at
 from .significance import ALPHA
+from .templates import environment
 
 # the libraries whose versions the analysis ran with (training's come from the runs' summaries)
 ANALYSIS_LIBRARIES = ("snakemake", "torch", "numpy", "pandas", "scipy", "tensorly", "matplotlib", "seaborn")
@@ -475,9 +475,9 @@ class ComparisonPart(Part):
     def missing_measures(self) -> list[str]:
         return [remedies.MEASURES[m] for m in remedies.MEASURES if m not in set(self.measures["measure"])]
 
-    @property
-    def report(self) -> str:
-        text = remedies.report(self.table, self.measures, self.effects, self.caption, self.spec["dataset"])
+    def report(self, template: Path) -> str:
+        """The comparison's report (``template``: remedies.report's), under the README's own title."""
+        text = remedies.report(template, self.table, self.measures, self.effects, self.caption, self.spec["dataset"])
         return "\n".join(_demoted(text.split("\n", 1)[1]))  # under the README's own title
 
     @property
@@ -581,36 +581,6 @@ def part_files(folder: Path, config: dict, published: list[str]) -> list[Path]:
     return files
 
 
-FILTERS = {
-    "num": lambda value, spec=".2f": "n/a" if value is None or math.isnan(value) else format(value, spec),
-    "signed": lambda value, spec=".2f": format(value, "+" + spec),
-    "rho": lambda value: "n/a" if math.isnan(value) else f"{value:+.2f}",
-    "p": lambda value: "n/a" if math.isnan(value) else f"{value:.2g}",
-    "mean": lambda values: sum(values) / len(values) if len(values) else math.nan,
-    "join_numbers": lambda values, spec=".2f": ", ".join(format(v, spec) for v in values),
-    # 'a to b', or 'a in every condition' where they agree
-    "span": lambda values, spec=".4g", where="in every condition": (
-        f"{min(values):{spec}} {where}"
-        if min(values) == max(values)
-        else f"{min(values):{spec}} to {max(values):{spec}}"
-    ),
-    "sci": lambda value: f"{value:.0e}".replace("e-0", "e-").replace("e+0", "e+"),  # 5e-4, as configs write it
-}
-
-
-def environment(templates: list[Path]) -> jinja2.Environment:
-    """Jinja2 over the folders of ``templates``: a missing field is an error, not an empty string."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(sorted({str(Path(t).parent) for t in templates})),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters.update(FILTERS)
-    return env
-
-
 def render(
     folder: Path,
     config: dict,
@@ -620,11 +590,13 @@ def render(
     commands: dict[str, str],
 ) -> dict[Path, str]:
     """Every README of a publication, by path: each ``published`` part's (``templates['table']``,
-    ``['comparison']``) and the folder's (``['index']``, headed by the ``notes`` template, which
-    lists the parts not published yet), from the parts' data alone.  ``commands``: 'data' (a
-    part's, with ``<part>`` for its name) and 'readme', as the READMEs quote them."""
+    ``['comparison']``, whose report is ``['remedy_comparison']``) and the folder's (``['index']``,
+    headed by the ``notes`` template, which lists the parts not published yet), from the parts' data
+    alone.  ``commands``: 'data' (a part's, with ``<part>`` for its name) and 'readme', as the
+    READMEs quote them."""
     folder = Path(folder)
     env = environment([*templates.values(), *([notes] if notes else [])])
+    env.filters.update(index_tables=index_tables, index_comparisons=index_comparisons)
     kinds = {"table": TablePart, "comparison": ComparisonPart}
     parts = {name: kinds[kind].read(folder, name) for name, kind in parts_of(config).items() if name in published}
     tabled = [p for p in parts.values() if isinstance(p, TablePart)]
@@ -636,6 +608,7 @@ def render(
         "parts": parts,
         "commands": commands,
         "alpha": ALPHA,
+        "report_template": templates["remedy_comparison"],
         "criterion": paper.criterion(),
         "losses_shown": tables.describe_loss(config["reported_loss"]),
         "losses": loss_summary(evidence.astype({"batch": str})) if evidence is not None else None,
@@ -675,6 +648,3 @@ def index_comparisons(compared: list[ComparisonPart]) -> str:
     for column in ("baseline gap (pp)", "near-rank loss ρ"):
         rows[column] = rows[column].map(lambda v: f"{v:+.2f}")
     return markdown(rows, disable_numparse=True)
-
-
-FILTERS.update(index_tables=index_tables, index_comparisons=index_comparisons)

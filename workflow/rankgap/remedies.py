@@ -31,7 +31,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from . import figures, rank, scale_invariant, significance, status, tables, weight_spectra  # noqa: E402
+from . import figures, rank, scale_invariant, significance, status, tables, templates, weight_spectra  # noqa: E402
 from .significance import ALPHA  # noqa: E402  (two-sided, for rank correlations and differences)
 
 # Explanatory measures, as the table's columns name them, and in words
@@ -292,34 +292,13 @@ def figure(table: pd.DataFrame, measures: pd.DataFrame, title: str, pdf: Path, p
     figures.save(fig, pdf, png)
 
 
-def report(table: pd.DataFrame, measures: pd.DataFrame, effect: pd.DataFrame, caption: str, dataset: str) -> str:
-    """The comparison in words and numbers (markdown)."""
+def report(
+    template: Path, table: pd.DataFrame, measures: pd.DataFrame, effect: pd.DataFrame, caption: str, dataset: str
+) -> str:
+    """The comparison in words and numbers (markdown): ``template`` filled with them."""
     seeds = int(table["seeds"].min())
     tracking_best = best(measures)
-    if len(tracking_best):
-        best_row, names = tracking_best.iloc[0], " and ".join(tracking_best["description"])
-        n = best_row["remedies"]
-        if best_row["significant"] is None:
-            verdict_text = f"but {n} points are too few for any ρ to be significant at {ALPHA:.0%}"
-        else:
-            verdict_text = (
-                f"{'significant' if best_row['significant'] else 'not significant'} at {ALPHA:.0%} "
-                f"(exact two-sided p = {best_row['p_value']:.3g}, n = {n})"
-            )
-        headline = (
-            f"Across the {n} conditions (the baseline and each remedy), the gap is tracked best by "
-            f"**{names}**: Spearman's ρ = {best_row['rho_gap']:+.2f} between the gap and the measure's "
-            f"large-minus-small difference, {verdict_text}."
-        )
-    else:
-        headline = "No measure has a rank correlation with the gap (too few finished runs, or constant values)."
-    gaps, gap_se = differences(table, "test_error"), table.drop_duplicates("remedy")["gap_se"]
-    if seeds > 1:
-        headline += (
-            f" The gaps range from {gaps.min():+.2f} to {gaps.max():+.2f} points, each with a standard error of "
-            + (f"{gap_se.min():.2f}" if gap_se.min() == gap_se.max() else f"{gap_se.min():.2f} to {gap_se.max():.2f}")
-            + ": the ranks of gaps closer than about twice that are not settled by these seeds."
-        )
+    best_row = tracking_best.iloc[0] if len(tracking_best) else None
     signed = {column: measures[column].map(lambda v: shown(v, "+.2f")) for column in ("rho_gap", "rho_test_error")}
     correlations = measures.assign(
         **signed,
@@ -359,46 +338,30 @@ def report(table: pd.DataFrame, measures: pd.DataFrame, effect: pd.DataFrame, ca
         "Gap change",
         "Verdict",
     ]
-    if seeds == 1:
-        seed_note = (
-            "one seed per condition: differences smaller than the run-to-run spread, which one seed cannot "
-            "show, are not resolved"
-        )
-    else:
-        spread = spreads(table)
-        pooled = "; ".join(
-            f"{row.sd:.2f} points at {batch} ({row.dof:.0f} degrees of freedom, t = {row.t:.2f})"
-            for batch, row in spread.iterrows()
-        )
-        seed_note = (
-            f"the mean of {seeds} seeds per condition. The run-to-run spread of the test error (standard "
-            f"deviation over seeds, pooled over the conditions at a batch size) is {pooled}; a difference "
-            f"counts when it exceeds t times its standard error (a two-sided {ALPHA:.0%} t-test). ± figures are "
-            "standard errors"
-        )
-    return "\n".join(
-        [
-            f"# {caption}",
-            "",
-            f"Dataset {dataset}, batch sizes {small} and {large}; {seed_note}. The gap is the test error at {large} "
-            f"minus at {small}, in percentage points; Δmeasure is a measure at {large} minus at {small}.",
-            "",
-            "## Which measure tracks the gap across remedies",
-            "",
-            headline,
-            "",
-            correlations.to_markdown(index=False, disable_numparse=True),
-            "",
-            "ρ (test error, measure) is taken across every condition (remedy × batch size), so batch size itself "
-            "drives it; the gap column is the test of an explanation.",
-            "",
-            "## Does each remedy help small batches as much as large ones?",
-            "",
-            "Changes are against the baseline at the same batch size, in test-error points (negative: it helps).",
-            "",
-            change.to_markdown(index=False, disable_numparse=True),
-            "",
-        ]
+    gaps, gap_se = differences(table, "test_error"), table.drop_duplicates("remedy")["gap_se"]
+    spread = spreads(table) if seeds > 1 else pd.DataFrame()
+    return templates.render(
+        template,
+        caption=caption,
+        dataset=dataset,
+        small=small,
+        large=large,
+        seeds=seeds,
+        alpha=ALPHA,
+        spread=[{"batch": batch, **row} for batch, row in spread.iterrows()],
+        best=None
+        if best_row is None
+        else {
+            "names": " and ".join(tracking_best["description"]),
+            "n": best_row["remedies"],
+            "rho": best_row["rho_gap"],
+            "p_value": best_row["p_value"],
+            "significant": best_row["significant"],
+        },
+        gaps={"min": gaps.min(), "max": gaps.max()},
+        gap_se={"min": gap_se.min(), "max": gap_se.max()},
+        correlations=correlations.to_markdown(index=False, disable_numparse=True),
+        changes=change.to_markdown(index=False, disable_numparse=True),
     )
 
 
@@ -423,7 +386,9 @@ def summary(table: pd.DataFrame, measures: pd.DataFrame, effect: pd.DataFrame) -
     }
 
 
-def write(per_run: pd.DataFrame, baseline: str, caption: str, dataset: str, outputs: dict[str, Path]) -> None:
+def write(
+    per_run: pd.DataFrame, baseline: str, caption: str, dataset: str, template: Path, outputs: dict[str, Path]
+) -> None:
     """Every run's numbers (runs csv), the table of their means (csv, md), the figure (pdf, png), the
     comparison (md, csv, effects csv) and its summary row (summary csv)."""
     per_run.to_csv(outputs["runs_csv"], index=False)
@@ -434,4 +399,4 @@ def write(per_run: pd.DataFrame, baseline: str, caption: str, dataset: str, outp
     figure(table, measures, caption, outputs["pdf"], outputs["png"])
     measures.to_csv(outputs["comparison_csv"], index=False)
     effect.to_csv(outputs["effects_csv"], index=False)
-    Path(outputs["comparison_md"]).write_text(report(table, measures, effect, caption, dataset))
+    Path(outputs["comparison_md"]).write_text(report(template, table, measures, effect, caption, dataset))

@@ -204,7 +204,9 @@ def published_parts():
     return [*config["tables"], *config["remedy_comparisons"]]
 
 
-TEMPLATES = {kind: f"../templates/{kind}.md.j2" for kind in ("index", "table", "comparison", "provenance")}
+TEMPLATES = {
+    kind: f"../templates/{kind}.md.j2" for kind in ("index", "table", "comparison", "provenance", "remedy_comparison")
+}
 
 
 def published_on_disk():

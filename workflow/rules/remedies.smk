@@ -9,6 +9,7 @@ localrules:
 rule remedy_comparison:
     input:
         remedy_inputs,
+        template=workflow.source_path(TEMPLATES["remedy_comparison"]),
     output:
         **remedy_outputs(),
     log:

@@ -10,7 +10,7 @@ written = publish.render(
     Path(snakemake.output.index).parent,
     snakemake.config,
     snakemake.params.published,
-    {"index": i.index_template, "table": i.table_template, "comparison": i.comparison_template},
+    {kind: i[f"{kind}_template"] for kind in ("index", "table", "comparison", "remedy_comparison")},
     Path(i.notes[0]) if i.notes else None,
     snakemake.params.commands,
 )
