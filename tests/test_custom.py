@@ -75,7 +75,7 @@ def test_the_summary_names_the_commit_and_the_data_shape(example, bs):
     summary = json.loads((example / f"{RUNS}/bs{bs}-seed0/summary.json").read_text())
     state = {"commit": git(example, "rev-parse", "HEAD"), "dirty": False, "diff": None}
     assert summary["git"] == {"start": state, "end": state, "changed_during_run": False}
-    assert summary["factory"] == "examples.tiny_cnn:build" and "variant" not in summary
+    assert summary["factory"] == "examples.tiny_cnn:build" and summary["variant"] is None  # a built-in's only
     assert summary["shape"] == {"channels": 1, "size": 8, "classes": 10, "train": 1438, "test": 359}
     metrics = pd.read_csv(example / f"{RUNS}/bs{bs}-seed0/metrics.csv")
     assert metrics["epoch"].tolist() == list(range(1, EPOCHS + 1))

@@ -13,7 +13,7 @@ from safetensors import safe_open
 
 from conftest import copy_project, jobs_after_editing, planned_jobs, snakemake
 from rankgap import publish
-from rankgap.configuration import RunSettings
+from rankgap.configuration import RunSettings, settings
 
 RUNS = "results/runs/smoke/digits"
 BATCH_SIZES = [8, 512]
@@ -261,10 +261,8 @@ def test_publish_writes_a_parts_data_then_every_readme_from_the_data_alone(smoke
 
 def test_a_run_trained_under_other_settings_is_not_published(tmp_path):
     summary = tmp_path / "summary.json"
-    summary.write_text(json.dumps(RunSettings(**SETTINGS, weight_decay=5e-4).as_dict() | {"status": "ok"}))
-    expected = RunSettings(**SETTINGS, weight_decay=1e-4).as_dict()
+    summary.write_text(json.dumps(settings(**SETTINGS, weight_decay=5e-4).as_dict() | {"status": "ok"}))
+    expected = settings(**SETTINGS, weight_decay=1e-4).as_dict()
     with pytest.raises(ValueError, match=r"trained with other settings .*weight_decay: run 0.0005, config 0.0001"):
         publish.check_settings([summary], [expected])
-    assert (
-        publish.check_settings([summary], [RunSettings(**SETTINGS, weight_decay=5e-4).as_dict()])[0]["status"] == "ok"
-    )
+    assert publish.check_settings([summary], [settings(**SETTINGS, weight_decay=5e-4).as_dict()])[0]["status"] == "ok"

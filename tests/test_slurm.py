@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from conftest import REPO, copy_project, snakemake
-from rankgap import resources
+from rankgap import configuration, resources
 
 CLUSTER = REPO / "tests" / "slurm_cluster.sh"
 
@@ -87,7 +87,7 @@ def slurm_job_ids(project):
 def test_the_profile_sizes_its_groups_from_the_runtime_estimates():
     """The profile's group-components are what resources.group_components derives for config.yaml."""
     profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config = configuration.read(REPO / "config.yaml")
     assert profile["group-components"] == resources.group_components(config)
     # LeNet-5's trainings and every probe are short; ResNet-56's trainings are submissions of their own
     assert {"lenet5_trainings", "lenet5_probes", "vgg16_probes", "resnet56_probes"} <= set(profile["group-components"])

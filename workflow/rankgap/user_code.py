@@ -64,7 +64,8 @@ class Unpickler(pickle.Unpickler):
     """Unpickles classes from the user's modules too (``torch.load(..., pickle_module=user_code)``)."""
 
     def find_class(self, module: str, name: str):
-        import_module(module)
+        if module not in sys.modules and module_file(module):
+            import_module(module)
         return super().find_class(module, name)
 
 
