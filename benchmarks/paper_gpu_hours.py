@@ -30,7 +30,6 @@ from pathlib import Path
 import pandas as pd
 import torch
 import yaml
-from snakemake.utils import validate
 
 REPO = Path(__file__).resolve().parents[1]
 from gpu_training import synthetic_dataset  # noqa: E402
@@ -42,7 +41,7 @@ from rankgap.registry import SHAPES  # noqa: E402
 def load_config(path: Path) -> dict:
     """The config as the pipeline sees it: the schema's defaults filled in."""
     config = yaml.safe_load(path.read_text())
-    validate(config, str(REPO / "workflow/schemas/config.schema.yaml"), set_default=True)
+    configuration.fill(config)
     return config
 
 

@@ -9,7 +9,7 @@ import yaml
 from safetensors.torch import save_file
 
 from conftest import REPO, copy_project, planned_jobs, run_settings, snakemake
-from rankgap import cpu_speed, data, models, paper, registry, resources, significance
+from rankgap import configuration, cpu_speed, data, models, paper, registry, resources, significance
 
 
 @pytest.mark.parametrize(
@@ -294,10 +294,7 @@ def test_cluster_memory_estimates_know_the_models_activation_sizes(model, size):
 
 
 def test_cluster_resources_grow_on_retry():
-    from snakemake.utils import validate
-
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    validate(config, str(REPO / "workflow/schemas/config.schema.yaml"), set_default=True)  # as the Snakefile does
+    config = configuration.read(REPO / "config.yaml")  # as the Snakefile sees it
     first = resources.job_resources(config, "vgg16", "cifar10", 2048, attempt=1)
     second = resources.job_resources(config, "vgg16", "cifar10", 2048, attempt=2)
     for rule in ("train", "probe", "spectra"):

@@ -10,13 +10,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
-from snakemake.utils import validate
 from test_config import dry_run
 
 from conftest import REPO, copy_project, planned_jobs, run_settings, snakemake
 from rankgap import configuration, data, models, probe, rank, remedies, train
 
-SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 NOISE = run_settings(activation_noise=0.5)
 PLAIN = run_settings()
 
@@ -152,7 +150,7 @@ def validated(experiment: dict) -> dict:
             }
         }
     }
-    validate(config, str(SCHEMA), set_default=True)
+    configuration.fill(config)
     return config
 
 

@@ -1,7 +1,8 @@
 """The config beyond its JSON schema, and the runs it asks for.
 
-``validate`` checks a config against workflow/schemas/config.schema.yaml and reports every problem
-at once; ``check`` checks what a schema cannot (cross-references, batch sizes against the data).
+``fill`` checks a config against workflow/schemas/config.schema.yaml, reporting every problem at
+once (``validate``), and fills in the schema's defaults, the one home of every default; ``check``
+checks what a schema cannot (cross-references, batch sizes against the data).
 ``runs`` and ``probe_epochs`` plan an experiment's runs and probes, and ``run_settings`` gives one
 run's ``RunSettings``: the experiment's values over the ``train`` defaults.
 
@@ -343,15 +344,21 @@ def settings(**values) -> RunSettings:
     return RunSettings(**{**training_defaults(), **ABSENT, **values})
 
 
-def read(path: str | Path) -> dict:
-    """A config file as the Snakefile sees it: checked, and filled in with the schema's defaults."""
-    import yaml
-    from snakemake.utils import validate as fill
+def fill(config: dict, schema: str | Path = SCHEMA) -> dict:
+    """Check a config against the schema, every problem at once (``validate``), then fill in the
+    schema's defaults where it is silent: the config every rule and function reads."""
+    from snakemake.utils import validate as fill_defaults
 
-    config = yaml.safe_load(Path(path).read_text())
-    validate(config, str(SCHEMA))
-    fill(config, str(SCHEMA), set_default=True)
+    validate(config, str(schema))
+    fill_defaults(config, str(schema), set_default=True)
     return config
+
+
+def read(path: str | Path) -> dict:
+    """A config file as the Snakefile sees it (``fill``)."""
+    import yaml
+
+    return fill(yaml.safe_load(Path(path).read_text()))
 
 
 def training_options(config: dict, experiment: str) -> dict:

@@ -5,7 +5,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from snakemake.logging import logger
-from snakemake.utils import validate
 
 # The rankgap package, installed into the Python that runs Snakemake and its jobs (`pip install -e .`,
 # README's Quick start; the conda environments install it after deployment, envs/*.post-deploy.sh).
@@ -19,9 +18,7 @@ if code_hash.of_directory(Path(configuration.__file__).parent) != code_hash.of_d
         f"({PACKAGE_DIR / 'rankgap'}): jobs run the installed one. Install this checkout: pip install -e {workflow.basedir}"
     )
 
-SCHEMA = "../schemas/config.schema.yaml"
-configuration.validate(config, workflow.source_path(SCHEMA))  # every problem at once, with the allowed values
-validate(config, SCHEMA, set_default=True)  # fills in the schema's defaults
+configuration.fill(config, workflow.source_path("../schemas/config.schema.yaml"))  # checked, defaults filled in
 if config["models"] or config["datasets"]:
     # the config's own models and datasets, measured on the data and the models (torch: only such a config needs it)
     from rankgap import custom  # noqa: E402
