@@ -5,6 +5,7 @@ import shutil
 
 import pytest
 
+from conftest import copy_project, snakemake
 from rankgap import code_hash
 
 
@@ -45,3 +46,16 @@ def test_two_copies_of_a_package_hash_alike_until_one_is_edited(checkout, tmp_pa
     assert code_hash.of_directory(copy) == code_hash.of_directory(package)
     (copy / "unreached.py").write_text("x = 2\n")
     assert code_hash.of_directory(copy) != code_hash.of_directory(package)
+
+
+def test_a_checkout_whose_package_is_not_the_installed_one_says_so(tmp_path):
+    """The Snakefile imports the installed package; a checkout whose own differs (another clone run
+    with this one's installation) warns at start, naming both, since its jobs would run the other."""
+    project = copy_project(tmp_path)
+    same = snakemake(project, "--dry-run", "--configfile", "config/demo.yaml")
+    assert "is not this checkout's" not in same.stdout + same.stderr
+    module = project / "workflow/rankgap/rank.py"
+    module.write_text(module.read_text() + "# an edit\n")
+    edited = snakemake(project, "--dry-run", "--configfile", "config/demo.yaml")
+    warning = f"is not this checkout's ({project / 'workflow/rankgap'}): jobs run the installed one"
+    assert warning in edited.stdout + edited.stderr
