@@ -387,16 +387,32 @@ def summary(table: pd.DataFrame, measures: pd.DataFrame, effect: pd.DataFrame) -
 
 
 def write(
-    per_run: pd.DataFrame, baseline: str, caption: str, dataset: str, template: Path, outputs: dict[str, Path]
+    per_run: pd.DataFrame,
+    baseline: str,
+    caption: str,
+    dataset: str,
+    template: Path,
+    *,
+    runs_csv: Path,
+    csv: Path,
+    md: Path,
+    pdf: Path,
+    png: Path,
+    comparison_md: Path,
+    comparison_csv: Path,
+    effects_csv: Path,
+    summary_csv: Path,
 ) -> None:
-    """Every run's numbers (runs csv), the table of their means (csv, md), the figure (pdf, png), the
-    comparison (md, csv, effects csv) and its summary row (summary csv)."""
-    per_run.to_csv(outputs["runs_csv"], index=False)
+    """Every run's numbers (``runs_csv``), the table of their means (``csv``, ``md``), the figure
+    (``pdf``, ``png``), the comparison (``comparison_md``, ``comparison_csv``, ``effects_csv``) and its
+    summary row (``summary_csv``): the rule's outputs by name (REMEDY_OUTPUTS in common.smk), so that
+    a name either side lacks stops the job."""
+    per_run.to_csv(runs_csv, index=False)
     table = conditions(per_run, baseline)
-    tables.write(table, outputs["csv"], outputs["md"], None, caption, formatted(table))
+    tables.write(table, csv, md, None, caption, formatted(table))
     measures, effect = tracking(table), effects(table)
-    pd.DataFrame([summary(table, measures, effect)]).to_csv(outputs["summary_csv"], index=False)
-    figure(table, measures, caption, outputs["pdf"], outputs["png"])
-    measures.to_csv(outputs["comparison_csv"], index=False)
-    effect.to_csv(outputs["effects_csv"], index=False)
-    Path(outputs["comparison_md"]).write_text(report(template, table, measures, effect, caption, dataset))
+    pd.DataFrame([summary(table, measures, effect)]).to_csv(summary_csv, index=False)
+    figure(table, measures, caption, pdf, png)
+    measures.to_csv(comparison_csv, index=False)
+    effect.to_csv(effects_csv, index=False)
+    Path(comparison_md).write_text(report(template, table, measures, effect, caption, dataset))
