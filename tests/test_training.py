@@ -125,20 +125,19 @@ def test_slots_of_an_allocation_follow_jobs_per_gpu(tmp_path, monkeypatch, four_
     assert leased == [0, 1, 2, 3, 0, 1, 2, 3]  # one slot of every GPU before a second of any
 
 
-def test_a_gpu_job_with_device_cuda_and_no_gpu_stops_with_nothing_written(tmp_path):
-    """The pipeline's own path: `device: cuda` on this CPU-only machine stops the training job, which
-    writes none of its outputs, with the message in its log."""
+def test_device_cuda_without_a_gpu_stops_the_run_before_any_job(tmp_path):
+    """The pipeline's own path: `device: cuda` where the jobs run on this CPU-only machine stops the
+    run before any job starts, with the message, and writes nothing (a dry run still plans)."""
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     project = copy_project(tmp_path)
-    run = "results/runs/smoke/digits/bs8-seed0"
-    result = snakemake(
-        project, f"{run}/summary.json", "--configfile", "config/smoke.yaml", "--config", "device=cuda", check=False
-    )
+    planned = snakemake(project, "--dry-run", "--configfile", "config/demo.yaml", "--config", "device=cuda")
+    assert "train" in planned.stdout
+    result = snakemake(project, "--configfile", "config/demo.yaml", "--config", "device=cuda", check=False)
     assert result.returncode != 0
-    assert "device: cuda, but this job finds no usable GPU" in (project / run / "train.log").read_text()
-    # Snakemake made the output folders; no file in them but the log
-    assert [p.name for p in (project / run).rglob("*") if p.is_file()] == ["train.log"]
+    assert "device: cuda, but the jobs run on this machine and it has no usable GPU (host " in result.stderr
+    assert "CUDA_VISIBLE_DEVICES=" in result.stderr and "torch " in result.stderr
+    assert not (project / "results").exists() and not (project / "data").exists()
 
 
 RESUME_CONFIG = """

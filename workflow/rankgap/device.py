@@ -103,6 +103,17 @@ def acquire(lock_dir: Path, jobs_per_gpu: int = 1, want_gpu: bool = True, policy
     return torch.device("cuda", index)
 
 
+def require_gpu() -> None:
+    """Raise NoGPUError unless torch sees a GPU here: for ``device: cuda`` where the jobs run on this
+    machine (the Snakefile checks before any job)."""
+    if not torch.cuda.is_available():
+        raise NoGPUError(
+            f"device: cuda, but the jobs run on this machine and it has no usable GPU ({why_no_gpu()}). Run "
+            "where a GPU is visible (on a cluster: profiles/slurm, whose jobs are granted one), or set device: "
+            "auto to let the jobs compute on the CPU."
+        )
+
+
 def why_no_gpu() -> str:
     """What a user needs to see why torch finds no GPU: the host, CUDA_VISIBLE_DEVICES, torch's CUDA build."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")

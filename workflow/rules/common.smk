@@ -401,3 +401,12 @@ def job_group(stage):
         )
 
     return group
+
+
+onstart:
+    # device: cuda, and the jobs run on this machine (not on a cluster's nodes): without a GPU here every
+    # GPU job would fail, so stop before any starts (onstart: not on a dry run)
+    if config["device"] == "cuda" and workflow.local_exec and workflow.is_main_process:
+        from rankgap import device  # torch: only such a run needs it
+
+        device.require_gpu()
