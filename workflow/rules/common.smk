@@ -403,10 +403,15 @@ def job_group(stage):
     return group
 
 
-onstart:
-    # device: cuda, and the jobs run on this machine (not on a cluster's nodes): without a GPU here every
-    # GPU job would fail, so stop before any starts (onstart: not on a dry run)
-    if config["device"] == "cuda" and workflow.local_exec and workflow.is_main_process:
-        from rankgap import device  # torch: only such a run needs it
+def wants_gpu(job):
+    return job.resources.get("gpu", 0) > 0
 
-        device.require_gpu()
+
+onstart:
+    # device: cuda, and jobs that ask for a GPU are to run on this machine (not on a cluster's nodes):
+    # without a GPU here each would fail, so stop before any starts (onstart: not on a dry run)
+    if config["device"] == "cuda" and workflow.local_exec and workflow.is_main_process:
+        if any(wants_gpu(job) for job in workflow.dag.needrun_jobs()):
+            from rankgap import device  # torch: only such a run needs it
+
+            device.require_gpu()
