@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -326,22 +327,27 @@ class RunSettings:
 
 # where the schema lives in a checkout (the package is installed from it in place, `pip install -e`)
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
-# what builds the model, when a run's settings do not say: a built-in's variant with no options
-ABSENT = {"switch": None, "variant": None, "model_options": {}, "factory": None, "layers": None, "shape": None}
+# what builds the model, when a run's settings do not say (and no model_options: a fresh {} each time)
+ABSENT = {"switch": None, "variant": None, "factory": None, "layers": None, "shape": None}
+
+
+@functools.cache  # read once per process: settings() runs for every weights file a job loads
+def _schema_training_defaults() -> tuple[tuple[str, object], ...]:
+    import yaml
+
+    train = yaml.safe_load(SCHEMA.read_text())["properties"]["train"]["properties"]
+    return tuple((key, spec["default"]) for key, spec in train.items())
 
 
 def training_defaults() -> dict:
     """Every training option (the schema's `train` section) at its schema default: remedies off."""
-    import yaml
-
-    train = yaml.safe_load(SCHEMA.read_text())["properties"]["train"]["properties"]
-    return {key: spec["default"] for key, spec in train.items()}
+    return dict(_schema_training_defaults())
 
 
 def settings(**values) -> RunSettings:
     """A run's settings from keyword values: the training options not given at the schema's
     defaults, the model-building ones not given absent (a test's, a benchmark's, an older file's)."""
-    return RunSettings(**{**training_defaults(), **ABSENT, **values})
+    return RunSettings(**{**training_defaults(), **ABSENT, "model_options": {}, **values})
 
 
 def fill(config: dict, schema: str | Path = SCHEMA) -> dict:
