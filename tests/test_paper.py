@@ -194,7 +194,8 @@ LENET = [128, 512, 1024, 2048, 4096, 8192]
 
 
 def summary(batch_size, seed, train_loss, test_error, penalty=0.05, switch=None, dataset="fashion_mnist"):
-    """A summary.json as training writes it: cross-entropy as *_loss, the objective beside it."""
+    """A summary.json as training writes it: the cross-entropy (``train_loss``, and twice it for
+    test), the objective beside it."""
     test_loss = 2 * train_loss
     return {
         "status": "ok",
@@ -204,8 +205,8 @@ def summary(batch_size, seed, train_loss, test_error, penalty=0.05, switch=None,
         "switch": switch,
         "train_error": 0.0,
         "test_error": test_error,
-        "train_loss": train_loss,
-        "test_loss": test_loss,
+        "train_cross_entropy": train_loss,
+        "test_cross_entropy": test_loss,
         "weight_penalty": penalty,
         "train_objective": train_loss + penalty,
         "test_objective": test_loss + penalty,
@@ -396,13 +397,18 @@ def test_reported_loss_switches_the_numbers_the_tables_show(tmp_path):
     )
 
 
-def test_summaries_of_older_code_are_refused_by_name(tmp_path):
+@pytest.mark.parametrize("objective_recorded", [False, True])
+def test_summaries_of_older_code_are_refused_by_name(tmp_path, objective_recorded):
+    """Older training code named the cross-entropy train_loss/test_loss, and before that recorded
+    it alone: a table of such summaries would show another loss under the same name."""
     old = summary(128, 0, 0.1, 5.0)
-    for key in tables.RECORDED:
-        del old[key]
+    for split in tables.SPLITS:
+        old[f"{split}_loss"] = old.pop(f"{split}_cross_entropy")
+        if not objective_recorded:
+            del old[f"{split}_objective"]
     paths = write_summaries(tmp_path, [summary(64, 0, 0.1, 5.0), old])
     for loss in tables.REPORTED_LOSS:
-        with pytest.raises(ValueError, match=rf"{paths[1]}.*older training code"):
+        with pytest.raises(ValueError, match=rf"{paths[1]} has no .*cross_entropy.*older training code"):
             tables.read_summaries(paths, {"train": loss, "test": loss})
     with pytest.raises(ValueError, match="reported_loss.train is 'hinge'"):
         tables.read_summaries(paths[:1], {"train": "hinge", "test": "objective"})

@@ -262,8 +262,8 @@ def test_several_seeds_give_mean_and_std(tmp_path):
     for shown, recorded in (
         ("train_loss", "train_objective"),
         ("test_loss", "test_objective"),
-        ("train_cross_entropy", "train_loss"),
-        ("test_cross_entropy", "test_loss"),
+        ("train_cross_entropy", "train_cross_entropy"),
+        ("test_cross_entropy", "test_cross_entropy"),
     ):
         assert table.loc[0, shown] == pytest.approx((summaries[0][recorded] + summaries[1][recorded]) / 2)
     assert "±" in (project / "results/tables/seeded.md").read_text()

@@ -51,8 +51,8 @@ def test_training_metrics_and_summary(smoke, bs):
     assert not (run / "checkpoint.pt").exists()  # removed once the run finished
     epoch_lines = [line for line in (run / "train.log").read_text().splitlines() if " epoch " in line]
     assert len(epoch_lines) == EPOCHS
-    for line in epoch_lines:  # epoch, lr, batch size, train loss and error, test loss and error, images/s
-        assert all(word in line for word in ("lr", "bs", "train loss", "err", "test loss", "img/s"))
+    for line in epoch_lines:  # epoch, lr, batch size, train cross-entropy and error, test ones, images/s
+        assert all(word in line for word in ("lr", "bs", "train cross-entropy", "err", "test cross-entropy", "img/s"))
 
 
 @pytest.mark.parametrize("bs", BATCH_SIZES)

@@ -184,11 +184,11 @@ def test_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path):
             assert f"resumed from {RUN}/checkpoint.pt after epoch {done}" in (project / RUN / "train.log").read_text()
     a, b = (torch.load(results[n] / RUN / "weights.pt", weights_only=False)["state"] for n in results)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    columns = ["epoch", "lr", "batch_size", "train_loss", "train_error", "test_loss", "test_error"]
+    columns = ["epoch", "lr", "batch_size", "train_cross_entropy", "train_error", "test_cross_entropy", "test_error"]
     metrics = [pd.read_csv(results[n] / RUN / "metrics.csv")[columns] for n in results]
     pd.testing.assert_frame_equal(*metrics)
     summaries = [json.loads((results[n] / RUN / "summary.json").read_text()) for n in results]
-    for key in ("train_loss", "train_error", "test_loss", "test_error"):
+    for key in ("train_cross_entropy", "train_error", "test_cross_entropy", "test_error"):
         assert summaries[0][key] == summaries[1][key]
 
 
@@ -306,6 +306,6 @@ def test_cuda_graphs_train_like_eager_within_the_tolerance(tmp_path):
     (weights_a, metrics_a), (weights_b, metrics_b) = results
     for key in weights_a:
         torch.testing.assert_close(weights_b[key], weights_a[key], **GRAPHS_TOLERANCE)
-    losses, errors = ["train_loss", "test_loss", "weight_penalty"], ["train_error", "test_error"]
+    losses, errors = ["train_cross_entropy", "test_cross_entropy", "weight_penalty"], ["train_error", "test_error"]
     pd.testing.assert_frame_equal(metrics_b[losses], metrics_a[losses], check_exact=False, **GRAPHS_TOLERANCE)
     assert (metrics_b[errors] - metrics_a[errors]).abs().to_numpy().max() <= ERROR_TOLERANCE

@@ -12,6 +12,8 @@ import pandas as pd
 from . import status
 from .provenance import trained_at
 
+# A table's columns: errors, and the losses the config's `reported_loss` chooses per split (the
+# paper's "Train loss" and "Test loss", whose kind it does not say; see REPORTED_LOSS)
 METRICS = ("train_error", "test_error", "train_loss", "test_loss")
 HEADERS = {
     "train_error": "Train error",
@@ -19,11 +21,11 @@ HEADERS = {
     "train_loss": "Train loss",
     "test_loss": "Test loss",
 }
-# Both kinds of loss a run records, kept in every table's CSV whichever one train_loss/test_loss show
+# Both kinds of loss a run records (train.losses), kept in every table's CSV whichever one train_loss
+# and test_loss show
 LOSSES = ("train_cross_entropy", "test_cross_entropy", "train_objective", "test_objective", "weight_penalty")
-RECORDED = ("weight_penalty", "train_objective", "test_objective")  # summary keys older training code never wrote
-# config `reported_loss` {train: kind, test: kind} -> what the tables' train_loss and test_loss
-# (and the comparison) show, per split
+# config `reported_loss` {train: kind, test: kind}: the kind the tables' train_loss and test_loss
+# (and the comparison) are, per split
 REPORTED_LOSS = {
     "objective": "cross-entropy plus the weight-decay penalty λ/2·‖θ‖² over all parameters "
     "(the objective SGD with weight decay λ minimises)",
@@ -56,19 +58,18 @@ def read_summaries(paths: list[Path], reported_loss: dict[str, str]) -> pd.DataF
     rows = []
     for path in paths:
         row = json.loads(Path(path).read_text())
-        missing = [key for key in RECORDED if key not in row]
+        missing = [key for key in LOSSES if key not in row]
         if missing:
             raise ValueError(
                 f"{path} has no {', '.join(missing)}: it was written by older training code, which "
-                f"recorded the cross-entropy only. Delete it and rerun its training."
+                f"named the cross-entropy train_loss/test_loss or recorded it alone. Delete it and rerun "
+                f"its training."
             )
         rows.append(row)
     frame = pd.DataFrame(rows)
     frame["batch"] = [batch_label(r["batch_size"], (r.get("switch") or {}).get("batch_size")) for r in rows]
-    frame["train_cross_entropy"], frame["test_cross_entropy"] = frame["train_loss"], frame["test_loss"]
     for split in SPLITS:
-        if reported_loss[split] == "objective":
-            frame[f"{split}_loss"] = frame[f"{split}_objective"]
+        frame[f"{split}_loss"] = frame[f"{split}_{reported_loss[split]}"]
     return frame
 
 
@@ -109,8 +110,8 @@ def formatted(table: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-# The runs table's first columns (then every other setting of the runs, by name); the losses are the
-# cross-entropy, final, on the whole splits in eval mode
+# The runs table's first columns (then every other setting of the runs, by name); the losses are
+# final, on the whole splits in eval mode
 RUN_COLUMNS = [
     "experiment",
     "dataset",
@@ -122,8 +123,8 @@ RUN_COLUMNS = [
     "epochs",
     "train_error",
     "test_error",
-    "train_loss",
-    "test_loss",
+    "train_cross_entropy",
+    "test_cross_entropy",
     "wall_seconds",
     "device",
     "host",

@@ -105,15 +105,16 @@ def weight_penalty(model, weight_decay: float) -> float:
     return weight_decay / 2 * sum(p.double().pow(2).sum() for p in model.parameters()).item()
 
 
-def losses(train_loss: float, test_loss: float, penalty: float) -> dict[str, float]:
-    """Both losses a run records, for train and test: the cross-entropy (``*_loss``) and the
-    objective (``*_objective``: the cross-entropy plus the weight penalty)."""
+def losses(train_cross_entropy: float, test_cross_entropy: float, penalty: float) -> dict[str, float]:
+    """Both losses a run records, for train and test: the cross-entropy and the objective (the
+    cross-entropy plus the weight penalty).  Which one a table calls its loss is the config's
+    ``reported_loss`` (tables.read_summaries)."""
     return {
-        "train_loss": train_loss,
-        "test_loss": test_loss,
+        "train_cross_entropy": train_cross_entropy,
+        "test_cross_entropy": test_cross_entropy,
         "weight_penalty": penalty,
-        "train_objective": train_loss + penalty,
-        "test_objective": test_loss + penalty,
+        "train_objective": train_cross_entropy + penalty,
+        "test_objective": test_cross_entropy + penalty,
     }
 
 
@@ -126,9 +127,9 @@ HISTORY_COLUMNS = [
     "epoch",
     "lr",
     "batch_size",
-    "train_loss",
+    "train_cross_entropy",
     "train_error",
-    "test_loss",
+    "test_cross_entropy",
     "test_error",
     "weight_penalty",
     "train_objective",
@@ -144,8 +145,9 @@ def _write_metrics(history: list[dict], path: Path) -> None:
 
 
 EPOCH_LINE = (
-    "epoch {epoch:3d}  lr {lr:.2e}  bs {batch_size:5d}  train loss {train_loss:.4f}  err {train_error:6.2f}%  "
-    "test loss {test_loss:.4f}  err {test_error:6.2f}%  {images_per_second:8.0f} img/s"
+    "epoch {epoch:3d}  lr {lr:.2e}  bs {batch_size:5d}  "
+    "train cross-entropy {train_cross_entropy:.4f}  err {train_error:6.2f}%  "
+    "test cross-entropy {test_cross_entropy:.4f}  err {test_error:6.2f}%  {images_per_second:8.0f} img/s"
 )
 
 
@@ -286,13 +288,15 @@ def _train_epoch(
     for group in optimizer.param_groups:
         group["lr"] = lr
     progress = sys.stderr.isatty()
-    train_loss, train_error, seen = run_epoch(
+    train_cross_entropy, train_error, seen = run_epoch(
         step, optimizer, splits["x_train"], splits["y_train"], settings, epoch, memory_format, progress, normalization
     )
-    if not math.isfinite(train_loss):
-        log.warning("epoch %d: training loss is %s; stopping (status '%s')", epoch + 1, train_loss, status.DIVERGED)
+    if not math.isfinite(train_cross_entropy):
+        log.warning(
+            "epoch %d: training loss is %s; stopping (status '%s')", epoch + 1, train_cross_entropy, status.DIVERGED
+        )
         return None
-    test_loss, test_error = evaluate_split(splits["x_test"], splits["y_test"])
+    test_cross_entropy, test_error = evaluate_split(splits["x_test"], splits["y_test"])
     seconds = time.time() - tic
     # the epoch's running training loss (train mode, weights moving) and the penalty at its end
     return {
@@ -301,7 +305,7 @@ def _train_epoch(
         "batch_size": bs,
         "train_error": train_error,
         "test_error": test_error,
-        **losses(train_loss, test_loss, weight_penalty(model, settings.weight_decay)),
+        **losses(train_cross_entropy, test_cross_entropy, weight_penalty(model, settings.weight_decay)),
         "seconds": seconds,
         "images_per_second": seen / seconds,
     }
@@ -368,9 +372,9 @@ def train(
 
     final = {"train_error": math.nan, "test_error": math.nan, **losses(math.nan, math.nan, math.nan)}
     if outcome == status.OK:  # on the whole splits, in eval mode
-        train_loss, final["train_error"] = evaluate_split(x_train, y_train)
-        test_loss, final["test_error"] = evaluate_split(x_test, y_test)
-        final.update(losses(train_loss, test_loss, weight_penalty(model, settings.weight_decay)))
+        train_cross_entropy, final["train_error"] = evaluate_split(x_train, y_train)
+        test_cross_entropy, final["test_error"] = evaluate_split(x_test, y_test)
+        final.update(losses(train_cross_entropy, test_cross_entropy, weight_penalty(model, settings.weight_decay)))
     for path in snapshots.values():  # a diverged run has no weights for the epochs it never reached
         if not path.exists():
             _save(weights_file(model, settings, outcome), path)

@@ -31,6 +31,7 @@ configuration.check(config, SHAPES)
 
 DATASET = f"{config['data_dir']}/{{dataset}}.safetensors"
 RUN = "results/runs/{experiment}/{dataset}/bs{batch_size}-seed{seed}"
+SNAPSHOT = f"{RUN}/snapshots/epoch{{epoch}}.pt"  # the weights at a probe epoch before the last
 PROBE = f"{RUN}/epoch{{epoch}}"
 PROBE_ACTIVATIONS = f"{PROBE}/activations.safetensors"
 ANALYSIS = "results/analysis/{experiment}"
@@ -167,8 +168,12 @@ def random_spectra(appendix):
 def probe_weights(wildcards):
     """The weights a probe epoch reads: the final ones, or a snapshot taken during training."""
     last = config["experiments"][wildcards.experiment]["epochs"]
-    name = "weights.pt" if int(wildcards.epoch) == last else f"snapshots/epoch{wildcards.epoch}.pt"
-    return f"{RUN.format(**wildcards)}/{name}"
+    return (f"{RUN}/weights.pt" if int(wildcards.epoch) == last else SNAPSHOT).format(**wildcards)
+
+
+def snapshot_files(wildcards):
+    """A run's snapshots, by epoch: the train rule's snapshots output, named for its script."""
+    return {epoch: SNAPSHOT.format(epoch=epoch, **wildcards) for epoch in SNAPSHOT_EPOCHS}
 
 
 def table_run_wildcards(table):

@@ -9,7 +9,7 @@ rule train:
         weights=f"{RUN}/weights.pt",
         metrics=f"{RUN}/metrics.csv",
         summary=f"{RUN}/summary.json",
-        snapshots=expand(f"{RUN}/snapshots/epoch{{snapshot}}.pt", snapshot=SNAPSHOT_EPOCHS, allow_missing=True),
+        snapshots=expand(SNAPSHOT, epoch=SNAPSHOT_EPOCHS, allow_missing=True),
     log:
         f"{RUN}/train.log",
     benchmark:
@@ -25,7 +25,7 @@ rule train:
         runtime=job_resource("train", "runtime"),
     params:
         settings=run_settings,
-        snapshot_epochs=SNAPSHOT_EPOCHS,
+        snapshots=snapshot_files,
         checkpoint=f"{RUN}/checkpoint.pt",
         code=code("train"),
     script:

@@ -14,7 +14,7 @@ train.train(
     Path(snakemake.output.metrics),
     Path(snakemake.output.summary),
     Path(p.checkpoint),
-    snapshots={e: Path(path) for e, path in zip(p.snapshot_epochs, snakemake.output.snapshots)},
+    snapshots={epoch: Path(path) for epoch, path in p.snapshots.items()},
     device=device.for_job(snakemake),
     checkout=Path(snakemake.scriptdir),
     published=Path(snakemake.config["publish"]["folder"]) if snakemake.config["publish"] else None,
