@@ -354,8 +354,11 @@ def test_the_runs_table_shows_a_diverged_run(tmp_path):
             )
         )
         summaries.append(path)
-    runs = [{"experiment": "e", "dataset": "digits", "batch_size": bs, "seed": 0} for bs in (16, 1024)]
-    table = tables.runs_table(runs, summaries)
+    runs = [
+        {"wildcards": {"experiment": "e", "dataset": "digits", "batch_size": bs, "seed": 0}, "summary": path}
+        for bs, path in zip((16, 1024), summaries)
+    ]
+    table = tables.runs_table(runs)
     assert table["status"].tolist() == ["ok", "diverged"] and table["commit"].isna().all()  # no commit recorded then
     shown = tables.runs_formatted(table)
     assert shown["Epochs"].tolist() == ["3/3", "1/3"] and shown["Commit"].tolist() == ["unknown", "unknown"]

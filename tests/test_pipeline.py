@@ -264,5 +264,6 @@ def test_a_run_trained_under_other_settings_is_not_published(tmp_path):
     summary.write_text(json.dumps(settings(**SETTINGS, weight_decay=5e-4).as_dict() | {"status": "ok"}))
     expected = settings(**SETTINGS, weight_decay=1e-4).as_dict()
     with pytest.raises(ValueError, match=r"trained with other settings .*weight_decay: run 0.0005, config 0.0001"):
-        publish.check_settings([summary], [expected])
-    assert publish.check_settings([summary], [settings(**SETTINGS, weight_decay=5e-4).as_dict()])[0]["status"] == "ok"
+        publish.check_settings([{"summary": summary, "settings": expected}])
+    same = settings(**SETTINGS, weight_decay=5e-4).as_dict()
+    assert publish.check_settings([{"summary": summary, "settings": same}])[0]["status"] == "ok"

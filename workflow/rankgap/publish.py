@@ -122,14 +122,15 @@ def _version(name: str) -> str | None:
         return None
 
 
-def check_settings(summaries: list[Path], expected: list[dict]) -> list[dict]:
+def check_settings(runs: list[dict]) -> list[dict]:
     """The runs' summaries, once each is known to hold the settings the config gives its run
-    (``expected``: ``RunSettings.as_dict`` of each, in the same order); a ValueError naming the
-    run and the settings that differ otherwise, so that nothing is published under a config its
-    runs did not use."""
+    (``runs``: per run, its ``summary`` file and its ``settings``, ``RunSettings.as_dict``); a
+    ValueError naming the run and the settings that differ otherwise, so that nothing is published
+    under a config its runs did not use."""
     read = []
-    for path, settings in zip(summaries, expected, strict=True):
-        summary = json.loads(Path(path).read_text())
+    for run in runs:
+        path, settings = Path(run["summary"]), run["settings"]
+        summary = json.loads(path.read_text())
         stored = RunSettings.from_dict(summary).as_dict()
         differ = sorted(key for key in {*stored, *settings} if stored.get(key) != settings.get(key))
         if differ:
@@ -150,8 +151,9 @@ def _fresh(folder: Path) -> Path:
     return folder
 
 
-def _record(folder: Path, config: dict, summaries: list[dict], paths: list[Path], benchmarks, repo: Path) -> None:
+def _record(folder: Path, config: dict, summaries: list[dict], runs: list[dict], benchmarks, repo: Path) -> None:
     """The config and the provenance of a part's data."""
+    paths = [Path(run["summary"]) for run in runs]
     prov = provenance(summaries, paths, benchmarks, repo, published=folder.parents[1])
     (folder / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n")
     (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -183,31 +185,30 @@ def publish_table(
     folder: Path,
     table: str,
     config: dict,
-    table_files: dict[str, Path],
+    table_files: list[Path],
     comparison: dict[str, Path],
     figures: dict[str, Path],
     runs: list[dict],
-    summaries: list[Path],
-    expected: list[dict],
     benchmarks: dict[str, list[Path]],
     repo: Path,
 ) -> None:
     """Write one table's data folder (``<publish.folder>/<table>/data``), replacing what was there:
-    its table, runs, comparison with the paper (``comparison``: rule table_comparison's numbers,
-    trends and losses), figures (the PNGs of its experiment's figures, by name), summary row,
-    config and provenance."""
-    read = check_settings(summaries, expected)
+    its table (``table_files``: its CSV and markdown), runs (per run: its ``wildcards``, ``summary``
+    and ``settings``, see check_settings), comparison with the paper (``comparison``: rule
+    table_comparison's numbers, trends and losses), figures (the PNGs of its experiment's figures,
+    by name), summary row, config and provenance."""
+    read = check_settings(runs)
     folder = _fresh(folder)
-    for path in table_files.values():
+    for path in table_files:
         shutil.copyfile(path, folder / Path(path).name)
     for name, path in figures.items():
         shutil.copyfile(path, folder / "figures" / f"{name}.png")
     for key, path in comparison.items():
         shutil.copyfile(path, folder / TABLE_FILES[key])
-    tables.runs_table(runs, summaries).to_csv(folder / TABLE_FILES["runs"], index=False)
+    tables.runs_table(runs).to_csv(folder / TABLE_FILES["runs"], index=False)
     numbers, trends = pd.read_csv(comparison["numbers"]), paper.read_trends(comparison["trends"])
     pd.DataFrame([table_summary(table, numbers, trends)]).to_csv(folder / TABLE_FILES["summary"], index=False)
-    _record(folder, config, read, summaries, benchmarks, repo)
+    _record(folder, config, read, runs, benchmarks, repo)
 
 
 def publish_comparison(
@@ -215,22 +216,21 @@ def publish_comparison(
     comparison: str,
     config: dict,
     outputs: dict[str, Path],
-    summaries: list[Path],
-    expected: list[dict],
+    runs: list[dict],
     benchmarks: dict[str, list[Path]],
     repo: Path,
 ) -> None:
     """Write one remedy comparison's data folder (``<publish.folder>/<comparison>/data``), replacing
     what was there: its outputs (``outputs``: the remedy_comparison rule's, by key; the figure as
-    PNG), the config and the provenance."""
-    read = check_settings(summaries, expected)
+    PNG), the config and the provenance (``runs``: as publish_table's)."""
+    read = check_settings(runs)
     folder = _fresh(folder)
     for key, path in outputs.items():
         if key == "png":
             shutil.copyfile(path, folder / "figures" / f"{comparison}.png")
         elif key != "pdf":
             shutil.copyfile(path, folder / Path(path).name)
-    _record(folder, config, read, summaries, benchmarks, repo)
+    _record(folder, config, read, runs, benchmarks, repo)
 
 
 # --- step 2: the READMEs, from the data alone --------------------------------------------------

@@ -134,16 +134,17 @@ RUN_COLUMNS = [
 ]
 
 
-def runs_table(runs: list[dict], summaries: list[Path]) -> pd.DataFrame:
-    """One row per run: ``runs`` (its wildcards: experiment, dataset, batch size, seed) beside its
-    summary, in ``RUN_COLUMNS`` and then every other setting (mappings and lists as JSON).  A
-    run's code is the commit it started at (``provenance.trained_at``)."""
+def runs_table(runs: list[dict]) -> pd.DataFrame:
+    """One row per run (``runs``: per run, its ``wildcards``: experiment, dataset, batch size, seed,
+    and its ``summary`` file): the wildcards beside the summary, in ``RUN_COLUMNS`` and then every
+    other setting (mappings and lists as JSON).  A run's code is the commit it started at
+    (``provenance.trained_at``)."""
     rows = []
-    for run, path in zip(runs, summaries, strict=True):
-        summary = json.loads(Path(path).read_text())
+    for run in runs:
+        summary = json.loads(Path(run["summary"]).read_text())
         git = trained_at(summary.pop("git", None))
         summary.pop("versions")  # library versions: the same for every run of a machine, and nested
-        row = {**summary, **run, **git}
+        row = {**summary, **run["wildcards"], **git}
         rows.append(
             {key: json.dumps(value) if isinstance(value, (dict, list)) else value for key, value in row.items()}
         )

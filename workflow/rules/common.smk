@@ -144,10 +144,15 @@ def table_trend_figures(table):
     return {f: config["figures"][f]["threshold"] for f, e in trend_figures().items() if e == experiment}
 
 
-def table_analysis(table):
-    """The counts and the scale-invariant measures of a table's experiment, when a figure needs them."""
-    folder = ANALYSIS.format(experiment=config["tables"][table]["experiment"])
-    return [f"{folder}/rankloss.csv", f"{folder}/scale_invariant.csv"] if table_trend_figures(table) else []
+def table_comparison_inputs(wildcards):
+    """A table, its runs' summaries and the paper's numbers; and when a figure of its experiment is
+    compared too, the experiment's counts and scale-invariant measures."""
+    table = wildcards.table
+    inputs = {"table": f"{TABLE.format(table=table)}.csv", "summaries": table_runs(table), "reference": PAPER_REFERENCE}
+    if table_trend_figures(table):
+        folder = ANALYSIS.format(experiment=config["tables"][table]["experiment"])
+        inputs |= {"rankloss": f"{folder}/rankloss.csv", "scale_invariant": f"{folder}/scale_invariant.csv"}
+    return inputs
 
 
 def random_matrix_artifacts():
@@ -188,12 +193,18 @@ def table_run_wildcards(table):
 
 def table_runs(table):
     """Summaries of a table's runs, the baseline run (Table 11) first."""
-    return [f"{RUN.format(**r)}/summary.json" for r in table_run_wildcards(table)]
+    return [run["summary"] for run in run_records(table_run_wildcards(table))]
 
 
-def settings_of(runs):
-    """The stored settings of runs (wildcard dicts): what their summaries must hold to be published."""
-    return [run_settings(SimpleNamespace(**run)) for run in runs]
+def run_records(runs):
+    """Per run (wildcard dicts): its wildcards and its summary."""
+    return [{"wildcards": run, "summary": f"{RUN.format(**run)}/summary.json"} for run in runs]
+
+
+def published_runs(runs):
+    """``run_records`` with the settings the config gives each run: what its summary must hold to be
+    published."""
+    return [dict(run, settings=run_settings(SimpleNamespace(**run["wildcards"]))) for run in run_records(runs)]
 
 
 def require_publish():
@@ -246,9 +257,13 @@ def publish_table_inputs(wildcards):
     figures = [f for f, s in config["figures"].items() if s["experiment"] == spec["experiment"]]
     probed = [PROBE.format(**probe) for probe in probes(spec["experiment"], [spec["dataset"]])] if figures else []
     runs = table_runs(table)
+    comparison = TABLE_COMPARISON.format(table=table)
     return {
-        "table": multiext(TABLE.format(table=table), ".csv", ".md"),
-        "comparison": multiext(TABLE_COMPARISON.format(table=table), ".csv", "_trends.csv", "_losses.csv"),
+        "table_csv": f"{TABLE.format(table=table)}.csv",
+        "table_md": f"{TABLE.format(table=table)}.md",
+        "numbers": f"{comparison}.csv",
+        "trends": f"{comparison}_trends.csv",
+        "losses": f"{comparison}_losses.csv",
         "figures": [f"{FIGURE.format(figure=f)}.png" for f in figures],
         "summaries": runs,
         "train_benchmarks": [summary.replace("summary.json", "train.benchmark.tsv") for summary in runs],

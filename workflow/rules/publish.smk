@@ -24,8 +24,7 @@ rule publish_table:
     conda:
         "../../envs/analysis.yaml"
     params:
-        runs=lambda wc: table_run_wildcards(wc.table),
-        settings=lambda wc: settings_of(table_run_wildcards(wc.table)),
+        runs=lambda wc: published_runs(table_run_wildcards(wc.table)),
         code=code("publish"),
     script:
         "../scripts/publish.py"
@@ -41,7 +40,7 @@ rule publish_comparison:
     conda:
         "../../envs/analysis.yaml"
     params:
-        settings=lambda wc: settings_of(remedy_runs(wc.comparison)),
+        runs=lambda wc: published_runs(remedy_runs(wc.comparison)),
         code=code("publish"),
     script:
         "../scripts/publish.py"

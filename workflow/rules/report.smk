@@ -63,10 +63,7 @@ rule figure:
 
 rule table_comparison:
     input:
-        table=f"{TABLE}.csv",
-        summaries=lambda wc: table_runs(wc.table),
-        analysis=lambda wc: table_analysis(wc.table),
-        reference=PAPER_REFERENCE,
+        unpack(table_comparison_inputs),
     output:
         numbers=f"{TABLE_COMPARISON}.csv",
         trends=f"{TABLE_COMPARISON}_trends.csv",
@@ -105,7 +102,7 @@ rule comparison:
 
 rule runs:
     input:
-        [f"{RUN.format(**run)}/summary.json" for run in all_runs()],
+        [run["summary"] for run in run_records(all_runs())],
     output:
         csv="results/report/runs.csv",
         md="results/report/runs.md",
@@ -114,7 +111,7 @@ rule runs:
     conda:
         "../../envs/analysis.yaml"
     params:
-        runs=all_runs(),  # which run each summary is, in the same order
+        runs=run_records(all_runs()),
         code=code("runs"),
     script:
         "../scripts/runs.py"

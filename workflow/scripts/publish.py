@@ -10,8 +10,7 @@ i, p, config = snakemake.input, snakemake.params, snakemake.config
 folder = Path(snakemake.output[0])
 common = {
     "config": config,
-    "summaries": [Path(s) for s in i.summaries],
-    "expected": p.settings,
+    "runs": p.runs,
     "benchmarks": {key.removesuffix("_benchmarks"): paths for key, paths in i.items() if key.endswith("_benchmarks")},
     "repo": Path(snakemake.scriptdir).parents[1],
 }
@@ -19,10 +18,9 @@ if snakemake.rule == "publish_table":
     publish.publish_table(
         folder,
         snakemake.wildcards.table,
-        table_files={"csv": i.table[0], "md": i.table[1]},
-        comparison={"numbers": i.comparison[0], "trends": i.comparison[1], "losses": i.comparison[2]},
+        table_files=[i.table_csv, i.table_md],
+        comparison={key: i[key] for key in ("numbers", "trends", "losses")},
         figures={Path(png).stem: png for png in i.figures},
-        runs=p.runs,
         **common,
     )
 else:  # publish_comparison

@@ -3,7 +3,7 @@
 from rankgap import log_to, tables
 
 log_to(snakemake.log[0])
-table = tables.runs_table(snakemake.params.runs, snakemake.input)
+table = tables.runs_table(snakemake.params.runs)
 tables.write(
     table,
     snakemake.output.csv,

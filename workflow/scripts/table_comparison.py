@@ -11,7 +11,7 @@ log_to(snakemake.log[0])
 i, o, p = snakemake.input, snakemake.output, snakemake.params
 table = snakemake.wildcards.table
 reference = paper.reference_tables(i.reference)
-rankloss, invariant = (Path(path) for path in i.analysis) if i.analysis else (None, None)
+rankloss, invariant = (Path(i[key]) if key in i.keys() else None for key in ("rankloss", "scale_invariant"))
 numbers, claims = paper.compare(
     {table: i.table},
     {table: i.summaries},
