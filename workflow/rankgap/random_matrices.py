@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -88,9 +87,10 @@ def singular_values(
         return np.stack(list(pool.map(one, range(repetitions)))).astype(np.float64)
 
 
-def load(sizes: list[tuple[int, int]], paths: list[Path]) -> dict[tuple[int, int], np.ndarray]:
-    """{(m, n): singular values} of the files the spectra jobs wrote, in the order of ``sizes``."""
-    return {(int(m), int(n)): np.load(path) for (m, n), path in zip(sizes, paths)}
+def load(sizes: list[dict]) -> dict[tuple[int, int], np.ndarray]:
+    """{(m, n): singular values} of the files the spectra jobs wrote (``sizes``: per size, its
+    ``m``, ``n`` and ``spectra`` file)."""
+    return {(int(size["m"]), int(size["n"])): np.load(size["spectra"]) for size in sizes}
 
 
 def summary(spectra: dict[tuple[int, int], np.ndarray], distribution: str) -> pd.DataFrame:

@@ -164,10 +164,17 @@ def random_matrix_artifacts():
     return tables + figures + comparison
 
 
-def random_spectra(appendix):
-    """The spectra files of an appendix table, in the order of random_matrices.sizes."""
+def random_spectra_files(appendix):
+    """Per matrix size of an appendix table: its m and n and its spectra file."""
     distribution = RANDOM["distributions"][appendix]
-    return [RANDOM_SPECTRA.format(distribution=distribution, m=m, n=n) for m, n in RANDOM_SIZES]
+    return [
+        {"m": m, "n": n, "spectra": RANDOM_SPECTRA.format(distribution=distribution, m=m, n=n)} for m, n in RANDOM_SIZES
+    ]
+
+
+def random_spectra(appendix):
+    """The spectra files of ``random_spectra_files``, as a rule's input."""
+    return [size["spectra"] for size in random_spectra_files(appendix)]
 
 
 def probe_weights(wildcards):

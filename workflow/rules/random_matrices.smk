@@ -39,7 +39,7 @@ rule random_table:
         "../../envs/analysis.yaml"
     params:
         distribution=lookup(dpath="random_matrices/distributions/{appendix}", within=config),
-        sizes=RANDOM_SIZES,
+        sizes=lambda wc: random_spectra_files(wc.appendix),
         repetitions=RANDOM["repetitions"],
         code=code("random_table"),
     script:
@@ -63,7 +63,7 @@ rule random_figure:
         "../../envs/analysis.yaml"
     params:
         distribution=lookup(dpath="random_matrices/distributions/{appendix}", within=config),
-        sizes=RANDOM_SIZES,
+        sizes=lambda wc: random_spectra_files(wc.appendix),
         repetitions=RANDOM["repetitions"],
         code=code("random_figure"),
     script:

@@ -6,7 +6,7 @@ log_to(snakemake.log[0])
 p = snakemake.params
 title = random_matrices.figure_title(snakemake.wildcards.appendix, p.distribution, p.repetitions)
 figures.save(
-    figures.singular_value_panels(random_matrices.load(p.sizes, snakemake.input), title),
+    figures.singular_value_panels(random_matrices.load(p.sizes), title),
     snakemake.output.pdf,
     snakemake.output.png,
 )

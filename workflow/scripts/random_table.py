@@ -4,7 +4,7 @@ from rankgap import log_to, random_matrices, tables
 
 log_to(snakemake.log[0])
 p = snakemake.params
-table = random_matrices.summary(random_matrices.load(p.sizes, snakemake.input), p.distribution)
+table = random_matrices.summary(random_matrices.load(p.sizes), p.distribution)
 tables.write(
     table,
     snakemake.output.csv,
