@@ -318,7 +318,7 @@ def run_counts(
 RANKLOSS_KEYS = ["experiment", "dataset", "batch_size", "seed", "epoch", "status"]  # rankloss.csv's first columns
 
 
-def experiment_counts(probes: list[dict], thresholds: list[float], relative: bool = False) -> pd.DataFrame:
+def experiment_counts(probes: list[dict], thresholds: list[float], relative: bool) -> pd.DataFrame:
     """The counts of every probe of an experiment (rankloss.csv): ``run_counts`` of each probe's
     spectra and modes, beside its wildcards and its run's status.  ``probes``: per probe, its
     ``wildcards`` and its files, ``spectra``, ``modes`` and its run's ``summary``.  A run that did
