@@ -63,3 +63,15 @@ def test_every_published_readme_is_what_the_data_beside_it_render(folder, tmp_pa
     assert "localrule publish:" in result.stdout + result.stderr and "rule train:" not in result.stdout
     for path, text in readmes.items():
         assert (project / path).read_text() == text, f"{path} is not what `{shlex.join(command)}` renders"
+
+
+def test_a_published_table_shows_a_missing_value_as_n_a():
+    """A table cell with nothing to show (no trend of that measure, no comparable run) says n/a, not
+    pandas' nan: the READMEs are read by people."""
+    readmes = sorted((REPO / "reproduction").rglob("README.md"))
+    assert readmes
+    for path in readmes:
+        cells = [
+            cell.strip() for line in path.read_text().splitlines() if line.startswith("|") for cell in line.split("|")
+        ]
+        assert "nan" not in cells, f"{path.relative_to(REPO)} shows nan in a table"

@@ -237,7 +237,10 @@ def publish_comparison(
 
 
 def markdown(frame: pd.DataFrame, **options) -> str:
-    return frame.to_markdown(index=False, **options) if len(frame) else "(none)"
+    """A frame as a README's table, a missing value (no trend for it, no comparable run) as n/a."""
+    if not len(frame):
+        return "(none)"
+    return frame.astype(object).where(frame.notna(), None).to_markdown(index=False, missingval="n/a", **options)
 
 
 @dataclasses.dataclass
