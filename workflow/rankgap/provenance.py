@@ -1,5 +1,5 @@
-"""Which code and data made a result: the git state of the whole checkout, the dataset's checksum,
-the GPU driver.
+"""Which code, data and machine made a result: the git state of the whole checkout, the dataset's
+checksum, the machine (processor, GPU, machine id) and the GPU driver.
 
 Recorded in training summaries and published reproductions, never part of a job's parameters:
 a new commit that changes nothing a job runs reruns nothing.
@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import subprocess
 from pathlib import Path
 
 
 def git_state(repo: Path, exclude: Path | None = None) -> dict:
-    """The commit of the checkout holding ``repo``, whether its tracked files anywhere in it (the
-    Snakefile, workflow/, config/, envs/, profiles/...) differ from that commit, and a checksum of
-    the difference (``diff``: equal states are the same code); ``exclude``: a publication's own
-    folder, which publishing itself rewrites.  All None outside git, or without git."""
+    """The commit of the checkout holding ``repo``, whether anything in it differs from that commit
+    (an edited tracked file, or an untracked file git does not ignore: results, data and other
+    build outputs are ignored), and a checksum of the difference (``diff``: equal states are the
+    same code); ``exclude``: a publication's own folder, which publishing itself rewrites.  All
+    None outside git, or without git."""
 
     def git(*args, cwd=repo):
         return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
@@ -25,8 +27,12 @@ def git_state(repo: Path, exclude: Path | None = None) -> dict:
     try:
         top = Path(git("rev-parse", "--show-toplevel").strip())
         skipped = [f":(exclude){os.path.relpath(Path(exclude).resolve(), top.resolve())}"] if exclude else []
-        # the working tree against the commit, tracked files only (results and data are ignored)
+        # the working tree against the commit: tracked files, then untracked ones by name and content
         difference = git("diff", "HEAD", "--binary", "--", ".", *skipped, cwd=top)
+        untracked = git("ls-files", "--others", "--exclude-standard", "-z", "--", ".", *skipped, cwd=top)
+        for name in sorted(filter(None, untracked.split("\0"))):
+            content = hashlib.sha256((top / name).read_bytes()).hexdigest() if (top / name).is_file() else ""
+            difference += f"untracked {name} {content}\n"
         return {
             "commit": git("rev-parse", "HEAD").strip(),
             "dirty": bool(difference),
@@ -49,6 +55,39 @@ def sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def cpu_model() -> str:
+    """The processor as /proc/cpuinfo names it (``platform.processor()`` elsewhere), with its cores."""
+    try:
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ]
+    except OSError:
+        names = []
+    return f"{names[0] if names else platform.processor() or 'unknown'} ({os.cpu_count()} cores)"
+
+
+def machine_id() -> str | None:
+    """A short, stable id of this machine: a hash of /etc/machine-id (systemd's, unique per
+    installation), not the id itself; None where there is none.  Host names repeat across machines
+    (two VMs both called 'vm'), this does not."""
+    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text:
+            return hashlib.sha256(text.encode()).hexdigest()[:12]
+    return None
+
+
+def machine(gpu: str | None = None) -> dict:
+    """What a machine is: its processor, the GPU a job used (``gpu``, None on the CPU), its id
+    (``machine_id``) and host name (only a name: several machines may share it)."""
+    return {"cpu": cpu_model(), "gpu": gpu, "machine_id": machine_id(), "host": platform.node()}
 
 
 def nvidia_driver() -> str | None:

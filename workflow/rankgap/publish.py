@@ -24,7 +24,6 @@ import datetime
 import importlib.metadata
 import json
 import math
-import os
 import platform
 import shutil
 from pathlib import Path
@@ -34,7 +33,7 @@ import yaml
 
 from . import paper, remedies, significance, tables
 from .configuration import RunSettings
-from .provenance import git_state, trained_at
+from .provenance import cpu_model, git_state, trained_at
 from .significance import ALPHA
 from .templates import environment
 
@@ -52,19 +51,6 @@ TABLE_FILES = {
 
 
 # --- step 1: a part's data ---------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    """This machine's processor as /proc/cpuinfo names it, with the number of cores."""
-    try:
-        names = [
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ]
-    except OSError:
-        names = []
-    return f"{names[0] if names else platform.processor() or 'unknown'} ({os.cpu_count()} cores)"
 
 
 def stage_times(benchmarks: dict[str, list[Path]]) -> pd.DataFrame:

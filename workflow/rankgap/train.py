@@ -26,7 +26,7 @@ from . import data, models, status
 from .atomic import written
 from .configuration import RunSettings
 from .cpu_speed import keep_freed_memory
-from .provenance import git_state, nvidia_driver, run_code, sha256
+from .provenance import git_state, machine, nvidia_driver, run_code, sha256
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,7 @@ def _where_and_how(model, device: torch.device) -> dict:
     return {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "host": socket.gethostname(),
+        "machine": machine(torch.cuda.get_device_name(device) if device.type == "cuda" else None),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         "threads": torch.get_num_threads(),
         "parameters": sum(p.numel() for p in model.parameters()),
