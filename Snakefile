@@ -22,6 +22,7 @@ wildcard_constraints:
     batch_size=r"\d+",
     seed=r"\d+",
     epoch=r"\d+",
+    probe=_names(configuration.probe_kinds(config)),
     table=_names(config["tables"]),
     figure=_names(config["figures"]),
     appendix=_names(RANDOM["distributions"]),

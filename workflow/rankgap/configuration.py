@@ -130,6 +130,8 @@ def check(config: dict, shapes: dict[str, Shape] = SHAPES) -> None:
         late = [e for e in snapshot_epochs(config) if e > exp["epochs"]]
         if late:
             raise ConfigError(f"probe.epochs {late} are beyond experiments.{name}.epochs ({exp['epochs']})")
+        for dataset in exp["datasets"]:
+            _check_fixed_probe(config, dataset, shapes[dataset])
     for kind in ("tables", "figures"):
         for name, spec in config.get(kind, {}).items():
             refs = [(spec["experiment"], spec.get("dataset"))]
@@ -164,6 +166,17 @@ def check(config: dict, shapes: dict[str, Shape] = SHAPES) -> None:
     _check_random_matrices(config)
     _check_remedies(config, shapes)
     _check_remedy_comparisons(config)
+
+
+def _check_fixed_probe(config: dict, dataset: str, shape: Shape) -> None:
+    size = config["probe"]["fixed_size"]
+    for split in config["probe"]["fixed_splits"]:
+        images = getattr(shape, split)
+        if size > images:
+            raise ConfigError(
+                f"probe.fixed_size {size} is larger than the {images} {split} images of '{dataset}'; "
+                f"use at most {images}, or leave '{split}' out of probe.fixed_splits"
+            )
 
 
 def _check_random_matrices(config: dict) -> None:
@@ -221,6 +234,11 @@ def _check_remedies(config: dict, shapes: dict[str, Shape]) -> None:
 
 def _check_remedy_comparisons(config: dict) -> None:
     experiments = config["experiments"]
+    if config["remedy_comparisons"] and not config["probe"]["fixed_splits"]:
+        raise ConfigError(
+            "remedy_comparisons compare measures across batch sizes on the fixed probe, but probe.fixed_splits "
+            "is empty; give it a split, e.g. [train]"
+        )
     for name, spec in config["remedy_comparisons"].items():
         where = f"remedy_comparisons.{name}"
         compared = [spec["baseline"], *spec["remedies"]]
@@ -442,6 +460,21 @@ def runs(config: dict, experiment: str, datasets: list[str] | None = None) -> li
 def snapshot_epochs(config: dict) -> list[int]:
     """The probe epochs other than ``last``: weight snapshots a training run writes as it goes."""
     return sorted({int(e) for e in config["probe"]["epochs"] if e != LAST})
+
+
+BATCH_PROBE = "batch"  # the paper's probe: a batch of the run's own batch size, from the training set
+
+
+def probe_kinds(config: dict) -> list[str]:
+    """The probes of every run and probe epoch: the paper's probe batch (``batch``), then the fixed
+    probe of each split of ``probe.fixed_splits`` (``train``, ``test``)."""
+    return [BATCH_PROBE, *config["probe"]["fixed_splits"]]
+
+
+def probe_images(config: dict, probe: str, batch_size: int) -> int:
+    """The number of images a probe takes: the run's batch size for the paper's probe batch,
+    ``probe.fixed_size`` for a fixed probe."""
+    return int(batch_size) if probe == BATCH_PROBE else config["probe"]["fixed_size"]
 
 
 def probe_epochs(config: dict, experiment: str) -> list[int]:

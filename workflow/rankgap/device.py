@@ -80,6 +80,11 @@ def for_job(job, want_gpu: bool = True) -> torch.device:
     return acquire(Path(job.config["lock_dir"]), job.config["jobs_per_gpu"], want_gpu, job.config["device"])
 
 
+def gpu_name(device: torch.device) -> str | None:
+    """The name of the GPU ``device`` is (None for the CPU): what a record says a job ran on."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else None
+
+
 def acquire(lock_dir: Path, jobs_per_gpu: int = 1, want_gpu: bool = True, policy: str = "auto") -> torch.device:
     """The device this job computes on: a leased GPU when it wants one and there is one; else the
     CPU, which ``policy`` ``cuda`` refuses (``NoGPUError``) and ``auto`` logs."""

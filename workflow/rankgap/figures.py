@@ -44,11 +44,27 @@ def save(fig: plt.Figure, pdf: Path, png: Path) -> None:
     plt.close(fig)
 
 
-def near_rank_loss(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Path, png: Path) -> None:
-    """The paper's figures: the count at the end of training against batch size, one line per dataset."""
-    data = rank.total_counts(rankloss, threshold)
+def near_rank_loss(rankloss: pd.DataFrame, threshold: float, probe: str, title: str, pdf: Path, png: Path) -> None:
+    """The paper's figures: the count at the end of training against batch size on ``probe``, one
+    line per dataset; beside it, dashed, the same count on the untrained network (epoch 0, where
+    probed): what the architecture and the probe give with no training."""
+    data = rank.total_counts(rankloss, threshold, probe)
     fig, ax = plt.subplots(figsize=(5, 3.6))
     ok = data[data["status"] == status.OK]
+    every_epoch = rank.total_counts(rankloss, threshold, probe, last_epoch_only=False)
+    untrained = every_epoch[(every_epoch["epoch"] == 0) & (every_epoch["epoch"] < every_epoch["epoch"].max())]
+    if len(untrained):
+        sns.lineplot(
+            untrained.assign(dataset=untrained["dataset"] + " untrained (epoch 0)"),
+            x="batch_size",
+            y="count",
+            hue="dataset",
+            palette=["grey"] * untrained["dataset"].nunique(),
+            linestyle="--",
+            errorbar="sd",
+            err_style="bars",
+            ax=ax,
+        )
     sns.lineplot(
         ok,
         x="batch_size",
@@ -79,9 +95,10 @@ def near_rank_loss(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Pa
     _save(fig, title, pdf, png)
 
 
-def over_training(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Path, png: Path) -> None:
-    """Beyond the paper: the count at each probed epoch, one line per batch size, a panel per dataset."""
-    data = rank.total_counts(rankloss, threshold, last_epoch_only=False)
+def over_training(rankloss: pd.DataFrame, threshold: float, probe: str, title: str, pdf: Path, png: Path) -> None:
+    """Beyond the paper: the count at each probed epoch on ``probe``, one line per batch size, a panel
+    per dataset."""
+    data = rank.total_counts(rankloss, threshold, probe, last_epoch_only=False)
     datasets = list(data["dataset"].unique())
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.6), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
@@ -123,10 +140,10 @@ COMPONENT_LABELS = {
 }
 
 
-def components(rankloss: pd.DataFrame, threshold: float, title: str, pdf: Path, png: Path) -> None:
-    """What the count is made of, stacked per batch size (mean over seeds), a panel per dataset; the
-    paper-style count is the top of the first three; the deficit sits above it, hatched."""
-    data = rank.total_counts(rankloss, threshold)
+def components(rankloss: pd.DataFrame, threshold: float, probe: str, title: str, pdf: Path, png: Path) -> None:
+    """What the count on ``probe`` is made of, stacked per batch size (mean over seeds), a panel per
+    dataset; the paper-style count is the top of the first three; the deficit sits above it, hatched."""
+    data = rank.total_counts(rankloss, threshold, probe)
     data = data[data["status"] == status.OK].groupby(["dataset", "batch_size"], sort=False).mean(numeric_only=True)
     datasets = list(data.index.get_level_values("dataset").unique())
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.8), squeeze=False)

@@ -12,9 +12,26 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import significance, status
-from .significance import ALPHA
+from . import rank, status
+from .measures import FALLS, GROWS, MEASURES, combined
 from .tables import REPORTED_LOSS, SPLITS, batch_label, describe_loss, read_summaries
+from .verdicts import (
+    AGREES,
+    CLOSES,
+    JUDGED,
+    ONE_SEED,
+    SHARE_COLUMNS,
+    STATISTICS,
+    VERDICTS,
+    counts_as_agreement,
+    criterion,
+    judge,
+    p_text,
+    rho_text,
+    share_closed,
+    trend_statistics,
+    verdict_in_words,
+)
 
 REFERENCE = Path(__file__).with_name("reference_paper_tables.csv")
 PAPER_COLUMNS = {
@@ -71,72 +88,6 @@ def compare_tables(ours: dict[str, pd.DataFrame], reference: pd.DataFrame | None
 
 # --- trends -----------------------------------------------------------------------------------
 
-GROWS, FALLS, STAYS = "grows", "falls", "does not grow"
-VERDICTS = ("agrees", "opposite", "within the spread", "no clear trend", "n/a")
-
-
-def verdict(p_up: float, p_down: float, change: float, least: float, n: int, claim: str = GROWS) -> str:
-    """Whether a measure's trend over n points agrees with a claim that it grows, falls or does not grow.
-
-    It grows when Spearman's rho of its means is significant upwards (``p_up`` <= ALPHA) and its
-    change from the smallest to the largest batch size exceeds ``least``, the smallest change the
-    run-to-run spread lets count (NaN with one seed, when the spread is unknown: then rho alone
-    decides, and the trend's ``sd_needed`` says how small the spread must be for the change to
-    count); it falls likewise.  A significant rho whose change does not count is 'within the
-    spread'.  'n/a' when n points are too few for any rho to be significant (n <= 3 at 5%)."""
-    if n < 2 or significance.smallest_p(n) > ALPHA:
-        return "n/a"
-    unknown = math.isnan(least)
-    rises = p_up <= ALPHA and (unknown or change > least)  # False for NaN p (a constant series)
-    falls = p_down <= ALPHA and (unknown or -change > least)
-    if claim == STAYS:
-        return "opposite" if rises else "agrees"
-    if claim == FALLS:
-        rises, falls = falls, rises
-    if rises or falls:
-        return "agrees" if rises else "opposite"
-    return "within the spread" if min(p_up, p_down) <= ALPHA else "no clear trend"
-
-
-def trend(points: pd.DataFrame, claim: str) -> dict:
-    """Does a measure grow with batch size?  ``points``: one row per run with columns key (one per
-    batch size or table row), x (the batch size), seed and value.
-
-    Spearman's rho of the means over seeds against x, with its exact one-sided p-values; the lowest
-    and highest rho of single seeds; the change from the smallest to the largest x, its standard
-    error from the run-to-run spread pooled over the points (one-way ANOVA's, with several seeds),
-    the least change that counts (two-sided t at ALPHA times that standard error) and, with one
-    seed, ``sd_needed``: the largest spread under which the change would count; the verdict."""
-    means = points.groupby("key", sort=False).agg(x=("x", "first"), value=("value", "mean"), seeds=("value", "count"))
-    means = means.dropna()
-    rho = significance.spearman(means["x"], means["value"])
-    p_up, p_down = (significance.spearman_p(means["x"], means["value"], side) for side in ("greater", "less"))
-    per_seed = [significance.spearman(g["x"], g["value"]) for _, g in points.groupby("seed")]
-    per_seed = [r for r in per_seed if not math.isnan(r)] if points["seed"].nunique() > 1 else []
-    ends = means.sort_values("x", kind="stable").iloc[[0, -1]] if len(means) else means
-    change = ends["value"].iloc[-1] - ends["value"].iloc[0] if len(ends) else math.nan
-    sd, dof = significance.pooled_sd(points["value"], points["key"])
-    se = sd * math.sqrt((1 / ends["seeds"]).sum()) if len(ends) else math.nan
-    least = significance.t_critical(dof) * se
-    one_seed = len(means) > 0 and means["seeds"].max() == 1
-    return {
-        "n": len(means),
-        "seeds": int(means["seeds"].min()) if len(means) else 0,
-        "rho": rho,
-        "p_value": p_down if rho < 0 else p_up,  # one-sided, in the direction rho points
-        "seed_min": min(per_seed, default=math.nan),
-        "seed_max": max(per_seed, default=math.nan),
-        "change": change,
-        "change_se": se,
-        "sd": sd,
-        "least_change": least,
-        # one seed: the run-to-run sd below which this change would count, were it known (z, not t)
-        "sd_needed": abs(change) / (significance.z_critical() * math.sqrt(2)) if one_seed else math.nan,
-        "verdict": verdict(p_up, p_down, change, least, len(means), claim),
-        "means": means,
-    }
-
-
 COUNTED = {"dead_zeros": "dead units", "other_zeros": "other exact zeros", "genuine": "genuine near-rank loss"}
 
 
@@ -151,170 +102,288 @@ def driver(means: pd.DataFrame) -> str:
     return f"{COUNTED[top]} (+{growth[top]:.3g} of +{means['count'].iloc[-1] - means['count'].iloc[0]:.3g})"
 
 
-# table measure -> the paper's column and how its values print
-TABLE_MEASURES = {"train_loss": ("train_loss", "{:.4f}"), "test_error": ("test_error_pct", "{:.2f}")}
-# a figure's measures: the paper's count, the same with the structural deficit, and the scale-invariant
-# measures of the same activations (scale_invariant.py), each with the claim the paper's thesis makes of it
-FIGURE_MEASURES = {
-    "count": ("near-rank loss", GROWS, "near-rank loss grows with batch size", "{:g}"),
-    "count_with_deficit": (
-        "count + structural deficit",
-        GROWS,
-        "grows with batch size had the count included the structural deficit",
-        "{:g}",
-    ),
-    "relative_count": ("count at t·σmax", GROWS, "the count relative to σmax grows with batch size", "{:g}"),
-    "effective_rank_fraction": (
-        "effective rank",
-        FALLS,
-        "the effective rank (fraction of the singular values) falls with batch size",
-        "{:.4f}",
-    ),
+# A table's claims: its measure (the table's column) -> the paper's column and how its values print.
+# The training loss is checked in both kinds (the paper does not say which it prints).
+TABLE_MEASURES = {
+    "test_error": ("test error", "test_error_pct", "{:.2f}"),
+    "train_objective": ("train loss (objective)", "train_loss", "{:.4f}"),
+    "train_cross_entropy": ("train loss (cross-entropy)", "train_loss", "{:.4f}"),
 }
-TREND_STATISTICS = [
-    "n",
-    "seeds",
-    "rho",
-    "p_value",
-    "seed_min",
-    "seed_max",
-    "change",
-    "change_se",
-    "sd",
-    "least_change",
-    "sd_needed",
-]
-NUMERIC_TREND_COLUMNS = [*TREND_STATISTICS, "paper_n", "paper_rho", "paper_p_value"]
+# A figure's claims: (measure, probe) -> its name in the comparison.  The paper's count on the paper's
+# probe batch, the same with the structural deficit (the values an SVD never reports because the
+# batch exceeds a layer), and on the fixed probe every measure of rank compared across batch sizes.
+# Threshold-free measures are checked once per experiment, at its first figure.
+BATCH, FIXED = "batch", "fixed"
+COUNT_WITH_DEFICIT = "count_with_deficit"
+FIGURE_MEASURES = {
+    ("count", BATCH): "near-rank loss",
+    (COUNT_WITH_DEFICIT, BATCH): "count + structural deficit",
+    ("count", FIXED): "near-rank loss, fixed probe",
+    ("relative_count", FIXED): "count at t·σmax, fixed probe",
+    ("effective_rank_fraction", FIXED): "effective rank (fraction), fixed probe",
+}
+
+
+def _figure_measure(measure: str) -> tuple[str, str, str]:
+    """(claim kind, claim in words, number format) of a figure's measure."""
+    if measure == COUNT_WITH_DEFICIT:
+        return GROWS, "grows with batch size had the count included the structural deficit", "{:g}"
+    spec = MEASURES[measure]
+    return spec.thesis, f"{spec.label} {spec.thesis} with batch size", spec.number_format
+
+
 TREND_COLUMNS = [
     "artifact",
     "dataset",
     "measure",
     "claim",
-    *TREND_STATISTICS,
-    "verdict",
+    "claim_kind",
+    "family",
+    *STATISTICS,
+    *[f"null_{s}" for s in STATISTICS],
+    "untrained_rho",
+    "untrained_change",
+    *SHARE_COLUMNS,
     "paper_n",
     "paper_rho",
     "paper_p_value",
     "paper_verdict",
     "driven by",
     "values",
+    "untrained_values",
+]
+NUMERIC_TREND_COLUMNS = [
+    *STATISTICS,
+    *[f"null_{s}" for s in STATISTICS],
+    "untrained_rho",
+    "untrained_change",
+    *SHARE_COLUMNS,
+    "paper_n",
+    "paper_rho",
+    "paper_p_value",
 ]
 
 
-def _row(artifact, dataset, measure, claim, kind, points, number_format, paper_points=None) -> dict:
-    ours = trend(points, kind)
+def _listed(means: pd.DataFrame, number_format: str) -> str:
+    return ", ".join(f"{key}: {number_format.format(v)}" for key, v in means["value"].items())
+
+
+def _row(artifact, dataset, measure, claim, kind, family, points, number_format, untrained=None) -> dict:
+    """One claim's statistics: the trend of ``points``, and where the runs' ``untrained`` values (the
+    same points at epoch 0) are known, the trend of each run's value minus its own (``null_``) and
+    of the untrained values alone."""
+    ours = trend_statistics(points)
     row = {
         "artifact": artifact,
         "dataset": dataset,
         "measure": measure,
         "claim": claim,
-        **{key: ours[key] for key in (*TREND_STATISTICS, "verdict")},
-        "paper_n": math.nan,
-        "paper_rho": math.nan,
-        "paper_p_value": math.nan,
+        "claim_kind": kind,
+        "family": family,
+        **{key: ours[key] for key in STATISTICS},
         "paper_verdict": "n/a: no numbers",
         "driven by": "",
-        "values": ", ".join(f"{key}: {number_format.format(v)}" for key, v in ours["means"]["value"].items()),
+        "values": _listed(ours["means"], number_format),
     }
-    if paper_points is not None and len(paper_points):
-        theirs = trend(paper_points, kind)  # one set of numbers: the paper's spread is unknown
-        row.update(
-            paper_n=theirs["n"],
-            paper_rho=theirs["rho"],
-            paper_p_value=theirs["p_value"],
-            paper_verdict=theirs["verdict"],
+    if untrained is not None and len(untrained):
+        keys = ["key", "x", "seed"]
+        paired = points.merge(untrained, on=keys, suffixes=("", "_untrained"))
+        difference = trend_statistics(
+            paired.assign(value=paired["value"] - paired["value_untrained"])[[*keys, "value"]]
         )
+        alone = trend_statistics(untrained)
+        row.update({f"null_{key}": difference[key] for key in STATISTICS})
+        row.update(untrained_rho=alone["rho"], untrained_change=alone["change"])
+        row["untrained_values"] = _listed(alone["means"], number_format)
     return row
 
 
-def trends(
-    figure_totals: dict[str, pd.DataFrame], table_runs: dict[str, pd.DataFrame], reference: pd.DataFrame | None = None
-) -> pd.DataFrame:
-    """Per figure and dataset: does near-rank loss grow with batch size, and do the measures of
-    ``FIGURE_MEASURES`` move as the paper's thesis says?  Per table: do the training loss and the
-    test error (the generalization gap itself)?  For a table of switch runs (Table 11), the claim is
-    that its test error does not grow with the starting batch size.  The paper's own numbers
-    (``reference``, default the module's) are checked the same way where it gives them.
+def _paper_check(row: dict, paper_points: pd.DataFrame) -> dict:
+    """The same trend on the paper's own numbers (one set: one seed), judged alone."""
+    if not len(paper_points):
+        return row
+    theirs = {key: value for key, value in trend_statistics(paper_points).items() if key != "means"}
+    judged = judge(pd.DataFrame([{"claim_kind": row["claim_kind"], "family": "paper", **theirs}]))
+    return {
+        **row,
+        "paper_n": theirs["n"],
+        "paper_rho": theirs["rho"],
+        "paper_p_value": min(theirs["p_up"], theirs["p_down"]),
+        "paper_verdict": judged["verdict"].iloc[0],
+    }
 
-    ``figure_totals``: per figure, rank.total_counts of its finished runs, with the scale-invariant
-    measures beside (their columns, where known); ``table_runs``: per table, the runs' summaries as
-    tables.read_summaries gives them."""
+
+def figure_points(
+    counts: pd.DataFrame, measured: pd.DataFrame, threshold: float, probes: dict[str, str]
+) -> pd.DataFrame:
+    """Per run and probe epoch, one column per measure of ``FIGURE_MEASURES``: the count and the
+    deficit on the paper's probe batch from rankloss.csv (``counts``), the measures of every layer
+    and mode together on the fixed probe from measures.csv (``measured``).  ``probes``: the probes'
+    names, by role (BATCH, FIXED)."""
+    keys = ["dataset", "batch_size", "seed", "epoch", "status"]
+    totals = rank.total_counts(counts, threshold, probes[BATCH], last_epoch_only=False)
+    frame = totals[[*keys, "count", *COUNTED]].assign(**{COUNT_WITH_DEFICIT: totals["count"] + totals["deficit"]})
+    frame = frame.rename(columns={"count": "count@batch", COUNT_WITH_DEFICIT: f"{COUNT_WITH_DEFICIT}@batch"})
+    fixed = measured[(measured["probe"] == probes[FIXED]) & (measured["threshold"] == threshold)]
+    if len(fixed):
+        together = combined(fixed, keys)
+        together = together.rename(columns={m: f"{m}@fixed" for m in together.columns if m not in keys})
+        frame = frame.merge(together, on=keys, how="left")
+    return frame
+
+
+def _batch_points(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """A figure measure's points for ``trend_statistics``: one per run, keyed by batch size."""
+    return pd.DataFrame(
+        {"key": frame["batch_size"], "x": frame["batch_size"], "seed": frame["seed"], "value": frame[column]}
+    )
+
+
+def figure_claims(name: str, points: pd.DataFrame, first_of_experiment: bool, family: str) -> list[dict]:
+    """The claims of one figure (``figure_points`` of its finished runs), per dataset: each measure of
+    ``FIGURE_MEASURES`` at the last epoch, with its untrained null where epoch 0 was probed."""
+    rows = []
+    last = points.groupby(["dataset", "batch_size", "seed"])["epoch"].transform("max")
+    trained, untrained = points[points["epoch"] == last], points[(points["epoch"] == 0) & (last > 0)]
+    for dataset, group in trained.groupby("dataset", sort=False):
+        group = group.sort_values("batch_size", kind="stable")
+        nulls = untrained[untrained["dataset"] == dataset]
+        for (measure, probe), label in FIGURE_MEASURES.items():
+            column = f"{measure}@{probe}"
+            if column not in group or group[column].isna().all():
+                continue
+            if not MEASURES.get(measure, MEASURES["count"]).threshold and not first_of_experiment:
+                continue  # threshold-free: checked at the experiment's first figure only
+            kind, claim, number_format = _figure_measure(measure)
+
+            row = _row(
+                name,
+                dataset,
+                label,
+                claim,
+                kind,
+                family,
+                _batch_points(group, column),
+                number_format,
+                _batch_points(nulls, column),
+            )
+            if (measure, probe) == ("count", BATCH):
+                row["driven by"] = driver(
+                    group.groupby("batch_size")[["count@batch", *COUNTED]]
+                    .mean()
+                    .sort_index()
+                    .rename(columns={"count@batch": "count"})
+                )
+            rows.append(row)
+    return rows
+
+
+def table_claims(
+    name: str, runs: pd.DataFrame, paper: pd.DataFrame, unswitched: pd.DataFrame | None = None
+) -> list[dict]:
+    """A table's claims.  For a table of switch runs (Table 11): at each starting batch size that
+    also has runs without the switch (``unswitched``), the share of the gap the switch closes.  For
+    any other: its test error and its training loss, both kinds, grow with batch size."""
+    dataset = ", ".join(runs["dataset"].unique())
+    switched = runs["switch"].notna()
+    if switched.any():
+        baseline = runs.loc[~switched, "test_error"]
+        rows = []
+        for start, group in runs[switched].groupby("batch_size", sort=True):
+            without = unswitched[unswitched["batch_size"] == start]["test_error"] if unswitched is not None else []
+            share = share_closed(baseline, group["test_error"], without) if len(without) else {}
+            rows.append(
+                {
+                    "artifact": name,
+                    "dataset": dataset,
+                    "measure": f"test error, switch from {start}",
+                    "claim": f"switching to {group['switch'].iloc[0]['batch_size']} closes the gap of batch {start}",
+                    "claim_kind": CLOSES,
+                    "family": f"{name}: {start}",
+                    "start": start,
+                    "seeds": len(group),
+                    **share,
+                    "paper_verdict": "n/a: no runs without the switch",
+                }
+            )
+        return rows
+    rows = []
+    runs, paper = runs[~switched], paper[paper["switch_to"].isna()]
+    for column, (measure, paper_column, number_format) in TABLE_MEASURES.items():
+        points = pd.DataFrame(
+            {"key": runs["batch"], "x": runs["batch_size"], "seed": runs["seed"], "value": runs[column]}
+        )
+        paper_points = pd.DataFrame(
+            {"key": paper["batch"], "x": paper["batch_size"], "seed": 0, "value": paper[paper_column]}
+        )
+        row = _row(
+            name,
+            dataset,
+            measure,
+            f"{measure} grows with batch size",
+            GROWS,
+            f"{name}: {measure}",
+            points,
+            number_format,
+        )
+        rows.append(_paper_check(row, paper_points))
+    return rows
+
+
+def trends(
+    figure_points_by_name: dict[str, pd.DataFrame],
+    table_runs: dict[str, pd.DataFrame],
+    reference: pd.DataFrame | None = None,
+    unswitched: dict[str, pd.DataFrame] | None = None,
+    first_figures: set[str] | None = None,
+) -> pd.DataFrame:
+    """The claims of tables and figures, with their statistics (not yet judged: ``verdicts.judge``).
+    Per figure (``figure_points`` of its finished runs, by name) the measures of ``FIGURE_MEASURES``,
+    one family; per table its claims (``table_claims``; ``unswitched``: per table of switch runs, the
+    runs without the switch at its starting batch sizes), checked on the paper's numbers too
+    (``reference``, default the module's).  ``first_figures``: the figures that check the
+    threshold-free measures (default every figure)."""
     reference = reference_tables() if reference is None else reference
     rows = []
-    for name, totals in figure_totals.items():
-        totals = totals.assign(count_with_deficit=totals["count"] + totals["deficit"])
-        for dataset, group in totals.groupby("dataset", sort=False):
-            group = group.sort_values("batch_size", kind="stable")
-            for column, (measure, kind, claim, number_format) in FIGURE_MEASURES.items():
-                if column not in group:
-                    continue
-                points = pd.DataFrame(
-                    {
-                        "key": group["batch_size"],
-                        "x": group["batch_size"],
-                        "seed": group["seed"],
-                        "value": group[column],
-                    }
-                )
-                row = _row(name, dataset, measure, claim, kind, points, number_format)
-                if column == "count":
-                    row["driven by"] = driver(group.groupby("batch_size")[["count", *COUNTED]].mean().sort_index())
-                rows.append(row)
+    for name, points in figure_points_by_name.items():
+        first = first_figures is None or name in first_figures
+        rows += figure_claims(name, points, first, family="figures")
     for name, runs in table_runs.items():
         paper = reference[reference["table"] == paper_table(name)]
-        switched = runs["switch"].notna()
-        if switched.any():  # every row: the switch runs and the baseline, against the starting batch size
-            checks = [
-                (
-                    "test_error",
-                    STAYS,
-                    "test error does not grow with the starting batch size (the switch closes the gap)",
-                )
-            ]
-        else:
-            checks = [(m, GROWS, f"{m.replace('_', ' ')} grows with batch size") for m in TABLE_MEASURES]
-            runs, paper = runs[~switched], paper[paper["switch_to"].isna()]
-        for measure, kind, claim in checks:
-            column, number_format = TABLE_MEASURES[measure]
-            points = pd.DataFrame(
-                {"key": runs["batch"], "x": runs["batch_size"], "seed": runs["seed"], "value": runs[measure]}
-            )
-            paper_points = pd.DataFrame(
-                {"key": paper["batch"], "x": paper["batch_size"], "seed": 0, "value": paper[column]}
-            )
-            dataset = ", ".join(runs["dataset"].unique())
-            rows.append(
-                _row(name, dataset, measure.replace("_", " "), claim, kind, points, number_format, paper_points)
-            )
+        rows += table_claims(name, runs, paper, (unswitched or {}).get(name))
     return pd.DataFrame(rows, columns=TREND_COLUMNS)
 
 
 def compare(
     tables_csv: dict[str, Path],
     table_summaries: dict[str, list[Path]],
-    figure_counts: dict[str, tuple[Path, Path, float]],
+    figures: dict[str, float],
+    analysis: dict[str, Path] | None,
+    probes: dict[str, str],
     reported_loss: dict[str, str],
     reference: pd.DataFrame | None = None,
     datasets: list[str] | None = None,
+    unswitched: dict[str, list[Path]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every number of the tables beside the paper's, and every trend check (see ``trends``), from the
-    files the pipeline wrote: per table its CSV and its runs' summaries, per figure the rankloss.csv
-    and scale_invariant.csv of its experiment and its threshold (runs that did not finish ok are
-    left out of the trends; ``datasets``: the only ones whose figure trends are checked)."""
-    from . import rank, scale_invariant  # import torch: this module stays light for the config checks
-
+    """Every number of the tables beside the paper's, and every claim judged (see ``trends``), from the
+    files the pipeline wrote: per table its CSV and its runs' summaries; per figure its threshold
+    (``figures``, the first the one that checks the threshold-free measures), with the experiment's
+    ``analysis`` files (rankloss.csv as ``counts``, measures.csv as ``measures``); ``probes``, the
+    probes' names by role.  Runs that did not finish ok are left out of the trends; ``datasets``:
+    the only ones whose figure trends are checked."""
     reference = reference_tables() if reference is None else reference
     numbers = compare_tables({name: pd.read_csv(path) for name, path in tables_csv.items()}, reference)
     runs = {name: read_summaries(paths, reported_loss) for name, paths in table_summaries.items()}
-    totals = {}
-    for figure, (rankloss, invariant, threshold) in figure_counts.items():
-        counts = rank.total_counts(pd.read_csv(rankloss), threshold)
-        counts = counts.merge(
-            scale_invariant.last_epoch(pd.read_csv(invariant), threshold), on=["dataset", "batch_size", "seed"]
-        )
-        ok = counts["status"] == status.OK
-        totals[figure] = counts[ok & counts["dataset"].isin(datasets)] if datasets else counts[ok]
-    return numbers, trends(totals, runs, reference)
+    without = {name: read_summaries(paths, reported_loss) for name, paths in (unswitched or {}).items() if paths}
+    points = {}
+    if analysis and figures:
+        counts, measured = pd.read_csv(analysis["counts"]), pd.read_csv(analysis["measures"])
+        for figure, threshold in figures.items():
+            frame = figure_points(counts, measured, threshold, probes)
+            ok = frame["status"] == status.OK
+            points[figure] = frame[ok & frame["dataset"].isin(datasets)] if datasets else frame[ok]
+    claims = trends(points, runs, reference, without, first_figures=set(list(figures)[:1]))
+    return numbers, judge(claims)
 
 
 def loss_evidence(ours: dict[str, pd.DataFrame], reference: pd.DataFrame) -> pd.DataFrame:
@@ -340,65 +409,36 @@ def loss_evidence(ours: dict[str, pd.DataFrame], reference: pd.DataFrame) -> pd.
     return pd.DataFrame(rows, columns=["table", "batch", "split", "paper", *REPORTED_LOSS, "comparable fit"])
 
 
-def criterion() -> str:
-    """What 'agrees' means, as the comparison states it."""
-    return (
-        "ρ is Spearman's rank correlation between batch size and the measure's mean over seeds, p its exact "
-        "one-sided p-value (the fraction of the n! orderings of the means at least as extreme; the seed range "
-        "is the lowest and highest ρ of single seeds). A claim that a measure grows (or falls) with batch size "
-        f"**agrees** when p ≤ {ALPHA:g} in that direction and the change from the smallest to the largest batch "
-        "size exceeds the run-to-run spread: with several seeds, Student's two-sided "
-        f"{ALPHA:.0%} t times the change's standard error, from the spread over seeds pooled over the batch "
-        "sizes; a significant ρ whose change does not exceed it is **within the spread**. With one seed the "
-        "spread is unknown: ρ alone decides, and the verdict says how small the run-to-run standard deviation "
-        "(sd) must be for the change to count. It is **opposite** when the measure moves the other way by "
-        "the same test, and otherwise there is **no clear trend**. Table 11's claim, that switching to a "
-        "small batch (128) closes the gap, is that its test error does not grow with the starting batch size, "
-        "the small-batch baseline included: it agrees unless the test error grows by that test. With 3 points "
-        "or fewer no ρ can be significant: n/a. The paper's ρ comes from its own numbers "
-        "(reference_paper_tables.csv), one set of them; it prints none for its figures."
-    )
-
-
-def _rho(value: float) -> str:
-    return "n/a" if math.isnan(value) else f"{value:+.3f}"
-
-
-def _p(value: float) -> str:
-    return "n/a" if math.isnan(value) else f"{value:.3g}"
-
-
-def verdict_in_words(row) -> str:
-    """A trend's verdict with what it rests on: 'agrees (ρ +0.94, p 0.0083; change +1.5, 0.39 needed;
-    3 seeds)', the change beside the least the spread over seeds lets count, or with one seed the
-    spread the change needs: '...; one seed: counts if sd < 0.35'."""
-    if row["verdict"] == "n/a" or math.isnan(row["rho"]):
-        return row["verdict"]
-    rests = f"ρ {_rho(row['rho'])}, p {_p(row['p_value'])}; "
-    if row["seeds"] > 1:
-        rests += f"change {row['change']:+.3g}, {row['least_change']:.3g} needed; {row['seeds']:.0f} seeds"
-    else:
-        rests += f"one seed: counts if sd < {row['sd_needed']:.3g}"
-    return f"{row['verdict']} ({rests})"
-
-
 def read_trends(path: Path) -> pd.DataFrame:
-    """The trend checks as ``write`` saved them (verdicts such as 'n/a' stay text)."""
+    """The claims as ``write`` (or a published part's data) saved them, statistics as numbers and
+    verdicts as text.  Claims saved by older code are read into today's columns: their kind from
+    their words, their family (a table's figures together, each table claim alone), and the
+    verdict is taken anew from the statistics (``verdicts.judge``): a row without the statistics a
+    verdict needs says n/a."""
     claims = pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in NUMERIC_TREND_COLUMNS})
-    return claims.astype({c: float for c in NUMERIC_TREND_COLUMNS})
+    if "claim_kind" not in claims:
+        claims["claim_kind"] = [
+            CLOSES if "does not grow" in claim else FALLS if " falls " in claim else GROWS for claim in claims["claim"]
+        ]
+        table_rows = claims["measure"].isin(["test error", "train loss"])
+        claims["family"] = claims["artifact"].where(~table_rows, claims["artifact"] + ": " + claims["measure"])
+        claims.loc[~table_rows, "family"] = "figures"
+    claims = claims.reindex(columns=list(dict.fromkeys([*TREND_COLUMNS, *claims.columns])))
+    claims = claims.astype({c: float for c in NUMERIC_TREND_COLUMNS})
+    return judge(claims.drop(columns=[c for c in JUDGED if c in claims]))
 
 
 def trends_formatted(claims: pd.DataFrame) -> pd.DataFrame:
-    """The trend checks as the comparison shows them: ours and the paper's side by side."""
+    """The judged claims as the comparison shows them: ours and the paper's side by side."""
     return pd.DataFrame(
         {
             "Artifact": claims["artifact"],
             "Dataset": claims["dataset"],
             "Claim": claims["claim"],
-            "n": claims["n"].map("{:.0f}".format),
+            "n": claims["n"].map(lambda v: "" if pd.isna(v) else f"{v:.0f}"),
             "Verdict": [verdict_in_words(row) for _, row in claims.iterrows()],
             "Seed range": [
-                f"{_rho(lo)} to {_rho(hi)}" if not math.isnan(lo) else ""
+                f"{rho_text(lo)} to {rho_text(hi)}" if not math.isnan(lo) else ""
                 for lo, hi in zip(claims["seed_min"], claims["seed_max"])
             ],
             "Change (± se)": [
@@ -406,11 +446,12 @@ def trends_formatted(claims: pd.DataFrame) -> pd.DataFrame:
                 for c, se in zip(claims["change"], claims["change_se"])
             ],
             "Paper": [
-                verdict if math.isnan(rho) else f"{verdict} (ρ {_rho(rho)}, p {_p(p)})"
+                verdict if math.isnan(rho) else f"{verdict} (ρ {rho_text(rho)}, p {p_text(p)})"
                 for verdict, rho, p in zip(claims["paper_verdict"], claims["paper_rho"], claims["paper_p_value"])
             ],
-            "Driven by": claims["driven by"],
-            "Our values": claims["values"],
+            "Driven by": claims["driven by"].fillna(""),
+            "Our values": claims["values"].fillna(""),
+            "Untrained (epoch 0)": claims["untrained_values"].fillna(""),
         }
     )
 
@@ -418,10 +459,13 @@ def trends_formatted(claims: pd.DataFrame) -> pd.DataFrame:
 def write(
     numbers: pd.DataFrame, claims: pd.DataFrame, csv: Path, trends_csv: Path, md: Path, reported_loss: dict[str, str]
 ) -> None:
+    """The comparison of every table: its numbers (``csv``), its judged claims (``trends_csv``) and
+    both in words (``md``)."""
     numbers.to_csv(csv, index=False)
     claims.to_csv(trends_csv, index=False)
     ours, theirs = claims["verdict"].value_counts(), claims["paper_verdict"].value_counts()
-    tally = ", ".join(f"{ours.get(v, 0)} {v}" for v in VERDICTS[1:] if ours.get(v, 0))
+    tally = ", ".join(f"{ours[v]} {v}" for v in VERDICTS if ours.get(v, 0))
+    agreeing = int(sum(count for verdict, count in ours.items() if counts_as_agreement(verdict)))
     paper_checks = theirs[~theirs.index.str.startswith("n/a")].sum()  # the paper prints numbers for enough points
     text = [
         "# The paper beside this run",
@@ -429,14 +473,14 @@ def write(
         f"Losses: ours are the {describe_loss(reported_loss)}, as config `reported_loss: "
         f"{{train: {reported_loss['train']}, test: {reported_loss['test']}}}` asks; the paper's are as it prints them.",
         "",
-        "## Trends the paper claims",
+        "## Claims the paper makes",
         "",
         criterion(),
         "",
-        f"{ours.get('agrees', 0)} of {len(claims)} checks agree with the paper's claims"
+        f"{agreeing} of {len(claims)} claims agree with the paper's"
         + (f" ({tally})" if tally else "")
         + "; the paper's own numbers agree in "
-        f"{theirs.get('agrees', 0)} of the {paper_checks} checks they allow.",
+        f"{theirs.get(AGREES + ONE_SEED, 0)} of the {paper_checks} checks they allow.",
         "",
         trends_formatted(claims).to_markdown(index=False, disable_numparse=True)
         if len(claims)

@@ -1,5 +1,11 @@
-"""The probe: a fixed batch of training images (the probe batch) through a trained model, every probed
-layer's output saved (the activation dump: safetensors, one tensor per layer, batch first).
+"""The probe: a batch of images through a trained model, every probed layer's output saved (the
+activation dump: safetensors, one tensor per layer, batch first).
+
+Each run and probe epoch is probed on several batches (``probe_batch``): the paper's probe batch
+(``batch``: the first bs images of a seeded permutation of the training set, bs the run's own batch
+size, so that its size moves with the batch size), and the fixed probes (``train``, ``test``: the
+first ``probe.fixed_size`` images of a seeded permutation of that split, the same images for every
+run of a dataset), on which measures are compared across batch sizes.
 
 The forward pass runs in float64 (``dtype``): near-rank loss is counted at 1e-4 and 1e-5, and
 float32 rounding noise (about 1e-7 of the largest singular value, which reaches the thousands)
@@ -22,12 +28,20 @@ from .atomic import written
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
-def batch_indices(n_train: int, batch_size: int, seed: int) -> torch.Tensor:
-    """The probe batch: the first ``batch_size`` of a seeded permutation of the training set, so a
-    smaller batch is a subset of a larger one and every run of a dataset sees the same images."""
-    if batch_size > n_train:
-        raise ValueError(f"probe batch of {batch_size} is larger than the training set ({n_train} images)")
-    return torch.randperm(n_train, generator=torch.Generator().manual_seed(seed))[:batch_size]
+def batch_indices(n_images: int, batch_size: int, seed: int) -> torch.Tensor:
+    """A probe's images: the first ``batch_size`` of a seeded permutation of a split's ``n_images``,
+    so a smaller batch is a subset of a larger one and every run of a dataset sees the same images."""
+    if batch_size > n_images:
+        raise ValueError(f"probe batch of {batch_size} is larger than the split ({n_images} images)")
+    return torch.randperm(n_images, generator=torch.Generator().manual_seed(seed))[:batch_size]
+
+
+def probe_batch(splits: dict, probe: str, images: int, seed: int) -> torch.Tensor:
+    """The uint8 images of a probe (``configuration.probe_kinds``): the first ``images`` of the
+    seeded permutation of the training set for the paper's probe batch (``batch``) and the fixed
+    ``train`` probe, of the test set for the fixed ``test`` probe."""
+    split = splits["x_test" if probe == "test" else "x_train"]
+    return split[batch_indices(len(split), images, seed)]
 
 
 def described(out) -> str:
@@ -136,29 +150,35 @@ def dump(
     weights_path: Path,
     dataset_path: Path,
     out: Path,
-    batch_size: int,
+    probe: str,
+    images: int,
     seed: int,
     mode: str,
     dtype: str,
     device: torch.device,
     points=("activations",),
+    record: dict | None = None,
 ) -> None:
-    """Write the probe's outputs for one run to ``out`` (atomically)."""
+    """Write the outputs of one run's ``probe`` (``probe_batch``: its kind and number of ``images``)
+    to ``out`` (atomically); ``record``: where and at which commit the probe ran
+    (``provenance.stage_record``), kept in the dump's metadata for its spectra's record."""
     weights = torch.load(weights_path, map_location="cpu", weights_only=False)
     dataset = weights["settings"]["dataset"]
-    x_train = data.load(dataset_path)["x_train"]
-    batch = x_train[batch_indices(len(x_train), batch_size, seed)].to(device)
+    splits = data.load(dataset_path)
+    batch = probe_batch(splits, probe, images, seed).to(device)
     run_status = status.of(weights)
     # a diverged run's weights hold NaN: its dump lists no layers and says why
-    normalization = data.normalization(dataset, x_train)
+    normalization = data.normalization(dataset, splits["x_train"])
     outputs = activations(weights, batch, normalization, mode, DTYPES[dtype], points) if run_status == status.OK else {}
     metadata = {
         "layers": json.dumps(list(outputs)),
         "status": run_status,
         "dataset": dataset,
-        "batch_size": str(batch_size),
+        "probe": probe,
+        "images": str(images),
         "mode": mode,
         "dtype": dtype,
+        "record": json.dumps(record or {}),
     }
     with written(out) as partial:
         save_file({k: v.cpu().contiguous() for k, v in outputs.items()}, str(partial), metadata=metadata)

@@ -7,6 +7,7 @@ a new commit that changes nothing a job runs reruns nothing.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import os
 import platform
@@ -88,6 +89,17 @@ def machine(gpu: str | None = None) -> dict:
     """What a machine is: its processor, the GPU a job used (``gpu``, None on the CPU), its id
     (``machine_id``) and host name (only a name: several machines may share it)."""
     return {"cpu": cpu_model(), "gpu": gpu, "machine_id": machine_id(), "host": platform.node()}
+
+
+def stage_record(checkout: Path, exclude: Path | None = None, gpu: str | None = None) -> dict:
+    """What a stage of the analysis (a probe, its spectra) records of itself: the checkout's state
+    (``git_state``), the machine, and when it finished."""
+
+    return {
+        "git": git_state(checkout, exclude),
+        "machine": machine(gpu),
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def nvidia_driver() -> str | None:

@@ -27,6 +27,8 @@ import pandas as pd
 import tensorly as tl
 import torch
 
+from .measures import effective_rank
+
 tl.set_backend("pytorch")
 
 # The modes of an output, by its number of dimensions: a matrix's one (its transpose has the same
@@ -150,15 +152,6 @@ def singular_values(x: torch.Tensor, mode: int, zeros=None) -> torch.Tensor:
     return torch.cat([sigma, sigma.new_zeros(values - len(sigma))])
 
 
-def effective_rank(sigma: np.ndarray) -> float:
-    """RankMe (Garrido et al. 2023): exp of the entropy of the normalised singular values."""
-    total = sigma.sum()
-    if total <= 0:
-        return 0.0
-    p = sigma[sigma > 0] / total
-    return float(np.exp(-(p * np.log(p)).sum()))
-
-
 def finite(x: torch.Tensor) -> bool:
     """Whether every value of ``x`` is finite, checked by chunks: isfinite() of a whole layer takes
     another layer's memory."""
@@ -166,6 +159,13 @@ def finite(x: torch.Tensor) -> bool:
 
 
 SAFETENSORS_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
+
+
+def dump_metadata(path: Path) -> dict[str, str]:
+    """A dump's metadata (probe.dump's: its layers, status, probe, the probe's record...)."""
+    with open(path, "rb") as f:
+        header_size = int.from_bytes(f.read(8), "little")
+        return json.loads(f.read(header_size)).get("__metadata__", {})
 
 
 def read_layers(path: Path, dtype: torch.dtype = torch.float64):
@@ -315,7 +315,7 @@ def run_counts(
     return counts[columns]
 
 
-RANKLOSS_KEYS = ["experiment", "dataset", "batch_size", "seed", "epoch", "status"]  # rankloss.csv's first columns
+RANKLOSS_KEYS = ["experiment", "dataset", "batch_size", "seed", "epoch", "probe", "status"]  # rankloss.csv's first
 
 
 def experiment_counts(probes: list[dict], thresholds: list[float], relative: bool) -> pd.DataFrame:
@@ -334,10 +334,12 @@ def experiment_counts(probes: list[dict], thresholds: list[float], relative: boo
     return table[RANKLOSS_KEYS + [c for c in table.columns if c not in RANKLOSS_KEYS]]
 
 
-def total_counts(rankloss: pd.DataFrame, threshold: float, last_epoch_only: bool = True) -> pd.DataFrame:
+def total_counts(rankloss: pd.DataFrame, threshold: float, probe: str, last_epoch_only: bool = True) -> pd.DataFrame:
     """Paper-style count and its components per run and probe epoch at ``threshold``, summed over
-    layers and modes; NaN for runs that did not finish ok."""
-    rows = rankloss[(rankloss["threshold"] == threshold) | rankloss["threshold"].isna()]
+    layers and modes, on one ``probe`` (the paper's: its probe batch); NaN for runs that did not
+    finish ok."""
+    rows = rankloss[rankloss["probe"] == probe]
+    rows = rows[(rows["threshold"] == threshold) | rows["threshold"].isna()]
     if last_epoch_only:
         rows = rows[rows["epoch"] == rows.groupby(["dataset", "batch_size", "seed"])["epoch"].transform("max")]
     keys = ["dataset", "batch_size", "seed", "epoch", "status"]

@@ -31,48 +31,49 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from . import figures, rank, scale_invariant, significance, status, tables, templates, weight_spectra  # noqa: E402
+from . import figures, rank, significance, status, tables, templates, weight_spectra  # noqa: E402
+from .measures import MEASURES, RUN_MEASURES, SPECTRUM_MEASURES, combined  # noqa: E402
 from .significance import ALPHA  # noqa: E402  (two-sided, for rank correlations and differences)
 
-# Explanatory measures, as the table's columns name them, and in words
-MEASURES = {
-    "count": "near-rank loss (count)",
-    "genuine": "genuine near-rank loss",
-    "relative_count": "count at t·σmax",
-    "effective_rank_fraction": "effective rank (fraction)",
-    "lambda_max": "Hessian λmax",
-    "trace": "Hessian trace",
-    "weight_alpha": "weight alpha (mean)",
-    "weight_stable_rank": "weight stable rank (mean)",
-}
+# Explanatory measures (measures.MEASURES): those of the fixed probe's spectra, every layer and mode
+# together, and the rival measures of the weights
+EXPLANATORY = ["count", "genuine", "relative_count", "effective_rank_fraction", *RUN_MEASURES]
 KEYS = ["experiment", "batch_size", "seed"]
+# the spectrum measures besides the count and its components (rankloss.csv's)
+FIXED_PROBE_MEASURES = [m for m in SPECTRUM_MEASURES if m not in ("count", *rank.COMPONENTS)]
 
 
 def run_measures(
-    runs: list[dict], experiments: dict[str, dict], threshold: float, reported_loss: dict[str, str]
+    runs: list[dict],
+    experiments: dict[str, dict],
+    threshold: float,
+    probe: str,
+    reported_loss: dict[str, str],
 ) -> pd.DataFrame:
-    """One row per run: status, errors, the count and its components at ``threshold``, the
-    scale-invariant measures, sharpness and weight metrics.  ``runs``: per run, its ``wildcards`` and
-    its files (``summary``, ``sharpness``, ``weight_spectra``); ``experiments``: per experiment, its
-    ``rankloss`` and ``scale_invariant`` files."""
+    """One row per run: status, errors, the count and its components at ``threshold`` and every
+    spectrum measure of every layer and mode together, on the fixed ``probe`` at the last epoch;
+    sharpness and weight metrics.  ``runs``: per run, its ``wildcards`` and its files (``summary``,
+    ``sharpness``, ``weight_spectra``); ``experiments``: per experiment, its ``rankloss`` and
+    ``measures`` files."""
     frame = tables.read_summaries([r["summary"] for r in runs], reported_loss)[["status", "train_error", "test_error"]]
     frame = pd.concat([pd.DataFrame([r["wildcards"] for r in runs])[KEYS + ["dataset"]], frame], axis=1)
     sharpness = pd.DataFrame([json.loads(Path(r["sharpness"]).read_text()) for r in runs])
     frame = frame.join(sharpness[["lambda_max", "trace"]])
     frame = frame.join(pd.DataFrame([weight_spectra.summary(pd.read_csv(r["weight_spectra"])) for r in runs]))
-    counts = [
-        rank.total_counts(pd.read_csv(files["rankloss"]), threshold)
-        .merge(
-            scale_invariant.last_epoch(pd.read_csv(files["scale_invariant"]), threshold),
-            on=["dataset", "batch_size", "seed"],
+    keys = ["dataset", "batch_size", "seed"]
+    per_experiment = []
+    for experiment, files in experiments.items():
+        counts = rank.total_counts(pd.read_csv(files["rankloss"]), threshold, probe)
+        measured = pd.read_csv(files["measures"])
+        measured = measured[(measured["probe"] == probe) & (measured["threshold"] == threshold)]
+        measured = measured[measured["epoch"] == measured.groupby(keys)["epoch"].transform("max")]
+        together = combined(measured, keys, FIXED_PROBE_MEASURES)
+        per_experiment.append(
+            counts[[*keys, "count", *rank.COMPONENTS]].merge(together, on=keys).assign(experiment=experiment)
         )
-        .assign(experiment=experiment)
-        for experiment, files in experiments.items()
-    ]
-    counts = pd.concat(counts, ignore_index=True)[
-        ["experiment", "dataset", "batch_size", "seed", "count", *rank.COMPONENTS, *scale_invariant.MEASURES]
-    ]
-    return frame.merge(counts, on=[*KEYS, "dataset"], how="left")
+    counts = pd.concat(per_experiment, ignore_index=True)
+    columns = ["experiment", *keys, "count", *rank.COMPONENTS, *FIXED_PROBE_MEASURES]
+    return frame.merge(counts[columns], on=[*KEYS, "dataset"], how="left")
 
 
 def conditions(per_run: pd.DataFrame, baseline: str) -> pd.DataFrame:
@@ -95,7 +96,7 @@ def conditions(per_run: pd.DataFrame, baseline: str) -> pd.DataFrame:
 
 def measured(frame: pd.DataFrame) -> list[str]:
     """The explanatory measures a comparison has (runs published before a measure existed lack it)."""
-    return [column for column in MEASURES if column in frame]
+    return [column for column in EXPLANATORY if column in frame]
 
 
 def spreads(table: pd.DataFrame) -> pd.DataFrame:
@@ -125,39 +126,44 @@ def differences(table: pd.DataFrame, column: str) -> pd.Series:
 
 def tracking(table: pd.DataFrame) -> pd.DataFrame:
     """Per measure: Spearman's rho across the remedies between the gap and the measure's
-    large-minus-small difference, with its exact two-sided p-value (significant at or below ALPHA;
-    None when so few remedies that no rho could be), and across every condition between the test
-    error and the measure."""
+    large-minus-small difference, with its exact two-sided p-value and that p after Holm's
+    correction over the measures (the analysis plan's family: significant at or below ALPHA; None
+    when so few remedies that no rho could be), and across every condition between the test error
+    and the measure."""
     gap = differences(table, "test_error")
     rows = []
     for column in measured(table):
         change = differences(table, column)
-        p = significance.spearman_p(gap, change, "two-sided")
-        testable = 2 * significance.smallest_p(len(gap)) <= ALPHA and not math.isnan(p)
         rows.append(
             {
                 "measure": column,
-                "description": MEASURES[column],
+                "description": MEASURES[column].label,
                 "remedies": len(gap),
                 "rho_gap": significance.spearman(gap, change),
-                "p_value": p,
-                "significant": p <= ALPHA if testable else None,
+                "p_value": significance.spearman_p(gap, change, "two-sided"),
                 "conditions": len(table),
                 "rho_test_error": significance.spearman(table["test_error"], table[column]),
             }
         )
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    frame.insert(5, "p_holm", significance.holm(frame["p_value"]) if len(frame) else [])
+    testable = [2 * significance.smallest_p(n) <= ALPHA for n in frame["remedies"]]
+    frame.insert(
+        6, "significant", [p <= ALPHA if ok and not math.isnan(p) else None for p, ok in zip(frame["p_holm"], testable)]
+    )
+    return frame
 
 
 def effects(table: pd.DataFrame) -> pd.DataFrame:
     """Per remedy: its change of the test error against the baseline at the small and at the large
-    batch (negative: it helps) and of the gap, with a verdict in words."""
+    batch (negative: it helps) and of the gap, the gap change's two-sided t-test and its p after
+    Holm's correction over the remedies (the analysis plan's family), with a verdict in words."""
     errors = table.pivot(index="remedy", columns="batch_size", values="test_error")
     small, large = sorted(errors.columns)
     change = errors.sub(errors.loc["baseline"], axis=1).drop(index="baseline")
     seeds = table.pivot(index="remedy", columns="batch_size", values="seeds")
     spread = spreads(table)
-    t_gap = max(spread.at[small, "t"], spread.at[large, "t"])  # the fewer degrees of freedom of the two
+    gap_dof = min(spread.at[small, "dof"], spread.at[large, "dof"])  # the fewer degrees of freedom of the two
 
     def change_se(remedy, batch):  # of a remedy's mean minus the baseline's, at one batch size
         return spread.at[batch, "sd"] * math.sqrt(1 / seeds.at[remedy, batch] + 1 / seeds.at["baseline", batch])
@@ -167,7 +173,6 @@ def effects(table: pd.DataFrame) -> pd.DataFrame:
         at_small, at_large = change.at[remedy, small], change.at[remedy, large]
         se_small, se_large = change_se(remedy, small), change_se(remedy, large)
         gap_se = math.hypot(se_small, se_large)
-        least = (spread.at[small, "t"] * se_small, spread.at[large, "t"] * se_large, t_gap * gap_se)
         rows.append(
             {
                 "remedy": remedy,
@@ -176,15 +181,22 @@ def effects(table: pd.DataFrame) -> pd.DataFrame:
                 "test_error_small": errors.at[remedy, small],
                 "change_small": at_small,
                 "change_small_se": se_small,
+                "least_small": spread.at[small, "t"] * se_small,
                 "test_error_large": errors.at[remedy, large],
                 "change_large": at_large,
                 "change_large_se": se_large,
+                "least_large": spread.at[large, "t"] * se_large,
                 "gap_change": at_large - at_small,
                 "gap_change_se": gap_se,
-                "verdict": verdict(at_small, at_large, *least),
+                "gap_p": significance.t_p_value((at_large - at_small) / gap_se, gap_dof),
             }
         )
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    frame["gap_p_holm"] = significance.holm(frame["gap_p"]) if len(frame) else []
+    frame["verdict"] = [
+        verdict(r.change_small, r.change_large, r.least_small, r.least_large, r.gap_p_holm) for r in frame.itertuples()
+    ]
+    return frame.drop(columns=["least_small", "least_large"])
 
 
 def best(measures: pd.DataFrame) -> pd.DataFrame:
@@ -202,27 +214,27 @@ def verdict(
     change_large: float,
     least_small: float = math.nan,
     least_large: float = math.nan,
-    least_gap: float = math.nan,
+    gap_p: float = math.nan,
 ) -> str:
     """Whether a remedy that changes the test error by these points helps small batches as much as
-    large ones.  ``least_*``: the smallest change of the test error at each batch size, and of the
-    gap, that counts (t times its standard error); NaN with one seed, when the spread is unknown."""
+    large ones.  ``least_*``: the smallest change of the test error at each batch size that counts
+    (t times its standard error); ``gap_p``: the gap change's p-value after Holm's correction over
+    the remedies.  NaN with one seed, when the spread is unknown."""
     if math.isnan(change_small) or math.isnan(change_large):
         return "n/a (a run did not finish)"
-    gap_change = change_large - change_small
-    if math.isnan(least_gap):
+    if math.isnan(gap_p):
         if change_small >= 0 and change_large >= 0:
             return "helps neither batch size (one seed: the spread is unknown)"
         if change_large < change_small:
             return f"helps the large batch more: {NARROWS} (one seed: the spread is unknown)"
         return "helps the small batch as much or more: the gap does not narrow (one seed: the spread is unknown)"
-    if abs(gap_change) > least_gap:
-        if gap_change < 0:
+    if gap_p <= ALPHA:
+        if change_large < change_small:
             return f"helps the large batch more: {NARROWS}"
         return "helps the small batch more (or hurts the large one): the gap widens"
     if abs(change_small) <= least_small and abs(change_large) <= least_large:
         return "no change beyond the run-to-run spread"
-    return "moves both batch sizes alike: the gap does not change beyond the spread"
+    return "the gap does not change beyond the spread (after Holm's correction over the remedies)"
 
 
 def shown(value: float, spec: str, missing: str = "n/a", unit: str = "") -> str:
@@ -278,7 +290,8 @@ def figure(table: pd.DataFrame, measures: pd.DataFrame, title: str, pdf: Path, p
     remedy, a panel per measure."""
     gap = differences(table, "test_error")
     gap_se = table.drop_duplicates("remedy").set_index("remedy")["gap_se"].reindex(gap.index)
-    fig, axes = plt.subplots(2, math.ceil(len(MEASURES) / 2), figsize=(4 * math.ceil(len(MEASURES) / 2), 7))
+    columns = math.ceil(len(measures) / 2)
+    fig, axes = plt.subplots(2, columns, figsize=(4 * columns, 7), squeeze=False)
     for ax, (_, row) in zip(axes.flat, measures.iterrows()):
         x = differences(table, row["measure"])
         ax.errorbar(x, gap, yerr=gap_se, fmt="o", capsize=3)  # ± a standard error (none with one seed)
@@ -303,14 +316,16 @@ def report(
     correlations = measures.assign(
         **signed,
         p_value=measures["p_value"].map(lambda v: shown(v, ".3g")),
+        p_holm=measures["p_holm"].map(lambda v: shown(v, ".3g")),
         significant=measures["significant"].map({True: "yes", False: "no"}).fillna("n/a"),
-    )[["description", "remedies", "rho_gap", "p_value", "significant", "conditions", "rho_test_error"]]
+    )[["description", "remedies", "rho_gap", "p_value", "p_holm", "significant", "conditions", "rho_test_error"]]
     correlations.columns = [
         "Measure",
         "Remedies",
         "ρ (gap, Δmeasure)",
         "p (exact, two-sided)",
-        f"Significant (p ≤ {ALPHA:g})",
+        f"p after Holm over {len(measures)}",
+        f"Significant (Holm p ≤ {ALPHA:g})",
         "Conditions",
         "ρ (test error, measure)",
     ]
@@ -327,7 +342,20 @@ def report(
             column: effect[column].map(lambda v: shown(v, ".2f", unit="%"))
             for column in ("test_error_small", "test_error_large")
         },
-    )[["remedy", "test_error_small", "change_small", "test_error_large", "change_large", "gap_change", "verdict"]]
+        **{column: effect[column].map(lambda v: shown(v, ".3g")) for column in ("gap_p", "gap_p_holm")},
+    )[
+        [
+            "remedy",
+            "test_error_small",
+            "change_small",
+            "test_error_large",
+            "change_large",
+            "gap_change",
+            "gap_p",
+            "gap_p_holm",
+            "verdict",
+        ]
+    ]
     small, large = sorted(table["batch_size"].unique())
     change.columns = [
         "Remedy",
@@ -336,6 +364,8 @@ def report(
         f"Test error at {large}",
         "Change",
         "Gap change",
+        "p (t, two-sided)",
+        f"p after Holm over {len(effect)}",
         "Verdict",
     ]
     gaps, gap_se = differences(table, "test_error"), table.drop_duplicates("remedy")["gap_se"]
@@ -356,6 +386,8 @@ def report(
             "n": best_row["remedies"],
             "rho": best_row["rho_gap"],
             "p_value": best_row["p_value"],
+            "p_holm": best_row["p_holm"],
+            "family": len(measures),
             "significant": best_row["significant"],
         },
         gaps={"min": gaps.min(), "max": gaps.max()},
@@ -377,7 +409,8 @@ def summary(table: pd.DataFrame, measures: pd.DataFrame, effect: pd.DataFrame) -
         "seeds": int(table["seeds"].min()),
         "baseline gap (pp)": baseline["gap"],
         "tracks the gap best": "; ".join(
-            f"{row.description} (ρ {row.rho_gap:+.2f}, p {row.p_value:.3g}, {called.get(row.significant, 'n/a')})"
+            f"{row.description} (ρ {row.rho_gap:+.2f}, p {row.p_value:.3g}, {row.p_holm:.3g} after Holm over "
+            f"{len(measures)}: {called.get(row.significant, 'n/a')})"
             for row in tracking_best.itertuples()
         )
         or "n/a",

@@ -32,7 +32,7 @@ configuration.check(config, SHAPES)
 DATASET = f"{config['data_dir']}/{{dataset}}.safetensors"
 RUN = "results/runs/{experiment}/{dataset}/bs{batch_size}-seed{seed}"
 SNAPSHOT = f"{RUN}/snapshots/epoch{{epoch}}.pt"  # the weights at a probe epoch before the last
-PROBE = f"{RUN}/epoch{{epoch}}"
+PROBE = f"{RUN}/epoch{{epoch}}/{{probe}}"  # probe: the paper's probe batch or a fixed probe (probe.py)
 PROBE_ACTIVATIONS = f"{PROBE}/activations.safetensors"
 ANALYSIS = "results/analysis/{experiment}"
 TABLE = "results/tables/{table}"
@@ -41,6 +41,8 @@ COMPARISON = "results/report/paper_comparison"
 TABLE_COMPARISON = f"{COMPARISON}/{{table}}"  # one table's part of it
 # the published reproduction (committed): one folder per table and a README (rule publish)
 PUBLISHED = config["publish"]["folder"] if config["publish"] else "results/publish-not-configured"
+# what a job's record of the checkout leaves out: the publication's folder, which publishing rewrites
+NOT_CODE = config["publish"]["folder"] if config["publish"] else None
 PUBLISHED_DATA = f"{PUBLISHED}/{{part}}/data"  # a part's data, beside its README
 RANDOM = config["random_matrices"]
 RANDOM_SPECTRA = "results/random_matrices/{distribution}/{m}x{n}.npy"
@@ -50,6 +52,7 @@ RANDOM_COMPARISON = "results/report/random_matrices_comparison"
 REMEDIES = "results/remedies/{comparison}"
 RANDOM_REFERENCE = str(PACKAGE_DIR / "rankgap" / "reference_random_matrices.csv")  # the paper's Tables A1-A3
 PAPER_REFERENCE = str(PACKAGE_DIR / "rankgap" / "reference_paper_tables.csv")  # the paper's Tables 1-11
+ANALYSIS_PLAN = str(PACKAGE_DIR / "rankgap" / "analysis_plan.yaml")  # every verdict's test, written before the data
 RANDOM_SIZES = [(row["m"], n) for row in RANDOM["sizes"] for n in row["n"]]
 SNAPSHOT_EPOCHS = configuration.snapshot_epochs(config)
 
@@ -99,21 +102,24 @@ def all_runs():
 
 
 def probes(experiment, datasets=None):
-    """Every (run, probe epoch) of an experiment, as wildcard dicts."""
+    """Every (run, probe epoch, probe) of an experiment, as wildcard dicts."""
     return [
-        dict(run, epoch=epoch)
+        dict(run, epoch=epoch, probe=probe)
         for run in configuration.runs(config, experiment, datasets)
         for epoch in configuration.probe_epochs(config, experiment)
+        for probe in configuration.probe_kinds(config)
     ]
 
 
+PROBE_FILES = ("spectra", "modes", "record")  # what the spectra rule writes per probe, read downstream
+
+
 def probe_files(experiment):
-    """Per probe of an experiment: its wildcards and its files (spectra, modes, its run's summary)."""
+    """Per probe of an experiment: its wildcards and its files (PROBE_FILES, its run's summary)."""
     return [
         {
             "wildcards": p,
-            "spectra": f"{PROBE.format(**p)}/spectra.csv",
-            "modes": f"{PROBE.format(**p)}/modes.csv",
+            **{name: f"{PROBE.format(**p)}/{name}.{'json' if name == 'record' else 'csv'}" for name in PROBE_FILES},
             "summary": f"{RUN.format(**p)}/summary.json",
         }
         for p in probes(experiment)
@@ -144,14 +150,41 @@ def table_trend_figures(table):
     return {f: config["figures"][f]["threshold"] for f, e in trend_figures().items() if e == experiment}
 
 
+# The probes measures are compared on across batch sizes: the paper's probe batch (its count, as the
+# paper takes it) and the fixed probe, the first of probe.fixed_splits (none without one)
+COMPARED_PROBES = {
+    "batch": configuration.BATCH_PROBE,
+    "fixed": config["probe"]["fixed_splits"][0] if config["probe"]["fixed_splits"] else None,
+}
+
+
+def unswitched_runs(table):
+    """For a table of switch runs (Table 11): its baseline experiment's runs at the switch runs'
+    starting batch sizes, without the switch (the gap the switch is to close); none otherwise."""
+    spec = config["tables"][table]
+    experiment = config["experiments"][spec["experiment"]]
+    if not experiment.get("switch") or "baseline" not in spec:
+        return []
+    starts = set(experiment["batch_sizes"])
+    baseline = configuration.runs(config, spec["baseline"]["experiment"], [spec["dataset"]])
+    return [run for run in baseline if run["batch_size"] in starts]
+
+
 def table_comparison_inputs(wildcards):
-    """A table, its runs' summaries and the paper's numbers; and when a figure of its experiment is
-    compared too, the experiment's counts and scale-invariant measures."""
+    """A table, its runs' summaries (and a switch table's runs without the switch), the paper's
+    numbers and the analysis plan; and when a figure of its experiment is compared too, the
+    experiment's counts and measures."""
     table = wildcards.table
-    inputs = {"table": f"{TABLE.format(table=table)}.csv", "summaries": table_runs(table), "reference": PAPER_REFERENCE}
+    inputs = {
+        "table": f"{TABLE.format(table=table)}.csv",
+        "summaries": table_runs(table),
+        "unswitched": [run["summary"] for run in run_records(unswitched_runs(table))],
+        "reference": PAPER_REFERENCE,
+        "plan": ANALYSIS_PLAN,
+    }
     if table_trend_figures(table):
         folder = ANALYSIS.format(experiment=config["tables"][table]["experiment"])
-        inputs |= {"rankloss": f"{folder}/rankloss.csv", "scale_invariant": f"{folder}/scale_invariant.csv"}
+        inputs |= {"counts": f"{folder}/rankloss.csv", "measures": f"{folder}/measures.csv"}
     return inputs
 
 
@@ -341,10 +374,10 @@ def remedy_run_files(comparison):
 
 
 def remedy_experiment_files(comparison):
-    """Per experiment of a comparison: its rank-loss counts and scale-invariant measures."""
+    """Per experiment of a comparison: its rank-loss counts and its measures (per layer and mode)."""
     return {
         experiment: {
-            name: f"{ANALYSIS.format(experiment=experiment)}/{name}.csv" for name in ("rankloss", "scale_invariant")
+            name: f"{ANALYSIS.format(experiment=experiment)}/{name}.csv" for name in ("rankloss", "measures")
         }
         for experiment in compared(comparison)
     }
@@ -399,13 +432,18 @@ def model_label(kind):
     return label
 
 
+def job_images(wildcards):
+    """The images a job takes at once: its run's batch size, or a probe's number of images."""
+    probe = getattr(wildcards, "probe", configuration.BATCH_PROBE)
+    return configuration.probe_images(config, probe, wildcards.batch_size)
+
+
 def job_resource(stage, key):
     """A cluster resource of a ``stage`` job (stage: a rule's name; see resources.job_resources), as Snakemake calls it."""
 
     def value(wildcards, attempt):
-        batch_size = int(wildcards.batch_size)
         estimates = resources.job_resources(
-            config, wildcards.experiment, wildcards.dataset, batch_size, attempt, SHAPES, ACTIVATION_SIZES
+            config, wildcards.experiment, wildcards.dataset, job_images(wildcards), attempt, SHAPES, ACTIVATION_SIZES
         )
         return estimates[stage][key]
 
@@ -422,7 +460,7 @@ def job_group(stage):
             stage,
             wildcards.experiment,
             wildcards.dataset,
-            int(wildcards.batch_size),
+            job_images(wildcards),
             shapes=SHAPES,
             activations=ACTIVATION_SIZES,
         )

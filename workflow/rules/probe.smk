@@ -1,4 +1,5 @@
-# The probe: the probe batch through the weights of one probe epoch, every probed layer's activations saved.
+# The probe: a probe's images (the paper's probe batch, or a fixed probe) through the weights of one
+# probe epoch, every probed layer's activations saved.
 
 
 rule probe:
@@ -25,9 +26,11 @@ rule probe:
     params:
         mode=config["probe"]["mode"],
         dtype=config["probe"]["dtype"],
+        images=lambda wc: configuration.probe_images(config, wc.probe, wc.batch_size),
         seed=config["probe"]["seed"],
         points=config["probe"]["points"],
         gpu=config["probe"]["gpu"],
+        published=NOT_CODE,
         code=code("probe"),
     script:
         "../scripts/probe.py"

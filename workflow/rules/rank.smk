@@ -1,5 +1,5 @@
-# Rank-loss analysis: spectra per run (the SVDs, threshold-free), then counts per experiment, and
-# beside them the scale-invariant measures of the same spectra.
+# Rank-loss analysis: spectra per probe (the SVDs, threshold-free), then counts per experiment, and
+# beside them every measure of the same spectra, per layer and mode (measures.py).
 
 
 localrules:
@@ -12,6 +12,7 @@ rule spectra:
     output:
         spectra=f"{PROBE}/spectra.csv",
         modes=f"{PROBE}/modes.csv",
+        record=f"{PROBE}/record.json",
     log:
         f"{PROBE}/spectra.log",
     benchmark:
@@ -28,6 +29,7 @@ rule spectra:
     params:
         dtype=config["probe"]["dtype"],
         gpu=config["probe"]["gpu"],
+        published=NOT_CODE,
         code=code("spectra"),
     script:
         "../scripts/spectra.py"
@@ -38,7 +40,7 @@ rule rankloss:
         probe_inputs,
     output:
         counts=f"{ANALYSIS}/rankloss.csv",
-        scale_invariant=f"{ANALYSIS}/scale_invariant.csv",
+        measures=f"{ANALYSIS}/measures.csv",
     log:
         "results/logs/rankloss/{experiment}.log",
     conda:

@@ -10,6 +10,7 @@ rule remedy_comparison:
     input:
         remedy_inputs,
         template=workflow.source_path(TEMPLATES["remedy_comparison"]),
+        plan=ANALYSIS_PLAN,
     output:
         **remedy_outputs(),
     log:
@@ -22,6 +23,7 @@ rule remedy_comparison:
         baseline=lookup(dpath="remedy_comparisons/{comparison}/baseline", within=config),
         dataset=lookup(dpath="remedy_comparisons/{comparison}/dataset", within=config),
         threshold=lookup(dpath="remedy_comparisons/{comparison}/threshold", within=config),
+        probe=COMPARED_PROBES["fixed"],  # measures compared across batch sizes: on the fixed probe
         caption=lambda wc: config["remedy_comparisons"][wc.comparison].get(
             "caption", f"Remedies for the large-batch gap: {wc.comparison}"
         ),

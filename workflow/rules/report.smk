@@ -55,6 +55,7 @@ rule figure:
     params:
         threshold=lookup(dpath="figures/{figure}/threshold", within=config),
         plot=lookup(dpath="figures/{figure}/plot", within=config),
+        probe=configuration.BATCH_PROBE,  # the paper's figures keep the paper's probe (docs/choices.md)
         caption=lambda wc: caption("figures", wc.figure),
         code=code("figure"),
     script:
@@ -74,6 +75,7 @@ rule table_comparison:
         "../../envs/analysis.yaml"
     params:
         thresholds=lambda wc: table_trend_figures(wc.table),
+        probes=COMPARED_PROBES,
         dataset=lookup(dpath="tables/{table}/dataset", within=config),
         reported_loss=config["reported_loss"],
         code=code("table_comparison"),
@@ -85,6 +87,7 @@ rule comparison:
     input:
         numbers=expand(f"{TABLE_COMPARISON}.csv", table=config["tables"]),
         trends=expand(f"{TABLE_COMPARISON}_trends.csv", table=config["tables"]),
+        plan=ANALYSIS_PLAN,
     output:
         csv=f"{COMPARISON}.csv",
         trends=f"{COMPARISON}_trends.csv",

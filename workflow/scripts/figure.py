@@ -9,6 +9,7 @@ plot = figures.PLOTS[snakemake.params.plot]
 plot(
     pd.read_csv(snakemake.input[0]),
     snakemake.params.threshold,
+    snakemake.params.probe,
     snakemake.params.caption,
     snakemake.output.pdf,
     snakemake.output.png,

@@ -1,19 +1,22 @@
-"""Dump the probe batch's activations for one run and probe epoch."""
+"""Dump the activations of one run's probe (the paper's probe batch, or a fixed probe) at one probe epoch."""
 
 from pathlib import Path
 
-from rankgap import device, log_to, probe
+from rankgap import device, log_to, probe, provenance
 
 log_to(snakemake.log[0])
 p = snakemake.params
+leased = device.for_job(snakemake, want_gpu=p.gpu)
 probe.dump(
     Path(snakemake.input.weights),
     Path(snakemake.input.data),
     Path(snakemake.output[0]),
-    batch_size=int(snakemake.wildcards.batch_size),
+    probe=snakemake.wildcards.probe,
+    images=p.images,
     seed=p.seed,
     mode=p.mode,
     dtype=p.dtype,
-    device=device.for_job(snakemake, want_gpu=p.gpu),
+    device=leased,
     points=p.points,
+    record=provenance.stage_record(Path(snakemake.scriptdir), p.published, device.gpu_name(leased)),
 )

@@ -1,9 +1,9 @@
-"""Near-rank-loss counts of every run of an experiment at every threshold, in one tidy table, and
-the scale-invariant measures of the same spectra beside them."""
+"""Near-rank-loss counts of every probe of an experiment at every threshold, in one tidy table, and
+beside them every spectrum measure of the same spectra (measures.MEASURES), per layer and mode."""
 
-from rankgap import log_to, rank, scale_invariant
+from rankgap import log_to, measures, rank
 
 log_to(snakemake.log[0])
 p = snakemake.params
 rank.experiment_counts(p.probes, p.thresholds, p.relative).to_csv(snakemake.output.counts, index=False)
-scale_invariant.experiment_measures(p.probes, p.thresholds).to_csv(snakemake.output.scale_invariant, index=False)
+measures.experiment_measures(p.probes, p.thresholds).to_csv(snakemake.output.measures, index=False)

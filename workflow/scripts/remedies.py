@@ -4,5 +4,5 @@ from rankgap import log_to, remedies
 
 log_to(snakemake.log[0])
 p = snakemake.params
-per_run = remedies.run_measures(p.runs, p.experiments, p.threshold, p.reported_loss)
+per_run = remedies.run_measures(p.runs, p.experiments, p.threshold, p.probe, p.reported_loss)
 remedies.write(per_run, p.baseline, p.caption, p.dataset, snakemake.input.template, **dict(snakemake.output.items()))

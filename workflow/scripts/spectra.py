@@ -1,12 +1,19 @@
-"""Singular values of every layer and mode of one dump."""
+"""Singular values of every layer and mode of one dump, and the record of the probe and of this job."""
 
+import json
 from pathlib import Path
 
-from rankgap import device, log_to, probe, rank
+from rankgap import device, log_to, probe, provenance, rank
 
 log_to(snakemake.log[0])
 p = snakemake.params
 leased = device.for_job(snakemake, want_gpu=p.gpu)
-spectra, modes = rank.analyse(Path(snakemake.input[0]), leased, probe.DTYPES[p.dtype])
+dump = Path(snakemake.input[0])
+spectra, modes = rank.analyse(dump, leased, probe.DTYPES[p.dtype])
 spectra.to_csv(snakemake.output.spectra, index=False, float_format="%.17g")
 modes.to_csv(snakemake.output.modes, index=False, float_format="%.17g")
+record = {
+    "probe": json.loads(rank.dump_metadata(dump).get("record", "{}")),
+    "spectra": provenance.stage_record(Path(snakemake.scriptdir), p.published, device.gpu_name(leased)),
+}
+Path(snakemake.output.record).write_text(json.dumps(record, indent=2) + "\n")

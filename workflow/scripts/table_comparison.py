@@ -1,7 +1,5 @@
-"""One table beside the paper: its numbers, its trends and those of its experiment's figures, and
-the losses the paper prints beside both kinds of ours."""
-
-from pathlib import Path
+"""One table beside the paper: its numbers, its claims and those of its experiment's figures, judged,
+and the losses the paper prints beside both kinds of ours."""
 
 import pandas as pd
 
@@ -11,14 +9,16 @@ log_to(snakemake.log[0])
 i, o, p = snakemake.input, snakemake.output, snakemake.params
 table = snakemake.wildcards.table
 reference = paper.reference_tables(i.reference)
-rankloss, invariant = (Path(i[key]) if key in i.keys() else None for key in ("rankloss", "scale_invariant"))
 numbers, claims = paper.compare(
     {table: i.table},
     {table: i.summaries},
-    {figure: (rankloss, invariant, threshold) for figure, threshold in p.thresholds.items()},
-    p.reported_loss,
-    reference,
+    figures=p.thresholds,
+    analysis={key: i[key] for key in ("counts", "measures")} if "counts" in i.keys() else None,
+    probes=p.probes,
+    reported_loss=p.reported_loss,
+    reference=reference,
     datasets=[p.dataset],
+    unswitched={table: list(i.unswitched)},
 )
 numbers.to_csv(o.numbers, index=False)
 claims.to_csv(o.trends, index=False)
