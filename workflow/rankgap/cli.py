@@ -67,7 +67,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "model",
         type=Path,
-        help="a saved model: a pipeline run's weights.pt; a whole model saved with torch.save(model) "
+        help="a saved model: a pipeline run's weights.pt, or a published run's weights (.safetensors); a whole "
+        "model saved with torch.save(model) "
         "(its class must be importable: installed, or in the current folder); or a state dict "
         "saved with torch.save(model.state_dict()), with --factory. Loading runs the file's "
         "pickled code: load only files you trust",
@@ -99,6 +100,12 @@ def parser() -> argparse.ArgumentParser:
         type=positive_int,
         default=256,
         help="images in the batch (default: %(default)s); at most the file's",
+    )
+    p.add_argument(
+        "--array",
+        metavar="NAME",
+        help="the array of the data file the batch is drawn from, e.g. x_test (the pipeline's fixed test "
+        "probe); default: x_train, or x",
     )
     p.add_argument(
         "--seed",
@@ -180,7 +187,10 @@ def load_model(path: Path, factory: str | None = None, factory_kwargs: str = "{}
     if not isinstance(kwargs, dict):
         raise InputError(f"--factory-kwargs {factory_kwargs}: expected a JSON object, e.g. '{{\"num_classes\": 10}}'")
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=False, pickle_module=user_code)
+        if path.suffix == ".safetensors":  # a published run's weights (models.save_safetensors)
+            saved = models.read_safetensors(path)
+        else:
+            saved = torch.load(path, map_location="cpu", weights_only=False, pickle_module=user_code)
     except Exception as error:  # not a torch file, or a pickled class that cannot be imported here
         raise InputError(
             f"cannot load {path}: {error}. A whole model saved with torch.save(model) needs its "
@@ -221,24 +231,26 @@ def load_model(path: Path, factory: str | None = None, factory_kwargs: str = "{}
     return model
 
 
-def load_images(path: Path) -> tuple[torch.Tensor, str, str | None]:
-    """(images, the array's name, the pipeline dataset the file holds or None) of a dataset file."""
+def load_images(path: Path, array: str | None = None) -> tuple[torch.Tensor, str, str | None]:
+    """(images, the array's name, the pipeline dataset the file holds or None) of a dataset file:
+    its ``array``, by default the first of IMAGE_KEYS it has."""
     if not path.is_file():
         raise InputError(f"data file {path} does not exist")
+    wanted = (array,) if array else IMAGE_KEYS
     if path.suffix == ".safetensors":
         with safe_open(str(path), "pt") as f:
             keys, dataset = list(f.keys()), (f.metadata() or {}).get("dataset")
-            key = next((k for k in IMAGE_KEYS if k in keys), None)
+            key = next((k for k in wanted if k in keys), None)
             images = f.get_tensor(key) if key else None
     elif path.suffix == ".npz":
         with np.load(path) as arrays:
             keys, dataset = list(arrays.keys()), None
-            key = next((k for k in IMAGE_KEYS if k in keys), None)
+            key = next((k for k in wanted if k in keys), None)
             images = torch.from_numpy(arrays[key]) if key else None
     else:
         raise InputError(f"data file {path}: expected a .safetensors or .npz file")
     if key is None:
-        raise InputError(f"data file {path} has no array {' or '.join(IMAGE_KEYS)}; it has: {', '.join(keys)}")
+        raise InputError(f"data file {path} has no array {' or '.join(wanted)}; it has: {', '.join(keys)}")
     return images, key, dataset
 
 
@@ -280,7 +292,7 @@ def measure_command(args: argparse.Namespace) -> int:
     if args.data is None:
         raise InputError("no data file: give the images to measure on after the model (or --list-layers)")
     model = load_model(args.model, args.factory, args.factory_kwargs)
-    images, key, dataset = load_images(args.data)
+    images, key, dataset = load_images(args.data, args.array)
     if args.batch_size > len(images):
         raise InputError(
             f"--batch-size {args.batch_size} is larger than the {len(images)} images in "

@@ -465,10 +465,13 @@ def snapshot_epochs(config: dict) -> list[int]:
 BATCH_PROBE = "batch"  # the paper's probe: a batch of the run's own batch size, from the training set
 
 
-def probe_kinds(config: dict) -> list[str]:
-    """The probes of every run and probe epoch: the paper's probe batch (``batch``), then the fixed
-    probe of each split of ``probe.fixed_splits`` (``train``, ``test``)."""
-    return [BATCH_PROBE, *config["probe"]["fixed_splits"]]
+def probe_kinds(config: dict, experiment: str | None = None) -> list[str]:
+    """The probes of every run and probe epoch of ``experiment`` (default: of any experiment): the
+    paper's probe batch (``batch``) when a figure plots the experiment (the paper's figures count on
+    it; nothing else does), then the fixed probe of each split of ``probe.fixed_splits``."""
+    plotted = {spec["experiment"] for spec in config["figures"].values()}
+    batch = [BATCH_PROBE] if experiment is None or experiment in plotted else []
+    return [*batch, *config["probe"]["fixed_splits"]]
 
 
 def probe_images(config: dict, probe: str, batch_size: int) -> int:

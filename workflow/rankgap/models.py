@@ -37,6 +37,7 @@ with or without them.
 from __future__ import annotations
 
 import fnmatch
+import json
 from collections import OrderedDict
 
 import torch
@@ -278,6 +279,27 @@ def from_settings(settings: RunSettings) -> nn.Module:
             settings.model, settings.variant, shape.channels, shape.size, shape.classes, **settings.model_options
         )
     return with_remedies(model, settings.ghost_batch_size, settings.activation_noise)
+
+
+def save_safetensors(weights: dict, path) -> None:
+    """A weights file (``train.weights_file``) as safetensors: the state dict's tensors, the settings
+    and status as metadata; no pickle, so anyone may load it (``read_safetensors``)."""
+    from safetensors.torch import save_file
+
+    state = {key: value.contiguous() for key, value in weights["state"].items()}
+    save_file(state, str(path), metadata={"settings": json.dumps(weights["settings"]), "status": weights["status"]})
+
+
+def read_safetensors(path) -> dict:
+    """A weights file saved by ``save_safetensors``, as ``train.weights_file`` gives it."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        metadata = f.metadata() or {}
+        if "settings" not in metadata:
+            raise ValueError(f"{path} holds no run settings: not a weights file of this pipeline")
+        state = {key: f.get_tensor(key) for key in f.keys()}
+    return {"settings": json.loads(metadata["settings"]), "status": metadata.get("status", "ok"), "state": state}
 
 
 def from_weights(weights: dict) -> nn.Module:

@@ -18,6 +18,7 @@ from .tables import REPORTED_LOSS, SPLITS, batch_label, describe_loss, read_summ
 from .verdicts import (
     AGREES,
     CLOSES,
+    FIGURES,
     JUDGED,
     ONE_SEED,
     SHARE_COLUMNS,
@@ -347,7 +348,7 @@ def trends(
     rows = []
     for name, points in figure_points_by_name.items():
         first = first_figures is None or name in first_figures
-        rows += figure_claims(name, points, first, family="figures")
+        rows += figure_claims(name, points, first, family=FIGURES)
     for name, runs in table_runs.items():
         paper = reference[reference["table"] == paper_table(name)]
         rows += table_claims(name, runs, paper, (unswitched or {}).get(name))
@@ -422,7 +423,7 @@ def read_trends(path: Path) -> pd.DataFrame:
         ]
         table_rows = claims["measure"].isin(["test error", "train loss"])
         claims["family"] = claims["artifact"].where(~table_rows, claims["artifact"] + ": " + claims["measure"])
-        claims.loc[~table_rows, "family"] = "figures"
+        claims.loc[~table_rows, "family"] = FIGURES
     claims = claims.reindex(columns=list(dict.fromkeys([*TREND_COLUMNS, *claims.columns])))
     claims = claims.astype({c: float for c in NUMERIC_TREND_COLUMNS})
     return judge(claims.drop(columns=[c for c in JUDGED if c in claims]))

@@ -43,6 +43,27 @@ def git_state(repo: Path, exclude: Path | None = None) -> dict:
         return {"commit": None, "dirty": None, "diff": None}
 
 
+def last_change(paths: list[Path]) -> dict:
+    """The last commit that changed any of ``paths`` (files of one checkout), and whether any of them
+    differs from HEAD now: the code that made an output which depends on nothing else (a README
+    rendered from committed data), the same in every clone of that commit.  None outside git."""
+    paths = [Path(p).resolve() for p in paths]
+
+    def git(*args):
+        return subprocess.run(
+            ["git", *args], cwd=paths[0].parent, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    try:
+        names = [str(p) for p in paths]
+        return {
+            "commit": git("log", "-1", "--format=%H", "--", *names) or None,
+            "dirty": bool(git("status", "--porcelain", "--", *names)),
+        }
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+
+
 def run_code(start: dict, end: dict) -> dict:
     """A run's code: the checkout's state (``git_state``) when it started and when it ended, and
     whether it changed in between (a commit, or an edit to uncommitted code)."""

@@ -21,21 +21,23 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import importlib.metadata
 import json
 import math
-import platform
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from . import paper, remedies, significance, tables
+from . import paper, remedies, significance, status, tables, verdicts
 from .configuration import RunSettings
-from .provenance import cpu_model, git_state, trained_at
+from .measures import ALL_LAYERS, MEASURES, per_layer
+from .provenance import git_state, machine, sha256, trained_at
 from .significance import ALPHA
 from .templates import environment
+from .tracking import CATEGORIES
 
 # the libraries whose versions the analysis ran with (training's come from the runs' summaries)
 ANALYSIS_LIBRARIES = ("snakemake", "torch", "numpy", "pandas", "scipy", "tensorly", "matplotlib", "seaborn")
@@ -46,7 +48,6 @@ TABLE_FILES = {
     "trends": "paper_comparison_trends.csv",
     "losses": "loss_evidence.csv",
     "runs": "runs.csv",
-    "summary": "summary.csv",
 }
 
 
@@ -64,38 +65,69 @@ def stage_times(benchmarks: dict[str, list[Path]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["stage", "jobs", "total_s", "longest_s"])
 
 
+NOT_RECORDED = "not recorded"
+
+
+def _machine(record: dict | None, device: str | None = None) -> str:
+    """A machine record (``provenance.machine``) in words; NOT_RECORDED (with the host and device an
+    older record names) where there is none."""
+    if not record:
+        return NOT_RECORDED + (f" (device {device})" if device else "")
+    gpu = f", GPU {record['gpu']}" if record.get("gpu") else ", on the CPU"
+    return f"{record['cpu']}{gpu}, machine id {record.get('machine_id') or NOT_RECORDED}"
+
+
+def _stage(records: list[dict]) -> dict:
+    """The commits and machines of one stage's jobs (their ``provenance.stage_record``s)."""
+    if not records:
+        return {"commits": [NOT_RECORDED], "machines": [NOT_RECORDED]}
+    return {
+        "commits": sorted({json.dumps(_code(r.get("git")), sort_keys=True) for r in records}),
+        "machines": sorted({_machine(r.get("machine")) for r in records}),
+    }
+
+
+def _code(git: dict | None) -> dict:
+    """A job's git state in the form ``provenance.trained_at`` gives a run's."""
+    git = git or {}
+    return {"commit": git.get("commit"), "dirty": git.get("dirty"), "changed_during_run": False}
+
+
 def provenance(
     summaries: list[dict],
     summary_paths: list[Path],
     benchmarks: dict[str, list[Path]],
     repo: Path,
     published: Path | None = None,
+    records: list[dict] | None = None,
 ) -> dict:
-    """Where, when and with what the published numbers were made."""
+    """Where, when, at which commit and with what the published numbers were made, stage by stage:
+    training (the runs' summaries), the probes and their spectra (``records``: the spectra jobs'
+    record.json), and the analysis (the checkout now: every analysis output is rebuilt when the code
+    it runs changes, so this commit's code made them)."""
     written = [datetime.datetime.fromtimestamp(Path(p).stat().st_mtime, datetime.timezone.utc) for p in summary_paths]
-    hosts = sorted({s["host"] for s in summaries})
+    records = records or []
     return {
         "git": git_state(repo, exclude=published),
         "published": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "runs_finished": [min(written).isoformat(timespec="seconds"), max(written).isoformat(timespec="seconds")],
         "training": {
-            "hosts": hosts,
+            "hosts": sorted({s["host"] for s in summaries}),
+            "machines": sorted({_machine(s.get("machine"), s["device"]) for s in summaries}),
             "commits": sorted({json.dumps(trained_at(s.get("git")), sort_keys=True) for s in summaries}),
             "devices": sorted({s["device"] for s in summaries}),
             "threads_per_run": sorted({s["threads"] for s in summaries}),
             "library_versions": sorted({json.dumps(s["versions"], sort_keys=True) for s in summaries}),
-            "dataset_sha256": sorted({s.get("dataset_sha256") or "not recorded" for s in summaries}),
+            "dataset_sha256": sorted({s.get("dataset_sha256") or NOT_RECORDED for s in summaries}),
             "wall_seconds_total": sum(s["wall_seconds"] for s in summaries),
             "wall_seconds_per_run": [
                 min(s["wall_seconds"] for s in summaries),
                 max(s["wall_seconds"] for s in summaries),
             ],
         },
-        "publishing_host": {
-            "host": platform.node(),
-            "cpu": cpu_model(),
-            "same_as_training": hosts == [platform.node()],
-        },
+        "probe": _stage([r["probe"] for r in records if r.get("probe")]),
+        "spectra": _stage([r["spectra"] for r in records if r.get("spectra")]),
+        "analysis_machine": _machine(machine()),
         "analysis_library_versions": {name: _version(name) for name in ANALYSIS_LIBRARIES},
         "stages": stage_times(benchmarks).to_dict("records"),
     }
@@ -138,33 +170,89 @@ def _fresh(folder: Path) -> Path:
 
 
 def _record(folder: Path, config: dict, summaries: list[dict], runs: list[dict], benchmarks, repo: Path) -> None:
-    """The config and the provenance of a part's data."""
+    """The config and the provenance of a part's data (``runs``: per run, its ``summary`` and the
+    ``records`` of its probes)."""
     paths = [Path(run["summary"]) for run in runs]
-    prov = provenance(summaries, paths, benchmarks, repo, published=folder.parents[1])
+    records = [json.loads(Path(r).read_text()) for run in runs for r in run.get("records", [])]
+    prov = provenance(summaries, paths, benchmarks, repo, published=folder.parents[1], records=records)
     (folder / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n")
     (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-def table_summary(table: str, numbers: pd.DataFrame, trends: pd.DataFrame) -> dict:
-    """One table in a row: how far our test errors are from the paper's, and the verdict of each
-    trend (ours with what it rests on, then the paper's), its figures' per measure."""
+RUN_KEYS = ["experiment", "dataset", "batch_size", "seed"]
+WEIGHTS = "weights"  # a part's folder of weights, in its data
+
+
+def _run_data(folder: Path, runs: list[dict], measures: list[Path]) -> None:
+    """What a part publishes of its runs beyond their summaries: every measure of every probe, layer
+    and mode (measures.csv: the rows of ``measures``, the experiments' measures.csv, that belong to
+    its runs), and each run's final and initial weights as safetensors (weights/, indexed by
+    weights.csv; the initial weights, the same for every run of an architecture and seed, are
+    named by their content and written once).  ``runs``: per run, its ``wildcards`` and files
+    (``weights``, ``initial``: the epoch-0 snapshot or None)."""
+    import torch  # only the data step needs it
+
+    from . import models
+
+    wanted = pd.DataFrame([run["wildcards"] for run in runs])[RUN_KEYS].drop_duplicates()
+    if measures:
+        measured = pd.concat([pd.read_csv(path) for path in measures], ignore_index=True)
+        measured = measured.merge(wanted, on=RUN_KEYS)
+        measured.to_csv(folder / "measures.csv", index=False, float_format="%.7g")
+    (folder / WEIGHTS).mkdir()
+    index = []
+    for run in runs:
+        w = run["wildcards"]
+        final = f"{w['experiment']}-bs{w['batch_size']}-seed{w['seed']}.safetensors"
+        models.save_safetensors(
+            torch.load(run["weights"], map_location="cpu", weights_only=False), folder / WEIGHTS / final
+        )
+        initial = None
+        if run.get("initial"):
+            snapshot = torch.load(run["initial"], map_location="cpu", weights_only=False)
+            architecture = {k: snapshot["settings"].get(k) for k in ARCHITECTURE}
+            saved = {**snapshot, "settings": architecture, "status": "initial"}
+            temporary = folder / WEIGHTS / "initial.partial"
+            models.save_safetensors(saved, temporary)
+            initial = f"initial-{sha256(temporary)[:12]}.safetensors"
+            temporary.replace(folder / WEIGHTS / initial)
+        index.append(
+            {
+                **{k: w[k] for k in RUN_KEYS},
+                "final": f"{WEIGHTS}/{final}",
+                "initial": initial and f"{WEIGHTS}/{initial}",
+            }
+        )
+    pd.DataFrame(index).drop_duplicates().to_csv(folder / "weights.csv", index=False)
+
+
+# what rebuilds an untrained network: its initial weights are the same for every run that shares these
+ARCHITECTURE = ("model", "variant", "model_options", "dataset", "seed", "factory", "layers", "shape")
+
+
+def table_summary(table: str, numbers: pd.DataFrame, claims: pd.DataFrame) -> dict:
+    """One table in a row: how far our test errors are from the paper's, and the verdict of each of
+    its judged claims (ours, then the paper's where it has one), its figures' per measure."""
     errors = numbers[(numbers["artifact"] == table) & (numbers["metric"] == "test_error")]["difference"].abs()
     row = {"table": table, "mean |Δ test error| (pp)": errors.mean(), "max |Δ test error| (pp)": errors.max()}
-    for measure in ("test error", "train loss"):
-        row[measure] = _verdicts(trends[(trends["artifact"] == table) & (trends["measure"] == measure)])
-    for measure, *_ in paper.FIGURE_MEASURES.values():
-        figures = trends[(trends["artifact"] != table) & (trends["measure"] == measure)]
-        row[measure] = "; ".join(f"{a}: {_verdicts(g)}" for a, g in figures.groupby("artifact", sort=False))
+    own = claims[claims["artifact"] == table]
+    for measure, rows in own.groupby("measure", sort=False):
+        row[measure] = _verdicts(rows)
+    for measure in paper.FIGURE_MEASURES.values():
+        figures = claims[(claims["artifact"] != table) & (claims["measure"] == measure)]
+        if len(figures):
+            row[measure] = "; ".join(f"{a}: {_verdicts(g)}" for a, g in figures.groupby("artifact", sort=False))
     return row
 
 
 def _verdicts(rows: pd.DataFrame) -> str:
-    """A trend row's verdict in words, and the paper's beside it where it has one; '' for none."""
+    """A claim's verdict (the words say which test it rests on), and the paper's beside it where it
+    has one; '' for none."""
     if rows.empty:
         return ""
     row = rows.iloc[0]
-    theirs = "" if math.isnan(row["paper_rho"]) else f"; paper: {row['paper_verdict']}, ρ {row['paper_rho']:+.2f}"
-    return paper.verdict_in_words(row) + theirs
+    theirs = "" if pd.isna(row["paper_rho"]) else f"; paper: {row['paper_verdict']}"
+    return row["verdict"] + theirs
 
 
 def publish_table(
@@ -177,12 +265,13 @@ def publish_table(
     runs: list[dict],
     benchmarks: dict[str, list[Path]],
     repo: Path,
+    measures: list[Path],
 ) -> None:
     """Write one table's data folder (``<publish.folder>/<table>/data``), replacing what was there:
     its table (``table_files``: its CSV and markdown), runs (per run: its ``wildcards``, ``summary``
     and ``settings``, see check_settings), comparison with the paper (``comparison``: rule
     table_comparison's numbers, trends and losses), figures (the PNGs of its experiment's figures,
-    by name), summary row, config and provenance."""
+    by name), its runs' measures and weights (``_run_data``), config and provenance."""
     read = check_settings(runs)
     folder = _fresh(folder)
     for path in table_files:
@@ -192,8 +281,7 @@ def publish_table(
     for key, path in comparison.items():
         shutil.copyfile(path, folder / TABLE_FILES[key])
     tables.runs_table(runs).to_csv(folder / TABLE_FILES["runs"], index=False)
-    numbers, trends = pd.read_csv(comparison["numbers"]), paper.read_trends(comparison["trends"])
-    pd.DataFrame([table_summary(table, numbers, trends)]).to_csv(folder / TABLE_FILES["summary"], index=False)
+    _run_data(folder, runs, measures)
     _record(folder, config, read, runs, benchmarks, repo)
 
 
@@ -205,10 +293,12 @@ def publish_comparison(
     runs: list[dict],
     benchmarks: dict[str, list[Path]],
     repo: Path,
+    measures: list[Path],
 ) -> None:
     """Write one remedy comparison's data folder (``<publish.folder>/<comparison>/data``), replacing
     what was there: its outputs (``outputs``: the remedy_comparison rule's, by key; the figure as
-    PNG), the config and the provenance (``runs``: as publish_table's)."""
+    PNG), its runs' measures and weights (``_run_data``), the config and the provenance (``runs``:
+    as publish_table's)."""
     read = check_settings(runs)
     folder = _fresh(folder)
     for key, path in outputs.items():
@@ -216,6 +306,8 @@ def publish_comparison(
             shutil.copyfile(path, folder / "figures" / f"{comparison}.png")
         elif key != "pdf":
             shutil.copyfile(path, folder / Path(path).name)
+    tables.runs_table(runs).to_csv(folder / TABLE_FILES["runs"], index=False)
+    _run_data(folder, runs, measures)
     _record(folder, config, read, runs, benchmarks, repo)
 
 
@@ -231,26 +323,68 @@ def markdown(frame: pd.DataFrame, **options) -> str:
 
 @dataclasses.dataclass
 class Provenance:
-    """A part's provenance.json, as its README tells it."""
+    """A part's provenance.json, as its README tells it: a field it lacks (data published before it
+    was recorded) reads NOT_RECORDED, never left out."""
 
     record: dict
+
+    @property
+    def git(self) -> dict:
+        return self.record["git"]
+
+    @property
+    def training(self) -> dict:
+        return self.record["training"]
+
+    @property
+    def runs_finished(self) -> list[str]:
+        return self.record["runs_finished"]
+
+    @property
+    def published(self) -> str:
+        return self.record["published"]
+
+    @property
+    def analysis_library_versions(self) -> dict:
+        return self.record["analysis_library_versions"]
+
+    @property
+    def renamed(self) -> str | None:
+        return self.record.get("renamed")
 
     @property
     def commits(self) -> str:
         return ", ".join(map(_commit, self.record["training"]["commits"]))
 
     @property
-    def trained_here_on_the_cpu(self) -> bool:
-        # the publishing host's processor is the training's only when the runs trained on it, on its CPU
-        return self.record["publishing_host"]["same_as_training"] and self.record["training"]["devices"] == ["cpu"]
+    def training_machines(self) -> str:
+        training = self.record["training"]
+        if "machines" in training:
+            return "; ".join(training["machines"])
+        return f"a machine {NOT_RECORDED} (host {', '.join(training['hosts'])}; device {', '.join(training['devices'])})"
+
+    def stage_commits(self, stage: str) -> str:
+        commits = self.record.get(stage, {}).get("commits", [NOT_RECORDED])
+        return ", ".join(c if c == NOT_RECORDED else _commit(c) for c in commits)
+
+    def stage_machines(self, stage: str) -> str:
+        return "; ".join(self.record.get(stage, {}).get("machines", [NOT_RECORDED]))
+
+    @property
+    def analysis_machine(self) -> str:
+        return self.record.get("analysis_machine", NOT_RECORDED)
+
+    @property
+    def training_minutes(self) -> str:
+        seconds = self.record["training"].get("wall_seconds_per_run")
+        if not seconds:
+            return NOT_RECORDED
+        return f"{seconds[0] / 60:.1f} to {seconds[1] / 60:.1f} minutes"
 
     @property
     def stages(self) -> str:
         stages = pd.DataFrame(self.record["stages"])
         return markdown(stages, floatfmt=".1f") if len(stages) else "(no benchmark files)"
-
-    def __getattr__(self, key):
-        return self.record[key]
 
 
 def _commit(state: str) -> str:
@@ -283,14 +417,72 @@ class Part:
         return Provenance(json.loads((self.folder / "provenance.json").read_text()))
 
 
+def layer_summary(measured: pd.DataFrame, columns: dict[str, pd.Series], measure: str, threshold: float) -> str:
+    """A markdown table of one spectrum measure per layer (its modes combined) and for every layer
+    together: a column per selection of runs and probe epochs (``columns``: a boolean mask over
+    ``measured``'s rows, by heading), each cell the mean ± sd over the seeds selected."""
+    shown = {}
+    for heading, mask in columns.items():
+        rows = measured[mask]
+        if rows.empty:
+            continue
+        layers = per_layer(rows, threshold)
+        values = layers.groupby(["depth", "layer"], sort=True)[measure]
+        spec = MEASURES[measure].number_format
+        shown[heading] = {
+            layer: spec.format(mean) + ("" if pd.isna(sd) else f" ± {spec.format(sd)}")
+            for (_, layer), mean, sd in zip(values.mean().index, values.mean(), values.std())
+        }
+    if not shown:
+        return "(no measures published)"
+    frame = pd.DataFrame(shown)
+    frame.index.name = "layer"
+    return markdown(frame.reset_index(), disable_numparse=True)
+
+
 class TablePart(Part):
     """A table's published data, for the templates: its frames, and the numbers its prose quotes."""
 
     def csv(self, key: str) -> pd.DataFrame:
-        """A data file: 'table' (the table's CSV) or one of ``TABLE_FILES``."""
+        """A data file: 'table' (the table's CSV), one of ``TABLE_FILES``, or 'trends': the claims
+        judged by today's analysis plan (``claims``)."""
         if key == "trends":
-            return paper.read_trends(self.folder / TABLE_FILES[key])
+            return self.claims
         return pd.read_csv(self.folder / (f"{self.name}.csv" if key == "table" else TABLE_FILES[key]))
+
+    @functools.cached_property
+    def claims(self) -> pd.DataFrame:
+        """Every claim of the part, judged anew (``verdicts.judge``): its figures' as their statistics
+        were published, the table's own taken from its runs (``runs_frame``) and the paper's numbers."""
+        stored = paper.read_trends(self.folder / TABLE_FILES["trends"])
+        figures = stored[stored["artifact"] != self.name]
+        runs = self.runs_frame
+        spec = self.config["tables"][self.name]
+        baseline = spec.get("baseline", {}).get("batch_size")
+        unswitched = (
+            runs["switch"].isna() & (runs["batch_size"] != baseline) if baseline else runs["switch"].isna() & False
+        )
+        reference = paper.reference_tables()
+        own = paper.table_claims(
+            self.name,
+            runs[~unswitched],
+            reference[reference["table"] == paper.paper_table(self.name)],
+            runs[unswitched],
+        )
+        table = verdicts.judge(pd.DataFrame(own, columns=paper.TREND_COLUMNS))
+        return pd.concat([table, figures], ignore_index=True)
+
+    @functools.cached_property
+    def runs_frame(self) -> pd.DataFrame:
+        """runs.csv as ``tables.read_summaries`` gives runs: the row's batch label, the switch as a
+        mapping; finished runs only."""
+        runs = pd.read_csv(self.folder / TABLE_FILES["runs"])
+        runs["switch"] = [json.loads(v) if isinstance(v, str) and v else None for v in runs["switch"]]
+        runs["batch"] = [
+            tables.batch_label(b, s["batch_size"] if s else None) for b, s in zip(runs["batch_size"], runs["switch"])
+        ]
+        runs["switch"] = runs["switch"].astype(object).where(runs["switch"].notna(), None)
+        return runs[runs["status"] == status.OK].reset_index(drop=True)
 
     @property
     def caption(self) -> str:
@@ -302,7 +494,7 @@ class TablePart(Part):
 
     @property
     def summary(self) -> dict:
-        return self.csv("summary").iloc[0].to_dict()
+        return table_summary(self.name, self.csv("numbers"), self.claims)
 
     @property
     def seeds(self) -> int:
@@ -335,7 +527,45 @@ class TablePart(Part):
         if rows.empty:
             raise KeyError(f"{self.name}: no trend of {measure!r} for {artifact or self.name}")
         row = rows.iloc[0]
-        return {**row.to_dict(), "said": paper.verdict_in_words(row)}
+        return {**row.to_dict(), "said": verdicts.verdict_in_words(row)}
+
+    def claims_of(self, kind: str) -> list[dict]:
+        """The table's own claims of one kind (``measures.GROWS``, ``verdicts.CLOSES``...), each a
+        dict with its verdict in words as ``said``."""
+        rows = self.claims[(self.claims["artifact"] == self.name) & (self.claims["claim_kind"] == kind)]
+        return [{**row.to_dict(), "said": verdicts.verdict_in_words(row)} for _, row in rows.iterrows()]
+
+    @property
+    def no_effect_claims(self) -> list[dict]:
+        """The table's claims of no effect (Table 11's: the switch closes the gap)."""
+        return self.claims_of(verdicts.CLOSES)
+
+    def has_trend(self, measure: str, artifact: str | None = None) -> bool:
+        claims = self.claims
+        return bool(((claims["artifact"] == (artifact or self.name)) & (claims["measure"] == measure)).any())
+
+    @property
+    def has_measures(self) -> bool:
+        return (self.folder / "measures.csv").exists()
+
+    @functools.cached_property
+    def measured(self) -> pd.DataFrame:
+        """measures.csv: every measure of every probe, layer and mode of the part's runs."""
+        return pd.read_csv(self.folder / "measures.csv")
+
+    def layers(self, measure: str = "effective_rank", probe: str | None = None) -> str:
+        """``layer_summary`` of the table's own runs on ``probe`` (default the fixed probe), at the
+        smallest and the largest batch size, trained (last epoch) and untrained (epoch 0)."""
+        probe = probe or self.config["probe"]["fixed_splits"][0]
+        measured = self.measured
+        own = measured[(measured["experiment"] == self.experiment) & (measured["probe"] == probe)]
+        last = own["epoch"] == own.groupby(["batch_size", "seed"])["epoch"].transform("max")
+        sizes = sorted(own["batch_size"].unique())
+        columns = {}
+        for batch in (sizes[0], sizes[-1]) if sizes else ():
+            columns[f"{batch}, trained"] = (own["batch_size"] == batch) & last
+            columns[f"{batch}, untrained"] = (own["batch_size"] == batch) & (own["epoch"] == 0)
+        return layer_summary(own, columns, measure, self.config["analysis"]["thresholds"][0])
 
     @property
     def batches(self) -> list[str]:
@@ -357,7 +587,7 @@ class TablePart(Part):
     # tables the part README shows
     @property
     def summary_markdown(self) -> str:
-        return markdown(self.csv("summary"), floatfmt=".2f")
+        return markdown(pd.DataFrame([self.summary]), floatfmt=".2f")
 
     @property
     def side_by_side(self) -> str:
@@ -457,12 +687,37 @@ class ComparisonPart(Part):
         return sorted(self.table["batch_size"].unique())
 
     @property
+    def has_measures(self) -> bool:
+        return (self.folder / "measures.csv").exists()
+
+    def layers(self, measure: str = "effective_rank", batch: int | None = None) -> str:
+        """``layer_summary`` on the fixed probe at the last epoch: every condition at ``batch``
+        (default the large batch size), the baseline at the small one, and the untrained network."""
+        measured = pd.read_csv(self.folder / "measures.csv")
+        measured = measured[measured["probe"] == self.config["probe"]["fixed_splits"][0]]
+        last = measured["epoch"] == measured.groupby(["experiment", "batch_size", "seed"])["epoch"].transform("max")
+        small, large = self.batch_sizes[0], batch or self.batch_sizes[-1]
+        baseline = self.spec["baseline"]
+        columns = {
+            f"baseline, {small}": (measured["experiment"] == baseline) & (measured["batch_size"] == small) & last
+        }
+        for experiment in [baseline, *self.spec["remedies"]]:
+            name = "baseline" if experiment == baseline else experiment
+            columns[f"{name}, {large}"] = (
+                (measured["experiment"] == experiment) & (measured["batch_size"] == large) & last
+            )
+        columns["untrained"] = (
+            (measured["experiment"] == baseline) & (measured["batch_size"] == small) & (measured["epoch"] == 0)
+        )
+        return layer_summary(measured, columns, measure, self.spec["threshold"])
+
+    @property
     def best(self) -> pd.DataFrame:
         return remedies.best(self.measures)
 
     @property
     def missing_measures(self) -> list[str]:
-        return [remedies.MEASURES[m] for m in remedies.MEASURES if m not in set(self.measures["measure"])]
+        return [MEASURES[m].label for m in remedies.EXPLANATORY if m not in set(self.measures["measure"])]
 
     def report(self, template: Path) -> str:
         """The comparison's report (``template``: remedies.report's), under the README's own title."""
@@ -472,6 +727,69 @@ class ComparisonPart(Part):
     @property
     def table_markdown(self) -> str:
         return markdown(remedies.formatted(self.table), disable_numparse=True)
+
+
+@dataclasses.dataclass
+class Answer:
+    """Which measure tracks the gap (rule tracking's answer.csv and correlations.csv), as the index
+    README tells it."""
+
+    answer: pd.DataFrame
+    correlations: pd.DataFrame
+
+    @classmethod
+    def read(cls, files: dict[str, Path]):
+        return cls(pd.read_csv(files["answer"]), pd.read_csv(files["correlations"]))
+
+    def named(self, category: str) -> list[str]:
+        """The (measure, layer) pairs of a category, in words."""
+        rows = self.answer[self.answer["category"] == category]
+        return [
+            f"{r.label} ({r.layer})" if r.layer != ALL_LAYERS else f"{r.label} (all layers)" for r in rows.itertuples()
+        ]
+
+    @property
+    def categories(self) -> dict[str, list[str]]:
+        return {category: self.named(category) for category in CATEGORIES}
+
+    @property
+    def runs(self) -> int:
+        rows = self.correlations[(self.correlations["question"] == "across") & (self.correlations["target"] == "gap")]
+        return int(rows["n"].max()) if len(rows) else 0
+
+    @property
+    def family(self) -> int:
+        rows = self.correlations[
+            (self.correlations["question"] == "held_fixed") & (self.correlations["target"] == "gap")
+        ]
+        return int(rows["family"].max()) if len(rows) else 0
+
+    @property
+    def table(self) -> str:
+        """Per measure and layer: the category and the rho of each question, with the seeds' interval
+        and the p after Holm."""
+
+        def cell(row, key):
+            rho, p = row.get(f"{key}_rho", math.nan), row.get(f"{key}_p_holm", math.nan)
+            if pd.isna(rho):
+                return "n/a"
+            low, high = row.get(f"{key}_rho_low", math.nan), row.get(f"{key}_rho_high", math.nan)
+            interval = "" if pd.isna(low) else f" [{low:+.2f}, {high:+.2f}]"
+            return f"{rho:+.2f}{interval}, p {p:.2g}"
+
+        shown = pd.DataFrame(
+            {
+                "measure": self.answer["label"],
+                "layer": self.answer["layer"],
+                "answer": self.answer["category"],
+                "gap, held fixed": [cell(r, "held_fixed_gap") for _, r in self.answer.iterrows()],
+                "test error, held fixed": [cell(r, "held_fixed_test_error") for _, r in self.answer.iterrows()],
+                "gap, across": [cell(r, "across_gap") for _, r in self.answer.iterrows()],
+                "test error, across": [cell(r, "across_test_error") for _, r in self.answer.iterrows()],
+                "batch size": [cell(r, "batch_size_batch_size") for _, r in self.answer.iterrows()],
+            }
+        )
+        return markdown(shown, disable_numparse=True)
 
 
 def side_by_side(numbers: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -577,12 +895,15 @@ def render(
     templates: dict[str, Path],
     notes: Path | None,
     commands: dict[str, str],
+    rendered_by: dict | None = None,
+    tracking: dict[str, Path] | None = None,
 ) -> dict[Path, str]:
     """Every README of a publication, by path: each ``published`` part's (``templates['table']``,
     ``['comparison']``, whose report is ``['remedy_comparison']``) and the folder's (``['index']``,
     headed by the ``notes`` template, which lists the parts not published yet), from the parts' data
-    alone.  ``commands``: 'data' (a part's, with ``<part>`` for its name) and 'readme', as the
-    READMEs quote them."""
+    alone, and the answer to which measure tracks the gap (``tracking``: rule tracking's outputs).
+    ``commands``: 'data' (a part's, with ``<part>`` for its name) and 'readme', as the READMEs quote
+    them; ``rendered_by``: the last commit of the rendering code (``provenance.last_change``)."""
     folder = Path(folder)
     env = environment([*templates.values(), *([notes] if notes else [])])
     env.filters.update(index_tables=index_tables, index_comparisons=index_comparisons)
@@ -590,8 +911,7 @@ def render(
     parts = {name: kinds[kind].read(folder, name) for name, kind in parts_of(config).items() if name in published}
     tabled = [p for p in parts.values() if isinstance(p, TablePart)]
     evidence = [losses for losses in (p.csv("losses") for p in tabled) if len(losses)]  # tables the paper has
-    # a run two tables share with the same number of the paper (Table 11's baseline is Table 5's) counts once
-    evidence = pd.concat(evidence).drop_duplicates(["split", "paper", *tables.REPORTED_LOSS]) if evidence else None
+    evidence = one_fit_per_number(pd.concat(evidence)) if evidence else None
     common = {
         "config": config,
         "parts": parts,
@@ -603,6 +923,9 @@ def render(
         "losses": loss_summary(evidence.astype({"batch": str})) if evidence is not None else None,
         "loss_verdicts": loss_verdicts(evidence) if evidence is not None else {},
         "pending": [name for name in parts_of(config) if name not in parts],
+        "rendered_by": _commit(json.dumps({**(rendered_by or {}), "changed_during_run": False})),
+        "plan": significance.PLAN,
+        "answer": Answer.read(tracking) if tracking else None,
     }
     written = {}
     for name, part in parts.items():
@@ -615,6 +938,21 @@ def render(
     }
     written[folder / "README.md"] = env.get_template(Path(templates["index"]).name).render(common, **index)
     return written
+
+
+def one_fit_per_number(evidence: pd.DataFrame) -> pd.DataFrame:
+    """The loss evidence of every table with one row per number of the paper (analysis plan:
+    loss_kind): where several of our tables stand beside the same number (Table 11's baseline is
+    Table 5's run; table5_cosine stands beside Table 5), the table named after the paper's counts,
+    else the first."""
+    numbered = evidence.reset_index(drop=True).assign(
+        paper_table=[paper.paper_table(t) for t in evidence["table"]],
+        variant=[t != f"table{paper.paper_table(t)}" for t in evidence["table"]],
+        other_fit=~evidence["comparable fit"].astype(bool).to_numpy(),
+    )
+    numbered = numbered.sort_values(["other_fit", "variant"], kind="stable")
+    numbered = numbered.drop_duplicates(["paper_table", "batch", "split"]).sort_index()
+    return numbered.drop(columns=["paper_table", "variant", "other_fit"])
 
 
 def index_tables(tabled: list[TablePart]) -> str:

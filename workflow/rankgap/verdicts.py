@@ -27,6 +27,7 @@ from .measures import FALLS, GROWS
 from .significance import ALPHA, PLAN
 
 CLOSES = "closes the gap"  # a claim of no effect: the switch closes the gap (Table 11)
+FIGURES = "figures"  # the family of a table's figures' claims: its measures of rank, judged beside their null
 RERUN_SEEDS = PLAN["trend"]["rerun_seeds"]
 MARGIN = PLAN["no_effect"]["margin"]
 AGREES, ONE_SEED = "agrees", " by ρ alone"
@@ -269,7 +270,7 @@ def verdict_in_words(row) -> str:
             share += f" [{_percent(row['share_low'])}, {_percent(row['share_high'])}]"
         seeds = "one seed: no interval" if row["seeds"] <= 1 else f"{row['seeds']:.0f} seeds"
         if pd.isna(row.get("share", math.nan)):
-            return f"{row['verdict']} (no runs without the switch at its starting batch sizes)"
+            return f"from {row['start']:.0f}: {row['verdict']} (no runs without the switch at this batch size)"
         return f"{row['verdict']}: {share} of it from {row['start']:.0f}; {seeds}"
     if pd.isna(row["rho"]) or row["verdict"] == "n/a":
         return row["verdict"]
@@ -285,7 +286,7 @@ def verdict_in_words(row) -> str:
         rests += "one seed"
     if not pd.isna(row.get("null_n", math.nan)):
         rests += f"; untrained: ρ {rho_text(row['untrained_rho'])}, change {row['untrained_change']:+.3g}"
-    elif row["claim_kind"] in (GROWS, FALLS):
+    elif row.get("family") == FIGURES:  # a measure of rank: its null is the untrained network
         rests += "; no null (epoch 0 not probed)"
     return f"{row['verdict']} ({rests})"
 
@@ -293,7 +294,7 @@ def verdict_in_words(row) -> str:
 def criterion() -> str:
     """What the verdicts mean, as the comparison states it (from the analysis plan)."""
     trend, no_effect = (
-        {key: " ".join(text.split()) for key, text in PLAN[kind].items()} for kind in ("trend", "no_effect")
+        {key: " ".join(str(text).split()) for key, text in PLAN[kind].items()} for kind in ("trend", "no_effect")
     )
     return (
         f"Verdicts follow the analysis plan (`workflow/rankgap/analysis_plan.yaml`), at α = {ALPHA:g}. "

@@ -107,7 +107,7 @@ def probes(experiment, datasets=None):
         dict(run, epoch=epoch, probe=probe)
         for run in configuration.runs(config, experiment, datasets)
         for epoch in configuration.probe_epochs(config, experiment)
-        for probe in configuration.probe_kinds(config)
+        for probe in configuration.probe_kinds(config, experiment)
     ]
 
 
@@ -242,9 +242,36 @@ def run_records(runs):
 
 
 def published_runs(runs):
-    """``run_records`` with the settings the config gives each run: what its summary must hold to be
-    published."""
-    return [dict(run, settings=run_settings(SimpleNamespace(**run["wildcards"]))) for run in run_records(runs)]
+    """``run_records`` with what publishing a run takes: the settings the config gives it (what its
+    summary must hold to be published), its final and initial weights (the epoch-0 snapshot, when
+    probed) and the records of its probes."""
+    return [
+        dict(
+            run,
+            settings=run_settings(SimpleNamespace(**run["wildcards"])),
+            weights=f"{RUN.format(**run['wildcards'])}/weights.pt",
+            initial=SNAPSHOT.format(epoch=0, **run["wildcards"]) if 0 in SNAPSHOT_EPOCHS else None,
+            records=[
+                f"{PROBE.format(**run['wildcards'], epoch=epoch, probe=probe)}/record.json"
+                for epoch in configuration.probe_epochs(config, run["wildcards"]["experiment"])
+                for probe in configuration.probe_kinds(config, run["wildcards"]["experiment"])
+            ],
+        )
+        for run in run_records(runs)
+    ]
+
+
+def published_run_inputs(runs):
+    """The files ``published_runs`` names, and the measures of the runs' experiments, as a rule's input."""
+    published = published_runs(runs)
+    experiments = dict.fromkeys(run["wildcards"]["experiment"] for run in published)
+    return {
+        "summaries": [run["summary"] for run in published],
+        "weights": [run["weights"] for run in published],
+        "initial_weights": [run["initial"] for run in published if run["initial"]],
+        "records": [record for run in published for record in run["records"]],
+        "measures": [f"{ANALYSIS.format(experiment=e)}/measures.csv" for e in experiments],
+    }
 
 
 def require_publish():
@@ -268,6 +295,26 @@ def published_on_disk():
     return [part for part in published_parts() if Path(PUBLISHED_DATA.format(part=part), "provenance.json").exists()]
 
 
+TRACKING = f"{PUBLISHED}/tracking"  # which measure tracks the gap, over every published run (rule tracking)
+TRACKING_OUTPUTS = {
+    "correlations": f"{TRACKING}/correlations.csv",
+    "answer": f"{TRACKING}/answer.csv",
+    "png": f"{TRACKING}/tracking.png",
+}
+
+
+def tracked_parts():
+    """The published parts the answer reads, as (data folder, name): this publication's and those of
+    publish.compare_with, where their measures are published (tracking.part_files)."""
+    folders = [Path(PUBLISHED), *map(Path, config["publish"].get("compare_with", []) if config["publish"] else [])]
+    return [
+        (data, data.parent.name)
+        for folder in folders
+        for data in sorted(folder.glob("*/data"))
+        if (data / "measures.csv").exists() and (data / "provenance.json").exists()
+    ]
+
+
 def readme_inputs(wildcards):
     """What the READMEs are rendered from: the templates, the notes, and the published parts' data."""
     from rankgap import publish  # imports torch: only a run that renders READMEs needs it
@@ -284,6 +331,8 @@ def readme_inputs(wildcards):
         **{f"{kind}_template": workflow.source_path(path) for kind, path in TEMPLATES.items()},
         "notes": [notes] if notes else [],
         "data": [str(f) for f in publish.part_files(Path(PUBLISHED), config, published_on_disk())],
+        "tracking": [TRACKING_OUTPUTS["answer"], TRACKING_OUTPUTS["correlations"]] if tracked_parts() else [],
+        "plan": ANALYSIS_PLAN,
     }
 
 
@@ -295,9 +344,10 @@ def publish_table_inputs(wildcards):
     table = wildcards.table
     spec = config["tables"][table]
     figures = [f for f, s in config["figures"].items() if s["experiment"] == spec["experiment"]]
-    probed = [PROBE.format(**probe) for probe in probes(spec["experiment"], [spec["dataset"]])] if figures else []
-    runs = table_runs(table)
+    runs = published_table_runs(table)
+    probed = [PROBE.format(**dict(run, epoch=e, probe=p)) for run in runs for e, p in run_probes(run)]
     comparison = TABLE_COMPARISON.format(table=table)
+    inputs = published_run_inputs(runs)
     return {
         "table_csv": f"{TABLE.format(table=table)}.csv",
         "table_md": f"{TABLE.format(table=table)}.md",
@@ -305,10 +355,26 @@ def publish_table_inputs(wildcards):
         "trends": f"{comparison}_trends.csv",
         "losses": f"{comparison}_losses.csv",
         "figures": [f"{FIGURE.format(figure=f)}.png" for f in figures],
-        "summaries": runs,
-        "train_benchmarks": [summary.replace("summary.json", "train.benchmark.tsv") for summary in runs],
+        **inputs,
+        "train_benchmarks": [summary.replace("summary.json", "train.benchmark.tsv") for summary in inputs["summaries"]],
         **{f"{stage}_benchmarks": [f"{probe}/{stage}.benchmark.tsv" for probe in probed] for stage in PROBE_STAGES},
     }
+
+
+def published_table_runs(table):
+    """The runs a table's part publishes: its own and, for a table of switch runs, those without the
+    switch that its comparison reads."""
+    return table_run_wildcards(table) + unswitched_runs(table)
+
+
+def run_probes(run):
+    """(probe epoch, probe) of every probe of a run (wildcard dict)."""
+    experiment = run["experiment"]
+    return [
+        (epoch, probe)
+        for epoch in configuration.probe_epochs(config, experiment)
+        for probe in configuration.probe_kinds(config, experiment)
+    ]
 
 
 def publish_comparison_inputs(wildcards):
@@ -320,7 +386,7 @@ def publish_comparison_inputs(wildcards):
     probed = [PROBE.format(**p) for e in compared(comparison) for p in probes(e, [dataset])]
     return {
         **remedy_outputs(comparison),
-        "summaries": remedy_files(comparison, "summary.json"),
+        **published_run_inputs(remedy_runs(comparison)),
         **{f"{stage}_benchmarks": remedy_files(comparison, f"{stage}.benchmark.tsv") for stage in RUN_STAGES},
         **{f"{stage}_benchmarks": [f"{probe}/{stage}.benchmark.tsv" for probe in probed] for stage in PROBE_STAGES},
     }
@@ -376,9 +442,7 @@ def remedy_run_files(comparison):
 def remedy_experiment_files(comparison):
     """Per experiment of a comparison: its rank-loss counts and its measures (per layer and mode)."""
     return {
-        experiment: {
-            name: f"{ANALYSIS.format(experiment=experiment)}/{name}.csv" for name in ("rankloss", "measures")
-        }
+        experiment: {name: f"{ANALYSIS.format(experiment=experiment)}/{name}.csv" for name in ("rankloss", "measures")}
         for experiment in compared(comparison)
     }
 

@@ -12,6 +12,7 @@ localrules:
     publish_comparison,
     publish_parts,
     publish,
+    tracking,
 
 
 rule publish_table:
@@ -24,7 +25,7 @@ rule publish_table:
     conda:
         "../../envs/analysis.yaml"
     params:
-        runs=lambda wc: published_runs(table_run_wildcards(wc.table)),
+        runs=lambda wc: published_runs(published_table_runs(wc.table)),
         code=code("publish"),
     script:
         "../scripts/publish.py"
@@ -67,3 +68,22 @@ rule publish:
         code=code("publish_readmes"),
     script:
         "../scripts/publish_readmes.py"
+
+
+rule tracking:
+    input:
+        parts=lambda wc: [
+            str(data / name) for data, _ in tracked_parts() for name in ("runs.csv", "measures.csv", "config.yaml")
+        ],
+        plan=ANALYSIS_PLAN,
+    output:
+        **TRACKING_OUTPUTS,
+    log:
+        "results/logs/publish/tracking.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        parts=lambda wc: [[str(data), name] for data, name in tracked_parts()],
+        code=code("tracking"),
+    script:
+        "../scripts/tracking.py"

@@ -13,6 +13,7 @@ common = {
     "runs": p.runs,
     "benchmarks": {key.removesuffix("_benchmarks"): paths for key, paths in i.items() if key.endswith("_benchmarks")},
     "repo": Path(snakemake.scriptdir).parents[1],
+    "measures": list(i.measures),
 }
 if snakemake.rule == "publish_table":
     publish.publish_table(
@@ -24,5 +25,8 @@ if snakemake.rule == "publish_table":
         **common,
     )
 else:  # publish_comparison
-    outputs = {key: Path(path) for key, path in i.items() if key != "summaries" and not key.endswith("_benchmarks")}
+    inputs_of_runs = {"summaries", "weights", "initial_weights", "records", "measures"}
+    outputs = {
+        key: Path(path) for key, path in i.items() if key not in inputs_of_runs and not key.endswith("_benchmarks")
+    }
     publish.publish_comparison(folder, snakemake.wildcards.comparison, outputs=outputs, **common)

@@ -1,18 +1,25 @@
-"""Render every README of a publication from its parts' data."""
+"""Render every README of a publication from its parts' data (and the answer to which measure tracks the gap)."""
 
 from pathlib import Path
 
-from rankgap import log_to, publish
+from rankgap import code_hash, log_to, provenance, publish
 
 log_to(snakemake.log[0])
 i = snakemake.input
+templates = {kind: i[f"{kind}_template"] for kind in ("index", "table", "comparison", "remedy_comparison")}
+script = Path(snakemake.scriptdir) / "publish_readmes.py"
+package = Path(snakemake.scriptdir).parent / "rankgap"
+# the code that renders: templates, notes, this script, the modules it reaches, the analysis plan
+rendering = [*templates.values(), *i.notes, script, *code_hash.modules_reached(script, package), i.plan]
 written = publish.render(
     Path(snakemake.output.index).parent,
     snakemake.config,
     snakemake.params.published,
-    {kind: i[f"{kind}_template"] for kind in ("index", "table", "comparison", "remedy_comparison")},
+    templates,
     Path(i.notes[0]) if i.notes else None,
     snakemake.params.commands,
+    rendered_by=provenance.last_change([Path(p) for p in rendering]),
+    tracking={"answer": Path(i.tracking[0]), "correlations": Path(i.tracking[1])} if i.tracking else None,
 )
 for path, text in written.items():
     path.write_text(text)

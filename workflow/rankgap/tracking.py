@@ -1,0 +1,312 @@
+"""Which measure tracks the generalization gap: every measure of every layer against the gap (test
+minus training error) and the test error, over every published run, and again with the batch size
+held fixed (analysis plan: ``tracking``).
+
+A measure that explains the gap must move with it where the batch size does not: across the
+remedies at one batch size, and across the switch runs, which all end at the same small batch.  One
+that only tracks the batch size moves across batch sizes and nowhere else.  Per measure and layer:
+
+- ``across``: Spearman's rho between the measure and the gap over every run, ranks taken within each
+  architecture (model, variant, pooling, schedule), as is the permutation test;
+- ``held_fixed``: the same within each architecture and batch size (and each architecture's switch
+  runs on their own);
+- ``batch_size``: rho between the measure and the batch size, over the runs without remedy or switch.
+
+Two-sided p-values from permutations of the measure within the strata, Holm's correction over every
+(measure, layer) of a question, 95% intervals of rho from resampling the seeds of each condition.
+The runs come from a publication's data (``runs_of``): each part's runs.csv (or a comparison's
+runs), its measures.csv and, where measured, the rival measures.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import significance
+from .measures import ALL_LAYERS, MEASURES, RUN_MEASURES, SPECTRUM_MEASURES, per_layer
+from .significance import ALPHA, PLAN
+
+SETTINGS = PLAN["tracking"]
+PERMUTATIONS, RESAMPLES = 20_000, 2_000
+RUN_KEYS = ["experiment", "dataset", "batch_size", "seed"]
+# what makes runs one architecture (their measures are comparable): a stratum of every question
+ARCHITECTURE = ["model", "variant", "model_options", "schedule"]
+REMEDY_SETTINGS = {"ghost_batch_size": None, "lr_scaling": "none", "regime_adaptation": False, "activation_noise": 0.0}
+QUESTIONS = {
+    "across": "across every run (within architectures)",
+    "held_fixed": "with the batch size held fixed",
+    "batch_size": "against the batch size (no remedy, no switch)",
+}
+TARGETS = {"gap": "generalization gap (test − training error)", "test_error": "test error"}
+# the spectrum measures tested: the absolute effective rank is left out, its fraction (the same
+# ranks on the fixed probe, whose denominators are the same for every run) stands for it
+TESTED = [m for m in SPECTRUM_MEASURES if m != "effective_rank"]
+CATEGORIES = ("tracks the gap", "tracks the test error", "tracks the batch size only", "neither")
+
+
+# --- the runs ---------------------------------------------------------------------------------
+
+
+def _is_set(value, default) -> bool:
+    """Whether a run setting, as a runs table holds it, differs from its default (no remedy)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return False
+    if isinstance(default, bool):
+        return str(value).lower() not in ("false", "0")
+    return value != default
+
+
+def runs_of(parts: list[dict]) -> pd.DataFrame:
+    """Every run of some published parts, once, with its measures: per run its settings, errors, gap,
+    kind (``plain``, ``remedy``, ``switch``), architecture, condition (experiment and batch size),
+    and one column per (measure, layer) at the last probe epoch on the fixed probe, every spectrum
+    measure at the first threshold (``measure@layer``), and the run measures where measured.
+    ``parts``: per part, ``part_files``."""
+    frames = []
+    for part in parts:
+        runs = pd.read_csv(part["runs"])
+        if part.get("rivals"):
+            rivals = pd.read_csv(part["rivals"])
+            runs = runs.merge(rivals[[*RUN_KEYS, *[m for m in RUN_MEASURES if m in rivals]]], on=RUN_KEYS, how="left")
+        measured = pd.read_csv(part["measures"])
+        measured = measured[measured["probe"] == part["probe"]]
+        measured = measured[measured["epoch"] == measured.groupby(RUN_KEYS)["epoch"].transform("max")]
+        layers = per_layer(measured, part["threshold"])
+        wide = layers.pivot_table(index=RUN_KEYS, columns="layer", values=SPECTRUM_MEASURES, aggfunc="first")
+        wide.columns = [f"{measure}@{layer}" for measure, layer in wide.columns]
+        frames.append(runs.merge(wide.reset_index(), on=RUN_KEYS, how="inner"))
+    runs = pd.concat(frames, ignore_index=True).drop_duplicates(RUN_KEYS)
+    runs = runs[runs["status"] == "ok"].reset_index(drop=True)
+    runs["gap"] = runs["test_error"] - runs["train_error"]
+    switched = runs["switch"].notna() & (runs["switch"].astype(str) != "")
+    remedied = np.zeros(len(runs), dtype=bool)
+    for setting, default in REMEDY_SETTINGS.items():
+        if setting in runs:
+            remedied |= [_is_set(v, default) for v in runs[setting]]
+    runs["kind"] = np.where(switched, "switch", np.where(remedied, "remedy", "plain"))
+    runs["architecture"] = runs[[c for c in ARCHITECTURE if c in runs]].astype(str).agg(" ".join, axis=1)
+    runs["condition"] = runs["experiment"] + " " + runs["batch_size"].astype(str)
+    return runs
+
+
+def measure_columns(runs: pd.DataFrame) -> list[str]:
+    """The (measure, layer) columns of ``runs_of`` that are tested: the spectrum measures of ``TESTED``
+    of each layer and of every layer together, and the run measures, wherever not constant."""
+    spectrum = [c for c in runs.columns if "@" in c and c.split("@")[0] in TESTED]
+    columns = [*spectrum, *[m for m in RUN_MEASURES if m in runs]]
+    return [c for c in columns if runs[c].nunique(dropna=True) > 1]
+
+
+# --- the statistics ---------------------------------------------------------------------------
+
+
+def _within_ranks(values: np.ndarray, strata: np.ndarray) -> np.ndarray:
+    """Ranks (ties averaged) within each stratum, centred on the stratum's mean rank; along the last
+    axis, for every row at once."""
+    out = np.zeros_like(values, dtype=float)
+    for stratum in np.unique(strata):
+        members = strata == stratum
+        ranks = pd.DataFrame(values[..., members].T).rank(axis=0).to_numpy().T
+        out[..., members] = ranks - ranks.mean(axis=-1, keepdims=True)
+    return out
+
+
+def stratified_rho(x, y, strata) -> float:
+    """Spearman's rho pooled over strata: the correlation of ranks taken within each stratum."""
+    rx, ry = _within_ranks(np.asarray(x, float), strata), _within_ranks(np.asarray(y, float), strata)
+    norm = math.sqrt((rx * rx).sum() * (ry * ry).sum())
+    return float((rx * ry).sum() / norm) if norm else math.nan
+
+
+def permutation_p(x, y, strata, permutations: int = PERMUTATIONS, seed: int = 0) -> float:
+    """Two-sided p of ``stratified_rho``: the share of permutations of x within the strata whose |rho|
+    is at least the observed one's (the observed counted among them)."""
+    x, y, strata = np.asarray(x, float), np.asarray(y, float), np.asarray(strata)
+    observed = stratified_rho(x, y, strata)
+    if math.isnan(observed):
+        return math.nan
+    rng = np.random.default_rng(seed)
+    shuffled = np.tile(x, (permutations, 1))
+    for stratum in np.unique(strata):
+        members = np.flatnonzero(strata == stratum)
+        shuffled[:, members] = rng.permuted(shuffled[:, members], axis=1)
+    rx, ry = _within_ranks(shuffled, strata), _within_ranks(y, strata)
+    rhos = (rx * ry).sum(axis=1) / np.sqrt((rx * rx).sum(axis=1) * (ry * ry).sum())
+    return float((1 + (np.abs(rhos) >= abs(observed) - 1e-12).sum()) / (1 + permutations))
+
+
+def seed_interval(x, y, strata, conditions, resamples: int = RESAMPLES, seed: int = 0) -> tuple[float, float]:
+    """The 95% percentile interval of ``stratified_rho`` over resamples of the runs of each condition
+    (its seeds) with replacement."""
+    x, y, strata, conditions = (np.asarray(a) for a in (x, y, strata, conditions))
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(conditions == c) for c in np.unique(conditions)]
+    rhos = []
+    for _ in range(resamples):
+        index = np.concatenate([rng.choice(g, len(g)) for g in groups])
+        rhos.append(stratified_rho(x[index].astype(float), y[index].astype(float), strata[index]))
+    rhos = np.asarray(rhos, float)
+    rhos = rhos[~np.isnan(rhos)]
+    return (float(np.percentile(rhos, 2.5)), float(np.percentile(rhos, 97.5))) if len(rhos) else (math.nan, math.nan)
+
+
+def _strata(runs: pd.DataFrame, question: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The runs a question takes and their strata."""
+    if question == "across":
+        return runs, runs["architecture"].to_numpy()
+    if question == "held_fixed":
+        fixed = np.where(runs["kind"] == "switch", "switch", runs["batch_size"].astype(str))
+        return runs, (runs["architecture"] + " " + fixed).to_numpy()
+    plain = runs[runs["kind"] == "plain"]
+    return plain, plain["architecture"].to_numpy()
+
+
+def correlations(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per (measure, layer), question and target: n, rho, its two-sided permutation p, the p after
+    Holm's correction over every (measure, layer) of that question and target, and the seeds'
+    interval.  The batch-size question has the batch size for its target."""
+    rows = []
+    for column in measure_columns(runs):
+        measure, _, layer = column.partition("@")
+        for question in QUESTIONS:
+            taken, strata = _strata(runs, question)
+            targets = ["batch_size"] if question == "batch_size" else list(TARGETS)
+            for target in targets:
+                known = taken[[column, target]].notna().all(axis=1).to_numpy()
+                x, y = taken[column].to_numpy(float)[known], taken[target].to_numpy(float)[known]
+                s, c = strata[known], taken["condition"].to_numpy()[known]
+                informative = len(x) > 3 and np.unique(s).size < len(x)
+                low, high = seed_interval(x, y, s, c) if informative else (math.nan, math.nan)
+                rows.append(
+                    {
+                        "measure": measure,
+                        "layer": layer or ALL_LAYERS,
+                        "label": MEASURES[measure].label,
+                        "question": question,
+                        "target": target,
+                        "n": len(x),
+                        "rho": stratified_rho(x, y, s) if informative else math.nan,
+                        "p_value": permutation_p(x, y, s) if informative else math.nan,
+                        "rho_low": low,
+                        "rho_high": high,
+                    }
+                )
+    frame = pd.DataFrame(rows)
+    frame["p_holm"] = np.nan
+    for _, index in frame.groupby(["question", "target"]).groups.items():
+        frame.loc[index, "p_holm"] = significance.holm(frame.loc[index, "p_value"])
+    frame["family"] = frame.groupby(["question", "target"])["p_value"].transform("count")
+    return frame
+
+
+def categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per (measure, layer): its category (analysis plan: tracks the gap, the test error, the batch
+    size only, or neither) and the numbers it rests on."""
+
+    def significant(rows, question, target):
+        row = rows[(rows["question"] == question) & (rows["target"] == target)]
+        return bool(len(row)) and row["p_holm"].iloc[0] <= ALPHA
+
+    out = []
+    for (measure, layer), rows in frame.groupby(["measure", "layer"], sort=False):
+        if significant(rows, "held_fixed", "gap"):
+            category = CATEGORIES[0]
+        elif significant(rows, "held_fixed", "test_error"):
+            category = CATEGORIES[1]
+        elif significant(rows, "batch_size", "batch_size"):
+            category = CATEGORIES[2]
+        else:
+            category = CATEGORIES[3]
+        wide = {
+            f"{q}_{t}_{stat}": rows.loc[(rows["question"] == q) & (rows["target"] == t), stat].iloc[0]
+            for q, t in rows[["question", "target"]].itertuples(index=False)
+            for stat in ("rho", "p_holm", "rho_low", "rho_high")
+        }
+        out.append({"measure": measure, "layer": layer, "label": rows["label"].iloc[0], "category": category, **wide})
+    return pd.DataFrame(out)
+
+
+# --- the figure -------------------------------------------------------------------------------
+
+
+def figure(runs: pd.DataFrame, answer: pd.DataFrame, png: Path) -> None:
+    """Each measure against the gap, a panel per measure and layer (every layer together first), a
+    point per condition (its mean over seeds, ± the seeds' sd), coloured by batch size, shaped by
+    kind (plain, remedy, switch), titled with the held-fixed rho and the category."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = [
+        f"{m}@{layer}" if m in SPECTRUM_MEASURES else m
+        for m, layer in answer[["measure", "layer"]].itertuples(index=False)
+    ]
+    width = 5
+    rows = math.ceil(len(columns) / width)
+    fig, axes = plt.subplots(rows, width, figsize=(3.2 * width, 2.9 * rows), squeeze=False)
+    sizes = sorted(runs["batch_size"].unique())
+    colours = dict(zip(sizes, plt.get_cmap("tab10").colors))
+    markers = {"plain": "o", "remedy": "s", "switch": "^"}
+    means = runs.groupby(["condition", "kind", "batch_size"], sort=False)
+    for ax, column, (_, row) in zip(axes.flat, columns, answer.iterrows()):
+        summary = means[[column, "gap"]].agg(["mean", "std"]).reset_index()
+        for (kind, batch), group in summary.groupby(["kind", "batch_size"]):
+            ax.errorbar(
+                group[(column, "mean")],
+                group[("gap", "mean")],
+                xerr=group[(column, "std")],
+                yerr=group[("gap", "std")],
+                fmt=markers[kind],
+                color=colours[batch],
+                markersize=4,
+                capsize=2,
+                linewidth=0.8,
+            )
+        rho = row.get("held_fixed_gap_rho", math.nan)
+        ax.set_title(f"{row['label']}, {row['layer']}\nheld fixed ρ {rho:+.2f}: {row['category']}", fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.set_ylabel("gap (points)", fontsize=7)
+    for ax in axes.flat[len(columns) :]:
+        ax.axis("off")
+    handles = [plt.Line2D([], [], color=colours[b], marker="o", linestyle="", label=f"batch {b}") for b in sizes]
+    handles += [plt.Line2D([], [], color="k", marker=m, linestyle="", label=k) for k, m in markers.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7, frameon=False)
+    fig.suptitle("Each measure against the generalization gap (condition means ± sd over seeds)", fontsize=9)
+    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
+    fig.savefig(png, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+
+
+def write(parts: list[dict], csv: Path, answer_csv: Path, png: Path) -> None:
+    """The correlations (``csv``), the answer per measure and layer (``answer_csv``) and the figure."""
+    runs = runs_of(parts)
+    frame = correlations(runs)
+    frame.to_csv(csv, index=False, float_format="%.6g")
+    answer = categories(frame)
+    answer.to_csv(answer_csv, index=False, float_format="%.6g")
+    figure(runs, answer, png)
+
+
+def part_files(data: Path, name: str) -> dict | None:
+    """What ``runs_of`` reads of a published part (its ``data`` folder, its name): runs.csv,
+    measures.csv, a remedy comparison's rival measures (``{name}_runs.csv``), the fixed probe and the
+    first threshold of its config; None for a part published before its measures were."""
+    import yaml
+
+    data = Path(data)
+    if not (data / "measures.csv").exists():
+        return None
+    config = yaml.safe_load((data / "config.yaml").read_text())
+    rivals = data / f"{name}_runs.csv"
+    return {
+        "runs": data / "runs.csv",
+        "measures": data / "measures.csv",
+        "rivals": rivals if rivals.exists() else None,
+        "probe": config["probe"]["fixed_splits"][0],
+        "threshold": config["analysis"]["thresholds"][0],
+    }

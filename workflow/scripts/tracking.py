@@ -1,0 +1,10 @@
+"""Which measure tracks the gap, over every run of a publication's parts (and of publish.compare_with)."""
+
+from pathlib import Path
+
+from rankgap import log_to, tracking
+
+log_to(snakemake.log[0])
+o = snakemake.output
+parts = [tracking.part_files(Path(data), name) for data, name in snakemake.params.parts]
+tracking.write([part for part in parts if part], Path(o.correlations), Path(o.answer), Path(o.png))
