@@ -450,9 +450,14 @@ def trends_formatted(claims: pd.DataFrame) -> pd.DataFrame:
                 verdict if math.isnan(rho) else f"{verdict} (ρ {rho_text(rho)}, p {p_text(p)})"
                 for verdict, rho, p in zip(claims["paper_verdict"], claims["paper_rho"], claims["paper_p_value"])
             ],
-            "Driven by": claims["driven by"].fillna(""),
-            "Our values": claims["values"].fillna(""),
-            "Untrained (epoch 0)": claims["untrained_values"].fillna(""),
+            **{
+                heading: claims[column].astype(object).where(claims[column].notna(), "")
+                for heading, column in (
+                    ("Driven by", "driven by"),
+                    ("Our values", "values"),
+                    ("Untrained (epoch 0)", "untrained_values"),
+                )
+            },
         }
     )
 

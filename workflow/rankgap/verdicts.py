@@ -178,8 +178,10 @@ def trend_verdict(row, p_claim: float, p_other: float, prefix: str = "") -> str:
 def share_verdict(row) -> str:
     """A claim of no effect (the switch closes the gap), from the share's interval."""
     low, high = row["share_low"], row["share_high"]
-    if pd.isna(row.get("share", math.nan)) or pd.isna(low) or pd.isna(high):
+    if pd.isna(row.get("share", math.nan)) or row["seeds"] <= 1:
         return "n/a"
+    if pd.isna(low) or pd.isna(high):  # Fieller's interval is unbounded: the gap itself is not clear
+        return "inconclusive"
     if low >= 1 - MARGIN:
         return CLOSES
     if high <= 0:
@@ -197,6 +199,11 @@ def sd_needed(row) -> float:
         return math.nan
     dof = row["n"] * (RERUN_SEEDS - 1)
     return abs(row["change"]) / (significance.t_critical(dof) * math.sqrt(2 / RERUN_SEEDS))
+
+
+def has_null(row) -> bool:
+    """Whether a trend has its untrained null at every point (an epoch-0 probe of every run)."""
+    return not pd.isna(row.get("null_n", math.nan)) and row["null_n"] == row["n"] and row["null_n"] >= 2
 
 
 def judge(claims: pd.DataFrame) -> pd.DataFrame:
@@ -233,8 +240,7 @@ def judge(claims: pd.DataFrame) -> pd.DataFrame:
             verdicts.append(share_verdict(row) if row["claim_kind"] == CLOSES else "n/a")
             continue
         verdict = trend_verdict(row, row["p_adjusted"], row["p_other_adjusted"])
-        has_null = not pd.isna(row.get("null_n", math.nan))
-        if verdict.startswith(AGREES) and has_null:
+        if verdict.startswith(AGREES) and has_null(row):
             trained_part = trend_verdict(row, row["null_p_adjusted"], row["null_p_other_adjusted"], "null_")
             if not trained_part.startswith(AGREES):
                 verdict = BY_CONSTRUCTION
@@ -275,8 +281,10 @@ def verdict_in_words(row) -> str:
     if pd.isna(row["rho"]) or row["verdict"] == "n/a":
         return row["verdict"]
     family = row.get("family_size", 1)
-    holm = f" ({p_text(row['p_adjusted'])} after Holm over {family:.0f})" if family > 1 else ""
-    raw_p = _directional(row)[0]
+    opposite = row["verdict"].startswith("opposite")  # it rests on the p in the other direction
+    raw_p = _directional(row)[1 if opposite else 0]
+    adjusted = row["p_other_adjusted" if opposite else "p_adjusted"]
+    holm = f" ({p_text(adjusted)} after Holm over {family:.0f})" if family > 1 else ""
     rests = f"ρ {rho_text(row['rho'])}, p {p_text(raw_p)}{holm}; "
     if row["seeds"] > 1:
         rests += f"change {row['change']:+.3g}, {least_change(row):.3g} needed; {row['seeds']:.0f} seeds"
@@ -284,7 +292,7 @@ def verdict_in_words(row) -> str:
         rests += f"one seed: would count with {RERUN_SEEDS} seeds if sd < {row['sd_needed']:.3g}"
     else:
         rests += "one seed"
-    if not pd.isna(row.get("null_n", math.nan)):
+    if has_null(row):
         rests += f"; untrained: ρ {rho_text(row['untrained_rho'])}, change {row['untrained_change']:+.3g}"
     elif row.get("family") == FIGURES:  # a measure of rank: its null is the untrained network
         rests += "; no null (epoch 0 not probed)"
