@@ -12,14 +12,17 @@ import yaml
 from safetensors import safe_open
 
 from conftest import copy_project, jobs_after_editing, planned_jobs, snakemake
-from rankgap import publish
+from rankgap import cli, publish
 from rankgap.configuration import RunSettings, settings
+from rankgap.probe import capture, probe_batch
 
 RUNS = "results/runs/smoke/digits"
 BATCH_SIZES = [8, 512]
 EPOCHS = 2
 SETTINGS = {"model": "lenet5", "variant": "linear", "dataset": "digits", "batch_size": 8, "seed": 0, "epochs": 2}
 LAYERS = {"act1": (6, 28, 28), "act2": (16, 10, 10), "act3": (120,), "act4": (84,)}
+FIXED = 64  # config/smoke.yaml's probe.fixed_size
+PROBES = {"batch": None, "train": FIXED, "test": FIXED}  # images per probe (None: the run's batch size)
 
 
 def test_table_has_one_row_per_batch_size(smoke):
@@ -56,17 +59,35 @@ def test_training_metrics_and_summary(smoke, bs):
 
 
 @pytest.mark.parametrize("bs", BATCH_SIZES)
-def test_dump_holds_every_layer_batch_first_in_float64(smoke, bs):
-    with safe_open(str(smoke / f"{RUNS}/bs{bs}-seed0/epoch{EPOCHS}/activations.safetensors"), "pt") as f:
+@pytest.mark.parametrize("probe", PROBES)
+def test_dump_holds_every_layer_batch_first_in_float64(smoke, bs, probe):
+    """The paper's probe batch holds the run's batch size of images; a fixed probe the same number
+    for every run."""
+    images = PROBES[probe] or bs
+    with safe_open(str(smoke / f"{RUNS}/bs{bs}-seed0/epoch{EPOCHS}/{probe}/activations.safetensors"), "pt") as f:
         assert json.loads(f.metadata()["layers"]) == list(LAYERS)
+        assert f.metadata()["probe"] == probe and f.metadata()["images"] == str(images)
         for name, shape in LAYERS.items():
             x = f.get_tensor(name)
-            assert x.shape == (bs, *shape) and x.dtype == torch.float64
+            assert x.shape == (images, *shape) and x.dtype == torch.float64
+
+
+def test_a_fixed_probe_is_the_same_images_for_every_run():
+    """The fixed probes draw the same images whatever the run's batch size; the paper's probe batch
+    is a run's first bs of the same permutation of the training set, so it holds the fixed train
+    probe once it is at least as large."""
+    splits = {"x_train": torch.arange(1000), "x_test": torch.arange(1000, 1300)}
+    train = probe_batch(splits, "train", 64, seed=0)
+    assert torch.equal(train, probe_batch(splits, "train", 64, seed=0))
+    assert torch.equal(probe_batch(splits, "batch", 512, seed=0)[:64], train)
+    test = probe_batch(splits, "test", 64, seed=0)
+    assert (test >= 1000).all() and len(set(test.tolist())) == 64  # test images only, each once
+    assert not torch.equal(probe_batch(splits, "train", 64, seed=1), train)
 
 
 @pytest.mark.parametrize("bs", BATCH_SIZES)
 def test_spectra_match_numpy(smoke, bs):
-    probe = smoke / f"{RUNS}/bs{bs}-seed0/epoch{EPOCHS}"
+    probe = smoke / f"{RUNS}/bs{bs}-seed0/epoch{EPOCHS}/batch"
     spectra = pd.read_csv(probe / "spectra.csv")
     modes = pd.read_csv(probe / "modes.csv")
     with safe_open(str(probe / "activations.safetensors"), "np") as f:
@@ -83,12 +104,12 @@ def test_spectra_match_numpy(smoke, bs):
 
 
 def test_rankloss_counts_are_the_spectra_recounted(smoke):
-    rankloss = pd.read_csv(smoke / "results/analysis/smoke/rankloss.csv").query("epoch == @EPOCHS")
+    rankloss = pd.read_csv(smoke / "results/analysis/smoke/rankloss.csv").query("epoch == @EPOCHS and probe == 'batch'")
     assert sorted(rankloss["threshold"].unique()) == [1e-5, 1e-4]
     assert (rankloss["status"] == "ok").all()
     assert (rankloss["dead_zeros"] + rankloss["other_zeros"] + rankloss["genuine"] == rankloss["count"]).all()
     for (bs, threshold), rows in rankloss.groupby(["batch_size", "threshold"]):
-        spectra = pd.read_csv(smoke / f"{RUNS}/bs{bs}-seed0/epoch{EPOCHS}/spectra.csv")
+        spectra = pd.read_csv(smoke / f"{RUNS}/bs{bs}-seed0/epoch{EPOCHS}/batch/spectra.csv")
         assert rows["count"].sum() == (spectra["sigma"] <= threshold).sum()
         assert len(rows) == 4 + 4 + 1 + 1  # two conv layers with 4 modes, two dense layers
     # a batch of 512 outgrows the 120- and 84-unit dense layers: the deficit says so
@@ -118,12 +139,43 @@ def test_probes_at_initialisation_and_end(smoke):
         assert torch.equal(initial["conv1.weight"], fresh["conv1.weight"])
 
 
+def test_the_untrained_null_is_the_measure_of_the_initial_weights_on_the_fixed_probe(smoke):
+    """measures.csv's epoch-0 rows on the fixed probe are the measures of the untrained network:
+    recomputed here by hand (numpy's SVD of each unfolding, RankMe's formula) from the initial
+    weights and the fixed probe's images, and the same for every batch size of a seed."""
+    from rankgap import data, models
+
+    measured = pd.read_csv(smoke / "results/analysis/smoke/measures.csv")
+    untrained = measured.query("epoch == 0 and probe == 'train' and threshold == 1e-4")
+    splits = data.load(smoke / "data/digits.safetensors")
+    images = probe_batch(splits, "train", FIXED, seed=0)
+    for bs in BATCH_SIZES:
+        weights = torch.load(smoke / f"{RUNS}/bs{bs}-seed0/snapshots/epoch0.pt", weights_only=False)
+        model = models.from_weights(weights).double().eval()
+        x = data.normalize(images, data.normalization("digits", splits["x_train"]), dtype=torch.float64)
+        outputs, _ = capture(model, x, models.select_layers(model, None))  # the layers' outputs; the rest by hand
+        rows = untrained[untrained["batch_size"] == bs].set_index(["layer", "mode"])
+        for name, out in outputs.items():
+            out = out.numpy()
+            for axis, mode in enumerate(["batch", "channel", "height", "width"][: out.ndim if out.ndim == 4 else 1]):
+                sigma = np.linalg.svd(np.moveaxis(out, axis, 0).reshape(out.shape[axis], -1), compute_uv=False)
+                p = sigma[sigma > 0] / sigma.sum()
+                by_hand = np.exp(-(p * np.log(p)).sum())
+                row = rows.loc[(name, mode)]
+                assert row["effective_rank"] == pytest.approx(by_hand, rel=1e-9)
+                assert row["effective_rank_fraction"] == pytest.approx(by_hand / len(sigma), rel=1e-9)
+                assert row["values"] == len(sigma) and row["count"] == (sigma <= 1e-4).sum()
+    same = untrained.pivot_table(index=["layer", "mode"], columns="batch_size", values="effective_rank")
+    np.testing.assert_allclose(same[BATCH_SIZES[0]], same[BATCH_SIZES[1]], rtol=1e-12)  # one network per seed
+
+
 def test_rerun_after_success_does_nothing(smoke):
     assert planned_jobs(smoke, "--configfile", "config/smoke.yaml") == {}
 
 
 ANALYSIS = {"figure": 3, "table_comparison": 1, "comparison": 1, "all": 1}  # what any change upstream reruns
-EVERYTHING = {"train": 2, "probe": 4, "spectra": 4, "rankloss": 1, "table": 1, **ANALYSIS}
+PROBE_JOBS = len(BATCH_SIZES) * 2 * len(PROBES)  # per run, two probe epochs, each probe
+EVERYTHING = {"train": 2, "probe": PROBE_JOBS, "spectra": PROBE_JOBS, "rankloss": 1, "table": 1, **ANALYSIS}
 
 
 @pytest.mark.parametrize(
@@ -132,8 +184,10 @@ EVERYTHING = {"train": 2, "probe": 4, "spectra": 4, "rankloss": 1, "table": 1, *
         ("figures", {"figure": 3, "all": 1}),
         ("tables", {"table": 1, "table_comparison": 1, "comparison": 1, "all": 1}),
         ("paper", {"table_comparison": 1, "comparison": 1, "all": 1}),
-        ("rank", {"spectra": 4, "rankloss": 1, **ANALYSIS}),
-        ("probe", {"probe": 4, "spectra": 4, "rankloss": 1, **ANALYSIS}),
+        ("rank", {"spectra": PROBE_JOBS, "rankloss": 1, **ANALYSIS}),
+        ("measures", {"spectra": PROBE_JOBS, "rankloss": 1, **ANALYSIS}),
+        ("verdicts", {"table_comparison": 1, "comparison": 1, "all": 1}),
+        ("probe", {"probe": PROBE_JOBS, "spectra": PROBE_JOBS, "rankloss": 1, **ANALYSIS}),
         ("train", EVERYTHING),
         ("registry", EVERYTHING),  # imported by models and data, not by any script: found by following the imports
     ],
@@ -150,7 +204,7 @@ def test_lint_has_no_remarks(smoke):
 
 def test_bad_dump_fails_its_job_with_file_and_layer_and_no_output(smoke):
     """Last in this file: it breaks one dump of the smoke run (and puts it back)."""
-    probe = smoke / f"{RUNS}/bs8-seed0/epoch0"
+    probe = smoke / f"{RUNS}/bs8-seed0/epoch0/batch"
     dump = probe / "activations.safetensors"
     saved = {p: p.read_bytes() for p in (dump, probe / "spectra.csv", probe / "modes.csv")}
     try:
@@ -214,15 +268,35 @@ def test_publish_writes_a_parts_data_then_every_readme_from_the_data_alone(smoke
         assert (data / f"{name}.csv").read_bytes() == Path(f"{comparison}{suffix}.csv").read_bytes()
     trends = pd.read_csv(data / "paper_comparison_trends.csv")
     assert set(trends["artifact"]) == {"smoke_table", "smoke_figure"}  # this table's checks, its figure's
-    assert {"effective rank", "count at t·σmax"} <= set(trends["measure"])  # the scale-invariant measures too
+    assert {"effective rank (fraction), fixed probe", "count at t·σmax, fixed probe"} <= set(trends["measure"])
     for figure in config["figures"]:
         assert (data / f"figures/{figure}.png").read_bytes() == (smoke / f"results/figures/{figure}.png").read_bytes()
     runs = pd.read_csv(data / "runs.csv")
     assert runs["batch_size"].tolist() == BATCH_SIZES and (runs["status"] == "ok").all()
     provenance = json.loads((data / "provenance.json").read_text())
-    assert {s["stage"]: s["jobs"] for s in provenance["stages"]} == {"train": 2, "probe": 4, "spectra": 4}
+    assert {s["stage"]: s["jobs"] for s in provenance["stages"]} == {
+        "train": 2,
+        "probe": PROBE_JOBS,
+        "spectra": PROBE_JOBS,
+    }
     assert provenance["git"] == {"commit": None, "dirty": None, "diff": None}  # the test's copy is not a git checkout
+    # each stage says where it ran: the probes' records and the runs' summaries name the machine
+    assert provenance["probe"]["machines"] == provenance["training"]["machines"] == provenance["spectra"]["machines"]
+    assert "machine id" in provenance["training"]["machines"][0]
     assert provenance["training"]["devices"] == ["cpu"] and len(provenance["training"]["dataset_sha256"]) == 1
+    # every run's measures per layer and mode, and its weights, final and initial (one file per seed)
+    measured = pd.read_csv(data / "measures.csv")
+    assert set(measured["probe"]) == set(PROBES) and sorted(measured["epoch"].unique()) == [0, EPOCHS]
+    weights = pd.read_csv(data / "weights.csv")
+    assert weights["batch_size"].tolist() == BATCH_SIZES and weights["initial"].nunique() == 1
+    # rankgap-measure on a published run's weights and the fixed probe gives the published effective ranks
+    out = tmp_path / "measured"
+    command = [data / weights["final"].iloc[0], smoke / "data/digits.safetensors", "--batch-size", str(FIXED)]
+    assert cli.main([*map(str, command), "--seed", "0", "--out", str(out)]) == 0
+    again = pd.read_csv(out / "modes.csv").set_index(["layer", "mode"])["effective_rank"]
+    published_rows = measured.query("batch_size == @BATCH_SIZES[0] and epoch == @EPOCHS and probe == 'train'")
+    published_ranks = published_rows.drop_duplicates(["layer", "mode"]).set_index(["layer", "mode"])["effective_rank"]
+    pd.testing.assert_series_equal(again.sort_index(), published_ranks.sort_index(), rtol=1e-6, check_names=False)
     published = yaml.safe_load((data / "config.yaml").read_text())
     assert published["experiments"]["smoke"]["batch_sizes"] == BATCH_SIZES and published["publish"] == config["publish"]
     assert not (folder / "README.md").exists()  # the READMEs are rule publish's alone
@@ -244,7 +318,7 @@ def test_publish_writes_a_parts_data_then_every_readme_from_the_data_alone(smoke
     assert "snakemake reproduction/smoke/smoke_table/data --cores 2 --configfile publish.yaml" in readme
     assert "data/figures/smoke_figure.png" in readme and "data/figures/smoke_components.png" in readme
     assert (folder / "smoke_again/README.md").read_text().startswith("# The same runs again")
-    assert not list(folder.rglob("*.pt")) and not list(folder.rglob("*.safetensors"))
+    assert not list(folder.rglob("*.pt"))  # weights are published as safetensors only
     assert planned_jobs(smoke, "publish", "--configfile", "publish.yaml") == {}
 
     clone = copy_project(tmp_path / "clone")  # the committed files alone: no results/

@@ -281,13 +281,15 @@ def from_settings(settings: RunSettings) -> nn.Module:
     return with_remedies(model, settings.ghost_batch_size, settings.activation_noise)
 
 
-def save_safetensors(weights: dict, path) -> None:
+def save_safetensors(weights: dict, path, **metadata: str) -> None:
     """A weights file (``train.weights_file``) as safetensors: the state dict's tensors, the settings
-    and status as metadata; no pickle, so anyone may load it (``read_safetensors``)."""
+    and status (and any other ``metadata``) as metadata; no pickle, so anyone may load it
+    (``read_safetensors``)."""
     from safetensors.torch import save_file
 
     state = {key: value.contiguous() for key, value in weights["state"].items()}
-    save_file(state, str(path), metadata={"settings": json.dumps(weights["settings"]), "status": weights["status"]})
+    header = {"settings": json.dumps(weights["settings"]), "status": weights["status"], **metadata}
+    save_file(state, str(path), metadata=header)
 
 
 def read_safetensors(path) -> dict:

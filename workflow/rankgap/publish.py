@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
+import hashlib
 import importlib.metadata
 import json
 import math
@@ -34,7 +35,7 @@ import yaml
 from . import paper, remedies, significance, status, tables, verdicts
 from .configuration import RunSettings
 from .measures import ALL_LAYERS, MEASURES, per_layer
-from .provenance import git_state, machine, sha256, trained_at
+from .provenance import git_state, machine, trained_at
 from .significance import ALPHA
 from .templates import environment
 from .tracking import CATEGORIES
@@ -210,12 +211,10 @@ def _run_data(folder: Path, runs: list[dict], measures: list[Path]) -> None:
         initial = None
         if run.get("initial"):
             snapshot = torch.load(run["initial"], map_location="cpu", weights_only=False)
-            architecture = {k: snapshot["settings"].get(k) for k in ARCHITECTURE}
-            saved = {**snapshot, "settings": architecture, "status": "initial"}
-            temporary = folder / WEIGHTS / "initial.partial"
-            models.save_safetensors(saved, temporary)
-            initial = f"initial-{sha256(temporary)[:12]}.safetensors"
-            temporary.replace(folder / WEIGHTS / initial)
+            initial = f"initial-{_state_hash(snapshot['state'])}.safetensors"
+            if not (folder / WEIGHTS / initial).exists():  # the untrained network of several runs: once
+                note = "the untrained network (epoch 0) of every run whose initial file this is (weights.csv)"
+                models.save_safetensors(snapshot, folder / WEIGHTS / initial, epoch="0", note=note)
         index.append(
             {
                 **{k: w[k] for k in RUN_KEYS},
@@ -226,8 +225,12 @@ def _run_data(folder: Path, runs: list[dict], measures: list[Path]) -> None:
     pd.DataFrame(index).drop_duplicates().to_csv(folder / "weights.csv", index=False)
 
 
-# what rebuilds an untrained network: its initial weights are the same for every run that shares these
-ARCHITECTURE = ("model", "variant", "model_options", "dataset", "seed", "factory", "layers", "shape")
+def _state_hash(state: dict) -> str:
+    """12 hex digits of a state dict's tensors, by name and content: equal weights, one name."""
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        digest.update(key.encode() + b"\0" + state[key].detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]
 
 
 def table_summary(table: str, numbers: pd.DataFrame, claims: pd.DataFrame) -> dict:
@@ -361,7 +364,8 @@ class Provenance:
         training = self.record["training"]
         if "machines" in training:
             return "; ".join(training["machines"])
-        return f"a machine {NOT_RECORDED} (host {', '.join(training['hosts'])}; device {', '.join(training['devices'])})"
+        hosts, devices = ", ".join(training["hosts"]), ", ".join(training["devices"])
+        return f"a machine {NOT_RECORDED} (host {hosts}; device {devices})"
 
     def stage_commits(self, stage: str) -> str:
         commits = self.record.get(stage, {}).get("commits", [NOT_RECORDED])
