@@ -16,6 +16,7 @@ GOOD = {
     },
     "tables": {"t": {"experiment": "demo", "dataset": "digits"}},
     "figures": {"f": {"experiment": "demo", "threshold": 1.0e-4}},
+    "probe": {"fixed_size": 256},  # digits has 360 test images: the default fixed probe (2048) is too large
 }
 
 
@@ -68,6 +69,11 @@ def test_good_config_plans_the_runs(project):
         ),
         ({"experiments__demo__epochs": None}, ["experiments.demo: 'epochs' is a required property"]),
         ({"probe": {"dtype": "float16"}}, ["probe.dtype: 'float16' is not allowed; allowed values: float64, float32"]),
+        (
+            {"probe__fixed_size": 400},
+            ["probe.fixed_size 400 is larger than the 360 test images of 'digits'; use at most 360, or leave 'test'"],
+        ),
+        ({"probe__fixed_splits": ["validation"]}, ["probe.fixed_splits[0]: 'validation' is not allowed"]),
         (
             {"experiments__demo__batch_sizes": [16, 5000]},
             ["batch size(s) [5000] exceed the 1437 training images of 'digits'"],

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 import torch
@@ -44,6 +45,47 @@ def test_an_edit_anywhere_in_the_checkout_marks_it_dirty(checkout, edited):
     assert provenance.git_state(checkout / "workflow/rankgap")["diff"] != state["diff"]  # another state
 
 
+def test_an_untracked_file_marks_the_checkout_dirty_and_an_ignored_one_does_not(checkout):
+    """A new config or module not yet added to git changes what runs (config/gpu.yaml once did);
+    build outputs that .gitignore names (results/) do not."""
+    (checkout / ".gitignore").write_text("/results/\n")
+    git(checkout, "add", ".gitignore")
+    git(checkout, "commit", "-q", "-m", "ignore results")
+    (checkout / "results").mkdir()
+    (checkout / "results/run.csv").write_text("built\n")
+    assert provenance.git_state(checkout)["dirty"] is False
+    (checkout / "config/gpu.yaml").write_text("device: cuda\n")
+    state = provenance.git_state(checkout / "workflow/rankgap")
+    assert state["dirty"] is True and state["diff"]
+    (checkout / "config/gpu.yaml").write_text("device: cpu\n")
+    assert provenance.git_state(checkout)["diff"] != state["diff"]  # its content counts, not only its name
+
+
+def test_a_machine_is_named_by_what_it_is():
+    """Not by its host name alone (two VMs both called 'vm'): the processor, the GPU, a hashed id."""
+    record = provenance.machine(gpu="NVIDIA H200")
+    assert record["gpu"] == "NVIDIA H200" and "cores)" in record["cpu"]
+    machine_id = Path("/etc/machine-id")
+    if machine_id.exists() and machine_id.read_text().strip():
+        expected = hashlib.sha256(machine_id.read_text().strip().encode()).hexdigest()[:12]
+        assert record["machine_id"] == expected and machine_id.read_text().strip() not in json.dumps(record)
+
+
+def test_the_last_change_of_some_files_is_the_same_in_every_clone(checkout, tmp_path):
+    """The commit a README's rendering code was last changed at: a later commit that touches other
+    files leaves it alone, an edit marks it dirty."""
+    first = git(checkout, "rev-parse", "HEAD")
+    (checkout / "config/run.yaml").write_text("another\n")
+    git(checkout, "commit", "-q", "-am", "elsewhere")
+    files = [checkout / "workflow/rankgap/train.py", checkout / "Snakefile"]
+    assert provenance.last_change(files) == {"commit": first, "dirty": False}
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(checkout), str(clone))
+    assert provenance.last_change([clone / "workflow/rankgap/train.py", clone / "Snakefile"])["commit"] == first
+    (checkout / "Snakefile").write_text("edited\n")
+    assert provenance.last_change(files) == {"commit": first, "dirty": True}
+
+
 def test_the_publication_folder_is_left_out_when_asked(checkout):
     (checkout / "reproduction/part/README.md").write_text("republished\n")
     assert provenance.git_state(checkout, exclude=checkout / "reproduction/part")["dirty"] is False
@@ -79,6 +121,7 @@ def test_a_run_records_its_code_at_start_and_end_and_its_data(checkout, tmp_path
     assert summary["git"] == {"start": state, "end": state, "changed_during_run": False}
     assert summary["dataset_sha256"] == hashlib.sha256(dataset.read_bytes()).hexdigest()
     assert summary["device"] == "cpu" and summary["versions"]["nvidia_driver"] is None
+    assert summary["machine"] == provenance.machine()  # the processor and id, not only the host name
 
 
 def test_a_commit_during_a_run_is_reported(checkout, tmp_path, monkeypatch):
