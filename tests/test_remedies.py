@@ -174,6 +174,7 @@ CONFIG = {
         "ghost": {**BASE, "measure_rivals": True, "ghost_batch_size": 8},
     },
     "rivals": {"images": 256},
+    "probe": {"fixed_size": 256},  # digits has 360 test images
     "remedy_comparisons": {"c": {"dataset": "digits", "baseline": "base", "remedies": ["ghost"]}},
 }
 
@@ -217,6 +218,10 @@ def edited(experiment=None, **changes):
         (edited({"base_batch_size": 0}), "experiments.ghost.base_batch_size: 0 must be at least 1"),
         (edited(rivals={"images": 5000}), "rivals.images 5000 is more than the 1437 training images of 'digits'"),
         (edited(rivals={"power_tolerance": 0}), "rivals.power_tolerance: 0 must be greater than 0"),
+        (
+            edited(probe={"fixed_size": 256, "fixed_splits": []}),
+            "remedy_comparisons compare measures across batch sizes on the fixed probe, but probe.fixed_splits is",
+        ),
         (
             edited({"batch_sizes": [16, 128]}),
             "remedy_comparisons.c: experiment ghost has batch sizes [16, 128], the baseline base [16, 64]",
@@ -302,19 +307,21 @@ def test_a_measure_tracks_the_gap_by_its_exact_p_value():
     frame["weight_stable_rank"] = [
         stable_rank_change[e] if batch == 8192 else 0.0 for e, batch in zip(frame["experiment"], frame["batch_size"])
     ]
+    # two more measures tested beside it, unrelated to the gap: a family of three
+    for column, changes in (("trace", [3, 6, 1, 4, 2, 5]), ("weight_alpha", [4, 1, 5, 2, 6, 3])):
+        change = dict(zip(names, changes))
+        frame[column] = [change[e] if b == 8192 else 0.0 for e, b in zip(frame["experiment"], frame["batch_size"])]
     table = remedies.conditions(frame, "baseline")
     measures = remedies.tracking(table)
     stable = measures.set_index("measure").loc["weight_stable_rank"]
     assert stable["rho_gap"] == pytest.approx(1 - 6 * 4 / 210)
     assert stable["p_value"] == pytest.approx(2 * 12 / 720)
-    # one of the measures tested: alone it would count, after Holm's correction over them it does not
-    assert len(measures) > 1 and stable["p_holm"] == pytest.approx(min(1, len(measures) * 2 * 12 / 720))
-    assert not stable["significant"]
+    # one of three measures tested (the constant ones have no p): alone it would count, after Holm's
+    # correction over the three it does not (the smallest p times 3)
+    assert measures["p_value"].notna().sum() == 3 and stable["p_value"] == measures["p_value"].min()
+    assert stable["p_holm"] == pytest.approx(3 * 2 * 12 / 720) and not stable["significant"]
     best = remedies.summary(table, measures, remedies.effects(table))["tracks the gap best"]
-    assert best == (
-        f"weight stable rank (mean) (ρ +0.89, p 0.0333, {stable['p_holm']:.3g} after Holm over "
-        f"{len(measures)}: not significant)"
-    )
+    assert best == "weight stable rank (mean) (ρ +0.89, p 0.0333, 0.1 after Holm over 3: not significant)"
 
 
 def test_counts_are_shown_as_precisely_as_their_parts():

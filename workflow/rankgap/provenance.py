@@ -112,6 +112,13 @@ def machine(gpu: str | None = None) -> dict:
     return {"cpu": cpu_model(), "gpu": gpu, "machine_id": machine_id(), "host": platform.node()}
 
 
+def publication(config: dict) -> Path | None:
+    """The folder a config publishes into (its ``publish.folder``), which a job's record of the
+    checkout leaves out: publishing rewrites it.  Read in the job, not passed as a parameter, so that
+    publishing reruns no job."""
+    return Path(config["publish"]["folder"]) if config.get("publish") else None
+
+
 def stage_record(checkout: Path, exclude: Path | None = None, gpu: str | None = None) -> dict:
     """What a stage of the analysis (a probe, its spectra) records of itself: the checkout's state
     (``git_state``), the machine, and when it finished."""

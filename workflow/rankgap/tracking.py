@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 
 from . import significance
 from .measures import ALL_LAYERS, MEASURES, RUN_MEASURES, SPECTRUM_MEASURES, per_layer
@@ -107,19 +108,24 @@ def measure_columns(runs: pd.DataFrame) -> list[str]:
 def _within_ranks(values: np.ndarray, strata: np.ndarray) -> np.ndarray:
     """Ranks (ties averaged) within each stratum, centred on the stratum's mean rank; along the last
     axis, for every row at once."""
-    out = np.zeros_like(values, dtype=float)
+    out = np.zeros(values.shape, dtype=float)
     for stratum in np.unique(strata):
         members = strata == stratum
-        ranks = pd.DataFrame(values[..., members].T).rank(axis=0).to_numpy().T
+        ranks = rankdata(values[..., members], axis=-1)
         out[..., members] = ranks - ranks.mean(axis=-1, keepdims=True)
     return out
 
 
+def _rhos(rx: np.ndarray, ry: np.ndarray) -> np.ndarray:
+    """The correlation of within-stratum ranks, row by row (NaN where either is constant)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (rx * ry).sum(axis=-1) / np.sqrt((rx * rx).sum(axis=-1) * (ry * ry).sum(axis=-1))
+
+
 def stratified_rho(x, y, strata) -> float:
     """Spearman's rho pooled over strata: the correlation of ranks taken within each stratum."""
-    rx, ry = _within_ranks(np.asarray(x, float), strata), _within_ranks(np.asarray(y, float), strata)
-    norm = math.sqrt((rx * rx).sum() * (ry * ry).sum())
-    return float((rx * ry).sum() / norm) if norm else math.nan
+    strata = np.asarray(strata)
+    return float(_rhos(_within_ranks(np.asarray(x, float), strata), _within_ranks(np.asarray(y, float), strata)))
 
 
 def permutation_p(x, y, strata, permutations: int = PERMUTATIONS, seed: int = 0) -> float:
@@ -134,22 +140,20 @@ def permutation_p(x, y, strata, permutations: int = PERMUTATIONS, seed: int = 0)
     for stratum in np.unique(strata):
         members = np.flatnonzero(strata == stratum)
         shuffled[:, members] = rng.permuted(shuffled[:, members], axis=1)
-    rx, ry = _within_ranks(shuffled, strata), _within_ranks(y, strata)
-    rhos = (rx * ry).sum(axis=1) / np.sqrt((rx * rx).sum(axis=1) * (ry * ry).sum())
+    rhos = _rhos(_within_ranks(shuffled, strata), _within_ranks(y, strata))
     return float((1 + (np.abs(rhos) >= abs(observed) - 1e-12).sum()) / (1 + permutations))
 
 
 def seed_interval(x, y, strata, conditions, resamples: int = RESAMPLES, seed: int = 0) -> tuple[float, float]:
     """The 95% percentile interval of ``stratified_rho`` over resamples of the runs of each condition
-    (its seeds) with replacement."""
+    (its seeds) with replacement: each position keeps its condition, hence its stratum."""
     x, y, strata, conditions = (np.asarray(a) for a in (x, y, strata, conditions))
     rng = np.random.default_rng(seed)
-    groups = [np.flatnonzero(conditions == c) for c in np.unique(conditions)]
-    rhos = []
-    for _ in range(resamples):
-        index = np.concatenate([rng.choice(g, len(g)) for g in groups])
-        rhos.append(stratified_rho(x[index].astype(float), y[index].astype(float), strata[index]))
-    rhos = np.asarray(rhos, float)
+    index = np.tile(np.arange(len(x)), (resamples, 1))
+    for condition in np.unique(conditions):
+        members = np.flatnonzero(conditions == condition)
+        index[:, members] = rng.choice(members, (resamples, len(members)))
+    rhos = _rhos(_within_ranks(x.astype(float)[index], strata), _within_ranks(y.astype(float)[index], strata))
     rhos = rhos[~np.isnan(rhos)]
     return (float(np.percentile(rhos, 2.5)), float(np.percentile(rhos, 97.5))) if len(rhos) else (math.nan, math.nan)
 

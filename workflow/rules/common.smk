@@ -41,8 +41,6 @@ COMPARISON = "results/report/paper_comparison"
 TABLE_COMPARISON = f"{COMPARISON}/{{table}}"  # one table's part of it
 # the published reproduction (committed): one folder per table and a README (rule publish)
 PUBLISHED = config["publish"]["folder"] if config["publish"] else "results/publish-not-configured"
-# what a job's record of the checkout leaves out: the publication's folder, which publishing rewrites
-NOT_CODE = config["publish"]["folder"] if config["publish"] else None
 PUBLISHED_DATA = f"{PUBLISHED}/{{part}}/data"  # a part's data, beside its README
 RANDOM = config["random_matrices"]
 RANDOM_SPECTRA = "results/random_matrices/{distribution}/{m}x{n}.npy"

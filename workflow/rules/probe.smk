@@ -30,7 +30,6 @@ rule probe:
         seed=config["probe"]["seed"],
         points=config["probe"]["points"],
         gpu=config["probe"]["gpu"],
-        published=NOT_CODE,
         code=code("probe"),
     script:
         "../scripts/probe.py"

@@ -29,7 +29,6 @@ rule spectra:
     params:
         dtype=config["probe"]["dtype"],
         gpu=config["probe"]["gpu"],
-        published=NOT_CODE,
         code=code("spectra"),
     script:
         "../scripts/spectra.py"

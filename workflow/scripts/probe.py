@@ -18,5 +18,7 @@ probe.dump(
     dtype=p.dtype,
     device=leased,
     points=p.points,
-    record=provenance.stage_record(Path(snakemake.scriptdir), p.published, device.gpu_name(leased)),
+    record=provenance.stage_record(
+        Path(snakemake.scriptdir), provenance.publication(snakemake.config), device.gpu_name(leased)
+    ),
 )

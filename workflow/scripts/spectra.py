@@ -14,6 +14,8 @@ spectra.to_csv(snakemake.output.spectra, index=False, float_format="%.17g")
 modes.to_csv(snakemake.output.modes, index=False, float_format="%.17g")
 record = {
     "probe": json.loads(rank.dump_metadata(dump).get("record", "{}")),
-    "spectra": provenance.stage_record(Path(snakemake.scriptdir), p.published, device.gpu_name(leased)),
+    "spectra": provenance.stage_record(
+        Path(snakemake.scriptdir), provenance.publication(snakemake.config), device.gpu_name(leased)
+    ),
 }
 Path(snakemake.output.record).write_text(json.dumps(record, indent=2) + "\n")

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from rankgap import device, log_to, train
+from rankgap import device, log_to, provenance, train
 from rankgap.configuration import RunSettings
 
 log_to(snakemake.log[0])
@@ -17,5 +17,5 @@ train.train(
     snapshots={epoch: Path(path) for epoch, path in p.snapshots.items()},
     device=device.for_job(snakemake),
     checkout=Path(snakemake.scriptdir),
-    published=Path(snakemake.config["publish"]["folder"]) if snakemake.config["publish"] else None,
+    published=provenance.publication(snakemake.config),
 )

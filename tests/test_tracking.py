@@ -1,0 +1,73 @@
+"""Which measure tracks the gap (tracking.py): planted runs where one measure follows the gap, one
+only the batch size and one nothing, each must land in its category; the statistics by hand."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from rankgap import tracking
+
+
+def test_one_stratum_is_spearmans_rho():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=20), rng.normal(size=20)
+    assert tracking.stratified_rho(x, y, np.zeros(20)) == pytest.approx(stats.spearmanr(x, y).statistic)
+
+
+def test_ranks_are_taken_within_strata():
+    """Two strata whose levels differ: pooled, the levels make a correlation; within them there is none."""
+    x = np.array([1, 2, 3, 4, 11, 12, 13, 14], float)
+    y = np.array([4, 3, 2, 1, 14, 13, 12, 11], float)  # falls within each stratum, rises between them
+    assert stats.spearmanr(x, y).statistic > 0
+    assert tracking.stratified_rho(x, y, np.repeat([0, 1], 4)) == pytest.approx(-1)
+
+
+def test_the_permutation_p_of_a_perfect_rank_is_about_one_over_n_factorial():
+    x = np.arange(6.0)
+    p = tracking.permutation_p(x, x, np.zeros(6), permutations=20_000)
+    assert p == pytest.approx(2 / 720, abs=0.002)  # two-sided: both perfect orderings
+    assert tracking.permutation_p(x, x[::-1].copy() * 0 + 1, np.zeros(6)) != tracking.permutation_p(x, x, np.zeros(6))
+
+
+def planted_runs(seed=0):
+    """Runs of one architecture at two batch sizes, six conditions each (a baseline and five
+    remedies), three seeds; the gap varies across remedies at each batch size.  ``follows``
+    follows the gap, ``batch_only`` moves with the batch size and nothing else, ``noise`` is noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for batch in (128, 8192):
+        for remedy in range(6):
+            for s in range(3):
+                gap = (8.0 if batch == 128 else 2.0) + remedy * 0.5 + rng.normal(0, 0.05)
+                rows.append(
+                    {
+                        "experiment": f"r{remedy}",
+                        "dataset": "d",
+                        "batch_size": batch,
+                        "seed": s,
+                        "kind": "plain",  # the batch-size question takes them all here
+                        "architecture": "lenet5 bn",
+                        "condition": f"r{remedy} {batch}",
+                        "gap": gap,
+                        "test_error": 9 + rng.normal(0, 0.3),
+                        "follows@all": gap + rng.normal(0, 0.05),
+                        "batch_only@all": (1.0 if batch == 128 else 2.0) + rng.normal(0, 0.001),
+                        "noise@all": rng.normal(),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_each_planted_measure_lands_in_its_category(monkeypatch):
+    monkeypatch.setattr(tracking, "TESTED", ["follows", "batch_only", "noise"])
+    monkeypatch.setattr(tracking, "MEASURES", {m: type("M", (), {"label": m}) for m in tracking.TESTED})
+    runs = planted_runs()
+    frame = tracking.correlations(runs)
+    answer = tracking.categories(frame).set_index("measure")["category"]
+    assert answer["follows"] == "tracks the gap"
+    assert answer["batch_only"] == "tracks the batch size only"
+    assert answer["noise"] == "neither"
+    held = frame.query("question == 'held_fixed' and target == 'gap'").set_index("measure")
+    assert held.at["follows", "rho_low"] <= held.at["follows", "rho"] <= held.at["follows", "rho_high"]
+    assert (held["family"] == 3).all() and (held["p_holm"] >= held["p_value"]).all()
