@@ -9,6 +9,7 @@ from conftest import REPO
 
 SCRIPT = REPO / "benchmarks/paper_gpu_hours.py"
 TINY_GRID = """
+probe: {fixed_size: 64}  # digits has 360 test images
 experiments:
   tiny:
     model: lenet5

@@ -162,7 +162,7 @@ def test_the_command_line_measures_a_checkpoint_as_the_pipeline_probes_it(run_fi
     assert finished.returncode == 0, finished.stderr
 
     dump = tmp_path / "activations.safetensors"
-    probe.dump(weights, dataset, dump, batch_size=64, seed=0, mode="eval", dtype="float64", device=torch.device("cpu"))
+    probe.dump(weights, dataset, dump, "batch", 64, seed=0, mode="eval", dtype="float64", device=torch.device("cpu"))
     spectra, modes = rank.analyse(dump)
     pd.testing.assert_frame_equal(pd.read_csv(out / "spectra.csv"), spectra, check_exact=True)
     pd.testing.assert_frame_equal(pd.read_csv(out / "modes.csv"), modes, check_exact=True)

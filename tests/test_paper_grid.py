@@ -239,6 +239,7 @@ def test_report_groups_every_artifact_by_model(tiny, tmp_path):
 
 SEEDS = """
 seeds: [0, 1]
+probe: {fixed_size: 64}  # digits has 360 test images
 threads: {train: 1, analysis: 1}
 experiments:
   seeded: {model: lenet5, datasets: [digits], batch_sizes: [16, 256], epochs: 1, weight_decay: 5.0e-4}

@@ -13,6 +13,7 @@ from rankgap import figures, random_comparison, random_matrices
 DISTRIBUTIONS = list(random_matrices.DISTRIBUTIONS)
 
 TINY = {
+    "probe": {"fixed_size": 64},  # digits has 360 test images
     "experiments": {
         "unused": {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [8], "epochs": 1, "weight_decay": 0.0}
     },

@@ -129,7 +129,7 @@ def test_smoke_config_runs_through_the_slurm_profile_in_groups(cluster, tmp_path
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     jobs = slurm_job_ids(project)
     assert None not in jobs.values() and len(set(jobs.values())) == 1  # both trainings in one submission
-    # one log per sbatch: 2 trainings, 4 probes and 4 SVD jobs went in two submissions, one per group
+    # one log per sbatch: 2 trainings, 12 probes and 12 SVD jobs went in two submissions, one per group
     # (the light rules stay on the login node)
     submissions = sorted(path.parent.name for path in (project / ".snakemake/slurm_logs").rglob("*.log"))
     assert submissions == ["group_lenet5_probes_probe_spectra", "group_lenet5_trainings_train"], submissions

@@ -142,6 +142,7 @@ def test_device_cuda_without_a_gpu_stops_the_run_before_any_job(tmp_path):
 
 RESUME_CONFIG = """
 train: {deterministic: true}
+probe: {fixed_size: 64}  # digits has 360 test images
 threads: {train: 1, analysis: 1}
 experiments:
   resume:
@@ -194,6 +195,7 @@ def test_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path):
 
 DIVERGE_CONFIG = """
 threads: {train: 1, analysis: 1}
+probe: {fixed_size: 64}  # digits has 360 test images
 experiments:
   fine:
     model: lenet5
