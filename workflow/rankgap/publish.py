@@ -379,6 +379,10 @@ class Provenance:
         return self.record.get("analysis_machine", NOT_RECORDED)
 
     @property
+    def dataset_sha256(self) -> str:
+        return ", ".join(self.record["training"].get("dataset_sha256") or [NOT_RECORDED])
+
+    @property
     def training_minutes(self) -> str:
         seconds = self.record["training"].get("wall_seconds_per_run")
         if not seconds:
