@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, copy_project
+from conftest import REPO
+from rankgap import publish, templates
 
 TEMPLATES = sorted((REPO / "workflow/templates").rglob("*.j2"))
 # A measured number is a decimal or a percentage; these are not measured (none so far: batch sizes,
@@ -50,10 +51,13 @@ def readme_command(folder: Path) -> list[str]:
 
 @pytest.mark.parametrize("folder", PUBLISHED, ids=[p.name for p in PUBLISHED])
 def test_every_published_readme_is_what_the_data_beside_it_render(folder, tmp_path):
-    """On a copy of the project without results/, the command each published README quotes renders
-    every README under its folder again, byte for byte, and trains nothing."""
-    project = copy_project(tmp_path)
-    shutil.copytree(folder, project / folder.relative_to(REPO))
+    """In a clone of the repository (no results/; the README says which commit's code rendered it,
+    the same in every clone), the command each published README quotes renders every README under
+    its folder again, byte for byte, and trains nothing."""
+    project = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(project)], check=True)
+    shutil.rmtree(project / "reproduction")
+    shutil.copytree(REPO / "reproduction", project / "reproduction")  # every publication: one reads another's
     readmes = {path.relative_to(REPO): path.read_text() for path in folder.rglob("README.md")}
     for path in readmes:
         (project / path).unlink()
@@ -75,3 +79,29 @@ def test_a_published_table_shows_a_missing_value_as_n_a():
             cell.strip() for line in path.read_text().splitlines() if line.startswith("|") for cell in line.split("|")
         ]
         assert "nan" not in cells, f"{path.relative_to(REPO)} shows nan in a table"
+
+
+def test_a_field_a_part_did_not_record_says_not_recorded(tmp_path):
+    """Provenance published before a field existed (the dataset's checksum, the machine, the probes'
+    commits) says "not recorded" in the README: never a line left out."""
+    record = {
+        "git": {"commit": "a5ba9d4", "dirty": False, "diff": None},
+        "published": "2026-11-26T12:37:00+00:00",
+        "runs_finished": ["2026-11-26T11:00:00+00:00", "2026-11-26T12:00:00+00:00"],
+        "training": {
+            "hosts": ["vm"],
+            "commits": ['{"changed_during_run": false, "commit": "a5ba9d4", "dirty": false}'],
+            "devices": ["NVIDIA H200"],
+            "threads_per_run": [1],
+            "library_versions": ["{}"],
+        },
+        "analysis_library_versions": {},
+        "stages": [],
+    }
+    template = REPO / "workflow/templates/provenance.md.j2"
+    part = type("Part", (), {"provenance": publish.Provenance(record)})()
+    text = templates.environment([template]).get_template(template.name).render(part=part, data="data", rendered_by="x")
+    assert "- dataset file SHA-256: not recorded" in text
+    assert "on a machine not recorded (host vm; device NVIDIA H200)" in text
+    assert "probed at commit not recorded, on not recorded; spectra at commit not recorded" in text
+    assert "one run's training took not recorded" in text
