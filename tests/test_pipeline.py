@@ -185,7 +185,7 @@ EVERYTHING = {"train": 2, "probe": PROBE_JOBS, "spectra": PROBE_JOBS, "rankloss"
         ("tables", {"table": 1, "table_comparison": 1, "comparison": 1, "all": 1}),
         ("paper", {"table_comparison": 1, "comparison": 1, "all": 1}),
         ("rank", {"spectra": PROBE_JOBS, "rankloss": 1, **ANALYSIS}),
-        ("measures", {"spectra": PROBE_JOBS, "rankloss": 1, **ANALYSIS}),
+        ("measures", {"rankloss": 1, **ANALYSIS}),  # the table of measures: no SVD reruns
         ("verdicts", {"table_comparison": 1, "comparison": 1, "all": 1}),
         ("probe", {"probe": PROBE_JOBS, "spectra": PROBE_JOBS, "rankloss": 1, **ANALYSIS}),
         ("train", EVERYTHING),

@@ -26,20 +26,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .rank import effective_rank  # RankMe: the modes table's column too (spectra.csv's job)
+
 GROWS, FALLS = "grows", "falls"
 # a spectrum measure's columns besides its value: which probe, layer and mode, and the threshold
 KEYS = ["experiment", "dataset", "batch_size", "seed", "epoch", "probe", "status"]
 SPECTRUM_KEYS = ["layer", "depth", "mode", "values", "threshold"]
-
-
-def effective_rank(sigma: np.ndarray) -> float:
-    """RankMe (Garrido et al. 2023): exp of the entropy of the normalised singular values; 0 for
-    none that is positive."""
-    total = sigma.sum()
-    if total <= 0:
-        return 0.0
-    p = sigma[sigma > 0] / total
-    return float(np.exp(-(p * np.log(p)).sum()))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,8 +27,6 @@ import pandas as pd
 import tensorly as tl
 import torch
 
-from .measures import effective_rank
-
 tl.set_backend("pytorch")
 
 # The modes of an output, by its number of dimensions: a matrix's one (its transpose has the same
@@ -150,6 +148,16 @@ def singular_values(x: torch.Tensor, mode: int, zeros=None) -> torch.Tensor:
             r = torch.linalg.qr(block if r is None else torch.cat([r, block]), mode="r").R
         sigma = torch.linalg.svdvals(r)
     return torch.cat([sigma, sigma.new_zeros(values - len(sigma))])
+
+
+def effective_rank(sigma: np.ndarray) -> float:
+    """RankMe (Garrido et al. 2023): exp of the entropy of the normalised singular values; 0 for
+    none that is positive."""
+    total = sigma.sum()
+    if total <= 0:
+        return 0.0
+    p = sigma[sigma > 0] / total
+    return float(np.exp(-(p * np.log(p)).sum()))
 
 
 def finite(x: torch.Tensor) -> bool:

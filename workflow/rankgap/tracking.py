@@ -145,7 +145,7 @@ def permutation_p(x, y, strata, permutations: int = PERMUTATIONS, seed: int = 0)
 
 
 def seed_interval(x, y, strata, conditions, resamples: int = RESAMPLES, seed: int = 0) -> tuple[float, float]:
-    """The 95% percentile interval of ``stratified_rho`` over resamples of the runs of each condition
+    """The 1 - ALPHA percentile interval of ``stratified_rho`` over resamples of the runs of each condition
     (its seeds) with replacement: each position keeps its condition, hence its stratum."""
     x, y, strata, conditions = (np.asarray(a) for a in (x, y, strata, conditions))
     rng = np.random.default_rng(seed)
@@ -155,7 +155,9 @@ def seed_interval(x, y, strata, conditions, resamples: int = RESAMPLES, seed: in
         index[:, members] = rng.choice(members, (resamples, len(members)))
     rhos = _rhos(_within_ranks(x.astype(float)[index], strata), _within_ranks(y.astype(float)[index], strata))
     rhos = rhos[~np.isnan(rhos)]
-    return (float(np.percentile(rhos, 2.5)), float(np.percentile(rhos, 97.5))) if len(rhos) else (math.nan, math.nan)
+    if not len(rhos):
+        return math.nan, math.nan
+    return float(np.percentile(rhos, 50 * ALPHA)), float(np.percentile(rhos, 100 - 50 * ALPHA))
 
 
 def _strata(runs: pd.DataFrame, question: str) -> tuple[pd.DataFrame, np.ndarray]:
