@@ -296,8 +296,9 @@ def test_trend_table_has_ours_and_the_papers_rho_for_every_artifact_and_measure(
     ]  # no fixed-probe measures in these frames: no rows for them; both kinds of training loss
     figures, table5, table11 = claims.iloc[:4], claims.iloc[4:7], claims.iloc[7:]
     assert (figures["n"] == 6).all() and (table5["n"] == 6).all() and figures["rho"].notna().all()
-    # mnist's count falls (9 ... 4), but with the deficit beside it (2 ... 128) the sum rises; one seed
-    expected = ["agrees by ρ alone", "agrees by ρ alone", "opposite by ρ alone", "agrees by ρ alone"]
+    # mnist's count falls (9 ... 4), but with the deficit beside it (2 ... 128) the sum rises; one seed.
+    # No epoch 0 in these frames: a measure of rank that would agree gets no verdict without its null
+    expected = ["n/a: no null", "n/a: no null", "opposite by ρ alone", "n/a: no null"]
     assert figures["verdict"].tolist() == expected
     # the figures' measures are one family: Holm over its four trends (1/720 each, raw)
     assert (figures["family_size"] == 4).all()
@@ -378,14 +379,14 @@ def test_comparison_markdown_states_the_criterion_and_the_loss(runs, tmp_path):
         assert f" {column} " in header
     # every verdict says what it rests on: its rho and p (Holm's beside it in a family), and its seeds
     # or the spread one seed needs; fig3 on mnist: its two measures are one family
-    assert "agrees by ρ alone (ρ +1.000, p 0.00139 (0.00278 after Holm over 2); one seed: would count with 3" in text
+    assert "n/a: no null (ρ +1.000 alone would agree; epoch 0 was not probed)" in text
     # table5's test error (512 and 1024 tie in the means), with its change beside the least that counts
     trend = claims.set_index(["artifact", "measure"]).loc[("table5", "test error")]
     said = f"change {trend['change']:+.3g}, {verdicts.least_change(trend):.3g} needed; 2 seeds"
     # an opposite verdict shows the p it rests on: the one in the other direction
     assert f"opposite (ρ -0.986, p {trend['p_down']:.3g}; " in text and said in text
-    # fig3's two, table5's train losses; table5's test error opposite; table11's four without a gap
-    assert "4 of 9 claims agree with the paper's (2 agrees, 2 agrees by ρ alone, 1 opposite, 4 n/a)" in text
+    # table5's train losses; fig3's two without their null; table5's test error opposite; table11's four
+    assert "2 of 9 claims agree with the paper's (2 agrees, 2 n/a: no null, 1 opposite, 4 n/a)" in text
     assert "the paper's own numbers agree in 3 of the 3 checks they allow" in text
 
 
@@ -420,8 +421,9 @@ def test_trends_of_older_code_are_judged_anew(tmp_path):
     claims = paper.read_trends(tmp_path / "trends.csv")
     assert claims["claim_kind"].tolist() == [GROWS, GROWS, GROWS, verdicts.CLOSES]
     assert claims["family"].tolist()[:3] == ["figures"] * 3 and claims["family_size"].iloc[0] == 3
-    # the first two agree after Holm over three; fig4's change (1.5) is below the least that counts (1.9)
-    assert claims["verdict"].tolist() == ["agrees", "agrees", "within the spread", "n/a"]
+    # the first two would agree after Holm over three, but no epoch 0 was probed then: no verdict of
+    # agreement without the null; fig4's change (1.5) is below the least that counts (1.9)
+    assert claims["verdict"].tolist() == ["n/a: no null", "n/a: no null", "within the spread", "n/a"]
     assert claims["paper_verdict"].iloc[3] == "agrees"  # as published: text kept
 
 

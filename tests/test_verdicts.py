@@ -165,11 +165,12 @@ def test_a_trend_the_untrained_network_lacks_agrees(seeds, expected):
 
 
 @pytest.mark.parametrize("untrained", [[math.nan] * 6, [5, 5, 5, math.nan, math.nan, math.nan]])
-def test_a_null_that_cannot_be_tested_does_not_make_a_trend_by_construction(untrained):
+def test_a_null_that_cannot_be_tested_leaves_a_measure_of_rank_without_a_verdict(untrained):
     """Epoch-0 values missing (for every batch size, or for three of six): the null's trend cannot
-    be judged, so nothing shows the untrained network gives the trend."""
+    be judged, so nothing shows the untrained network gives the trend, and nothing that it does not:
+    no verdict of agreement, and none of construction."""
     claim = judged_figure([1, 2, 3, 5, 8, 13], untrained, 3)
-    assert claim["verdict"] != "by construction"
+    assert claim["verdict"] == "n/a: no null"
 
 
 # --- (c) Holm's correction over a family -----------------------------------------------------------
@@ -187,7 +188,7 @@ def test_a_claim_that_agrees_alone_stops_agreeing_in_a_large_enough_family(size,
     """Claims at p = 0.013 each, in one family: 3 x 0.013 = 0.039 still agrees, 4 x 0.013 = 0.052
     does not (with seeds, the change far beyond its spread: only Holm decides)."""
     spread = {"seeds": seeds, "change_se": 0.1, "dof": 12} if seeds > 1 else {}
-    family = pd.DataFrame([trend_claim(p_up=0.013, p_down=0.99, family="figures", **spread)] * size)
+    family = pd.DataFrame([trend_claim(p_up=0.013, p_down=0.99, family="one family", **spread)] * size)
     claims = verdicts.judge(family)
     words = expected + (" by ρ alone" if seeds == 1 and expected == "agrees" else "")
     assert (claims["verdict"] == words).all()

@@ -744,10 +744,24 @@ class Answer:
 
     answer: pd.DataFrame
     correlations: pd.DataFrame
+    runs_table: pd.DataFrame
 
     @classmethod
     def read(cls, files: dict[str, Path]):
-        return cls(pd.read_csv(files["answer"]), pd.read_csv(files["correlations"]))
+        return cls(*(pd.read_csv(files[key]) for key in ("answer", "correlations", "runs")))
+
+    @property
+    def conditions(self) -> str:
+        """What the runs span, in words: batch sizes, architectures, runs by kind."""
+        runs = self.runs_table
+        kinds = runs["kind"].value_counts()
+        parts = [
+            f"batch sizes {', '.join(map(str, sorted(runs['batch_size'].unique())))}",
+            f"{runs['architecture'].nunique()} architecture{'s' if runs['architecture'].nunique() > 1 else ''} "
+            "(model, variant, pooling, schedule)",
+            *[f"{kinds[k]} {k} runs" for k in ("plain", "remedy", "switch") if k in kinds],
+        ]
+        return "; ".join(parts)
 
     def named(self, category: str) -> list[str]:
         """The (measure, layer) pairs of a category, in words."""
@@ -762,8 +776,7 @@ class Answer:
 
     @property
     def runs(self) -> int:
-        rows = self.correlations[(self.correlations["question"] == "across") & (self.correlations["target"] == "gap")]
-        return int(rows["n"].max()) if len(rows) else 0
+        return len(self.runs_table)
 
     @property
     def family(self) -> int:

@@ -288,9 +288,14 @@ def figure(runs: pd.DataFrame, answer: pd.DataFrame, png: Path) -> None:
     plt.close(fig)
 
 
-def write(parts: list[dict], csv: Path, answer_csv: Path, png: Path) -> None:
-    """The correlations (``csv``), the answer per measure and layer (``answer_csv``) and the figure."""
+RUN_COLUMNS = [*RUN_KEYS, "kind", "architecture", "condition", "train_error", "test_error", "gap"]
+
+
+def write(parts: list[dict], csv: Path, answer_csv: Path, png: Path, runs_csv: Path) -> None:
+    """The correlations (``csv``), the answer per measure and layer (``answer_csv``), the figure, and
+    the runs they were taken over (``runs_csv``: each with its kind, architecture and measures)."""
     runs = runs_of(parts)
+    runs[[*RUN_COLUMNS, *measure_columns(runs)]].to_csv(runs_csv, index=False, float_format="%.7g")
     frame = correlations(runs)
     frame.to_csv(csv, index=False, float_format="%.6g")
     answer = categories(frame)

@@ -12,7 +12,8 @@ The words say which test a verdict rests on: "agrees" (several seeds: Spearman's
 beyond the run-to-run spread), "agrees by ρ alone" (one seed), "by construction" (the untrained
 network gives the trend: never counted as agreement), "within the spread", "opposite" (by ρ alone
 with one seed), "no clear trend", and for a claim of no effect "closes the gap", "closes part of
-the gap", "closes none of the gap", "inconclusive"; "n/a" when the data cannot decide.
+the gap", "closes none of the gap", "inconclusive"; "n/a" when the data cannot decide, "n/a: no null" for a measure of rank
+whose untrained network was not probed (it would agree by ρ, but nothing tells it from construction).
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ RERUN_SEEDS = PLAN["trend"]["rerun_seeds"]
 MARGIN = PLAN["no_effect"]["margin"]
 AGREES, ONE_SEED = "agrees", " by ρ alone"
 BY_CONSTRUCTION = "by construction"
+NO_NULL = "n/a: no null"  # a measure of rank that would agree, with no untrained network to tell it from one
 VERDICTS = (
     AGREES,
     AGREES + ONE_SEED,
     BY_CONSTRUCTION,
+    NO_NULL,
     "within the spread",
     "opposite",
     "opposite" + ONE_SEED,
@@ -244,6 +247,8 @@ def judge(claims: pd.DataFrame) -> pd.DataFrame:
             trained_part = trend_verdict(row, row["null_p_adjusted"], row["null_p_other_adjusted"], "null_")
             if not trained_part.startswith(AGREES):
                 verdict = BY_CONSTRUCTION
+        elif verdict.startswith(AGREES) and row.get("family") == FIGURES:
+            verdict = NO_NULL  # a measure of rank agrees only beside its null: without one, no verdict
         verdicts.append(verdict)
     claims["verdict"] = verdicts
     claims["sd_needed"] = [sd_needed(row) for _, row in claims.iterrows()]
@@ -280,6 +285,8 @@ def verdict_in_words(row) -> str:
         return f"{row['verdict']}: {share} of it from {row['start']:.0f}; {seeds}"
     if pd.isna(row["rho"]) or row["verdict"] == "n/a":
         return row["verdict"]
+    if row["verdict"] == NO_NULL:
+        return f"{NO_NULL} (ρ {rho_text(row['rho'])} alone would agree; epoch 0 was not probed)"
     family = row.get("family_size", 1)
     opposite = row["verdict"].startswith("opposite")  # it rests on the p in the other direction
     raw_p = _directional(row)[1 if opposite else 0]

@@ -298,6 +298,7 @@ TRACKING_OUTPUTS = {
     "correlations": f"{TRACKING}/correlations.csv",
     "answer": f"{TRACKING}/answer.csv",
     "png": f"{TRACKING}/tracking.png",
+    "runs": f"{TRACKING}/runs.csv",
 }
 
 
@@ -329,7 +330,7 @@ def readme_inputs(wildcards):
         **{f"{kind}_template": workflow.source_path(path) for kind, path in TEMPLATES.items()},
         "notes": [notes] if notes else [],
         "data": [str(f) for f in publish.part_files(Path(PUBLISHED), config, published_on_disk())],
-        "tracking": [TRACKING_OUTPUTS["answer"], TRACKING_OUTPUTS["correlations"]] if tracked_parts() else [],
+        "tracking": [TRACKING_OUTPUTS[key] for key in ("answer", "correlations", "runs")] if tracked_parts() else [],
         "plan": ANALYSIS_PLAN,
     }
 

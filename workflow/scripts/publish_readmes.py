@@ -19,7 +19,7 @@ written = publish.render(
     Path(i.notes[0]) if i.notes else None,
     snakemake.params.commands,
     rendered_by=provenance.last_change([Path(p) for p in rendering]),
-    tracking={"answer": Path(i.tracking[0]), "correlations": Path(i.tracking[1])} if i.tracking else None,
+    tracking=dict(zip(("answer", "correlations", "runs"), map(Path, i.tracking))) if i.tracking else None,
 )
 for path, text in written.items():
     path.write_text(text)
