@@ -12,8 +12,9 @@ The words say which test a verdict rests on: "agrees" (several seeds: Spearman's
 beyond the run-to-run spread), "agrees by ρ alone" (one seed), "by construction" (the untrained
 network gives the trend: never counted as agreement), "within the spread", "opposite" (by ρ alone
 with one seed), "no clear trend", and for a claim of no effect "closes the gap", "closes part of
-the gap", "closes none of the gap", "inconclusive"; "n/a" when the data cannot decide, "n/a: no null" for a measure of rank
-whose untrained network was not probed (it would agree by ρ, but nothing tells it from construction).
+the gap", "closes none of the gap", "inconclusive"; "n/a" when the data cannot decide, "n/a: no
+null" for a measure of rank whose untrained network was not probed (it would agree by ρ, but nothing
+tells it from construction).
 """
 
 from __future__ import annotations
