@@ -7,10 +7,16 @@ from rankgap import code_hash, log_to, provenance, publish
 log_to(snakemake.log[0])
 i = snakemake.input
 templates = {kind: i[f"{kind}_template"] for kind in ("index", "table", "comparison", "remedy_comparison")}
-script = Path(snakemake.scriptdir) / "publish_readmes.py"
-package = Path(snakemake.scriptdir).parent / "rankgap"
-# the code that renders: templates, notes, this script, the modules it reaches, the analysis plan
-rendering = [*templates.values(), *i.notes, script, *code_hash.modules_reached(script, package), i.plan]
+workflow_dir = Path(snakemake.scriptdir).parent
+script, package = workflow_dir / "scripts/publish_readmes.py", workflow_dir / "rankgap"
+# the code that renders, in the checkout (the rule's template inputs may be Snakemake's cached copies):
+# the templates and notes, this script, the modules it reaches, the analysis plan
+rendering = [
+    *(workflow_dir / "templates").rglob("*.j2"),
+    script,
+    *code_hash.modules_reached(script, package),
+    package / "analysis_plan.yaml",
+]
 written = publish.render(
     Path(snakemake.output.index).parent,
     snakemake.config,
