@@ -91,7 +91,7 @@ def near_rank_loss(rankloss: pd.DataFrame, threshold: float, probe: str, title: 
     batch_sizes = sorted(data["batch_size"].unique())
     ax.set_xticks(batch_sizes, [str(b) for b in batch_sizes], rotation=45)
     ax.set_xlabel("batch size")
-    _count_axis(ax, data, threshold)
+    _count_axis(ax, pd.concat([data, untrained]), threshold)  # room for the untrained line too
     _save(fig, title, pdf, png)
 
 
