@@ -4,6 +4,7 @@ before any job, with an error that names both and what would fit."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -43,7 +44,8 @@ def example(tmp_path_factory):
     subprocess.run([sys.executable, "examples/make_dataset.py"], cwd=workdir, check=True, capture_output=True)
     (workdir / "tiny.yaml").write_text(yaml.safe_dump(tiny(EXAMPLE)))
     git(workdir, "init", "-q")
-    git(workdir, "add", "Snakefile", "workflow", "examples/tiny_cnn.py")
+    shutil.copy(REPO / ".gitignore", workdir)  # what is built is ignored; any other untracked file is a change
+    git(workdir, "add", "--all")
     git(workdir, "commit", "-q", "-m", "the code that trains")
     snakemake(workdir, "all", "runs", "--configfile", "tiny.yaml")
     return workdir
@@ -64,7 +66,9 @@ def test_the_example_model_is_trained_probed_and_counted(example):
     assert list(rankloss["layer"].unique()) == ["act1", "act2", "act3"]  # two ReLUs and a GELU: the activations
     assert sorted(rankloss["epoch"].unique()) == [0, EPOCHS] and (rankloss["status"] == "ok").all()
     # act3: batch x 64 units; a batch of 256 outgrows them
-    dense = rankloss.query("batch_size == 256 and layer == 'act3' and threshold == 1e-4 and epoch == @EPOCHS")
+    dense = rankloss.query(
+        "batch_size == 256 and layer == 'act3' and threshold == 1e-4 and epoch == @EPOCHS and probe == 'batch'"
+    )
     assert dense["deficit"].tolist() == [256 - 64]
     for figure in ("example", "example_components"):
         assert (example / f"results/figures/{figure}.png").read_bytes().startswith(b"\x89PNG")
@@ -127,7 +131,7 @@ def test_a_custom_runs_weights_are_measured_by_the_command_line(example, tmp_pat
         text=True,
     )
     assert finished.returncode == 0, finished.stderr
-    pipeline = pd.read_csv(example / f"{RUNS}/bs16-seed0/epoch{EPOCHS}/spectra.csv")
+    pipeline = pd.read_csv(example / f"{RUNS}/bs16-seed0/epoch{EPOCHS}/batch/spectra.csv")  # the batch of 16
     pd.testing.assert_frame_equal(pd.read_csv(out / "spectra.csv"), pipeline, check_exact=False, rtol=1e-8, atol=1e-9)
 
 
@@ -391,7 +395,8 @@ def test_a_transformer_in_the_config_is_trained_probed_and_counted_per_mode(tmp_
     assert (counts["status"] == "ok").all()
     for layer in ("encoder.layers.0", "encoder.layers.1"):
         assert counts[counts["layer"] == layer]["mode"].unique().tolist() == ["batch", "axis1", "axis2"]
-    modes = pd.read_csv(project / f"{RUNS}/bs256-seed0/epoch1/modes.csv").query("layer == 'encoder.layers.1'")
+    # no figure plots this experiment, so only the fixed probe (256 training images) is taken
+    modes = pd.read_csv(project / f"{RUNS}/bs256-seed0/epoch1/train/modes.csv").query("layer == 'encoder.layers.1'")
     assert modes[["mode", "dim"]].values.tolist() == [["batch", 256], ["axis1", 8], ["axis2", 32]]
 
 

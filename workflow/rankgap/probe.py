@@ -41,6 +41,11 @@ def probe_batch(splits: dict, probe: str, images: int, seed: int) -> torch.Tenso
     seeded permutation of the training set for the paper's probe batch (``batch``) and the fixed
     ``train`` probe, of the test set for the fixed ``test`` probe."""
     split = splits["x_test" if probe == "test" else "x_train"]
+    if probe != "batch" and images > len(split):  # a dataset file smaller than its registry entry says
+        raise ValueError(
+            f"probe.fixed_size {images} is larger than the {len(split)} {probe} images of this dataset's file; "
+            f"use at most {len(split)}, or leave '{probe}' out of probe.fixed_splits"
+        )
     return split[batch_indices(len(split), images, seed)]
 
 
