@@ -352,8 +352,10 @@ class Provenance:
         return self.record["analysis_library_versions"]
 
     @property
-    def renamed(self) -> str | None:
-        return self.record.get("renamed")
+    def corrections(self) -> list[str]:
+        """What was changed in a published record after it was written, and why (a renamed column,
+        a flag the code of the time could not set), each in words, dated."""
+        return self.record.get("corrections", [])
 
     @property
     def commits(self) -> str:

@@ -233,9 +233,15 @@ def verdict(
         if change_large < change_small:
             return f"helps the large batch more: {NARROWS}"
         return "helps the small batch more (or hurts the large one): the gap widens"
-    if abs(change_small) <= least_small and abs(change_large) <= least_large:
-        return "no change beyond the run-to-run spread"
-    return "the gap does not change beyond the spread (after Holm's correction over the remedies)"
+    # not significant is not "no effect": the words say what was not shown, and what was
+    moved = [
+        f"{'helps' if change < 0 else 'hurts'} the {size} batch"
+        for size, change, least in (("small", change_small, least_small), ("large", change_large, least_large))
+        if abs(change) > least
+    ]
+    if not moved:
+        return "no change shown: both batch sizes within the run-to-run spread"
+    return f"{' and '.join(moved)} beyond the spread; no change of the gap shown after Holm's correction"
 
 
 def shown(value: float, spec: str, missing: str = "n/a", unit: str = "") -> str:
