@@ -56,13 +56,14 @@ def paper_project(tmp_path_factory):
     [
         (
             "results/figures/fig3.pdf",
-            {"dataset": 2, "train": 12, "probe": 12, "spectra": 12, "rankloss": 1, "figure": 1},
+            # each run probed three ways (its batch, the fixed training and test probes), untrained and trained
+            {"dataset": 2, "train": 12, "probe": 12 * 3 * 2, "spectra": 12 * 3 * 2, "rankloss": 1, "figure": 1},
         ),
         ("results/tables/table1.csv", {"dataset": 1, "train": 5, "table": 1}),
         ("results/tables/table11.csv", {"dataset": 1, "train": 4 + 1, "table": 1}),  # 4 switch runs + the baseline
         (
             "results/figures/fig2.png",
-            {"dataset": 2, "train": 10, "probe": 10, "spectra": 10, "rankloss": 1, "figure": 1},
+            {"dataset": 2, "train": 10, "probe": 10 * 3 * 2, "spectra": 10 * 3 * 2, "rankloss": 1, "figure": 1},
         ),
     ],
 )
@@ -72,8 +73,9 @@ def test_a_target_schedules_exactly_its_runs(paper_project, target, jobs):
 
 def test_the_whole_paper_is_the_default_target(paper_project):
     jobs = planned_jobs(paper_project)
-    # 20 CIFAR runs, 36 LeNet-5 runs, 4 switch runs; every run but the switch runs is probed
-    assert jobs["train"] == 60 and jobs["probe"] == jobs["spectra"] == 56
+    # 20 CIFAR runs, 36 LeNet-5 runs, 4 switch runs; every run but the switch runs is probed three
+    # ways (a figure plots each: its batch, and the fixed training and test probes), at epochs 0 and 60
+    assert jobs["train"] == 60 and jobs["probe"] == jobs["spectra"] == 56 * 3 * 2
     assert jobs["table"] == 11 and jobs["figure"] == 6 + 6 and jobs["comparison"] == 1  # + the decompositions
 
 
@@ -91,6 +93,7 @@ def tiny_grid(project):
             experiment["switch"] = {"batch_size": 8, "epoch": 1}
     config["tables"]["table11"]["baseline"]["batch_size"] = 8
     config["random_matrices"].update(repetitions=2, sizes=[{"m": 40, "n": [4, 40]}])
+    config["probe"]["fixed_size"] = 32  # the tiny files' 32 test images (the registry's sizes are the real ones)
     (project / "tiny.yaml").write_text(yaml.safe_dump(config))
     g = torch.Generator().manual_seed(0)
     for name, (channels, size, classes) in TINY.items():

@@ -268,7 +268,7 @@ def p_text(value: float) -> str:
 
 
 def _percent(value: float) -> str:
-    return "n/a" if pd.isna(value) else f"{100 * value:.0f}%"
+    return "n/a" if pd.isna(value) else f"{round(100 * value)}%"  # round to an int: no "-0%"
 
 
 def verdict_in_words(row) -> str:
