@@ -44,13 +44,23 @@ include: "workflow/rules/remedies.smk"
 
 
 rule random_matrices:
+    """The appendix alone: Tables and Figures A1-A3 and their comparison with the paper (long: see README)."""
     input:
         random_matrix_artifacts(),
 
 
 rule all:
+    """The default: every table and figure of the config, its rival measures and remedy comparisons."""
     default_target: True
     input:
         paper_artifacts(),
         rival_artifacts(),
         remedy_artifacts(),
+
+
+onsuccess:
+    logger.info(
+        "Results: tables in results/tables/, figures in results/figures/, the comparison with the "
+        f"paper in {COMPARISON}.md; `snakemake runs` lists every run (results/report/runs.md) and "
+        "`snakemake --report report.html` gathers them in one page (both with the same --configfile)."
+    )

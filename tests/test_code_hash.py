@@ -1,11 +1,8 @@
 """The code hash each rule carries: the package modules its script reaches through imports, and
 nothing else, read from the checkout it is given."""
 
-import shutil
-
 import pytest
 
-from conftest import copy_project, snakemake
 from rankgap import code_hash
 
 
@@ -38,24 +35,3 @@ def test_the_hash_changes_exactly_when_a_reached_module_does(checkout, edited, c
     before = code_hash.of_script(script, package)
     (package / edited).write_text((package / edited).read_text() + "# an edit\n")
     assert (code_hash.of_script(script, package) != before) == changes
-
-
-def test_two_copies_of_a_package_hash_alike_until_one_is_edited(checkout, tmp_path):
-    package, _ = checkout
-    copy = shutil.copytree(package, tmp_path / "copy" / "rankgap")
-    assert code_hash.of_directory(copy) == code_hash.of_directory(package)
-    (copy / "unreached.py").write_text("x = 2\n")
-    assert code_hash.of_directory(copy) != code_hash.of_directory(package)
-
-
-def test_a_checkout_whose_package_is_not_the_installed_one_says_so(tmp_path):
-    """The Snakefile imports the installed package; a checkout whose own differs (another clone run
-    with this one's installation) warns at start, naming both, since its jobs would run the other."""
-    project = copy_project(tmp_path)
-    same = snakemake(project, "--dry-run", "--configfile", "config/demo.yaml")
-    assert "is not this checkout's" not in same.stdout + same.stderr
-    module = project / "workflow/rankgap/rank.py"
-    module.write_text(module.read_text() + "# an edit\n")
-    edited = snakemake(project, "--dry-run", "--configfile", "config/demo.yaml")
-    warning = f"is not this checkout's ({project / 'workflow/rankgap'}): jobs run the installed one"
-    assert warning in edited.stdout + edited.stderr

@@ -1,12 +1,11 @@
-"""The conda environments of envs/ (`--sdm conda`): each lists what the jobs that use it import, and
-installs the rankgap package after deployment.  Conda itself cannot run here (conda-forge is out of
-reach), so the environments are checked from their files, and the post-deploy scripts in a venv."""
+"""The conda environments of envs/ (`--sdm conda`): each lists what the jobs that use it import (the
+rankgap package itself is the checkout's, on every job's PYTHONPATH: tests/test_deployment.py).
+Conda itself cannot run here (conda-forge is out of reach), so the environments are checked from
+their files."""
 
 import ast
 import re
-import subprocess
 import sys
-import venv
 from pathlib import Path
 
 import pytest
@@ -70,23 +69,3 @@ def test_an_environment_lists_every_package_its_rules_import(rule):
     environment, script = rule_environments()[rule]
     missing = imported_packages(script) - listed_packages(environment)
     assert not missing, f"rule {rule} imports {sorted(missing)}, which {environment.name} does not list"
-
-
-@pytest.mark.parametrize("environment", ENVS, ids=lambda path: path.stem)
-def test_the_post_deploy_script_installs_this_checkouts_package(tmp_path, environment):
-    """Snakemake runs <env>.post-deploy.sh inside the environment it has just built; a venv stands in
-    for it.  Afterwards the package imports from this checkout, as every job's script needs."""
-    script = environment.with_name(f"{environment.stem}.post-deploy.sh")
-    assert script.is_file(), f"{environment.name} has no post-deploy script beside it"
-    env = tmp_path / "env"
-    venv.create(env, with_pip=True)
-    path = f"{env / 'bin'}:/usr/bin:/bin"
-    subprocess.run(["bash", str(script)], check=True, capture_output=True, env={"PATH": path, "HOME": str(tmp_path)})
-    where = subprocess.run(
-        [env / "bin" / "python", "-c", "import rankgap; print(rankgap.__file__)"],
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    assert Path(where) == PACKAGE / "__init__.py"

@@ -8,7 +8,8 @@ appendix), ``tables``, ``figures`` and ``paper`` (the paper's artifacts and the 
 ``registry`` (the built-in models and datasets), ``configuration`` (config checks, a run's
 settings, the runs), ``resources`` (cluster requests), ``device`` (a GPU, or a share of one, per
 job), ``code_hash`` (the code each rule runs), ``templates`` (prose rendered from data),
-``status``, ``atomic``, ``provenance``, ``significance``, ``scale_invariant``, ``custom`` (the
+``status``, ``atomic``, ``provenance``, ``significance``, ``measures`` (the table of measures),
+``verdicts`` (each claim judged by the analysis plan), ``tracking`` (which measure tracks the gap), ``custom`` (the
 config's own models and datasets, checked) and ``user_code`` (a user's own modules).  Beside the
 pipeline: ``api`` (measure your own model: ``rankgap.measure``) and ``cli`` (its command line,
 ``rankgap-measure``).

@@ -57,12 +57,3 @@ def of_script(script: Path, package: Path) -> str:
     for path in sorted(modules_reached(script, package)):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
-
-
-def of_directory(package: Path) -> str:
-    """The hash of every module of ``package``, by name and content: two copies of the same code hash
-    alike wherever they are (the Snakefile compares the checkout's with the one Python imports)."""
-    digest = hashlib.sha256()
-    for path in sorted(package.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]

@@ -1,22 +1,22 @@
 # Paths, config checks and the helpers every stage's rules use: defined once.
 import os
 import re
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 from snakemake.logging import logger
 
-# The rankgap package, installed into the Python that runs Snakemake and its jobs (`pip install -e .`,
-# README's Quick start; the conda environments install it after deployment, envs/*.post-deploy.sh).
-# Torch-free: parsing stays fast.
-from rankgap import code_hash, configuration, registry, resources, user_code
-
-PACKAGE_DIR = Path(workflow.basedir) / "workflow"
-if code_hash.of_directory(Path(configuration.__file__).parent) != code_hash.of_directory(PACKAGE_DIR / "rankgap"):
-    logger.warning(
-        f"The rankgap package Python imports ({Path(configuration.__file__).parent}) is not this checkout's "
-        f"({PACKAGE_DIR / 'rankgap'}): jobs run the installed one. Install this checkout: pip install -e {workflow.basedir}"
-    )
+# The rankgap package of this checkout (workflow/rankgap/), imported here and by every job, however
+# Snakemake was started: from the checkout or another folder (--directory), as a module of another
+# workflow, in the Quick start's venv or an environment it deployed (--sdm conda). On sys.path for the
+# workflow, on PYTHONPATH for the jobs' own Pythons: every job (on a cluster node too) parses this file
+# first. No install step that one of those modes would skip (modules and --containerize skip
+# post-deploy scripts). Torch-free: parsing stays fast.
+PACKAGE_DIR = Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parent  # workflow/
+sys.path.insert(0, str(PACKAGE_DIR))
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_DIR), os.environ.get("PYTHONPATH")]))
+from rankgap import code_hash, configuration, registry, resources, user_code  # noqa: E402
 
 configuration.fill(config, workflow.source_path("../schemas/config.schema.yaml"))  # checked, defaults filled in
 if config["models"] or config["datasets"]:

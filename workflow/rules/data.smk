@@ -9,6 +9,7 @@ localrules:
 
 
 rule dataset:
+    """A built-in dataset, downloaded (or found) and converted into one canonical safetensors file, checksummed."""
     output:
         DATASET,
     log:
@@ -26,6 +27,7 @@ rule dataset:
 
 
 rule custom_dataset:
+    """A config's own dataset (npz, image folder or torchvision class), converted into the canonical file."""
     input:
         custom_dataset_file,
     output:

@@ -3,6 +3,7 @@
 
 
 rule probe:
+    """One run's activations on one probe (its batch, or the fixed train/test images) at one epoch, every probed layer."""
     input:
         weights=probe_weights,
         data=DATASET,

@@ -16,6 +16,7 @@ localrules:
 
 
 rule publish_table:
+    """A published part's data/: a table's runs, measures, weights and provenance copied under publish.folder."""
     input:
         unpack(publish_table_inputs),
     output:
@@ -32,6 +33,7 @@ rule publish_table:
 
 
 rule publish_comparison:
+    """A published remedy comparison's data/: its runs, weights and provenance copied under publish.folder."""
     input:
         unpack(publish_comparison_inputs),
     output:
@@ -48,11 +50,13 @@ rule publish_comparison:
 
 
 rule publish_parts:
+    """Every published part's data/ (tables and remedy comparisons) for the config's publish.folder."""
     input:
         lambda wc: [PUBLISHED_DATA.format(part=part) for part in published_parts()],
 
 
 rule publish:
+    """Every README under publish.folder, rendered from the committed data alone (trains nothing)."""
     input:
         unpack(readme_inputs),
     output:
@@ -71,6 +75,7 @@ rule publish:
 
 
 rule tracking:
+    """Which measure tracks the generalization gap, over every published run: correlations, answer, figure."""
     input:
         parts=lambda wc: [
             str(data / name) for data, _ in tracked_parts() for name in ("runs.csv", "measures.csv", "config.yaml")

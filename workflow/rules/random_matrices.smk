@@ -4,6 +4,7 @@
 
 
 rule random_spectra:
+    """The appendix: singular values of random matrices of one distribution and size."""
     output:
         RANDOM_SPECTRA,
     log:
@@ -22,6 +23,7 @@ rule random_spectra:
 
 
 rule random_table:
+    """The appendix: one of Tables A1-A3 (near-zero singular values of random matrices)."""
     input:
         lambda wc: random_spectra(wc.appendix),
     output:
@@ -47,6 +49,7 @@ rule random_table:
 
 
 rule random_figure:
+    """The appendix: one of Figures A1-A3."""
     input:
         lambda wc: random_spectra(wc.appendix),
     output:
@@ -71,6 +74,7 @@ rule random_figure:
 
 
 rule random_comparison:
+    """The appendix's numbers beside the paper's."""
     input:
         tables=[f"{RANDOM_TABLE.format(appendix=a)}.csv" for a in RANDOM["distributions"]],
         reference=RANDOM_REFERENCE,

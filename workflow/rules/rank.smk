@@ -7,6 +7,7 @@ localrules:
 
 
 rule spectra:
+    """Singular values of every unfolding of every probed layer's activations (one probe, one epoch)."""
     input:
         PROBE_ACTIVATIONS,
     output:
@@ -35,6 +36,7 @@ rule spectra:
 
 
 rule rankloss:
+    """An experiment's near-rank-loss counts and measures, every run, probe, epoch, layer and threshold."""
     input:
         probe_inputs,
     output:

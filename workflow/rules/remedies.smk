@@ -7,6 +7,7 @@ localrules:
 
 
 rule remedy_comparison:
+    """A remedies comparison: each remedy's effect on the gap, and which measure tracks it."""
     input:
         remedy_inputs,
         template=workflow.source_path(TEMPLATES["remedy_comparison"]),

@@ -12,6 +12,7 @@ localrules:
 
 
 rule table:
+    """One of the paper's tables from its runs: test error and losses per batch size."""
     input:
         lambda wc: table_runs(wc.table),
     output:
@@ -37,6 +38,7 @@ rule table:
 
 
 rule figure:
+    """One of the paper's figures: near-rank loss against batch size (and per epoch, and its components)."""
     input:
         lambda wc: f"{ANALYSIS.format(experiment=config['figures'][wc.figure]['experiment'])}/rankloss.csv",
     output:
@@ -63,6 +65,7 @@ rule figure:
 
 
 rule table_comparison:
+    """A table (and its figures) beside the paper's numbers: every claim judged by the analysis plan."""
     input:
         unpack(table_comparison_inputs),
     output:
@@ -84,6 +87,7 @@ rule table_comparison:
 
 
 rule comparison:
+    """Every table and figure beside the paper's: results/report/paper_comparison.{md,csv}."""
     input:
         numbers=expand(f"{TABLE_COMPARISON}.csv", table=config["tables"]),
         trends=expand(f"{TABLE_COMPARISON}_trends.csv", table=config["tables"]),
@@ -104,6 +108,7 @@ rule comparison:
 
 
 rule runs:
+    """Every run of the config with its status, errors, time and commit: results/report/runs.{csv,md}."""
     input:
         [run["summary"] for run in run_records(all_runs())],
     output:

@@ -3,6 +3,7 @@
 
 
 rule sharpness:
+    """A run's sharpness: the Hessian's largest eigenvalue and trace on a fixed set of training images."""
     input:
         weights=f"{RUN}/weights.pt",
         data=DATASET,
@@ -33,6 +34,7 @@ rule sharpness:
 
 
 rule weight_spectra:
+    """A run's weight spectra (WeightWatcher's alpha and stable rank per layer)."""
     input:
         f"{RUN}/weights.pt",
     output:

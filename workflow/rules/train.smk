@@ -2,6 +2,7 @@
 
 
 rule train:
+    """One training run (experiment, dataset, batch size, seed): weights, metrics, summary; resumes after a kill."""
     input:
         data=DATASET,
         model=model_source,
