@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+from snakemake.io import get_flag_value
 from snakemake.logging import logger
 
 # The rankgap package of this checkout (workflow/rankgap/), imported here and by every job, however
@@ -15,7 +16,8 @@ from snakemake.logging import logger
 # post-deploy scripts). Torch-free: parsing stays fast.
 PACKAGE_DIR = Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parent  # workflow/
 sys.path.insert(0, str(PACKAGE_DIR))
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_DIR), os.environ.get("PYTHONPATH")]))
+# set, not required (no envvars directive: that asserts a variable the user must define)
+os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [str(PACKAGE_DIR), os.environ.get("PYTHONPATH")])))
 from rankgap import code_hash, configuration, registry, resources, user_code  # noqa: E402
 
 configuration.fill(config, workflow.source_path("../schemas/config.schema.yaml"))  # checked, defaults filled in
@@ -48,9 +50,12 @@ RANDOM_TABLE = "results/tables/table{appendix}"
 RANDOM_FIGURE = "results/figures/fig{appendix}"
 RANDOM_COMPARISON = "results/report/random_matrices_comparison"
 REMEDIES = "results/remedies/{comparison}"
-RANDOM_REFERENCE = str(PACKAGE_DIR / "rankgap" / "reference_random_matrices.csv")  # the paper's Tables A1-A3
-PAPER_REFERENCE = str(PACKAGE_DIR / "rankgap" / "reference_paper_tables.csv")  # the paper's Tables 1-11
-ANALYSIS_PLAN = str(PACKAGE_DIR / "rankgap" / "analysis_plan.yaml")  # every verdict's test, written before the data
+# The package's data files, inputs read from the checkout (local(): also where the results are in
+# remote storage, --default-storage-provider): the paper's Tables A1-A3 and 1-11, and the analysis
+# plan, every verdict's test, written before the data
+RANDOM_REFERENCE = local(str(PACKAGE_DIR / "rankgap" / "reference_random_matrices.csv"))
+PAPER_REFERENCE = local(str(PACKAGE_DIR / "rankgap" / "reference_paper_tables.csv"))
+ANALYSIS_PLAN = local(str(PACKAGE_DIR / "rankgap" / "analysis_plan.yaml"))
 RANDOM_SIZES = [(row["m"], n) for row in RANDOM["sizes"] for n in row["n"]]
 SNAPSHOT_EPOCHS = configuration.snapshot_epochs(config)
 
@@ -127,6 +132,23 @@ def probe_files(experiment):
 def probe_inputs(wildcards):
     """The files of ``probe_files``, as a rule's input."""
     return [path for probe in probe_files(wildcards.experiment) for key, path in probe.items() if key != "wildcards"]
+
+
+def job_path(path):
+    """A file as a job's script opens it when the script gets it in a param, not from its input or
+    output: ``path`` itself, or where the files are in remote storage (--default-storage-provider)
+    the local copy Snakemake retrieves it to or uploads it from in that job.  The same value without
+    remote storage: the recorded params, and so the reruns, do not change."""
+    if workflow.storage_settings.default_storage_provider is None:
+        return path
+    storage_object = get_flag_value(workflow.modifier.modify_path(path), "storage_object")
+    return str(storage_object.local_path()) if storage_object else path
+
+
+def job_files(records):
+    """``records`` (dicts of ``wildcards`` and files: probe_files, run_records) with every file as
+    ``job_path`` gives it."""
+    return [{key: value if key == "wildcards" else job_path(value) for key, value in r.items()} for r in records]
 
 
 def paper_artifacts():

@@ -47,7 +47,7 @@ rule rankloss:
     conda:
         "../../envs/analysis.yaml"
     params:
-        probes=lambda wc: probe_files(wc.experiment),  # the files above, named, per probe
+        probes=lambda wc: job_files(probe_files(wc.experiment)),  # the files above, named, per probe
         thresholds=config["analysis"]["thresholds"],
         relative=config["analysis"]["relative"],
         code=code("rankloss"),

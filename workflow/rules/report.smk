@@ -119,7 +119,7 @@ rule runs:
     conda:
         "../../envs/analysis.yaml"
     params:
-        runs=run_records(all_runs()),
+        runs=lambda wildcards: job_files(run_records(all_runs())),
         code=code("runs"),
     script:
         "../scripts/runs.py"

@@ -26,8 +26,9 @@ rule train:
         runtime=job_resource("train", "runtime"),
     params:
         settings=run_settings,
-        snapshots=snapshot_files,
-        checkpoint=f"{RUN}/checkpoint.pt",
+        # paths the script writes (job_path: as in its output where that is in remote storage)
+        snapshots=lambda wildcards: {epoch: job_path(path) for epoch, path in snapshot_files(wildcards).items()},
+        checkpoint=lambda wildcards: job_path(f"{RUN}/checkpoint.pt".format(**wildcards)),
         code=code("train"),
     script:
         "../scripts/train.py"
