@@ -16,8 +16,10 @@ from snakemake.logging import logger
 # post-deploy scripts). Torch-free: parsing stays fast.
 PACKAGE_DIR = Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parent  # workflow/
 sys.path.insert(0, str(PACKAGE_DIR))
-# set, not required (no envvars directive: that asserts a variable the user must define)
-os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [str(PACKAGE_DIR), os.environ.get("PYTHONPATH")])))
+# first, once (a job's own parse finds it there already); set, not required: no envvars directive,
+# which asserts a variable the user must define
+_OTHER_PATHS = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(PACKAGE_DIR)]
+os.environ.update(PYTHONPATH=os.pathsep.join([str(PACKAGE_DIR), *_OTHER_PATHS]))
 from rankgap import code_hash, configuration, registry, resources, user_code  # noqa: E402
 
 configuration.fill(config, workflow.source_path("../schemas/config.schema.yaml"))  # checked, defaults filled in
