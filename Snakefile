@@ -60,7 +60,8 @@ rule all:
 
 onsuccess:
     logger.info(
-        "Results: tables in results/tables/, figures in results/figures/, the comparison with the "
-        f"paper in {COMPARISON}.md; `snakemake runs` lists every run (results/report/runs.md) and "
-        "`snakemake --report report.html` gathers them in one page (both with the same --configfile)."
+        f"Config '{config['name']}': tables in results/tables/ ({', '.join(config['tables']) or 'none'}), "
+        f"figures in results/figures/ ({', '.join(config['figures']) or 'none'}), the comparison with the "
+        f"paper in {COMPARISON}.md. `{snakemake_command('runs --cores 2')}` lists every run ({REPORT}/runs.md); "
+        f"`{snakemake_command('--report report.html')}` gathers them in one page."
     )

@@ -33,6 +33,7 @@ def digits_run_settings(tmp_path, **options):
     from rankgap import configuration, data
 
     config = {
+        "name": "graphs",
         "experiments": {
             "graphs": {
                 "model": "lenet5",
@@ -42,7 +43,7 @@ def digits_run_settings(tmp_path, **options):
                 "weight_decay": 5e-4,
                 **options,
             }
-        }
+        },
     }
     configuration.fill(config)
     dataset = tmp_path / "digits.safetensors"
@@ -97,8 +98,38 @@ def jobs_after_editing(workdir: Path, module: str, *args: str) -> dict[str, int]
 
 
 @pytest.fixture(scope="session")
+def quick_start(tmp_path_factory):
+    """The Quick start's demo (config/demo.yaml) run as README.md writes it, in a private copy."""
+    workdir = copy_project(tmp_path_factory.mktemp("quick_start"))
+    snakemake(workdir, "--configfile", "config/demo.yaml")
+    return workdir
+
+
+@pytest.fixture(scope="session")
 def smoke(tmp_path_factory):
     """The smoke config run end to end once, in a private copy of the project."""
     workdir = copy_project(tmp_path_factory.mktemp("smoke"))
     snakemake(workdir, "--configfile", "config/smoke.yaml")
     return workdir
+
+
+# The fixtures that build a pipeline end to end (minutes each): every test that uses one is marked
+# slow, so that `pytest -m "not slow"` is a quick first check (README, Run the tests)
+BUILDING_FIXTURES = {
+    "quick_start",
+    "smoke",
+    "example",
+    "tiny",
+    "paper_project",
+    "remedies_smoke",
+    "s3",
+    "cluster",
+    "fashion_mnist",
+    "scratch",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if BUILDING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

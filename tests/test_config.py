@@ -11,6 +11,7 @@ from rankgap import configuration
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
 GOOD = {
+    "name": "config_test",
     "experiments": {
         "demo": {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [16, 64], "epochs": 1, "weight_decay": 0.0}
     },
@@ -106,6 +107,17 @@ def test_good_config_plans_the_runs(project):
         ({"random_matrices": {"repetitions": 1}}, ["random_matrices.repetitions: 1 must be at least 2"]),
         ({"random_matrices": {"dtype": "float32"}}, ["random_matrices.method gram needs dtype float64"]),
         (
+            {"figures__f__plot": "measure"},
+            ["figures.f plots a measure: give figures.f.measure"],
+        ),
+        (
+            {"figures__f__plot": "measure", "figures__f__measure": "effective_rank"},
+            ["figures.f.measure effective_rank has no threshold: leave out figures.f.threshold"],
+        ),
+        ({"figures__f__measure": "count"}, ["figures.f.measure applies to plot: measure only"]),
+        ({"figures__f__threshold": None}, ["figures.f needs a threshold: one of analysis.thresholds"]),
+        ({"name": None}, ["the config's top level: 'name' is a required property: The config's name"]),
+        (
             {
                 "tables": {"tableA1": {"experiment": "demo", "dataset": "digits"}},
                 "random_matrices": {"distributions": {"A1": "uniform"}},
@@ -121,6 +133,7 @@ def test_bad_config_is_refused_before_any_job(project, changes, expected):
     for fragment in expected:
         assert fragment in message, message
     assert "Building DAG" not in message  # refused while reading the config, before planning any job
+    assert 'File "' not in message  # the message alone, without the package's traceback
 
 
 def test_all_problems_are_reported_at_once(project):

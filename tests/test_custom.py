@@ -86,14 +86,14 @@ def test_the_summary_names_the_commit_and_the_data_shape(example, bs):
 
 
 def test_the_runs_table_lists_every_run_with_its_status(example):
-    runs = pd.read_csv(example / "results/report/runs.csv")
+    runs = pd.read_csv(example / "results/report/examples/runs.csv")
     assert runs[["experiment", "dataset", "model", "batch_size", "seed"]].values.tolist() == [
         ["example", "digits8", "tiny_cnn", bs, 0] for bs in BATCH_SIZES
     ]
     assert (runs["status"] == "ok").all() and (runs["epochs_completed"] == EPOCHS).all()
     assert runs["test_error"].between(0, 100).all() and (runs["wall_seconds"] > 0).all()
     assert (runs["device"] == "cpu").all() and (runs["commit"] == git(example, "rev-parse", "HEAD")).all()
-    markdown = (example / "results/report/runs.md").read_text()
+    markdown = (example / "results/report/examples/runs.md").read_text()
     assert markdown.count("| ok ") == len(BATCH_SIZES) and "| tiny_cnn " in markdown
 
 
@@ -384,6 +384,7 @@ def sequence_config(**model) -> dict:
     return config
 
 
+@pytest.mark.slow
 def test_a_transformer_in_the_config_is_trained_probed_and_counted_per_mode(tmp_path):
     """The pipeline's probe and the API share the measurement: encoder layers' outputs (batch x rows x
     hidden) are dumped as they are and counted in their three modes."""

@@ -61,6 +61,7 @@ def module_snakefile() -> str:
     return re.search(r"```python\n(configfile:.*?)```", text, re.DOTALL).group(1)
 
 
+@pytest.mark.slow
 def test_the_demo_runs_as_a_module_of_another_workflow(marked, tmp_path):
     """docs/deployment.md's module Snakefile, in a project of its own with the demo's config: the
     demo end to end, its results in that project."""

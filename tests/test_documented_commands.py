@@ -32,8 +32,8 @@ PROGRAMS = re.compile(r"^(?:\S*/)?(snakemake|rankgap-[a-z-]+)(?=\s|$)")
 PLACEHOLDERS = {"CONFIG": "config/demo.yaml"}
 PART = re.compile(r"(\S+)/<(?:part|table|comparison)>")
 # Snakemake commands that do something other than plan jobs, so run for real: --unlock removes a
-# lock; --report is made of results, so it runs where the smoke config has been built (the conftest
-# fixture `smoke`, demo-sized), with that config when the command names none.
+# lock; --report is made of results, so it runs where its config has been built (the conftest
+# fixtures `quick_start` for the demo's, `smoke` otherwise, with that config when the command names none).
 RUN_FOR_REAL = ("--unlock", "--report")
 
 
@@ -123,8 +123,8 @@ def test_a_documented_command_runs_as_written(scratch, request, document, comman
     cwd = scratch
     if program == "snakemake":
         run = [sys.executable, "-m", "snakemake", *args]
-        if "--report" in args:
-            cwd = request.getfixturevalue("smoke")
+        if "--report" in args:  # where the config it names has been built: the demo's, or the smoke's
+            cwd = request.getfixturevalue("quick_start" if "config/demo.yaml" in args else "smoke")
             run += [] if "--configfile" in args else ["--configfile", "config/smoke.yaml"]
         elif not any(flag in args for flag in RUN_FOR_REAL):
             run.append("--dry-run")

@@ -5,10 +5,13 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO
 
 SCRIPT = REPO / "benchmarks/paper_gpu_hours.py"
 TINY_GRID = """
+name: tiny_grid
 probe: {fixed_size: 64}  # digits has 360 test images
 experiments:
   tiny:
@@ -32,6 +35,7 @@ def test_it_refuses_to_run_without_a_gpu(tmp_path):
     assert "this machine has none" in result.stderr and "--tiny" in result.stderr
 
 
+@pytest.mark.slow
 def test_tiny_runs_every_step_on_the_cpu(tmp_path):
     (tmp_path / "grid.yaml").write_text(TINY_GRID)
     result = benchmark(

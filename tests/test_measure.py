@@ -120,7 +120,12 @@ def test_resnet18_layers_found_and_columns():
     assert list(result.counts.columns) == COUNT_COLUMNS
     assert list(result.counts["threshold"].unique()) == [1e-4, 1e-5]
     assert set(result.modes["mode"]) == {"batch", "channel", "height", "width"}
-    assert list(result.totals().columns) == ["threshold", "count", *rank.COMPONENTS]
+    # the count's parts grouped under it; the deficit apart, named as not in it
+    assert list(result.totals().columns) == [
+        ("count", "total"),
+        *(("count", part) for part in rank.COMPONENTS if part != "deficit"),
+        ("not in the count", "deficit"),
+    ]
     assert [name for name, _ in api.select_layers(model, "layer4.*.conv?")] == [
         "layer4.0.conv1",
         "layer4.0.conv2",
@@ -236,8 +241,16 @@ DIGITS = SHAPES["digits"].train
 @pytest.mark.parametrize(
     "arguments, message",
     [
-        pytest.param("{folder}/missing.pt {data}", r"model file \S*/missing\.pt does not exist", id="no model file"),
-        pytest.param("{weights} {folder}/missing.npz", r"data file \S*/missing\.npz does not exist", id="no data file"),
+        pytest.param(
+            "{folder}/missing.pt {data}",
+            r"model file \S*/missing\.pt \(the first argument, MODEL\) does not exist",
+            id="no model file",
+        ),
+        pytest.param(
+            "{weights} {folder}/missing.npz",
+            r"data file \S*/missing\.npz \(the second argument, DATA\) does not exist",
+            id="no data file",
+        ),
         pytest.param(
             "{weights} {data} --batch-size 5000",
             rf"--batch-size 5000 is larger than the {DIGITS} images in \S*digits\.safetensors \(x_train\); "
@@ -315,7 +328,8 @@ def on_meta() -> nn.Module:
             relu_after(nn.Linear(4, 4)),
             torch.ones(8, 3),
             {},
-            r"the model's forward pass on a batch of shape \(8, 3\) failed: .*shapes cannot be multiplied",
+            r"the model's forward pass on a batch of shape \(8, 3\) failed: the model's first layer of known input "
+            r"size, 0 \(Linear\), takes 4 features .*shapes cannot be multiplied",
             id="batch the model does not take",
         ),
         pytest.param(
@@ -487,6 +501,7 @@ def test_the_transformer_example_measures_every_mode_and_its_command_line_agrees
     assert json.loads((project / "measured/transformer/measurement.json").read_text())["axes"] == ["token", "hidden"]
 
 
+@pytest.mark.slow
 def test_the_scale_benchmark_prints_its_ratios():
     """benchmarks/measure_scale.py at two images (its figures in docs/speed.md are at 64 and 32)."""
     out = subprocess.run(

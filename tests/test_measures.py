@@ -6,8 +6,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from rankgap import measures
+from conftest import REPO
+from rankgap import configuration, measures
 
 SIGMA = [4.0, 2.0, 1.0, 1.0, 5e-5, 0.0]  # one layer's batch mode: six values, one tiny, one exact zero
 
@@ -56,3 +58,12 @@ def test_every_measure_has_a_label_a_direction_and_a_format():
         assert measure.label and measure.thesis in (measures.GROWS, measures.FALLS, None)
         assert measure.shown(1.5) != "n/a" and measure.shown(float("nan")) == "n/a"
         assert (name in measures.SPECTRUM_MEASURES) == measure.spectrum
+
+
+def test_the_configs_figure_measures_are_the_spectrum_measures():
+    """A figure's `measure` (schema enum) is any spectrum measure; the config check knows which have none."""
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    figure = schema["properties"]["figures"]["additionalProperties"]["properties"]
+    assert figure["measure"]["enum"] == measures.SPECTRUM_MEASURES
+    free = [name for name in measures.SPECTRUM_MEASURES if not measures.MEASURES[name].threshold]
+    assert list(configuration.THRESHOLD_FREE_MEASURES) == free

@@ -135,12 +135,12 @@ def test_tiny_grid_builds_every_table_and_figure(tiny):
 
 def test_comparison_lists_every_number_of_the_paper(tiny):
     project, _ = tiny
-    numbers = pd.read_csv(project / "results/report/paper_comparison.csv")
+    numbers = pd.read_csv(project / "results/report/paper/paper_comparison.csv")
     assert len(numbers) == len(paper.reference_tables()) * 4  # four metrics per row of the paper's tables
     assert set(numbers["artifact"]) == {f"table{i}" for i in range(1, 12)}
     # the tiny grid ran batch 8 and 16, none of the paper's: those rows say so instead of a number
     assert (numbers["status"] == "not run").all()
-    text = (project / "results/report/paper_comparison.md").read_text()
+    text = (project / "results/report/paper/paper_comparison.md").read_text()
     assert "`reported_loss: {train: objective, test: objective}`" in text  # the default, and the comparison says so
     trends = markdown_table(text, "Artifact")
     claims = trends["Claim"].value_counts()
@@ -246,6 +246,7 @@ def test_report_groups_every_artifact_by_model(tiny, tmp_path):
 
 
 SEEDS = """
+name: seeds
 seeds: [0, 1]
 probe: {fixed_size: 64}  # digits has 360 test images
 threads: {train: 1, analysis: 1}
@@ -258,6 +259,7 @@ figures:
 """
 
 
+@pytest.mark.slow
 def test_several_seeds_give_mean_and_std(tmp_path):
     project = copy_project(tmp_path)
     (project / "seeds.yaml").write_text(SEEDS)
@@ -277,7 +279,7 @@ def test_several_seeds_give_mean_and_std(tmp_path):
         assert table.loc[0, shown] == pytest.approx((summaries[0][recorded] + summaries[1][recorded]) / 2)
     assert "±" in (project / "results/tables/seeded.md").read_text()
     # the comparison's trends: rho of the seed means beside the range of the seeds' own rhos
-    trends = markdown_table((project / "results/report/paper_comparison.md").read_text(), "Artifact")
+    trends = markdown_table((project / "results/report/paper/paper_comparison.md").read_text(), "Artifact")
     # the figure (its count and with the deficit on its batch; on the fixed probe its count, relative
     # to σmax, its effective rank), the table's test error and train loss, both kinds
     assert trends["Artifact"].tolist() == ["seeded"] * 8

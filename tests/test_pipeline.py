@@ -259,7 +259,7 @@ def test_publish_writes_a_parts_data_then_every_readme_from_the_data_alone(smoke
     data = folder / "smoke_table/data"
     for ext in ("csv", "md"):
         assert (data / f"smoke_table.{ext}").read_bytes() == (smoke / f"results/tables/smoke_table.{ext}").read_bytes()
-    comparison = smoke / "results/report/paper_comparison/smoke_table"
+    comparison = smoke / "results/report/smoke/paper_comparison/smoke_table"
     for name, suffix in (
         ("paper_comparison", ""),
         ("paper_comparison_trends", "_trends"),

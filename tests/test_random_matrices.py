@@ -13,6 +13,7 @@ from rankgap import figures, random_comparison, random_matrices
 DISTRIBUTIONS = list(random_matrices.DISTRIBUTIONS)
 
 TINY = {
+    "name": "tiny",
     "probe": {"fixed_size": 64},  # digits has 360 test images
     "experiments": {
         "unused": {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [8], "epochs": 1, "weight_decay": 0.0}
@@ -70,6 +71,7 @@ def test_entries_follow_the_named_distributions():
     assert ln.min() > 0 and abs(np.log(ln).mean()) < 0.02 and abs(np.log(ln).std() - 1) < 0.02
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("distribution", DISTRIBUTIONS)
 def test_gram_eigenvalues_resolve_sigma_min_as_the_svd_does_at_the_papers_hardest_size(distribution):
     """4000 x 4000 is the paper's hardest size for the Gram matrix (the smallest sigma_min against
@@ -182,7 +184,7 @@ def test_tables_hold_sigma_min_of_numpys_svd_per_size(tiny, appendix, distributi
 
 
 def test_comparison_lists_the_papers_sizes_we_computed(tiny):
-    comparison = pd.read_csv(tiny / "results/report/random_matrices_comparison.csv")
+    comparison = pd.read_csv(tiny / "results/report/tiny/random_matrices_comparison.csv")
     assert sorted(zip(comparison["table"], comparison["m"], comparison["n"])) == [
         ("A1", 1000, 10),
         ("A1", 1000, 50),
@@ -194,7 +196,7 @@ def test_comparison_lists_the_papers_sizes_we_computed(tiny):
         assert row.ours == pytest.approx(ours["sigma_min_mean"].iloc[0])
         assert row.diff == pytest.approx(row.ours - row.paper)
         assert row.diff_pct == pytest.approx(100 * row.diff / row.paper)
-    markdown = (tiny / "results/report/random_matrices_comparison.md").read_text()
+    markdown = (tiny / "results/report/tiny/random_matrices_comparison.md").read_text()
     assert markdown.count("|\n") == len(comparison) + 2
     assert "41 of the paper's sizes are not in this config" in markdown
 

@@ -45,6 +45,7 @@ def test_real_fashion_mnist_is_found_and_converted(fashion_mnist):
 def test_lenet5_learns_real_fashion_mnist_in_one_epoch(fashion_mnist, tmp_path):
     out, _ = fashion_mnist
     config = {
+        "name": "real",
         "experiments": {
             "real": {
                 "model": "lenet5",
@@ -54,7 +55,7 @@ def test_lenet5_learns_real_fashion_mnist_in_one_epoch(fashion_mnist, tmp_path):
                 "epochs": 1,
                 "weight_decay": 5.0e-4,
             }
-        }
+        },
     }
     validate(config, str(REPO / "workflow/schemas/config.schema.yaml"))  # fills in the training defaults
     run = configuration.run_settings(config, "real", "fashion_mnist", batch_size=128, seed=0)

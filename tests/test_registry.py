@@ -18,6 +18,7 @@ def test_every_registered_model_and_dataset_can_be_built():
 def test_the_configs_allowed_values_are_the_registrys():
     """An unknown model, dataset or variant is refused with the registry's names as the allowed values."""
     config = {
+        "name": "registry",
         "experiments": {
             "e": {
                 "model": "lenet7",
@@ -27,7 +28,7 @@ def test_the_configs_allowed_values_are_the_registrys():
                 "epochs": 1,
                 "weight_decay": 0.0,
             }
-        }
+        },
     }
     with pytest.raises(configuration.ConfigError) as error:
         configuration.validate(config, str(REPO / "workflow/schemas/config.schema.yaml"))

@@ -140,6 +140,7 @@ def test_an_adapted_epoch_makes_several_passes():
 
 def validated(experiment: dict) -> dict:
     config = {
+        "name": "validated",
         "experiments": {
             "e": {
                 "model": "lenet5",
@@ -149,7 +150,7 @@ def validated(experiment: dict) -> dict:
                 "weight_decay": 0.0,
                 **experiment,
             }
-        }
+        },
     }
     configuration.fill(config)
     return config
@@ -169,6 +170,7 @@ def test_settings_stored_before_the_remedies_existed_read_as_remedies_off():
 
 BASE = {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [16, 64], "epochs": 2, "weight_decay": 0.0}
 CONFIG = {
+    "name": "remedies",
     "experiments": {
         "base": {**BASE, "measure_rivals": True},
         "ghost": {**BASE, "measure_rivals": True, "ghost_batch_size": 8},

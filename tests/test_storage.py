@@ -127,7 +127,11 @@ def test_every_artifact_and_run_is_in_the_bucket(demo):
     workdir, client, _ = demo
     config = demo_config(workdir)
     stored = keys(client)
-    expected = {"data/digits.safetensors", "results/report/paper_comparison.md", "results/report/paper_comparison.csv"}
+    expected = {
+        "data/digits.safetensors",
+        "results/report/demo/paper_comparison.md",
+        "results/report/demo/paper_comparison.csv",
+    }
     expected |= {f"results/tables/{t}{ext}" for t in config["tables"] for ext in (".csv", ".md", ".tex")}
     expected |= {f"results/figures/{f}{ext}" for f in config["figures"] for ext in (".pdf", ".png")}
     for experiment, spec in config["experiments"].items():
@@ -140,7 +144,7 @@ def test_every_artifact_and_run_is_in_the_bucket(demo):
     assert expected <= stored, sorted(expected - stored)
     # the probes' dumps are temp() (probe.keep_dumps false): deleted from the bucket after their SVDs
     assert not [key for key in stored if key.endswith("activations.safetensors")]
-    assert "# " in read(client, "results/report/paper_comparison.md").decode()
+    assert "# " in read(client, "results/report/demo/paper_comparison.md").decode()
 
 
 def test_only_snakemake_s_own_records_stay_local(demo):
@@ -157,7 +161,7 @@ def test_the_runs_table_reads_its_summaries_from_the_bucket(demo):
     """`snakemake runs` passes the summaries in a param (with their wildcards), not as input paths alone."""
     workdir, client, endpoint = demo
     snakemake(workdir, "runs", "--configfile", "config/demo.yaml", *storage_options(endpoint))
-    runs = pd.read_csv(io.BytesIO(read(client, "results/report/runs.csv")))
+    runs = pd.read_csv(io.BytesIO(read(client, "results/report/demo/runs.csv")))
     experiments = demo_config(workdir)["experiments"]
     assert len(runs) == sum(len(spec["batch_sizes"]) for spec in experiments.values())
     assert (runs["status"] == "ok").all()

@@ -141,6 +141,7 @@ def test_device_cuda_without_a_gpu_stops_the_run_before_any_job(tmp_path):
 
 
 RESUME_CONFIG = """
+name: resume
 train: {deterministic: true}
 probe: {fixed_size: 64}  # digits has 360 test images
 threads: {train: 1, analysis: 1}
@@ -156,6 +157,7 @@ experiments:
 RUN = "results/runs/resume/digits/bs16-seed0"
 
 
+@pytest.mark.slow
 def test_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path):
     """Preemption: SIGKILL the whole Snakemake process group mid-training, rerun, and end with exactly
     the weights and metrics of an uninterrupted run."""
@@ -194,6 +196,7 @@ def test_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path):
 
 
 DIVERGE_CONFIG = """
+name: diverge
 threads: {train: 1, analysis: 1}
 probe: {fixed_size: 64}  # digits has 360 test images
 experiments:
@@ -221,6 +224,7 @@ figures:
 """
 
 
+@pytest.mark.slow
 def test_divergence_is_a_status_not_a_crash(tmp_path):
     project = copy_project(tmp_path)
     (project / "diverge.yaml").write_text(DIVERGE_CONFIG)

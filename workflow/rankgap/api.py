@@ -2,7 +2,10 @@
 
     import rankgap
     result = rankgap.measure(model, x)  # x: a batch as the model takes it, batch first
-    result.counts                       # per layer, mode and threshold: the count and its parts
+    print(result)                       # a few lines: what was measured, the headline numbers per layer
+    result.summary()                    # per layer: the count per threshold, its genuine part, effective rank
+    result.totals()                     # per threshold, all layers: the count and its parts; the deficit apart
+    result.counts                       # per layer, mode and threshold: the count, its parts, the deficit
 
 The measurement is the pipeline's, through the pipeline's own functions: the forward pass of
 ``probe.capture`` in float64, the spectra of ``rank.analyse_layers`` and the counts of
@@ -34,17 +37,91 @@ class InputError(ValueError):
     """Bad input, found before any measurement: the message says what is wrong and what would be right."""
 
 
-@dataclass
+PARTS = [c for c in rank.COMPONENTS if c != "deficit"]  # the count's parts: dead_zeros + other_zeros + genuine
+COUNTED, NOT_COUNTED = "count", "not in the count"  # totals()'s column groups
+SHOWN = 8  # layers print(result) shows in full; beyond, its first and last ones
+
+
+@dataclass(repr=False)
 class Measurement:
-    """What ``measure`` returns: the pipeline's tables for one model and one batch."""
+    """What ``measure`` returns: the pipeline's tables for one model and one batch.
+
+    ``print(result)`` says in a few lines what was measured (the model's class, its layers, the
+    batch's shape, the mode and the thresholds) and the headline numbers per layer, ``summary()``'s
+    (up to 8 layers; beyond, the first and last ones).  ``summary()``: per layer, one row: the count
+    per threshold, its genuine part, the effective rank.  ``totals()``: per threshold, over every
+    layer and mode, the count and its parts, the structural deficit apart from them.  ``spectra``,
+    ``modes`` and ``counts``: the pipeline's tables, in full.
+    """
 
     spectra: pd.DataFrame  # every singular value: layer, depth, mode, index, sigma (as spectra.csv)
     modes: pd.DataFrame  # per layer and mode: shape, deficit, all-zero lines, tolerance, sigma_max... (as modes.csv)
-    counts: pd.DataFrame  # per layer, mode and threshold: the count and its parts (rankloss.csv's columns)
+    # per layer, mode and threshold (rankloss.csv's columns): the count, its parts (dead_zeros +
+    # other_zeros + genuine = count) and the structural deficit beside it, not in it
+    counts: pd.DataFrame
+    model: str | None = None  # the measured model's class
+    batch_shape: tuple[int, ...] | None = None  # the batch's, as given
+    mode: str = "eval"
+    thresholds: tuple[float, ...] | None = None  # default: those of ``counts``
+    relative: bool = False  # thresholds times sigma_max of each unfolding
+
+    def _thresholds(self) -> list[float]:
+        return list(self.thresholds) if self.thresholds is not None else list(self.counts["threshold"].unique())
+
+    def _at(self, threshold: float) -> str:
+        return f"@{threshold:g}" + ("*sigma_max" if self.relative else "")
+
+    def summary(self) -> pd.DataFrame:
+        """One row per layer, in forward order, its modes combined as the pipeline combines them per
+        layer: ``modes`` (how many), ``values`` (singular values reported, summed over the modes),
+        per threshold ``count@T`` (values at or below T; ``@T*sigma_max`` when relative) and
+        ``genuine@T`` (its part above the rank tolerance: near-rank loss proper), and
+        ``effective_rank`` (summed over the modes).  Per mode: ``counts`` and ``modes``."""
+        per_mode = self.modes.groupby("layer", sort=False)
+        table = pd.DataFrame({"modes": per_mode.size(), "values": per_mode["values"].sum()})
+        by_threshold = {
+            t: rows.groupby("layer", sort=False) for t, rows in self.counts.groupby("threshold", sort=False)
+        }
+        for column in ("count", "genuine"):
+            for threshold, rows in by_threshold.items():
+                table[column + self._at(threshold)] = rows[column].sum()
+        table["effective_rank"] = per_mode["effective_rank"].sum()
+        return table.rename_axis("layer").reset_index()
 
     def totals(self) -> pd.DataFrame:
-        """Per threshold: the count and its parts summed over layers and modes (what the pipeline's figures plot)."""
-        return self.counts.groupby("threshold", sort=False)[["count", *rank.COMPONENTS]].sum().reset_index()
+        """Per threshold (the index), summed over every layer and mode: under ``count``, the
+        ``total`` (the paper's count, what the pipeline's figures plot) and its parts, which add up to
+        it (``dead_zeros + other_zeros + genuine = total``); under ``not in the count``, the
+        structural ``deficit`` (values an SVD of a wide unfolding never reports), which is no part
+        of it.  ``totals()["count", "total"]``: the counts alone."""
+        summed = self.counts.groupby("threshold", sort=False)[["count", *PARTS, "deficit"]].sum()
+        columns = pd.MultiIndex.from_tuples(
+            [(COUNTED, "total"), *((COUNTED, part) for part in PARTS), (NOT_COUNTED, "deficit")]
+        )
+        return pd.DataFrame(summed.to_numpy(), index=summed.index, columns=columns)
+
+    def __repr__(self) -> str:
+        layers = self.modes["layer"].unique()
+        thresholds = ", ".join(f"{t:g}" for t in self._thresholds())
+        thresholds += " (times sigma_max of each unfolding)" if self.relative else ""
+        shape = "" if self.batch_shape is None else f", batch {tuple(self.batch_shape)}"
+        table = self.summary().drop(columns=["modes", "values"])
+        table["effective_rank"] = table["effective_rank"].map("{:.1f}".format)
+        table = table.astype(object)  # counts stay integers beside the row that says how many are left out
+        if len(table) > SHOWN:
+            head, tail = SHOWN // 2, SHOWN // 2 - 1
+            more = pd.DataFrame([{"layer": f"... {len(table) - head - tail} more"}], dtype=object)
+            table = pd.concat([table.head(head), more, table.tail(tail)], ignore_index=True)
+        if self.relative:  # said once, on the first line
+            table = table.rename(columns=lambda column: column.removesuffix("*sigma_max"))
+        shown = "\n".join(line.rstrip() for line in table.to_string(index=False, na_rep="").splitlines())
+        return (
+            f"Measurement of {self.model or 'a model'}: {len(layers)} layers{shape}, {self.mode} mode, "
+            f"thresholds {thresholds}\n"
+            "per layer, over its modes (count = dead_zeros + other_zeros + genuine):\n"
+            f"{shown}\n"
+            "tables: .summary(), .totals(), .counts, .modes, .spectra"
+        )
 
     def save(self, folder: Path) -> list[Path]:
         """Write spectra.csv, modes.csv and counts.csv into ``folder``, as the pipeline writes its tables."""
@@ -114,6 +191,81 @@ def default_device() -> torch.device:
 
 
 PREFLIGHT = 2  # samples of the forward pass that checks every layer's output before any measurement
+# what a forward pass raises on a batch the model does not take; the check before measuring also takes
+# what layers raise on other shapes (batch norm's ValueError, attention's assertion), where no analysis runs
+FAILURES = (RuntimeError, TypeError)
+CHECK_FAILURES = (*FAILURES, IndexError, ValueError, AssertionError)
+SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}  # a convolution's or batch norm's dimensions after the channels'
+
+
+def channels(number: int) -> str:
+    return f"{number} channel" + ("" if number == 1 else "s")
+
+
+def takes(module: nn.Module, n: int) -> str | None:
+    """What ``module`` takes as input, in words and as a batch of ``n`` samples' shape; None when
+    nothing can be said (a module without sizes, or a lazy one not yet built)."""
+    if isinstance(module, nn.modules.conv._ConvNd) and module.in_channels:
+        number, spatial = module.in_channels, SPATIAL[len(module.kernel_size)]
+        return f"{channels(number)}: a batch of shape ({n}, {number}, {spatial})"
+    if isinstance(module, nn.Linear) and module.in_features:
+        features = module.in_features
+        return (
+            f"{features} features in its last dimension: a batch of shape ({n}, {features}), or ({n}, ..., {features})"
+        )
+    if isinstance(module, nn.Embedding):
+        return f"integer token ids below {module.num_embeddings}: a batch of shape ({n}, tokens), integers"
+    if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.num_features:
+        dims = {nn.BatchNorm1d: "[, L]", nn.BatchNorm2d: ", H, W", nn.BatchNorm3d: ", D, H, W"}.get(
+            type(module), ", ..."
+        )
+        return f"{channels(module.num_features)}: a batch of shape ({n}, {module.num_features}{dims})"
+    if isinstance(module, nn.GroupNorm):
+        return f"{channels(module.num_channels)}: a batch of shape ({n}, {module.num_channels}, ...)"
+    if isinstance(module, nn.LayerNorm):
+        last = ", ".join(map(str, module.normalized_shape))
+        return f"last dimensions ({last}): a batch of shape ({n}, ..., {last})"
+    if isinstance(module, nn.MultiheadAttention):
+        shape = f"({n}, tokens, {module.embed_dim})" if module.batch_first else f"(tokens, {n}, {module.embed_dim})"
+        return f"{module.embed_dim} features per token: a batch of shape {shape}"
+    if isinstance(module, nn.RNNBase):
+        shape = f"({n}, steps, {module.input_size})" if module.batch_first else f"(steps, {n}, {module.input_size})"
+        return f"{module.input_size} features per step: a batch of shape {shape}"
+    return None
+
+
+def expected_input(model: nn.Module, batch: torch.Tensor, n: int) -> tuple[str, nn.Module | None]:
+    """What the model's layers expect, as far as can be said, for a ``batch`` its forward pass fails
+    on: its first layer whose input size is known, and the one the pass stopped in when another,
+    described for a batch of ``n`` samples; and that first layer (None when none is known).  Runs
+    the forward pass again to find them."""
+    called, finished = [], set()
+    handles = []
+    for name, module in model.named_modules():
+        if takes(module, n) is not None:
+            handles.append(module.register_forward_pre_hook(lambda *_, name=name: called.append(name)))
+            handles.append(module.register_forward_hook(lambda *_, name=name: finished.add(name)))
+    try:
+        with torch.no_grad():
+            model(batch)
+        return "", None  # it ran this time: nothing to say
+    except Exception:
+        pass
+    finally:
+        for handle in handles:
+            handle.remove()
+    if not called:
+        return "", None
+    modules = dict(model.named_modules())
+
+    def described(name: str) -> str:
+        return f"{name} ({type(modules[name]).__name__}), takes {takes(modules[name], n)}"
+
+    said = f"the model's first layer of known input size, {described(called[0])}"
+    stopped = next((name for name in reversed(called) if name not in finished), None)
+    if stopped is not None and stopped != called[0]:
+        said += f"; the layer the forward pass stopped in, {described(stopped)}"
+    return said + ". ", modules[called[0]]
 
 
 def measure(
@@ -147,9 +299,17 @@ def measure(
     ``axes``: names of the modes after the batch's for outputs of that many dimensions plus one,
     e.g. ``("token", "hidden")`` (default: ``rank.mode_names``).
 
+    Returns a ``Measurement``: ``print(result)`` shows in a few lines what was measured and the
+    headline numbers per layer; ``result.summary()`` is those numbers, one row per layer (the count
+    per threshold, its genuine part, the effective rank); ``result.totals()`` the count and its parts
+    per threshold over every layer, the structural deficit apart (not in the count); ``spectra``,
+    ``modes`` and ``counts`` the pipeline's tables.
+
     Every input is checked first (``InputError``), every selected layer's output too, on a forward
-    pass of two samples.  Then one forward pass measures: each output is analysed as it is produced
-    and freed, so memory holds the forward pass, one layer's output and its SVD's workspace at a time.
+    pass of two samples; a batch the model does not take is named by its shape, beside what the
+    model's first layer of known input size takes.  Then one forward pass measures: each output is
+    analysed as it is produced and freed, so memory holds the forward pass, one layer's output and
+    its SVD's workspace at a time.
     ``model`` itself is left as it was: a deep copy runs, its floating parameters in float64.
     """
     if mode not in MODES:
@@ -167,19 +327,30 @@ def measure(
     chosen = [(name, modules[name]) for name in names]
 
     def forward(batch, keep=None):
+        failures = FAILURES if keep else CHECK_FAILURES
         try:
             return probe.capture(probed, batch.to(device), chosen, keep, select)[0]
         except probe.OutputError as error:  # a module that returns no tensor, and no selector picks one
             raise InputError(str(error)) from None
-        except (RuntimeError, TypeError) as error:  # a batch of shapes (or of a type) the model does not take
+        except InputError:  # the analysis's own (keep's)
+            raise
+        except failures as error:  # a batch of shapes (or of a type) the model does not take
+            expected, first = "", None
+            if keep is None:  # the check: the message is about the user's batch, not its first samples
+                expected, first = expected_input(probed, batch.to(device), len(x))
             integers = (
                 ""
-                if x.dtype.is_floating_point
+                if x.dtype.is_floating_point or isinstance(first, nn.Embedding)
                 else f" (x holds {x.dtype} values, passed as they are, as token ids for an embedding: cast x to "
                 "float for a model that takes values)"
             )
+            said = (
+                f"{expected}torch's message, on its first {len(batch)} samples (the check before measuring)"
+                if keep is None
+                else "torch's message"
+            )
             raise InputError(
-                f"the model's forward pass on a batch of shape {tuple(x.shape)} failed{integers}: {error}"
+                f"the model's forward pass on a batch of shape {tuple(x.shape)} failed{integers}: {said}: {error}"
             ) from error
 
     outputs = forward(x[:PREFLIGHT])
@@ -201,4 +372,5 @@ def measure(
 
     forward(x, analyse)
     spectra, modes = rank.tables(spectra, modes)
-    return Measurement(spectra, modes, rank.run_counts(spectra, modes, thresholds, relative))
+    counts = rank.run_counts(spectra, modes, thresholds, relative)
+    return Measurement(spectra, modes, counts, type(model).__name__, tuple(x.shape), mode, tuple(thresholds), relative)

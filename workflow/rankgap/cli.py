@@ -22,6 +22,9 @@ from .api import MODES, THRESHOLDS, InputError, default_device, describe_layers,
 from .configuration import RunSettings
 
 IMAGE_KEYS = ("x_train", "x")  # the array a dataset file's batch is drawn from, the first one present
+# the file arguments: (argparse's name, what the file is, how a message names the argument)
+FILES = (("model", "model file", "the first argument, MODEL"), ("data", "data file", "the second argument, DATA"))
+KWARGS_EXAMPLE = """--factory-kwargs '{"num_classes": 10}'"""  # its syntax, as a shell takes it
 
 EXAMPLES = """\
 examples:
@@ -44,8 +47,8 @@ examples:
 It writes into --out: spectra.csv (every singular value), modes.csv (per layer and mode: shape,
 deficit, all-zero rows and columns, tolerance, sigma_max...), counts.csv (per layer, mode and
 threshold: the count and its parts: dead_zeros + other_zeros + genuine = count, the deficit beside
-it), components.pdf/.png (the count and its parts per layer) and measurement.json (what was
-measured).  The columns are the pipeline's: see docs/rank_analysis.md in the repository.
+it, not in it), components.pdf/.png (the count and its parts per layer) and measurement.json (what
+was measured).  The columns are the pipeline's: see docs/rank_analysis.md in the repository.
 """
 
 
@@ -181,11 +184,9 @@ def load_model(path: Path, factory: str | None = None, factory_kwargs: str = "{}
     try:
         kwargs = json.loads(factory_kwargs)
     except json.JSONDecodeError as error:
-        raise InputError(
-            f"--factory-kwargs {factory_kwargs}: not JSON ({error}); e.g. '{{\"num_classes\": 10}}'"
-        ) from error
+        raise InputError(f"--factory-kwargs {factory_kwargs}: not JSON ({error}); e.g. {KWARGS_EXAMPLE}") from error
     if not isinstance(kwargs, dict):
-        raise InputError(f"--factory-kwargs {factory_kwargs}: expected a JSON object, e.g. '{{\"num_classes\": 10}}'")
+        raise InputError(f"--factory-kwargs {factory_kwargs}: expected a JSON object, e.g. {KWARGS_EXAMPLE}")
     try:
         if path.suffix == ".safetensors":  # a published run's weights (models.save_safetensors)
             saved = models.read_safetensors(path)
@@ -227,8 +228,32 @@ def load_model(path: Path, factory: str | None = None, factory_kwargs: str = "{}
     try:
         model.load_state_dict(state)
     except RuntimeError as error:  # missing or unexpected keys, other shapes
+        if factory and "size mismatch" in str(error):  # most often the factory's arguments: num_classes, width...
+            built = f"--factory-kwargs '{factory_kwargs}'" if kwargs else "no --factory-kwargs"
+            raise InputError(
+                f"the state dict in {path} does not fit the model that --factory {factory} builds with {built}: "
+                "sizes differ. Give the factory the keyword arguments the saved model was built with, as a "
+                f"JSON object, e.g. {KWARGS_EXAMPLE}. torch's message: {error}"
+            ) from error
         raise InputError(f"the state dict in {path} does not fit the model: {error}") from error
     return model
+
+
+def check_files(args: argparse.Namespace) -> None:
+    """Every file argument there and readable, before anything is loaded: a message that names the
+    file and the argument it came from."""
+    for name, what, argument in FILES:
+        path = getattr(args, name)
+        if path is None:
+            continue
+        if not path.exists():
+            raise InputError(f"{what} {path} ({argument}) does not exist")
+        if not path.is_file():
+            raise InputError(f"{what} {path} ({argument}) is a folder, not a file")
+        try:
+            path.open("rb").close()
+        except OSError as error:
+            raise InputError(f"{what} {path} ({argument}) cannot be read: {error.strerror}") from error
 
 
 def load_images(path: Path, array: str | None = None) -> tuple[torch.Tensor, str, str | None]:
@@ -286,11 +311,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def measure_command(args: argparse.Namespace) -> int:
+    check_files(args)
     if args.list_layers:
         print(describe_layers(load_model(args.model, args.factory, args.factory_kwargs)))
         return 0
     if args.data is None:
         raise InputError("no data file: give the images to measure on after the model (or --list-layers)")
+    if args.out.exists() and not args.out.is_dir():
+        raise InputError(f"--out {args.out} is a file: name a folder for the tables and the figure")
     model = load_model(args.model, args.factory, args.factory_kwargs)
     images, key, dataset = load_images(args.data, args.array)
     if args.batch_size > len(images):
@@ -341,7 +369,7 @@ def measure_command(args: argparse.Namespace) -> int:
     }
     (args.out / "measurement.json").write_text(json.dumps(settings, indent=2))
     print(f"{description}: {len(settings['measured'])} layers, input {preparation}")
-    print(result.totals().to_string(index=False))
+    print(result.totals().to_string())  # per threshold: the count and its parts, the deficit apart
     print(
         "wrote "
         + ", ".join(

@@ -18,6 +18,7 @@ import dataclasses
 import difflib
 import functools
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -59,6 +60,11 @@ def _explain(error) -> str:
         return f"{where}: {value!r} is not allowed; allowed values: {', '.join(map(str, schema['enum']))}"
     if error.validator in BOUNDS:
         return f"{where}: {value!r} must be {BOUNDS[error.validator]} {error.validator_value}"
+    if error.validator == "required":  # with what the missing key is, from its description
+        key = error.message.split("'")[1]
+        described = " ".join(schema.get("properties", {}).get(key, {}).get("description", "").split())
+        first_sentence = re.split(r"(?<=\S)\.\s+(?=[A-Z])", described)[0].rstrip(".")
+        return f"{where}: {error.message}" + (f": {first_sentence}" if described else "")
     if error.validator == "oneOf":
         keys = [key for branch in error.validator_value for key in branch.get("required", [])]
         return f"{where}: give exactly one of {', '.join(keys)}"
@@ -102,7 +108,6 @@ def check(config: dict, shapes: dict[str, Shape] = SHAPES) -> None:
     """Raise ConfigError naming the key at fault and what would be right.  ``shapes``: every
     dataset's (the built-ins' and the config's own, measured by ``custom.describe``)."""
     experiments = config["experiments"]
-    thresholds = config["analysis"]["thresholds"]
     for name, exp in experiments.items():
         if exp["model"] in config["models"]:
             # the schema fills in variant: bn; anything else would be silently ignored
@@ -158,14 +163,44 @@ def check(config: dict, shapes: dict[str, Shape] = SHAPES) -> None:
                     f"figures.{name} plots against epoch, but probe.epochs is {config['probe']['epochs']}; "
                     "probe several epochs, e.g. [0, 1, 5, last]"
                 )
-            if kind == "figures" and spec["threshold"] not in thresholds:
-                raise ConfigError(
-                    f"figures.{name}.threshold {spec['threshold']} is not in analysis.thresholds "
-                    f"{thresholds}; add it there or pick one of them"
-                )
+            if kind == "figures":
+                _check_figure(config, name, spec)
     _check_random_matrices(config)
     _check_remedies(config, shapes)
     _check_remedy_comparisons(config)
+
+
+# the spectrum measures without a threshold (measures.py's MEASURES; tests/test_measures.py checks)
+THRESHOLD_FREE_MEASURES = ("effective_rank", "effective_rank_fraction")
+
+
+def _check_figure(config: dict, name: str, spec: dict) -> None:
+    """A figure's threshold and measure: what its plot needs, nothing it would ignore."""
+    thresholds = config["analysis"]["thresholds"]
+    if spec["plot"] == "measure":
+        if "measure" not in spec:
+            raise ConfigError(f"figures.{name} plots a measure: give figures.{name}.measure (the schema lists them)")
+        if not config["probe"]["fixed_splits"]:
+            raise ConfigError(
+                f"figures.{name} plots {spec['measure']} on the fixed probe, but probe.fixed_splits is empty; "
+                "give it one, e.g. [train]"
+            )
+        needs_threshold = spec["measure"] not in THRESHOLD_FREE_MEASURES
+    elif "measure" in spec:
+        raise ConfigError(f"figures.{name}.measure applies to plot: measure only; leave it out or set plot: measure")
+    else:
+        needs_threshold = True
+    if needs_threshold and "threshold" not in spec:
+        raise ConfigError(f"figures.{name} needs a threshold: one of analysis.thresholds {thresholds}")
+    if not needs_threshold and "threshold" in spec:
+        raise ConfigError(
+            f"figures.{name}.measure {spec['measure']} has no threshold: leave out figures.{name}.threshold"
+        )
+    if needs_threshold and spec["threshold"] not in thresholds:
+        raise ConfigError(
+            f"figures.{name}.threshold {spec['threshold']} is not in analysis.thresholds "
+            f"{thresholds}; add it there or pick one of them"
+        )
 
 
 def _check_fixed_probe(config: dict, dataset: str, shape: Shape) -> None:
@@ -467,9 +502,9 @@ BATCH_PROBE = "batch"  # the paper's probe: a batch of the run's own batch size,
 
 def probe_kinds(config: dict, experiment: str | None = None) -> list[str]:
     """The probes of every run and probe epoch of ``experiment`` (default: of any experiment): the
-    paper's probe batch (``batch``) when a figure plots the experiment (the paper's figures count on
-    it; nothing else does), then the fixed probe of each split of ``probe.fixed_splits``."""
-    plotted = {spec["experiment"] for spec in config["figures"].values()}
+    paper's probe batch (``batch``) when a figure plots the experiment's count (the paper's figures
+    count on it; nothing else does), then the fixed probe of each split of ``probe.fixed_splits``."""
+    plotted = {spec["experiment"] for spec in config["figures"].values() if spec["plot"] != "measure"}
     batch = [BATCH_PROBE] if experiment is None or experiment in plotted else []
     return [*batch, *config["probe"]["fixed_splits"]]
 

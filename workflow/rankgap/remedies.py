@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -303,11 +302,20 @@ def figure(table: pd.DataFrame, measures: pd.DataFrame, title: str, pdf: Path, p
         x = differences(table, row["measure"])
         ax.errorbar(x, gap, yerr=gap_se, fmt="o", capsize=3)  # ± a standard error (none with one seed)
         for remedy in gap.index:
-            ax.annotate(remedy, (x[remedy], gap[remedy]), textcoords="offset points", xytext=(3, 3), fontsize=7)
-        ax.set_xlabel(f"{row['description']}: large − small batch", fontsize=8)
-        ax.set_ylabel("gap (test error points)", fontsize=8)
-        ax.set_title(f"ρ = {shown(row['rho_gap'], '+.2f')} (n = {row['remedies']})", fontsize=9)
-    fig.suptitle(textwrap.fill(title, 90), fontsize=9)
+            ax.annotate(
+                remedy,
+                (x[remedy], gap[remedy]),
+                textcoords="offset points",
+                xytext=(3, 3),
+                fontsize=figures.MIN_FONTSIZE,
+            )
+        ax.set_xlabel(f"{row['description']}: large − small batch", fontsize=figures.MIN_FONTSIZE + 1)
+        ax.set_ylabel("gap (test error points)", fontsize=figures.MIN_FONTSIZE + 1)
+        ax.set_title(f"ρ = {shown(row['rho_gap'], '+.2f')} (n = {row['remedies']})", fontsize=figures.TITLE_FONTSIZE)
+    fig.suptitle(
+        figures.wrap(title, fig.get_figwidth() - 0.4, figures.TITLE_FONTSIZE),
+        fontsize=figures.TITLE_FONTSIZE,
+    )
     fig.tight_layout()
     figures.save(fig, pdf, png)
 

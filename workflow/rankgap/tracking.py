@@ -248,15 +248,16 @@ def figure(runs: pd.DataFrame, answer: pd.DataFrame, png: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .figures import MIN_FONTSIZE, TITLE_FONTSIZE, batch_size_colours
+
     columns = [
         f"{m}@{layer}" if m in SPECTRUM_MEASURES else m
         for m, layer in answer[["measure", "layer"]].itertuples(index=False)
     ]
     width = 5
     rows = math.ceil(len(columns) / width)
-    fig, axes = plt.subplots(rows, width, figsize=(3.2 * width, 2.9 * rows), squeeze=False)
-    sizes = sorted(runs["batch_size"].unique())
-    colours = dict(zip(sizes, plt.get_cmap("tab10").colors))
+    fig, axes = plt.subplots(rows, width, figsize=(3.6 * width, 3.1 * rows), squeeze=False)
+    colours = batch_size_colours(runs["batch_size"].unique())  # categorical, in order of size
     markers = {"plain": "o", "remedy": "s", "switch": "^"}
     means = runs.groupby(["condition", "kind", "batch_size"], sort=False)
     for ax, column, (_, row) in zip(axes.flat, columns, answer.iterrows()):
@@ -268,21 +269,25 @@ def figure(runs: pd.DataFrame, answer: pd.DataFrame, png: Path) -> None:
                 xerr=group[(column, "std")],
                 yerr=group[("gap", "std")],
                 fmt=markers[kind],
-                color=colours[batch],
+                color=colours[int(batch)],
                 markersize=4,
                 capsize=2,
                 linewidth=0.8,
             )
         rho = row.get("held_fixed_gap_rho", math.nan)
-        ax.set_title(f"{row['label']}, {row['layer']}\nheld fixed ρ {rho:+.2f}: {row['category']}", fontsize=7)
-        ax.tick_params(labelsize=6)
-        ax.set_ylabel("gap (points)", fontsize=7)
+        ax.set_title(
+            f"{row['label']}, {row['layer']}\nheld fixed ρ {rho:+.2f}: {row['category']}", fontsize=MIN_FONTSIZE
+        )
+        ax.tick_params(labelsize=MIN_FONTSIZE)
+        ax.set_ylabel("gap (test − train error, points)", fontsize=MIN_FONTSIZE)
     for ax in axes.flat[len(columns) :]:
         ax.axis("off")
-    handles = [plt.Line2D([], [], color=colours[b], marker="o", linestyle="", label=f"batch {b}") for b in sizes]
+    handles = [plt.Line2D([], [], color=c, marker="o", linestyle="", label=f"batch {b}") for b, c in colours.items()]
     handles += [plt.Line2D([], [], color="k", marker=m, linestyle="", label=k) for k, m in markers.items()]
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7, frameon=False)
-    fig.suptitle("Each measure against the generalization gap (condition means ± sd over seeds)", fontsize=9)
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=MIN_FONTSIZE, frameon=False)
+    fig.suptitle(
+        "Each measure against the generalization gap (condition means ± sd over seeds)", fontsize=TITLE_FONTSIZE
+    )
     fig.tight_layout(rect=(0, 0.04, 1, 0.97))
     fig.savefig(png, dpi=110, metadata={"Software": None})
     plt.close(fig)

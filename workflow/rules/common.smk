@@ -1,6 +1,7 @@
 # Paths, config checks and the helpers every stage's rules use: defined once.
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,16 +23,19 @@ _OTHER_PATHS = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if
 os.environ.update(PYTHONPATH=os.pathsep.join([str(PACKAGE_DIR), *_OTHER_PATHS]))
 from rankgap import code_hash, configuration, registry, resources, user_code  # noqa: E402
 
-configuration.fill(config, workflow.source_path("../schemas/config.schema.yaml"))  # checked, defaults filled in
-if config["models"] or config["datasets"]:
-    # the config's own models and datasets, measured on the data and the models (torch: only such a config needs it)
-    from rankgap import custom  # noqa: E402
+try:  # a config error names the key and what would be right: shown alone, without the package's traceback
+    configuration.fill(config, workflow.source_path("../schemas/config.schema.yaml"))  # checked, defaults filled in
+    if config["models"] or config["datasets"]:
+        # the config's own models and datasets, measured on the data and the models (torch: only such a config needs it)
+        from rankgap import custom  # noqa: E402
 
-    DESCRIBED = custom.describe(config)
-    SHAPES, ACTIVATION_SIZES = DESCRIBED.shapes, DESCRIBED.activations
-else:
-    SHAPES, ACTIVATION_SIZES = registry.SHAPES, registry.ACTIVATIONS
-configuration.check(config, SHAPES)
+        DESCRIBED = custom.describe(config)
+        SHAPES, ACTIVATION_SIZES = DESCRIBED.shapes, DESCRIBED.activations
+    else:
+        SHAPES, ACTIVATION_SIZES = registry.SHAPES, registry.ACTIVATIONS
+    configuration.check(config, SHAPES)
+except configuration.ConfigError as error:
+    sys.exit(f"ConfigError: {error}")
 
 DATASET = f"{config['data_dir']}/{{dataset}}.safetensors"
 RUN = "results/runs/{experiment}/{dataset}/bs{batch_size}-seed{seed}"
@@ -41,7 +45,11 @@ PROBE_ACTIVATIONS = f"{PROBE}/activations.safetensors"
 ANALYSIS = "results/analysis/{experiment}"
 TABLE = "results/tables/{table}"
 FIGURE = "results/figures/{figure}"
-COMPARISON = "results/report/paper_comparison"
+# what is gathered over every run of the config: its own folder, so two configs run in one checkout
+# never share (or rerun) one another's (config key `name`)
+REPORT = f"results/report/{config['name']}"
+REPORT_LOGS = f"results/logs/report/{config['name']}"
+COMPARISON = f"{REPORT}/paper_comparison"
 TABLE_COMPARISON = f"{COMPARISON}/{{table}}"  # one table's part of it
 # the published reproduction (committed): one folder per table and a README (rule publish)
 PUBLISHED = config["publish"]["folder"] if config["publish"] else "results/publish-not-configured"
@@ -50,7 +58,7 @@ RANDOM = config["random_matrices"]
 RANDOM_SPECTRA = "results/random_matrices/{distribution}/{m}x{n}.npy"
 RANDOM_TABLE = "results/tables/table{appendix}"
 RANDOM_FIGURE = "results/figures/fig{appendix}"
-RANDOM_COMPARISON = "results/report/random_matrices_comparison"
+RANDOM_COMPARISON = f"{REPORT}/random_matrices_comparison"
 REMEDIES = "results/remedies/{comparison}"
 # The package's data files, inputs read from the checkout (local(): also where the results are in
 # remote storage, --default-storage-provider): the paper's Tables A1-A3 and 1-11, and the analysis
@@ -420,11 +428,16 @@ RUN_STAGES = ("train", "sharpness", "weight_spectra")
 PROBE_STAGES = ("probe", "spectra")
 
 
-def publish_command(target):
-    """The command that builds a publishing target, as the published READMEs quote it: the target
-    first, since --configfile takes every name after it for a config file."""
+def snakemake_command(arguments):
+    """A snakemake command on this config, as READMEs and messages quote it: ``arguments`` (targets
+    first) and then the config files, since --configfile takes every name after it for a config file."""
     configfiles = " ".join(os.path.relpath(f) for f in workflow.overwrite_configfiles)
-    return f"snakemake {target} --cores 2" + (f" --configfile {configfiles}" if configfiles else "")
+    return f"snakemake {arguments}" + (f" --configfile {configfiles}" if configfiles else "")
+
+
+def publish_command(target):
+    """The command that builds a publishing target, as the published READMEs quote it."""
+    return snakemake_command(f"{target} --cores 2")
 
 
 def rival_artifacts():
@@ -505,6 +518,19 @@ def caption(kind, name):
     return spec.get("caption", f"{name}: experiment {spec['experiment']}")
 
 
+def figure_input(wildcards):
+    """A figure's data: its experiment's measures for a figure of a measure, its counts otherwise."""
+    spec = config["figures"][wildcards.figure]
+    kind = "measures" if spec["plot"] == "measure" else "rankloss"
+    return f"{ANALYSIS.format(experiment=spec['experiment'])}/{kind}.csv"
+
+
+def figure_probe(figure):
+    """The probe a figure is taken on: the paper's figures keep the paper's probe batch
+    (docs/choices.md); a measure compared across batch sizes is taken on the fixed probe."""
+    return COMPARED_PROBES["fixed" if config["figures"][figure]["plot"] == "measure" else "batch"]
+
+
 def model_label(kind):
     """Report category of a table or figure: its experiment's model and variant (the config's own
     models: their name)."""
@@ -567,3 +593,38 @@ onstart:
             from rankgap import device  # torch: only such a run needs it
 
             device.require_gpu()
+
+
+def report_requested():
+    """Whether this is `snakemake --report`: parsed with the config like a run, but Snakemake then
+    embeds whatever files are there, without asking whether this config made them."""
+    return any(arg == "--report" or arg.startswith("--report=") for arg in sys.argv)
+
+
+def check_report_is_current():
+    """Refuse a report whose files this config has not made (missing, outdated, or another config's
+    of the same path): a dry run of the same command, without --report, must have nothing to do."""
+    arguments, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip or arg == "--report" or arg.startswith("--report="):
+            skip = arg == "--report"
+            continue
+        arguments.append(arg)
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", *arguments, "--dry-run"], capture_output=True, text=True
+    )
+    if result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr:
+        return
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.MULTILINE))  # its job stats
+    pending = ", ".join(f"{rule} {n}" for rule, n in jobs.items() if rule != "total") or "the dry run failed"
+    which = (
+        f"config '{config['name']}'"
+        if workflow.overwrite_configfiles
+        else "config.yaml (no --configfile: the paper's full grid; the demo's report is "
+        "`snakemake --report report.html --configfile config/demo.yaml`)"
+    )
+    sys.exit(
+        f"ReportError: the report of {which} would show files that are missing, outdated or another "
+        f"config's: jobs still to run for it: {pending}. Run `{snakemake_command('--cores 2')}` first (or give --configfile the "
+        "config you ran), then the report command again."
+    )

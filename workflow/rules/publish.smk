@@ -63,7 +63,7 @@ rule publish:
         index=f"{PUBLISHED}/README.md",
         parts=[f"{PUBLISHED}/{part}/README.md" for part in published_on_disk()],
     log:
-        "results/logs/publish/readmes.log",
+        f"{REPORT_LOGS}/publish_readmes.log",
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -84,7 +84,7 @@ rule tracking:
     output:
         **TRACKING_OUTPUTS,
     log:
-        "results/logs/publish/tracking.log",
+        f"{REPORT_LOGS}/tracking.log",
     conda:
         "../../envs/analysis.yaml"
     params:

@@ -82,7 +82,7 @@ rule random_comparison:
         csv=f"{RANDOM_COMPARISON}.csv",
         md=report(f"{RANDOM_COMPARISON}.md", caption="../report/random_comparison.rst", category="Appendix"),
     log:
-        "results/logs/random_matrices/comparison.log",
+        f"{REPORT_LOGS}/random_matrices_comparison.log",
     conda:
         "../../envs/analysis.yaml"
     params:

@@ -3,6 +3,11 @@
 # head node.
 
 
+# `snakemake --report`: refused where this config has not made the files it would show
+if report_requested():
+    check_report_is_current()
+
+
 localrules:
     table,
     figure,
@@ -38,9 +43,9 @@ rule table:
 
 
 rule figure:
-    """One of the paper's figures: near-rank loss against batch size (and per epoch, and its components)."""
+    """A figure of an experiment: its count against batch size (the paper's), per epoch or in parts, or a measure on the fixed probe."""
     input:
-        lambda wc: f"{ANALYSIS.format(experiment=config['figures'][wc.figure]['experiment'])}/rankloss.csv",
+        figure_input,
     output:
         pdf=f"{FIGURE}.pdf",
         png=report(
@@ -55,9 +60,10 @@ rule figure:
     conda:
         "../../envs/analysis.yaml"
     params:
-        threshold=lookup(dpath="figures/{figure}/threshold", within=config),
         plot=lookup(dpath="figures/{figure}/plot", within=config),
-        probe=configuration.BATCH_PROBE,  # the paper's figures keep the paper's probe (docs/choices.md)
+        threshold=lambda wc: config["figures"][wc.figure].get("threshold"),  # none for a threshold-free measure
+        measure=lambda wc: config["figures"][wc.figure].get("measure"),  # plot measure only
+        probe=lambda wc: figure_probe(wc.figure),
         caption=lambda wc: caption("figures", wc.figure),
         code=code("figure"),
     script:
@@ -73,7 +79,7 @@ rule table_comparison:
         trends=f"{TABLE_COMPARISON}_trends.csv",
         losses=f"{TABLE_COMPARISON}_losses.csv",
     log:
-        "results/logs/comparison/{table}.log",
+        f"{REPORT_LOGS}/comparison/{{table}}.log",
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -87,7 +93,7 @@ rule table_comparison:
 
 
 rule comparison:
-    """Every table and figure beside the paper's: results/report/paper_comparison.{md,csv}."""
+    """Every table and figure beside the paper's: results/report/<name>/paper_comparison.{md,csv}."""
     input:
         numbers=expand(f"{TABLE_COMPARISON}.csv", table=config["tables"]),
         trends=expand(f"{TABLE_COMPARISON}_trends.csv", table=config["tables"]),
@@ -97,7 +103,7 @@ rule comparison:
         trends=f"{COMPARISON}_trends.csv",
         md=report(f"{COMPARISON}.md", caption="../report/comparison.rst", category="Paper comparison"),
     log:
-        "results/logs/comparison.log",
+        f"{REPORT_LOGS}/comparison.log",
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -108,14 +114,14 @@ rule comparison:
 
 
 rule runs:
-    """Every run of the config with its status, errors, time and commit: results/report/runs.{csv,md}."""
+    """Every run of the config with its status, errors, time and commit: results/report/<name>/runs.{csv,md}."""
     input:
         [run["summary"] for run in run_records(all_runs())],
     output:
-        csv="results/report/runs.csv",
-        md="results/report/runs.md",
+        csv=f"{REPORT}/runs.csv",
+        md=f"{REPORT}/runs.md",
     log:
-        "results/logs/runs.log",
+        f"{REPORT_LOGS}/runs.log",
     conda:
         "../../envs/analysis.yaml"
     params:
