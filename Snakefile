@@ -59,9 +59,4 @@ rule all:
 
 
 onsuccess:
-    logger.info(
-        f"Config '{config['name']}': tables in results/tables/ ({', '.join(config['tables']) or 'none'}), "
-        f"figures in results/figures/ ({', '.join(config['figures']) or 'none'}), the comparison with the "
-        f"paper in {COMPARISON}.md. `{snakemake_command('runs --cores 2')}` lists every run ({REPORT}/runs.md); "
-        f"`{snakemake_command('--report report.html')}` gathers them in one page."
-    )
+    logger.info(results_message())

@@ -628,3 +628,24 @@ def check_report_is_current():
         f"config's: jobs still to run for it: {pending}. Run `{snakemake_command('--cores 2')}` first (or give --configfile the "
         "config you ran), then the report command again."
     )
+
+
+def results_message():
+    """Where the config's results are, and the commands that list its runs and gather its report:
+    the last lines of a successful run."""
+    where = [
+        f"tables in results/tables/ ({', '.join(config['tables'])})" if config["tables"] else "",
+        f"figures in results/figures/ ({', '.join(config['figures'])})" if config["figures"] else "",
+        f"the comparison with the paper in {COMPARISON}.md" if config["tables"] or config["figures"] else "",
+        (
+            f"the remedy comparisons in {REMEDIES.format(comparison='')} ({', '.join(config['remedy_comparisons'])})"
+            if config["remedy_comparisons"]
+            else ""
+        ),
+        f"the publication in {PUBLISHED}/" if config["publish"] else "",
+    ]
+    return (
+        f"Config '{config['name']}': {'; '.join(w for w in where if w) or 'nothing gathered'}. "
+        f"`{snakemake_command('runs --cores 2')}` lists every run ({REPORT}/runs.md); "
+        f"`{snakemake_command('--report report.html')}` gathers them in one page."
+    )
