@@ -274,3 +274,19 @@ def test_a_state_dict_of_other_sizes_than_the_factorys_model_suggests_factory_kw
     assert json.loads(parsed.factory_kwargs) == {"num_classes": 10}
     assert "size mismatch for 1.weight" in error  # torch's own message, after the suggestion
     assert not (user_files / "out").exists()
+
+
+def test_a_bare_safetensors_state_dict_is_measured_with_its_factory(user_files, capsys):
+    """A state dict saved with safetensors (as most published weights are) measures as the same state
+    dict saved by torch.save; without --factory the command says to name one."""
+    from safetensors.torch import save_file
+
+    save_file(torch.load("state.pt"), "state.safetensors")
+    factory = ["--factory", "tiny_glance:build", "--factory-kwargs", '{"width": 6}']
+    assert cli.main(["state.pt", "images.npz", *factory, *OPTIONS]) == 0
+    from_torch = pd.read_csv(user_files / "out/counts.csv")
+    assert cli.main(["state.safetensors", "images.npz", *factory, *OPTIONS[:-1], "out2"]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(user_files / "out2/counts.csv"), from_torch)
+    capsys.readouterr()
+    assert cli.main(["state.safetensors", "images.npz", *OPTIONS[:-1], "out3"]) == 2
+    assert "holds a state dict without a pipeline run's settings: name the function" in capsys.readouterr().err

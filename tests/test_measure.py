@@ -349,7 +349,7 @@ def on_meta() -> nn.Module:
             relu_after(nn.Linear(4, 4)),
             [[1.0] * 4] * 8,
             {},
-            r"x is a list: give the batch as one tensor, batch first",
+            r"x is a list holding no tensor: give the batch as the model takes it, batch first: a tensor",
             id="not a tensor",
         ),
         pytest.param(

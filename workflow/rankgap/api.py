@@ -16,6 +16,7 @@ The measurement is the pipeline's, through the pipeline's own functions: the for
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,7 +61,7 @@ class Measurement:
     # other_zeros + genuine = count) and the structural deficit beside it, not in it
     counts: pd.DataFrame
     model: str | None = None  # the measured model's class
-    batch_shape: tuple[int, ...] | None = None  # the batch's, as given
+    batch_shape: tuple[int, ...] | str | None = None  # the batch's, as given (its tensors' when several)
     mode: str = "eval"
     thresholds: tuple[float, ...] | None = None  # default: those of ``counts``
     relative: bool = False  # thresholds times sigma_max of each unfolding
@@ -104,7 +105,7 @@ class Measurement:
         layers = self.modes["layer"].unique()
         thresholds = ", ".join(f"{t:g}" for t in self._thresholds())
         thresholds += " (times sigma_max of each unfolding)" if self.relative else ""
-        shape = "" if self.batch_shape is None else f", batch {tuple(self.batch_shape)}"
+        shape = "" if self.batch_shape is None else f", batch {self.batch_shape}"
         table = self.summary().drop(columns=["modes", "values"])
         table["effective_rank"] = table["effective_rank"].map("{:.1f}".format)
         table = table.astype(object)  # counts stay integers beside the row that says how many are left out
@@ -116,7 +117,8 @@ class Measurement:
             table = table.rename(columns=lambda column: column.removesuffix("*sigma_max"))
         shown = "\n".join(line.rstrip() for line in table.to_string(index=False, na_rep="").splitlines())
         return (
-            f"Measurement of {self.model or 'a model'}: {len(layers)} layers{shape}, {self.mode} mode, "
+            f"Measurement of {self.model or 'a model'}: {len(layers)} layer{'' if len(layers) == 1 else 's'}{shape}, "
+            f"{self.mode} mode, "
             f"thresholds {thresholds}\n"
             "per layer, over its modes (count = dead_zeros + other_zeros + genuine):\n"
             f"{shown}\n"
@@ -148,21 +150,107 @@ def check_output(name: str, x: torch.Tensor) -> None:
         )
 
 
-def checked_batch(x) -> torch.Tensor:
-    """The batch as the model will take it: floating values in float64 (float32 rounding lands on the
-    paper's thresholds), integers as they are (token ids for an embedding, which a cast would break)."""
-    if not isinstance(x, torch.Tensor):
+@dataclass
+class Batch:
+    """A batch as the model takes it: ``args`` (positional) and ``kwargs`` (keyword), every tensor
+    among them batch first, ``size`` samples."""
+
+    args: tuple
+    kwargs: dict
+    size: int
+
+    @property
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """Every tensor, by the name it has in messages: x, x[0], x['input_ids']..."""
+        if len(self.args) == 1 and not self.kwargs:
+            return {"x": self.args[0]} if isinstance(self.args[0], torch.Tensor) else {}
+        named = {f"x[{i}]": v for i, v in enumerate(self.args)} | {f"x[{k!r}]": v for k, v in self.kwargs.items()}
+        return {name: v for name, v in named.items() if isinstance(v, torch.Tensor)}
+
+    def shape(self) -> str:
+        """The batch's shape as a message says it: (8, 3, 32, 32), or input_ids (16, 256), ..."""
+        if len(self.args) == 1 and not self.kwargs:
+            return str(tuple(self.args[0].shape))
+        return ", ".join(f"{name} {tuple(t.shape)}" for name, t in self.tensors.items())
+
+    def single(self) -> torch.Tensor | None:
+        """The one tensor of a batch given as a tensor (None for arguments)."""
+        return self.args[0] if len(self.args) == 1 and not self.kwargs else None
+
+    def map(self, change) -> Batch:
+        """The batch with ``change`` applied to every tensor."""
+
+        def each(v):
+            return change(v) if isinstance(v, torch.Tensor) else v
+
+        return Batch(tuple(each(v) for v in self.args), {k: each(v) for k, v in self.kwargs.items()}, self.size)
+
+    def first(self, n: int) -> Batch:
+        first = self.map(lambda t: t[:n])
+        return Batch(first.args, first.kwargs, min(n, self.size))
+
+    def to(self, device: torch.device, floating: torch.dtype) -> Batch:
+        """On ``device``, floating values in ``floating`` (integers, token ids and masks, as they are)."""
+        return self.map(lambda t: t.to(device=device, dtype=floating if t.dtype.is_floating_point else t.dtype))
+
+
+def checked_batch(x) -> Batch:
+    """The batch as the model will take it: a tensor (the model's one argument), a tuple or list
+    (its positional arguments) or a mapping (its keyword arguments: a tokenizer's output), every
+    tensor batch first with the same number of samples."""
+    if isinstance(x, torch.Tensor):
+        batch = Batch((x,), {}, 0)
+    elif isinstance(x, (tuple, list)):
+        batch = Batch(tuple(x), {}, 0)
+    elif isinstance(x, Mapping):
+        batch = Batch((), dict(x), 0)
+    else:
         raise InputError(
-            f"x is a {type(x).__name__}: give the batch as one tensor, batch first (torch.as_tensor, or torch.stack "
-            "of the samples)"
+            f"x is a {type(x).__name__}: give the batch as the model takes it, batch first: a tensor, a tuple "
+            "of its positional arguments, or a mapping of its keyword arguments (a tokenizer's output)"
         )
-    if x.ndim == 0 or len(x) == 0:
-        raise InputError(f"x has shape {tuple(x.shape)}: an empty batch; give at least two samples, batch first")
-    if x.dtype.is_floating_point:
-        return x.to(torch.float64)
-    if x.dtype in (torch.bool, torch.complex64, torch.complex128) or x.dtype.is_complex:
-        raise InputError(f"x is {x.dtype}: give floating values, or integer token ids")
-    return x
+    tensors = batch.tensors
+    if not tensors:
+        raise InputError(
+            f"x is a {type(x).__name__} holding no tensor: give the batch as the model takes it, batch first: a "
+            "tensor (torch.as_tensor), a tuple of its positional arguments, or a mapping of its keyword arguments"
+        )
+    for name, t in tensors.items():
+        if t.ndim == 0 or len(t) == 0:
+            raise InputError(
+                f"{name} has shape {tuple(t.shape)}: an empty batch; give at least two samples, batch first"
+            )
+        if t.dtype.is_complex or (t.dtype == torch.bool and batch.single() is not None):
+            raise InputError(f"{name} is {t.dtype}: give floating values, or integer token ids")
+    sizes = {name: len(t) for name, t in tensors.items()}
+    if len(set(sizes.values())) > 1:
+        raise InputError(
+            "the tensors of x hold different numbers of samples ("
+            + ", ".join(f"{name}: {n}" for name, n in sizes.items())
+            + "); every tensor is batch first, the same batch"
+        )
+    batch.size = next(iter(sizes.values()))
+    return batch
+
+
+def checked_mask(mask, batch: Batch) -> torch.Tensor | None:
+    """The attention mask (batch x tokens, 1 for a token, 0 for padding): ``mask`` itself, or with
+    None the batch's ``attention_mask`` when it has one; False: none."""
+    if mask is None:
+        mask = batch.kwargs.get("attention_mask")
+    if mask is None or mask is False:
+        return None
+    if not isinstance(mask, torch.Tensor) or mask.ndim != 2 or len(mask) != batch.size:
+        shape = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise InputError(
+            f"mask {shape}: expected a tensor of shape ({batch.size}, tokens), 1 for a token, 0 for padding"
+        )
+    if not ((mask == 0) | (mask == 1)).all():
+        raise InputError("mask holds values other than 0 and 1: 1 for a token, 0 for padding")
+    empty = (~mask.bool().any(1)).nonzero().flatten().tolist()
+    if empty:
+        raise InputError(f"mask: sequence(s) {empty[:5]} have no token at all; give each at least one")
+    return mask.bool()
 
 
 def checked_device(device) -> torch.device:
@@ -268,9 +356,13 @@ def expected_input(model: nn.Module, batch: torch.Tensor, n: int) -> tuple[str, 
     return said + ". ", modules[called[0]]
 
 
+HIDDEN_STATES = "hidden_states"  # layers=: the model's own hidden states (output_hidden_states=True)
+PRECISIONS = ("float64", "model")
+
+
 def measure(
     model: nn.Module,
-    x: torch.Tensor,
+    x,
     layers=None,
     thresholds=THRESHOLDS,
     mode: str = "eval",
@@ -278,16 +370,22 @@ def measure(
     relative: bool = False,
     select=None,
     axes: tuple[str, ...] | None = None,
+    mask=None,
+    precision: str = "float64",
 ) -> Measurement:
     """Near-rank loss of ``model``'s layer outputs on the batch ``x``: spectra, per layer and mode
     statistics, and the counts with their parts, as the pipeline computes them.
 
-    ``x``: a batch as the model takes it, batch first: floats (cast to float64) or integer token
-    ids (passed as they are).
+    ``x``: a batch as the model takes it, batch first: a tensor (floats, or integer token ids passed
+    as they are), a tuple of the model's positional arguments, or a mapping of its keyword
+    arguments (a tokenizer's output, ``BatchEncoding``), every tensor with the same number of samples.
     ``layers``: which modules' outputs to measure (``select_layers``; default: every activation
-    module).  Each must output a floating tensor of 2 dimensions or more, batch first (batch x
-    units, batch x tokens x hidden, batch x channels x length, x height x width, x depth x height
-    x width); a module that runs more than once gives one output per call (``name``, ``name#2``...).
+    module, transformers' activation classes included); or ``"hidden_states"``: the model's own
+    hidden states (``output_hidden_states=True``, as Hugging Face models return them), one per block,
+    named ``hidden_states.0`` (the embeddings) onwards.  Each output measured must be a floating
+    tensor of 2 dimensions or more, batch first (batch x units, batch x tokens x hidden, batch x
+    channels x length, x height x width, x depth x height x width); a module that runs more than
+    once gives one output per call (``name``, ``name#2``...).
     ``select``: for modules that return a tuple, list or dict (attention blocks, most transformer
     layers): the index or key of the tensor to measure, for every one of them or per name pattern
     (``{"encoder.*.attn": 0}``).
@@ -295,9 +393,20 @@ def measure(
     unfolding when ``relative``).
     ``mode``: ``eval`` (batch norm uses its running statistics, dropout is off) or ``train`` (batch
     norm uses the batch's own statistics; dropout drops at random).
-    ``device``: where the forward pass and the SVDs run; default: the GPU when there is one.
+    ``device``: where the forward pass and the SVDs run; default: the GPU when there is one (with
+    ``precision="model"``: where the model is).
     ``axes``: names of the modes after the batch's for outputs of that many dimensions plus one,
     e.g. ``("token", "hidden")`` (default: ``rank.mode_names``).
+    ``mask``: batch x tokens, 1 for a token and 0 for padding; default: the batch's
+    ``attention_mask`` when it is a mapping that has one (False: none).  In every output of shape
+    batch x tokens x hidden, padded positions are left out: the hidden mode is the hidden x
+    (every real token of every sequence) unfolding, and the batch and token modes, which need every
+    sequence at every position, keep the positions that are a token in every sequence.  Outputs of
+    other shapes are measured whole.
+    ``precision``: ``float64`` (default: a deep copy of the model in float64 runs, the paper's exact
+    counts) or ``model``: the model runs as it is, in its own dtype and on its own device, nothing
+    copied, and each output is cast to float64 only for its SVD (docs/measure.md: which thresholds
+    a bf16 or fp16 forward pass can resolve).
 
     Returns a ``Measurement``: ``print(result)`` shows in a few lines what was measured and the
     headline numbers per layer; ``result.summary()`` is those numbers, one row per layer (the count
@@ -309,56 +418,78 @@ def measure(
     pass of two samples; a batch the model does not take is named by its shape, beside what the
     model's first layer of known input size takes.  Then one forward pass measures: each output is
     analysed as it is produced and freed, so memory holds the forward pass, one layer's output and
-    its SVD's workspace at a time.
-    ``model`` itself is left as it was: a deep copy runs, its floating parameters in float64.
+    its SVD's workspace at a time (hidden states: the model returns them all at once).
+    ``model`` itself is left as it was.
     """
     if mode not in MODES:
         raise InputError(f"mode '{mode}': expected one of {', '.join(MODES)}")
+    if precision not in PRECISIONS:
+        raise InputError(f"precision '{precision}': expected one of {', '.join(PRECISIONS)}")
     thresholds = [float(t) for t in thresholds]
     if not thresholds or min(thresholds) <= 0:
         raise InputError(f"thresholds {thresholds}: expected one or more positive numbers, such as {list(THRESHOLDS)}")
-    model, x, device = checked_model(model), checked_batch(x), checked_device(device)
+    model, batch = checked_model(model), checked_batch(x)
+    masked = checked_mask(mask, batch)
+    hidden = isinstance(layers, str) and layers == HIDDEN_STATES
     try:
-        names = [name for name, _ in select_layers(model, layers)]  # the copy's modules have the same names
+        names = [] if hidden else [name for name, _ in select_layers(model, layers)]  # the copy's have the same names
     except models.LayerError as error:
         raise InputError(str(error)) from None
-    probed = copy.deepcopy(model).to(device=device, dtype=torch.float64).train(mode == "train")
+    if precision == "float64":
+        device = checked_device(device)
+        probed = copy.deepcopy(model).to(device=device, dtype=torch.float64)
+        floating = torch.float64
+    else:
+        device, floating = model_placement(model, device)
+        probed = model
+    was_training = model.training
+    probed.train(mode == "train")
     modules = dict(probed.named_modules())
     chosen = [(name, modules[name]) for name in names]
+    batch = batch.to(device, floating)
+    if masked is not None:
+        masked = masked.to(device)
 
-    def forward(batch, keep=None):
+    def run(part: Batch, keep=None) -> dict:
+        if hidden:
+            states = hidden_states(probed(*part.args, **part.kwargs, output_hidden_states=True))
+            outputs = {}
+            for i, state in enumerate(states):
+                if keep is None:
+                    outputs[f"{HIDDEN_STATES}.{i}"] = state
+                else:
+                    keep(f"{HIDDEN_STATES}.{i}", state)
+            return outputs
+        return probe.capture(lambda _: probed(*part.args, **part.kwargs), None, chosen, keep, select)[0]
+
+    def forward(part: Batch, keep=None) -> dict:
         failures = FAILURES if keep else CHECK_FAILURES
         try:
-            return probe.capture(probed, batch.to(device), chosen, keep, select)[0]
+            with torch.no_grad():
+                return run(part, keep)
         except probe.OutputError as error:  # a module that returns no tensor, and no selector picks one
             raise InputError(str(error)) from None
         except InputError:  # the analysis's own (keep's)
             raise
         except failures as error:  # a batch of shapes (or of a type) the model does not take
-            expected, first = "", None
-            if keep is None:  # the check: the message is about the user's batch, not its first samples
-                expected, first = expected_input(probed, batch.to(device), len(x))
+            expected, first, single = "", None, part.single()
+            if keep is None and single is not None:  # the check: about the user's batch, not its first samples
+                expected, first = expected_input(probed, single, batch.size)
             integers = (
                 ""
-                if x.dtype.is_floating_point or isinstance(first, nn.Embedding)
-                else f" (x holds {x.dtype} values, passed as they are, as token ids for an embedding: cast x to "
+                if single is None or single.dtype.is_floating_point or isinstance(first, nn.Embedding)
+                else f" (x holds {single.dtype} values, passed as they are, as token ids for an embedding: cast x to "
                 "float for a model that takes values)"
             )
             said = (
-                f"{expected}torch's message, on its first {len(batch)} samples (the check before measuring)"
+                f"{expected}torch's message, on its first {part.size} samples (the check before measuring)"
                 if keep is None
                 else "torch's message"
             )
             raise InputError(
-                f"the model's forward pass on a batch of shape {tuple(x.shape)} failed{integers}: {said}: {error}"
+                f"the model's forward pass on a batch of shape {batch.shape()} failed{integers}: {said}: {error}"
             ) from error
 
-    outputs = forward(x[:PREFLIGHT])
-    if not outputs:
-        raise InputError(f"none of the selected layers ({', '.join(names)}) ran in the model's forward pass")
-    for name, output in outputs.items():
-        check_output(name, output)
-    del outputs
     spectra, modes = [], []
 
     def analyse(name: str, output: torch.Tensor) -> None:
@@ -366,11 +497,72 @@ def measure(
             raise InputError(
                 f"layer {name} outputs NaN or Inf: the model's weights or the batch hold them, or overflow"
             )
-        layer_spectra, layer_modes = rank.analyse_layer(len({m["layer"] for m in modes}), name, output, axes=axes)
+        depth = len({m["layer"] for m in modes})
+        output = output.to(torch.float64)  # with precision="model": this layer's copy, for its SVD
+        if masked is not None and output.ndim == 3 and output.shape[:2] == masked.shape:
+            layer_spectra, layer_modes = masked_layer(depth, name, output, masked, axes)
+        else:
+            layer_spectra, layer_modes = rank.analyse_layer(depth, name, output, axes=axes)
         spectra.extend(layer_spectra)
         modes.extend(layer_modes)
 
-    forward(x, analyse)
+    try:
+        outputs = forward(batch.first(PREFLIGHT))
+        if not outputs:
+            raise InputError(f"none of the selected layers ({', '.join(names)}) ran in the model's forward pass")
+        for name, output in outputs.items():
+            check_output(name, output)
+        del outputs
+        forward(batch, analyse)
+    finally:
+        model.train(was_training)  # precision="model" ran the model itself
     spectra, modes = rank.tables(spectra, modes)
     counts = rank.run_counts(spectra, modes, thresholds, relative)
-    return Measurement(spectra, modes, counts, type(model).__name__, tuple(x.shape), mode, tuple(thresholds), relative)
+    shape = tuple(batch.single().shape) if batch.single() is not None else batch.shape()
+    return Measurement(spectra, modes, counts, type(model).__name__, shape, mode, tuple(thresholds), relative)
+
+
+def model_placement(model: nn.Module, device) -> tuple[torch.device, torch.dtype]:
+    """Where a model that runs as it is (precision="model") is, and its floating dtype: a ``device``
+    asked for must be the model's own (it is not moved)."""
+    floating = [p for p in [*model.parameters(), *model.buffers()] if p.dtype.is_floating_point]
+    if not floating:
+        raise InputError("precision='model': the model has no floating parameters to take its dtype from")
+    placed, dtype = floating[0].device, floating[0].dtype
+    if device is not None and torch.device(device) != placed:
+        raise InputError(
+            f"precision='model' runs the model where it is ({placed}), not on device {device}: move the model "
+            f"there first (model.to('{device}')), or leave device out"
+        )
+    return placed, dtype
+
+
+def hidden_states(result) -> tuple[torch.Tensor, ...]:
+    """The hidden states a model returned when asked for them (``output_hidden_states=True``)."""
+    states = getattr(result, HIDDEN_STATES, None)
+    if states is None and isinstance(result, Mapping):
+        states = result.get(HIDDEN_STATES)
+    if not states:
+        raise InputError(
+            "layers='hidden_states': the model returned no hidden states when called with "
+            "output_hidden_states=True (a Hugging Face model returns them); name its layers instead"
+        )
+    return tuple(states)
+
+
+def masked_layer(depth: int, name: str, x: torch.Tensor, mask: torch.Tensor, axes) -> tuple[list, list]:
+    """One batch x tokens x hidden output with padded positions left out: its batch and token modes
+    on the positions that are a token in every sequence, its hidden mode on every real token of
+    every sequence (hidden x tokens unfolding)."""
+    names = ("batch", *axes) if axes and len(axes) == 2 else ("batch", "token", "hidden")
+    common = mask.all(0)
+    if not common.any():
+        raise InputError(
+            f"layer {name}: no position is a token in every sequence (the mask): the batch and token modes "
+            "need one; pad less, or measure shorter sequences together"
+        )
+    shared_spectra, shared_modes = rank.analyse_layer(depth, name, x[:, common], axes=names[1:])
+    tokens_spectra, tokens_modes = rank.analyse_layer(depth, name, x[mask], axes=(names[2],))
+    # of the 2-dimensional tokens x hidden output, its second mode: hidden x tokens
+    hidden_spectra, hidden_modes = tokens_spectra[1], tokens_modes[1]
+    return [*shared_spectra[:2], hidden_spectra], [*shared_modes[:2], hidden_modes]

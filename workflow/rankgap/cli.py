@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors import safe_open
+from safetensors.torch import load_file
 from torch import nn
 
 from . import data, figures, models, probe, status, user_code
@@ -73,7 +74,8 @@ def parser() -> argparse.ArgumentParser:
         help="a saved model: a pipeline run's weights.pt, or a published run's weights (.safetensors); a whole "
         "model saved with torch.save(model) "
         "(its class must be importable: installed, or in the current folder); or a state dict "
-        "saved with torch.save(model.state_dict()), with --factory. Loading runs the file's "
+        "saved with torch.save(model.state_dict()) or as a bare .safetensors file, with --factory. "
+        "Loading runs the file's "
         "pickled code: load only files you trust",
     )
     p.add_argument(
@@ -188,10 +190,17 @@ def load_model(path: Path, factory: str | None = None, factory_kwargs: str = "{}
     if not isinstance(kwargs, dict):
         raise InputError(f"--factory-kwargs {factory_kwargs}: expected a JSON object, e.g. {KWARGS_EXAMPLE}")
     try:
-        if path.suffix == ".safetensors":  # a published run's weights (models.save_safetensors)
+        if path.suffix == ".safetensors" and factory:  # a bare state dict, as safetensors.torch.save_file writes it
+            saved = load_file(str(path))
+        elif path.suffix == ".safetensors":  # a published run's weights (models.save_safetensors)
             saved = models.read_safetensors(path)
         else:
             saved = torch.load(path, map_location="cpu", weights_only=False, pickle_module=user_code)
+    except models.NoSettingsError as error:  # a bare state dict in safetensors
+        raise InputError(
+            f"{path} holds a state dict without a pipeline run's settings: name the function that builds "
+            "its model with --factory MODULE:FUNCTION (and --factory-kwargs)"
+        ) from error
     except Exception as error:  # not a torch file, or a pickled class that cannot be imported here
         raise InputError(
             f"cannot load {path}: {error}. A whole model saved with torch.save(model) needs its "

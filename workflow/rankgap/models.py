@@ -292,6 +292,10 @@ def save_safetensors(weights: dict, path, **metadata: str) -> None:
     save_file(state, str(path), metadata=header)
 
 
+class NoSettingsError(ValueError):
+    """A safetensors file without a run's settings: a bare state dict, not this pipeline's weights."""
+
+
 def read_safetensors(path) -> dict:
     """A weights file saved by ``save_safetensors``, as ``train.weights_file`` gives it."""
     from safetensors import safe_open
@@ -299,7 +303,7 @@ def read_safetensors(path) -> dict:
     with safe_open(str(path), "pt") as f:
         metadata = f.metadata() or {}
         if "settings" not in metadata:
-            raise ValueError(f"{path} holds no run settings: not a weights file of this pipeline")
+            raise NoSettingsError(f"{path} holds no run settings: not a weights file of this pipeline")
         state = {key: f.get_tensor(key) for key in f.keys()}
     return {"settings": json.loads(metadata["settings"]), "status": metadata.get("status", "ok"), "state": state}
 
@@ -332,19 +336,27 @@ def describe_layers(model: nn.Module, most: int | None = None) -> str:
     return "\n".join(lines)
 
 
+def is_activation(module: nn.Module) -> bool:
+    """An activation module: one of ``ACTIVATIONS``, or one of the transformers library's own
+    activation classes (GELUActivation, NewGELUActivation...: plain modules of
+    ``transformers.activations``, recognised without importing the library)."""
+    return isinstance(module, ACTIVATIONS) or type(module).__module__ == "transformers.activations"
+
+
 def select_layers(model: nn.Module, layers=None) -> list[tuple[str, nn.Module]]:
     """The (name, module) pairs to probe, in the order of ``model.named_modules()``.
 
-    ``layers``: None for the activation modules (``ACTIVATIONS``); or what to probe, one item or a
+    ``layers``: None for the activation modules (``is_activation``); or what to probe, one item or a
     list of them: a name pattern, matched with ``fnmatch`` against the names ``named_modules``
     gives ("layer4.*", "features.?"), or a module type (``nn.Conv2d``).  Every item must match.
     """
     named = _named_layers(model)
     if layers is None:
-        selected = [(name, module) for name, module in named if isinstance(module, ACTIVATIONS)]
+        selected = [(name, module) for name, module in named if is_activation(module)]
         if not selected:
             raise LayerError(
-                "the model has no activation modules (" + ", ".join(t.__name__ for t in ACTIVATIONS) + "); it may "
+                "the model has no activation modules (" + ", ".join(t.__name__ for t in ACTIVATIONS) + ", or "
+                "transformers' own: GELUActivation...); it may "
                 "call its activations as functions (F.relu).  Name the layers to measure instead, among:\n"
                 + describe_layers(model, LISTED_LAYERS)
             )
