@@ -502,15 +502,23 @@ def test_the_transformer_example_measures_every_mode_and_its_command_line_agrees
 
 
 @pytest.mark.slow
-def test_the_scale_benchmark_prints_its_ratios():
-    """benchmarks/measure_scale.py at two images (its figures in docs/speed.md are at 64 and 32)."""
+@pytest.mark.parametrize(
+    "model, shown",
+    [
+        ("resnet50", r"measure / limit: time [\d.]+x \(goal <= 1\.3\), peak memory [\d.]+x \(goal <= 1\.5\)"),
+        # a transformer (transformers, random weights) in its own bf16, the 13 hidden states of GPT-2 124M
+        ("gpt2", r"gpt2, batch 2 x 256 tokens, bfloat16, 13 layers(.|\n)*peak memory [\d.]+x \(goal <= 1\.5\)"),
+    ],
+)
+def test_the_scale_benchmark_prints_its_ratios(model, shown):
+    """benchmarks/measure_scale.py at two samples (its figures in docs/speed.md are at 64, 32 and 16)."""
     out = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks/measure_scale.py"), "--models", "resnet50", "--batch", "2"],
+        [sys.executable, str(REPO / "benchmarks/measure_scale.py"), "--models", model, "--batch", "2"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    assert re.search(r"measure / limit: time [\d.]+x \(goal <= 1\.3\), peak memory [\d.]+x \(goal <= 1\.5\)", out)
+    assert re.search(shown, out)
 
 
 def test_the_command_line_loads_a_whole_model_whose_class_is_in_the_current_folder(tmp_path, monkeypatch):

@@ -4,13 +4,16 @@ model's own hidden states as the layers, and its own precision without a copy. H
 built from configs with random weights (no download)."""
 
 import copy
+import json
+import os
 
+import pandas as pd
 import pytest
 import torch
 from torch import nn
 
 import rankgap
-from rankgap import api, rank
+from rankgap import api, cli, rank
 
 transformers = pytest.importorskip("transformers", reason="the test extra installs transformers")
 
@@ -133,3 +136,72 @@ def test_hidden_states_in_the_models_own_bf16_without_a_copy_agree_with_float64(
 def test_a_device_other_than_the_models_is_refused_with_precision_model():
     with pytest.raises(api.InputError, match="runs the model where it is"):
         rankgap.measure(gpt2(), padded_batch(), precision="model", device="meta")
+
+
+def saved_folder(folder):
+    """A GPT-2-shaped model and a word-level tokenizer of its own (no download), as save_pretrained
+    writes them: config.json, model.safetensors, the tokenizer's files."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    words = ["[PAD]", "[UNK]", *(f"w{i}" for i in range(VOCAB - 2))]
+    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="[PAD]", unk_token="[UNK]")
+    gpt2().save_pretrained(folder)
+    fast.save_pretrained(folder)
+    return folder
+
+
+def test_the_command_line_opens_a_model_folder_offline_on_a_text_file(tmp_path, monkeypatch, capsys):
+    """`rankgap-measure MODEL_FOLDER texts.txt`: its hidden states, padding left out, as rankgap.measure
+    gives them on the same tokenized batch; no network (HF_HUB_OFFLINE)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = saved_folder(tmp_path / "model")
+    lengths = [9, 4, 7, 2]
+    (tmp_path / "texts.txt").write_text("\n".join(" ".join(f"w{i}" for i in range(n)) for n in lengths) + "\n")
+    out = tmp_path / "measured"
+    arguments = [str(folder), str(tmp_path / "texts.txt"), "--batch-size", "4", "--device", "cpu", "--out", str(out)]
+    assert cli.main(arguments) == 0, capsys.readouterr().err
+    modes = pd.read_csv(out / "modes.csv")
+    assert modes["layer"].unique().tolist() == [f"hidden_states.{i}" for i in range(3)]
+    hidden = modes.query("mode == 'hidden'")
+    assert (hidden["rest"] == sum(lengths)).all()  # every real token, no padded position
+    assert (modes.query("mode == 'token'")["dim"] == min(lengths)).all()  # positions a token in every text
+    assert json.loads((out / "measurement.json").read_text())["layers"] == "hidden_states"
+
+
+def test_a_folder_without_config_json_is_named(tmp_path, capsys):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "texts.txt").write_text("w1 w2\n")
+    assert cli.main([str(tmp_path / "model"), str(tmp_path / "texts.txt")]) == 2
+    assert "is a folder, not a file (a model folder holds config.json: this one does not)" in capsys.readouterr().err
+
+
+def test_the_hugging_face_example_and_its_command_line_agree(tmp_path):
+    """examples/hugging_face.py, as its docstring runs it, then the command it prints, offline, on
+    the model folder and texts it saved: the same hidden states, the same spectra (the command line
+    draws the texts in another order, which changes no singular value)."""
+    import shlex
+    import subprocess
+    import sys
+
+    from conftest import copy_project
+
+    project = copy_project(tmp_path)
+    offline = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    shown = subprocess.run(
+        [sys.executable, "examples/hugging_face.py"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=offline,
+    ).stdout
+    assert "Measurement of GPT2Model: 5 layers" in shown
+    command = shlex.split(shown.strip().splitlines()[-1])
+    assert command[0] == ".venv/bin/rankgap-measure"
+    subprocess.run([sys.executable, "-m", "rankgap.cli", *command[1:]], cwd=project, check=True, env=offline)
+    api_modes = pd.read_csv(project / "measured/hugging_face/api/modes.csv")
+    cli_modes = pd.read_csv(project / "measured/hugging_face/measured/modes.csv")
+    assert cli_modes["layer"].tolist() == api_modes["layer"].tolist()
+    assert cli_modes["effective_rank"].to_numpy() == pytest.approx(api_modes["effective_rank"].to_numpy(), rel=1e-6)

@@ -8,6 +8,7 @@ says how; ``python -m rankgap.cli`` is the same command.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -18,8 +19,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 from torch import nn
 
-from . import data, figures, models, probe, status, user_code
-from .api import MODES, THRESHOLDS, InputError, default_device, describe_layers, measure
+from . import data, models, probe, status, user_code
+from .api import HIDDEN_STATES, MODES, PRECISIONS, THRESHOLDS, InputError, default_device, describe_layers, measure
 from .configuration import RunSettings
 
 IMAGE_KEYS = ("x_train", "x")  # the array a dataset file's batch is drawn from, the first one present
@@ -41,6 +42,10 @@ examples:
   # a transformer on token ids (an .npz whose x_train is N x tokens, int64), each encoder layer's
   # output (batch x tokens x hidden), its modes named
   rankgap-measure encoder.pt tokens.npz --layers 'encoder.layers.?' --axes token hidden
+
+  # a Hugging Face model folder (config.json, model.safetensors and its tokenizer, as save_pretrained
+  # writes them; opened offline) on a text file, one text per line: its hidden states, padding left out
+  rankgap-measure my-model/ texts.txt --batch-size 16 --max-tokens 256 --precision model
 
   # the names --layers matches against
   rankgap-measure model.pt --list-layers
@@ -71,7 +76,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "model",
         type=Path,
-        help="a saved model: a pipeline run's weights.pt, or a published run's weights (.safetensors); a whole "
+        help="a saved model: a Hugging Face model folder (config.json and its weights, with its tokenizer: "
+        "what save_pretrained writes; opened offline, with the transformers library); a pipeline run's "
+        "weights.pt, or a published run's weights (.safetensors); a whole "
         "model saved with torch.save(model) "
         "(its class must be importable: installed, or in the current folder); or a state dict "
         "saved with torch.save(model.state_dict()) or as a bare .safetensors file, with --factory. "
@@ -82,8 +89,10 @@ def parser() -> argparse.ArgumentParser:
         "data",
         type=Path,
         nargs="?",
-        help="the inputs: a .safetensors file (the pipeline's data/DATASET.safetensors) or a .npz "
-        "file, holding an array x_train or x, batch first (N x C x H x W for images, N x tokens for "
+        help="the inputs: for a model folder, a text file (.txt, one text per line, tokenized by the "
+        "folder's tokenizer with padding); else a .safetensors file (the pipeline's "
+        "data/DATASET.safetensors) or a .npz file, holding an array x_train or x, batch first "
+        "(N x C x H x W for images, N x tokens for "
         "token ids, N x tokens x features for sequences of vectors). uint8 images are scaled to "
         "[0, 1] and standardised per channel with the mean and std of all the file's images (the "
         "pipeline's values for its own datasets); other integers (token ids) and floats are taken "
@@ -105,6 +114,20 @@ def parser() -> argparse.ArgumentParser:
         type=positive_int,
         default=256,
         help="images in the batch (default: %(default)s); at most the file's",
+    )
+    p.add_argument(
+        "--max-tokens",
+        type=positive_int,
+        default=512,
+        help="a model folder's texts: tokens per text at most, longer ones truncated (default: %(default)s)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float64",
+        help="float64: a float64 copy of the model runs (the paper's exact counts); model: the model runs in its "
+        "own dtype, each output cast to float64 for its SVD (docs/measure.md: which thresholds that resolves) "
+        "(default: %(default)s)",
     )
     p.add_argument(
         "--array",
@@ -137,8 +160,9 @@ def parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="PATTERN",
         help="the modules to measure, by name: fnmatch patterns such as 'layer4.*' or 'features.?' "
-        "(see --list-layers); default: every activation module (ReLU, GELU, SiLU, LeakyReLU, "
-        "Tanh, the pipeline's identity activation)",
+        "(see --list-layers), or hidden_states (a Hugging Face model's); default: a model folder's hidden "
+        "states, else every activation module (ReLU, GELU, SiLU, LeakyReLU, Tanh, the pipeline's identity "
+        "activation, transformers' own)",
     )
     p.add_argument(
         "--select",
@@ -257,12 +281,50 @@ def check_files(args: argparse.Namespace) -> None:
             continue
         if not path.exists():
             raise InputError(f"{what} {path} ({argument}) does not exist")
+        if name == "model" and is_model_folder(path):
+            continue
         if not path.is_file():
-            raise InputError(f"{what} {path} ({argument}) is a folder, not a file")
+            raise InputError(
+                f"{what} {path} ({argument}) is a folder, not a file"
+                + (" (a model folder holds config.json: this one does not)" if name == "model" else "")
+            )
         try:
             path.open("rb").close()
         except OSError as error:
             raise InputError(f"{what} {path} ({argument}) cannot be read: {error.strerror}") from error
+
+
+def is_model_folder(path: Path) -> bool:
+    """A Hugging Face model folder, as save_pretrained writes it: config.json beside the weights."""
+    return path.is_dir() and (path / "config.json").is_file()
+
+
+def load_pretrained(folder: Path):
+    """(model, tokenizer) of a model folder, from the folder alone (no network)."""
+    try:
+        import transformers
+    except ImportError:
+        raise InputError(
+            f"{folder} is a Hugging Face model folder: opening it needs the transformers library "
+            "(pip install transformers)"
+        ) from None
+    try:
+        model = transformers.AutoModel.from_pretrained(folder, local_files_only=True)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    except (OSError, ValueError) as error:
+        raise InputError(f"cannot open the model folder {folder} offline: {error}") from error
+    if tokenizer.pad_token is None:  # GPT-2's, among others: padded positions are masked out anyway
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    return model, tokenizer
+
+
+def load_texts(path: Path) -> list[str]:
+    if path.suffix != ".txt":
+        raise InputError(f"data file {path}: a model folder measures texts: give a .txt file, one text per line")
+    texts = [line for line in path.read_text().splitlines() if line.strip()]
+    if not texts:
+        raise InputError(f"data file {path} holds no text: one text per line")
+    return texts
 
 
 def load_images(path: Path, array: str | None = None) -> tuple[torch.Tensor, str, str | None]:
@@ -310,6 +372,13 @@ def standardised(batch: torch.Tensor, images: torch.Tensor, dataset: str | None)
     return x, f"standardised with the file's per-channel mean ({listed(mean)}) and std ({listed(std)})"
 
 
+def check_batch_size(args: argparse.Namespace, available: int, what: str) -> None:
+    if args.batch_size > available:
+        raise InputError(
+            f"--batch-size {args.batch_size} is larger than the {available} {what}; use at most {available}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -322,34 +391,45 @@ def main(argv: list[str] | None = None) -> int:
 def measure_command(args: argparse.Namespace) -> int:
     check_files(args)
     if args.list_layers:
-        print(describe_layers(load_model(args.model, args.factory, args.factory_kwargs)))
+        folder = is_model_folder(args.model)
+        model = load_pretrained(args.model)[0] if folder else load_model(args.model, args.factory, args.factory_kwargs)
+        print(describe_layers(model))
         return 0
     if args.data is None:
         raise InputError("no data file: give the images to measure on after the model (or --list-layers)")
     if args.out.exists() and not args.out.is_dir():
         raise InputError(f"--out {args.out} is a file: name a folder for the tables and the figure")
-    model = load_model(args.model, args.factory, args.factory_kwargs)
-    images, key, dataset = load_images(args.data, args.array)
-    if args.batch_size > len(images):
-        raise InputError(
-            f"--batch-size {args.batch_size} is larger than the {len(images)} images in "
-            f"{args.data} ({key}); use at most {len(images)}"
+    if is_model_folder(args.model):
+        model, tokenizer = load_pretrained(args.model)
+        texts, key = load_texts(args.data), "lines"
+        check_batch_size(args, len(texts), "texts")
+        chosen = [texts[i] for i in probe.batch_indices(len(texts), args.batch_size, args.seed)]
+        batch = tokenizer(chosen, padding=True, truncation=True, max_length=args.max_tokens, return_tensors="pt")
+        preparation = f"tokenized by the folder's tokenizer, padded (masked out), at most {args.max_tokens} tokens"
+        layers = args.layers or HIDDEN_STATES
+    else:
+        model = load_model(args.model, args.factory, args.factory_kwargs)
+        images, key, dataset = load_images(args.data, args.array)
+        check_batch_size(args, len(images), f"images in {args.data} ({key})")
+        batch, preparation = standardised(
+            images[probe.batch_indices(len(images), args.batch_size, args.seed)], images, dataset
         )
-    batch, preparation = standardised(
-        images[probe.batch_indices(len(images), args.batch_size, args.seed)], images, dataset
-    )
-    del images
+        del images
+        layers = args.layers
+    if layers == [HIDDEN_STATES]:
+        layers = HIDDEN_STATES
     select = int(args.select) if args.select is not None and args.select.lstrip("-").isdigit() else args.select
     result = measure(
         model,
         batch,
-        args.layers,
+        layers,
         args.thresholds,
         args.mode,
         args.device,
         args.relative,
         select=select,
         axes=tuple(args.axes) if args.axes else None,
+        precision=args.precision,
     )
     paths = result.save(args.out)
     description = (
@@ -357,7 +437,7 @@ def measure_command(args: argparse.Namespace) -> int:
         + (", thresholds relative to sigma_max" if args.relative else "")
         + ")"
     )
-    figures.layer_components(result.counts, description, args.out / "components.pdf", args.out / "components.png")
+    drawn = draw_components(result, description, args.out)
     settings = {
         "model": str(args.model),
         "factory": args.factory,
@@ -369,7 +449,9 @@ def measure_command(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "thresholds": args.thresholds,
         "relative": args.relative,
-        "layers": args.layers,
+        "layers": layers,
+        "max_tokens": args.max_tokens if is_model_folder(args.model) else None,
+        "precision": args.precision,
         "select": select,
         "axes": args.axes,
         "mode": args.mode,
@@ -379,14 +461,22 @@ def measure_command(args: argparse.Namespace) -> int:
     (args.out / "measurement.json").write_text(json.dumps(settings, indent=2))
     print(f"{description}: {len(settings['measured'])} layers, input {preparation}")
     print(result.totals().to_string())  # per threshold: the count and its parts, the deficit apart
-    print(
-        "wrote "
-        + ", ".join(
-            str(p)
-            for p in [*paths, args.out / "components.pdf", args.out / "components.png", args.out / "measurement.json"]
-        )
-    )
+    print("wrote " + ", ".join(str(p) for p in [*paths, *drawn, args.out / "measurement.json"]))
+    if not drawn:
+        print("components.pdf/.png not drawn: plotting is in the pipeline extra (pip install 'rankgap[pipeline]')")
     return 0
+
+
+def draw_components(result, description: str, out: Path) -> list[Path]:
+    """The figure of the count and its parts per layer, where seaborn is installed (the pipeline
+    extra; a lean install measures without it): its paths, none when not drawn."""
+    if importlib.util.find_spec("seaborn") is None:
+        return []
+    from . import figures
+
+    paths = [out / "components.pdf", out / "components.png"]
+    figures.layer_components(result.counts, description, *paths)
+    return paths
 
 
 if __name__ == "__main__":
