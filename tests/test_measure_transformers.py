@@ -112,18 +112,32 @@ def gpt2():
     return transformers.GPT2Model(config).eval()
 
 
+def bert():
+    torch.manual_seed(0)
+    config = transformers.BertConfig(
+        num_hidden_layers=2, hidden_size=32, num_attention_heads=2, intermediate_size=64, vocab_size=VOCAB
+    )
+    return transformers.BertModel(config).eval()
+
+
+def first_block(model):
+    """The module of a model's first block (GPT-2's h.0, BERT's encoder.layer.0)."""
+    return model.h[0] if hasattr(model, "h") else model.encoder.layer[0]
+
+
 def test_transformers_activation_classes_are_measured_by_default():
     result = rankgap.measure(gpt2(), padded_batch(), device="cpu")
     assert list(result.modes["layer"].unique()) == ["h.0.mlp.act", "h.1.mlp.act"]  # NewGELUActivation
 
 
-def test_hidden_states_in_the_models_own_bf16_without_a_copy_agree_with_float64(monkeypatch):
-    model, batch = gpt2(), padded_batch()
+@pytest.mark.parametrize("build", [gpt2, bert])
+def test_hidden_states_in_the_models_own_bf16_without_a_copy_agree_with_float64(build, monkeypatch):
+    model, batch = build(), padded_batch()
     exact = rankgap.measure(model, batch, layers="hidden_states", device="cpu")
     assert list(exact.modes["layer"].unique()) == [f"hidden_states.{i}" for i in range(3)]  # embeddings, 2 blocks
     bf16 = model.to(torch.bfloat16)
     seen = []
-    bf16.h[0].register_forward_hook(lambda _m, _i, out: seen.append(out[0].dtype))
+    first_block(bf16).register_forward_hook(lambda _m, _i, out: seen.append(out[0].dtype))
     monkeypatch.setattr(copy, "deepcopy", lambda *_: pytest.fail("precision='model' copied the model"))
     own = rankgap.measure(bf16, batch, layers="hidden_states", precision="model")
     assert seen and set(seen) == {torch.bfloat16}  # the forward pass ran in bf16, on the model itself
