@@ -90,3 +90,12 @@ def test_a_report_without_a_config_names_the_config_to_give(tmp_path):
     assert "no --configfile" in result.stderr and "--configfile config/demo.yaml" in result.stderr
     assert not (project / "report.html").exists()
     shutil.rmtree(project)
+
+
+def test_every_rule_says_what_it_does_in_the_rule_list(tmp_path):
+    """`snakemake -l`: each rule with its docstring, one line each."""
+    listed = snakemake(copy_project(tmp_path), "--list-rules", "--configfile", "config/demo.yaml").stdout
+    rules = [line for line in listed.splitlines() if line and not line.startswith("Using ")]
+    assert len(rules) > 20
+    undocumented = [line for line in rules if not line.endswith(")") or " (" not in line]
+    assert not undocumented, undocumented
