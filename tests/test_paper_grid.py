@@ -279,7 +279,7 @@ def test_several_seeds_give_mean_and_std(tmp_path):
         assert table.loc[0, shown] == pytest.approx((summaries[0][recorded] + summaries[1][recorded]) / 2)
     assert "±" in (project / "results/tables/seeded.md").read_text()
     # the comparison's trends: rho of the seed means beside the range of the seeds' own rhos
-    trends = markdown_table((project / "results/report/paper/paper_comparison.md").read_text(), "Artifact")
+    trends = markdown_table((project / "results/report/seeds/paper_comparison.md").read_text(), "Artifact")
     # the figure (its count and with the deficit on its batch; on the fixed probe its count, relative
     # to σmax, its effective rank), the table's test error and train loss, both kinds
     assert trends["Artifact"].tolist() == ["seeded"] * 8
