@@ -561,8 +561,7 @@ def masked_layer(depth: int, name: str, x: torch.Tensor, mask: torch.Tensor, axe
             f"layer {name}: no position is a token in every sequence (the mask): the batch and token modes "
             "need one; pad less, or measure shorter sequences together"
         )
-    shared_spectra, shared_modes = rank.analyse_layer(depth, name, x[:, common], axes=names[1:])
-    tokens_spectra, tokens_modes = rank.analyse_layer(depth, name, x[mask], axes=(names[2],))
+    shared_spectra, shared_modes = rank.analyse_layer(depth, name, x[:, common], axes=names[1:], only=(0, 1))
     # of the 2-dimensional tokens x hidden output, its second mode: hidden x tokens
-    hidden_spectra, hidden_modes = tokens_spectra[1], tokens_modes[1]
-    return [*shared_spectra[:2], hidden_spectra], [*shared_modes[:2], hidden_modes]
+    hidden_spectra, hidden_modes = rank.analyse_layer(depth, name, x[mask], axes=(names[2],), only=(1,))
+    return shared_spectra + hidden_spectra, shared_modes + hidden_modes

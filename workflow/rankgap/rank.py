@@ -220,14 +220,21 @@ SPECTRA_COLUMNS = ["layer", "depth", "mode", "index", "sigma"]
 
 
 def analyse_layer(
-    depth: int, name: str, x: torch.Tensor, dtype: torch.dtype = torch.float64, axes: tuple[str, ...] | None = None
+    depth: int,
+    name: str,
+    x: torch.Tensor,
+    dtype: torch.dtype = torch.float64,
+    axes: tuple[str, ...] | None = None,
+    only: tuple[int, ...] | None = None,
 ) -> tuple[list[pd.DataFrame], list[dict]]:
     """One layer's spectra, a frame per mode, and its rows of the modes table, on x's device.
     ``axes``: names for the non-batch modes of an output of their number plus one dimensions
-    (default ``mode_names``)."""
+    (default ``mode_names``); ``only``: the modes to analyse (default every one)."""
     names = ("batch", *axes) if axes and len(axes) == x.ndim - 1 else mode_names(x.ndim)
     spectra, modes = [], []
     for mode, mode_name in enumerate(names):
+        if only is not None and mode not in only:
+            continue
         zero_rows, zero_cols = zero_lines(x, mode)
         sigma = singular_values(x, mode, (zero_rows, zero_cols)).cpu().numpy()
         dim, rest = mode_shape(x, mode)
