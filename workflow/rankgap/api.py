@@ -162,15 +162,15 @@ class Batch:
     @property
     def tensors(self) -> dict[str, torch.Tensor]:
         """Every tensor, by the name it has in messages: x, x[0], x['input_ids']..."""
-        if len(self.args) == 1 and not self.kwargs:
-            return {"x": self.args[0]} if isinstance(self.args[0], torch.Tensor) else {}
+        if self.single() is not None:
+            return {"x": self.single()} if isinstance(self.single(), torch.Tensor) else {}
         named = {f"x[{i}]": v for i, v in enumerate(self.args)} | {f"x[{k!r}]": v for k, v in self.kwargs.items()}
         return {name: v for name, v in named.items() if isinstance(v, torch.Tensor)}
 
     def shape(self) -> str:
         """The batch's shape as a message says it: (8, 3, 32, 32), or input_ids (16, 256), ..."""
-        if len(self.args) == 1 and not self.kwargs:
-            return str(tuple(self.args[0].shape))
+        if self.single() is not None:
+            return str(tuple(self.single().shape))
         return ", ".join(f"{name} {tuple(t.shape)}" for name, t in self.tensors.items())
 
     def single(self) -> torch.Tensor | None:
