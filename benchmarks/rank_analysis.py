@@ -1,6 +1,6 @@
 """Near-rank-loss analysis of one run, three ways, in one process; prints times, ratios and counts.
 
-- pipeline: ``rank.analyse`` on the dump (reads it layer by layer, tall orientation, streaming QR);
+- pipeline: ``svd.analyse`` on the dump (reads it layer by layer, tall orientation, streaming QR);
 - baseline: ``tensorly.decomposition.tucker`` at full multilinear rank with its defaults (HOSVD
   initialisation, then HOOI iterations until converged, two here), mode-n singular values read off
   the core (the norms of its slices, by the HOSVD's all-orthogonality);
@@ -25,7 +25,7 @@ import torch
 from safetensors.torch import save_file
 from tensorly.decomposition import tucker
 
-from rankgap import data, models, probe, rank, registry  # noqa: E402
+from rankgap import data, models, probe, registry, svd  # noqa: E402
 from rankgap.configuration import settings  # noqa: E402
 
 THRESHOLDS = (1e-4, 1e-5)
@@ -47,7 +47,7 @@ def tucker_spectra(x: torch.Tensor) -> list[np.ndarray]:
     core, _ = tucker(x, rank=dims)  # as a user would call it: HOSVD init, HOOI until converged
     return [  # a matrix's two modes share one spectrum: count it once, as the pipeline does
         torch.sort(torch.linalg.vector_norm(tl.unfold(core, n), dim=1), descending=True).values.cpu().numpy()
-        for n in range(len(rank.mode_names(x.ndim)))
+        for n in range(len(svd.mode_names(x.ndim)))
     ]
 
 
@@ -80,14 +80,14 @@ def main() -> None:
         dump = Path(tmp) / "activations.safetensors"
         save_file(outputs, str(dump), metadata={"layers": __import__("json").dumps(list(outputs))})
         tic = time.perf_counter()
-        spectra, _ = rank.analyse(dump, args.device)
+        spectra, _ = svd.analyse(dump, args.device)
         pipeline = time.perf_counter() - tic
     pipeline_counts = {t: int((spectra["sigma"] <= t).sum()) for t in THRESHOLDS}
 
     outputs = {name: x.to(args.device) for name, x in outputs.items()}
     unfoldings = []
     for x in outputs.values():
-        for n in range(len(rank.mode_names(x.ndim))):
+        for n in range(len(svd.mode_names(x.ndim))):
             u = tl.unfold(x, n)
             unfoldings.append((u if u.shape[0] >= u.shape[1] else u.T).contiguous())
     tic = time.perf_counter()

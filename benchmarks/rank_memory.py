@@ -29,7 +29,7 @@ from rankgap.configuration import settings  # noqa: E402
 ANALYSE = """
 import json, resource, sys, time
 sys.path.insert(0, {workflow!r})
-from rankgap import rank
+from rankgap import svd
 
 def kib(field):  # VmRSS: resident now; VmHWM: this program's peak (reset by exec, unlike ru_maxrss)
     line = next(l for l in open("/proc/self/status") if l.startswith(field))
@@ -37,7 +37,7 @@ def kib(field):  # VmRSS: resident now; VmHWM: this program's peak (reset by exe
 
 before = kib("VmRSS:")
 tic = time.perf_counter()
-spectra, modes = rank.analyse({dump!r})
+spectra, modes = svd.analyse({dump!r})
 print(json.dumps({{"imports": before, "peak": kib("VmHWM:"), "seconds": time.perf_counter() - tic,
                   "values": len(spectra)}}))
 """

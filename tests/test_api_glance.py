@@ -17,7 +17,7 @@ from test_measure import planted_model
 from torch import nn
 
 import rankgap
-from rankgap import api, cli, rank
+from rankgap import api, cli, svd
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +149,7 @@ def conv_then_linear() -> nn.Module:
 )
 def test_a_batch_the_model_does_not_take_is_named_by_its_own_shape(monkeypatch, model, x, said):
     analysed = []
-    monkeypatch.setattr(rank, "analyse_layer", lambda *args, **kwargs: analysed.append(args) or ([], []))
+    monkeypatch.setattr(svd, "analyse_layer", lambda *args, **kwargs: analysed.append(args) or ([], []))
     with pytest.raises(api.InputError) as raised:
         rankgap.measure(model, x, device="cpu")
     message = str(raised.value)

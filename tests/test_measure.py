@@ -18,7 +18,7 @@ from torch import nn
 
 import rankgap
 from conftest import REPO, copy_project, run_settings
-from rankgap import api, cli, data, models, probe, rank, train
+from rankgap import api, cli, data, models, probe, rankloss, svd, train
 from rankgap.registry import SHAPES
 
 COUNT_COLUMNS = [
@@ -81,10 +81,10 @@ def test_the_api_counts_what_the_pipeline_counts_on_the_same_activations(tmp_pat
     outputs = activation_outputs_by_hand(copy.deepcopy(model).double().eval(), x.double())
     dump = tmp_path / "activations.safetensors"
     save_file(outputs, str(dump), metadata={"layers": json.dumps(list(outputs))})
-    spectra, modes = rank.analyse(dump)
+    spectra, modes = svd.analyse(dump)
     pd.testing.assert_frame_equal(result.spectra, spectra, check_exact=True)
     pd.testing.assert_frame_equal(result.modes, modes, check_exact=True)
-    pd.testing.assert_frame_equal(result.counts, rank.run_counts(spectra, modes, [1e-4, 1e-5]), check_exact=True)
+    pd.testing.assert_frame_equal(result.counts, rankloss.run_counts(spectra, modes, [1e-4, 1e-5]), check_exact=True)
 
     # and the planted structure, part by part
     counts = result.counts.set_index(["layer", "mode", "threshold"])
@@ -116,14 +116,14 @@ def test_resnet18_layers_found_and_columns():
     blocks = [f"layer{stage}.{block}.relu" for stage in (1, 2, 3, 4) for block in (0, 1)]
     assert list(result.modes["layer"].unique()) == ["relu"] + [f"{b}{call}" for b in blocks for call in ("", "#2")]
     assert list(result.spectra.columns) == ["layer", "depth", "mode", "index", "sigma"]
-    assert list(result.modes.columns) == rank.MODE_COLUMNS
+    assert list(result.modes.columns) == svd.MODE_COLUMNS
     assert list(result.counts.columns) == COUNT_COLUMNS
     assert list(result.counts["threshold"].unique()) == [1e-4, 1e-5]
     assert set(result.modes["mode"]) == {"batch", "channel", "height", "width"}
     # the count's parts grouped under it; the deficit apart, named as not in it
     assert list(result.totals().columns) == [
         ("count", "total"),
-        *(("count", part) for part in rank.COMPONENTS if part != "deficit"),
+        *(("count", part) for part in rankloss.COMPONENTS if part != "deficit"),
         ("not in the count", "deficit"),
     ]
     assert [name for name, _ in api.select_layers(model, "layer4.*.conv?")] == [
@@ -168,11 +168,11 @@ def test_the_command_line_measures_a_checkpoint_as_the_pipeline_probes_it(run_fi
 
     dump = tmp_path / "activations.safetensors"
     probe.dump(weights, dataset, dump, "batch", 64, seed=0, mode="eval", dtype="float64", device=torch.device("cpu"))
-    spectra, modes = rank.analyse(dump)
+    spectra, modes = svd.analyse(dump)
     pd.testing.assert_frame_equal(pd.read_csv(out / "spectra.csv"), spectra, check_exact=True)
     pd.testing.assert_frame_equal(pd.read_csv(out / "modes.csv"), modes, check_exact=True)
     pd.testing.assert_frame_equal(
-        pd.read_csv(out / "counts.csv"), rank.run_counts(spectra, modes, [1e-4, 1e-5]), check_exact=True
+        pd.read_csv(out / "counts.csv"), rankloss.run_counts(spectra, modes, [1e-4, 1e-5]), check_exact=True
     )
     assert (out / "components.pdf").stat().st_size > 0 and (out / "components.png").stat().st_size > 0
     settings = json.loads((out / "measurement.json").read_text())
@@ -411,7 +411,7 @@ def test_a_gpu_asked_for_and_missing_is_named():
 def test_a_bad_layer_is_found_before_any_measurement(monkeypatch):
     """The second layer returns a tuple: the check on two samples stops before any SVD."""
     analysed = []
-    monkeypatch.setattr(rank, "analyse_layer", lambda *args, **kwargs: analysed.append(args) or ([], []))
+    monkeypatch.setattr(svd, "analyse_layer", lambda *args, **kwargs: analysed.append(args) or ([], []))
     model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), Returns(lambda x: (x, x)))
     with pytest.raises(api.InputError, match="module 2 returned a tuple"):
         api.measure(model, torch.ones(8, 4), layers=["1", "2"], device="cpu")
@@ -459,7 +459,7 @@ def test_a_token_sequence_is_measured_per_mode():
 def test_conv1d_and_conv3d_outputs_are_measured_in_every_mode(layer, shape):
     x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
     result = api.measure(relu_after(layer), x, device="cpu")
-    assert result.modes["mode"].tolist() == list(rank.mode_names(len(shape)))
+    assert result.modes["mode"].tolist() == list(svd.mode_names(len(shape)))
 
 
 def test_memory_holds_one_layers_output_at_a_time(monkeypatch):
@@ -471,7 +471,7 @@ def test_memory_holds_one_layers_output_at_a_time(monkeypatch):
         seen.append((name, x.shape))
         return [], []
 
-    monkeypatch.setattr(rank, "analyse_layer", analyse)
+    monkeypatch.setattr(svd, "analyse_layer", analyse)
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 6), nn.ReLU())
     kept = probe.capture(
         model.double(), torch.ones(5, 4, dtype=torch.float64), [("1", model[1]), ("3", model[3])], keep=lambda *_: None

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 import rankgap
-from rankgap import api, cli, rank
+from rankgap import api, cli, svd
 
 transformers = pytest.importorskip("transformers", reason="the test extra installs transformers")
 
@@ -74,7 +74,7 @@ def test_padded_positions_are_left_out_of_every_unfolding_with_a_token_mode():
     for mode, sigma in expected.items():
         measured = result.spectra.query("mode == @mode")["sigma"].to_numpy()
         assert measured == pytest.approx(sigma.numpy(), rel=1e-10, abs=1e-12)
-        assert modes.loc[mode, "effective_rank"] == pytest.approx(rank.effective_rank(sigma.numpy()))
+        assert modes.loc[mode, "effective_rank"] == pytest.approx(svd.effective_rank(sigma.numpy()))
     counted = result.counts.query("threshold == 1e-4").set_index("mode")
     assert counted.loc["hidden", "count"] == 0 and modes.loc["hidden", "deficit"] == HIDDEN - 12
     unmasked = rankgap.measure(model, batch, layers="act", device="cpu", mask=False)

@@ -14,7 +14,7 @@ import yaml
 from test_config import dry_run
 
 from conftest import REPO, copy_project, planned_jobs, run_settings, snakemake
-from rankgap import configuration, data, models, probe, rank, remedies, train
+from rankgap import configuration, data, models, probe, rankloss, remedies, train
 
 NOISE = run_settings(activation_noise=0.5)
 PLAIN = run_settings()
@@ -249,7 +249,7 @@ def test_the_rivals_run_only_where_asked(project):
 
 def per_run(test_errors: dict[tuple[str, int], list[float]]) -> pd.DataFrame:
     """run_measures' frame for these test errors per (experiment, batch size), one per seed."""
-    measures = {"count": 0, **dict.fromkeys(rank.COMPONENTS, 0), "lambda_max": 1.0, "trace": 1.0}
+    measures = {"count": 0, **dict.fromkeys(rankloss.COMPONENTS, 0), "lambda_max": 1.0, "trace": 1.0}
     return pd.DataFrame(
         [
             {"experiment": experiment, "dataset": "d", "batch_size": batch, "seed": seed, "status": "ok"}

@@ -8,8 +8,8 @@
     result.counts                       # per layer, mode and threshold: the count, its parts, the deficit
 
 The measurement is the pipeline's, through the pipeline's own functions: the forward pass of
-``probe.capture`` in float64, the spectra of ``rank.analyse_layers`` and the counts of
-``rank.run_counts``.  The tables therefore have the columns of the pipeline's ``spectra.csv``,
+``probe.capture`` in float64, the spectra of ``svd.analyse_layers`` and the counts of
+``rankloss.run_counts``.  The tables therefore have the columns of the pipeline's ``spectra.csv``,
 ``modes.csv`` and ``rankloss.csv`` (docs/rank_analysis.md: the probe's files, "What the count is made of").
 """
 
@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import models, probe, rank
+from . import models, probe, rankloss, svd
 from .device import why_no_gpu
 
 # which layers are measured: the pipeline's probe chooses the same way (models.select_layers)
@@ -38,7 +38,7 @@ class InputError(ValueError):
     """Bad input, found before any measurement: the message says what is wrong and what would be right."""
 
 
-PARTS = [c for c in rank.COMPONENTS if c != "deficit"]  # the count's parts: dead_zeros + other_zeros + genuine
+PARTS = [c for c in rankloss.COMPONENTS if c != "deficit"]  # the count's parts: dead_zeros + other_zeros + genuine
 COUNTED, NOT_COUNTED = "count", "not in the count"  # totals()'s column groups
 SHOWN = 8  # layers print(result) shows in full; beyond, its first and last ones
 
@@ -396,7 +396,7 @@ def measure(
     ``device``: where the forward pass and the SVDs run; default: the GPU when there is one (with
     ``precision="model"``: where the model is).
     ``axes``: names of the modes after the batch's for outputs of that many dimensions plus one,
-    e.g. ``("token", "hidden")`` (default: ``rank.mode_names``).
+    e.g. ``("token", "hidden")`` (default: ``svd.mode_names``).
     ``mask``: batch x tokens, 1 for a token and 0 for padding; default: the batch's
     ``attention_mask`` when it is a mapping that has one (False: none).  In every output of shape
     batch x tokens x hidden, padded positions are left out: the hidden mode is the hidden x
@@ -493,7 +493,7 @@ def measure(
     spectra, modes = [], []
 
     def analyse(name: str, output: torch.Tensor) -> None:
-        if not rank.finite(output):
+        if not svd.finite(output):
             raise InputError(
                 f"layer {name} outputs NaN or Inf: the model's weights or the batch hold them, or overflow"
             )
@@ -502,7 +502,7 @@ def measure(
         if masked is not None and output.ndim == 3 and output.shape[:2] == masked.shape:
             layer_spectra, layer_modes = masked_layer(depth, name, output, masked, axes)
         else:
-            layer_spectra, layer_modes = rank.analyse_layer(depth, name, output, axes=axes)
+            layer_spectra, layer_modes = svd.analyse_layer(depth, name, output, axes=axes)
         spectra.extend(layer_spectra)
         modes.extend(layer_modes)
 
@@ -516,8 +516,8 @@ def measure(
         forward(batch, analyse)
     finally:
         model.train(was_training)  # precision="model" ran the model itself
-    spectra, modes = rank.tables(spectra, modes)
-    counts = rank.run_counts(spectra, modes, thresholds, relative)
+    spectra, modes = svd.spectrum_tables(spectra, modes)
+    counts = rankloss.run_counts(spectra, modes, thresholds, relative)
     shape = tuple(batch.single().shape) if batch.single() is not None else batch.shape()
     return Measurement(spectra, modes, counts, type(model).__name__, shape, mode, tuple(thresholds), relative)
 
@@ -561,7 +561,7 @@ def masked_layer(depth: int, name: str, x: torch.Tensor, mask: torch.Tensor, axe
             f"layer {name}: no position is a token in every sequence (the mask): the batch and token modes "
             "need one; pad less, or measure shorter sequences together"
         )
-    shared_spectra, shared_modes = rank.analyse_layer(depth, name, x[:, common], axes=names[1:], only=(0, 1))
+    shared_spectra, shared_modes = svd.analyse_layer(depth, name, x[:, common], axes=names[1:], only=(0, 1))
     # of the 2-dimensional tokens x hidden output, its second mode: hidden x tokens
-    hidden_spectra, hidden_modes = rank.analyse_layer(depth, name, x[mask], axes=(names[2],), only=(1,))
+    hidden_spectra, hidden_modes = svd.analyse_layer(depth, name, x[mask], axes=(names[2],), only=(1,))
     return shared_spectra + hidden_spectra, shared_modes + hidden_modes

@@ -20,7 +20,7 @@ from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.textpath import text_to_path  # noqa: E402
 
-from . import measures, rank, status  # noqa: E402
+from . import measures, rankloss, status  # noqa: E402
 
 MIN_FONTSIZE = 8  # pt: no text in a figure is smaller (a footnote included)
 TITLE_FONTSIZE = 10
@@ -130,10 +130,10 @@ def near_rank_loss(rankloss: pd.DataFrame, threshold: float, probe: str, title: 
     """The paper's figures: the count at the end of training against batch size on ``probe``, one
     line per dataset; beside it, dashed in the dataset's colour, the same count on the untrained
     network (epoch 0, where probed): what the architecture and the probe give with no training."""
-    data = rank.total_counts(rankloss, threshold, probe)
+    data = rankloss.total_counts(rankloss, threshold, probe)
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     ok = data[data["status"] == status.OK]
-    every_epoch = rank.total_counts(rankloss, threshold, probe, last_epoch_only=False)
+    every_epoch = rankloss.total_counts(rankloss, threshold, probe, last_epoch_only=False)
     untrained = every_epoch[(every_epoch["epoch"] == 0) & (every_epoch["epoch"] < every_epoch["epoch"].max())]
     datasets = list(dict.fromkeys([*data["dataset"], *untrained["dataset"]]))
     colours = dict(zip(datasets, sns.color_palette("colorblind", len(datasets))))
@@ -170,7 +170,7 @@ def near_rank_loss(rankloss: pd.DataFrame, threshold: float, probe: str, title: 
 def over_training(rankloss: pd.DataFrame, threshold: float, probe: str, title: str, pdf: Path, png: Path) -> None:
     """Beyond the paper: the count at each probed epoch on ``probe``, one line per batch size (a
     colour each, the same in every panel), a panel per dataset."""
-    data = rank.total_counts(rankloss, threshold, probe, last_epoch_only=False)
+    data = rankloss.total_counts(rankloss, threshold, probe, last_epoch_only=False)
     datasets = list(data["dataset"].unique())
     colours = batch_size_colours(rankloss["batch_size"].unique())
     fig, axes = plt.subplots(1, len(datasets), figsize=(4.5 * len(datasets) + 1.2, 3.6), squeeze=False)
@@ -255,7 +255,7 @@ def components(rankloss: pd.DataFrame, threshold: float, probe: str, title: str,
     """What the count on ``probe`` is made of, stacked per batch size (mean over seeds), a panel per
     dataset, on an axis scaled to what is counted; the structural deficit, not counted and often
     thousands of times larger, on its own axis above."""
-    data = rank.total_counts(rankloss, threshold, probe)
+    data = rankloss.total_counts(rankloss, threshold, probe)
     data = data[data["status"] == status.OK].groupby(["dataset", "batch_size"], sort=False).mean(numeric_only=True)
     datasets = list(data.index.get_level_values("dataset").unique())
     fig, deficits, counted = _component_axes(len(datasets), 4.5, 4.6)
@@ -320,7 +320,7 @@ def layer_components(counts: pd.DataFrame, title: str, pdf: Path, png: Path) -> 
     """One model on one batch (``rankgap-measure``): the count and its parts per layer, in forward
     order, summed over modes, a panel per threshold, scaled to what is counted; the structural deficit
     on its own axis above."""
-    summed = counts.groupby(["threshold", "depth", "layer"])[["count", *rank.COMPONENTS]].sum()
+    summed = counts.groupby(["threshold", "depth", "layer"])[["count", *rankloss.COMPONENTS]].sum()
     thresholds = sorted(counts["threshold"].unique(), reverse=True)
     width = max(4.5, 2 + 0.3 * counts["layer"].nunique())
     fig, deficits, counted = _component_axes(len(thresholds), width, 5.2)

@@ -3,7 +3,7 @@ remedies and switch runs, each with its label, the direction the paper's thesis 
 prints, and how it is computed.
 
 Two kinds.  A **spectrum** measure is computed per probe, layer and HOSVD mode from the singular
-values of that mode's unfolding (``rank``), at each threshold when it has one, and combined over
+values of that mode's unfolding (``svd``), at each threshold when it has one, and combined over
 the modes of a layer, or over every layer and mode, by its ``combine`` (a sum for counts, a mean for
 fractions).  A **run** measure is one number per run's final weights, written by its own rule
 (sharpness.json, weight_spectra.csv): the rival explanations of the gap.
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .rank import effective_rank  # RankMe: the modes table's column too (spectra.csv's job)
+from .svd import effective_rank  # RankMe: the modes table's column too (spectra.csv's job)
 
 GROWS, FALLS = "grows", "falls"
 # a spectrum measure's columns besides its value: which probe, layer and mode, and the threshold
@@ -73,7 +73,7 @@ MEASURES = {
             "genuine near-rank loss",
             GROWS,
             "{:g}",
-            # above the rank tolerance (zero to working precision), at or below the threshold (rank.run_counts)
+            # above the rank tolerance (zero to working precision), at or below the threshold (rankloss.run_counts)
             lambda sigma, tolerance, t: float(((sigma <= t) & (sigma > min(tolerance, t))).sum()),
             threshold=True,
         ),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import rank, status
+from . import rankloss, status
 from .measures import FALLS, GROWS, MEASURES, combined
 from .tables import REPORTED_LOSS, SPLITS, batch_label, describe_loss, read_summaries
 from .verdicts import (
@@ -222,7 +222,7 @@ def figure_points(
     and mode together on the fixed probe from measures.csv (``measured``).  ``probes``: the probes'
     names, by role (BATCH, FIXED)."""
     keys = ["dataset", "batch_size", "seed", "epoch", "status"]
-    totals = rank.total_counts(counts, threshold, probes[BATCH], last_epoch_only=False)
+    totals = rankloss.total_counts(counts, threshold, probes[BATCH], last_epoch_only=False)
     frame = totals[[*keys, "count", *COUNTED]].assign(**{COUNT_WITH_DEFICIT: totals["count"] + totals["deficit"]})
     frame = frame.rename(columns={"count": "count@batch", COUNT_WITH_DEFICIT: f"{COUNT_WITH_DEFICIT}@batch"})
     fixed = measured[(measured["probe"] == probes[FIXED]) & (measured["threshold"] == threshold)]

@@ -3,7 +3,7 @@
 A comparison (config ``remedy_comparisons``) is a baseline experiment and one experiment per remedy,
 all at the same small and large batch size.  Per condition (remedy x batch size, the mean over
 seeds): the test error, the gap (test error at the large batch minus at the small one), the
-near-rank-loss count and its components (``rank.total_counts``), the Hessian's largest eigenvalue
+near-rank-loss count and its components (``rankloss.total_counts``), the Hessian's largest eigenvalue
 and trace (``sharpness``) and the weights' mean alpha and stable rank (``weight_spectra``).
 
 Which measure tracks the gap: across the remedies, Spearman's rho between the gap and the measure's
@@ -30,7 +30,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from . import figures, rank, significance, status, tables, templates, weight_spectra  # noqa: E402
+from . import figures, rankloss, significance, status, tables, templates, weight_spectra  # noqa: E402
 from .measures import MEASURES, RUN_MEASURES, SPECTRUM_MEASURES, combined  # noqa: E402
 from .significance import ALPHA  # noqa: E402  (two-sided, for rank correlations and differences)
 
@@ -39,7 +39,7 @@ from .significance import ALPHA  # noqa: E402  (two-sided, for rank correlations
 EXPLANATORY = ["count", "genuine", "relative_count", "effective_rank_fraction", *RUN_MEASURES]
 KEYS = ["experiment", "batch_size", "seed"]
 # the spectrum measures besides the count and its components (rankloss.csv's)
-FIXED_PROBE_MEASURES = [m for m in SPECTRUM_MEASURES if m not in ("count", *rank.COMPONENTS)]
+FIXED_PROBE_MEASURES = [m for m in SPECTRUM_MEASURES if m not in ("count", *rankloss.COMPONENTS)]
 
 
 def run_measures(
@@ -62,23 +62,23 @@ def run_measures(
     keys = ["dataset", "batch_size", "seed"]
     per_experiment = []
     for experiment, files in experiments.items():
-        counts = rank.total_counts(pd.read_csv(files["rankloss"]), threshold, probe)
+        counts = rankloss.total_counts(pd.read_csv(files["rankloss"]), threshold, probe)
         measured = pd.read_csv(files["measures"])
         measured = measured[(measured["probe"] == probe) & (measured["threshold"] == threshold)]
         measured = measured[measured["epoch"] == measured.groupby(keys)["epoch"].transform("max")]
         together = combined(measured, keys, FIXED_PROBE_MEASURES)
         per_experiment.append(
-            counts[[*keys, "count", *rank.COMPONENTS]].merge(together, on=keys).assign(experiment=experiment)
+            counts[[*keys, "count", *rankloss.COMPONENTS]].merge(together, on=keys).assign(experiment=experiment)
         )
     counts = pd.concat(per_experiment, ignore_index=True)
-    columns = ["experiment", *keys, "count", *rank.COMPONENTS, *FIXED_PROBE_MEASURES]
+    columns = ["experiment", *keys, "count", *rankloss.COMPONENTS, *FIXED_PROBE_MEASURES]
     return frame.merge(counts[columns], on=[*KEYS, "dataset"], how="left")
 
 
 def conditions(per_run: pd.DataFrame, baseline: str) -> pd.DataFrame:
     """The mean over seeds per remedy and batch size, in the order of the runs (the baseline's
     first), with the gap."""
-    numbers = list(dict.fromkeys(["train_error", "test_error", *rank.COMPONENTS, *measured(per_run)]))
+    numbers = list(dict.fromkeys(["train_error", "test_error", *rankloss.COMPONENTS, *measured(per_run)]))
     groups = per_run.groupby(["experiment", "batch_size"], sort=False)
     table = groups[numbers].mean()
     table["test_error_std"] = groups["test_error"].std()  # over seeds: NaN with one

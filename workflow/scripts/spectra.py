@@ -3,17 +3,17 @@
 import json
 from pathlib import Path
 
-from rankgap import device, log_to, probe, provenance, rank
+from rankgap import device, log_to, probe, provenance, svd
 
 log_to(snakemake.log[0])
 p = snakemake.params
 leased = device.for_job(snakemake, want_gpu=p.gpu)
 dump = Path(snakemake.input[0])
-spectra, modes = rank.analyse(dump, leased, probe.DTYPES[p.dtype])
+spectra, modes = svd.analyse(dump, leased, probe.DTYPES[p.dtype])
 spectra.to_csv(snakemake.output.spectra, index=False, float_format="%.17g")
 modes.to_csv(snakemake.output.modes, index=False, float_format="%.17g")
 record = {
-    "probe": json.loads(rank.dump_metadata(dump).get("record", "{}")),
+    "probe": json.loads(svd.dump_metadata(dump).get("record", "{}")),
     "spectra": provenance.stage_record(
         Path(snakemake.scriptdir), provenance.publication(snakemake.config), device.gpu_name(leased)
     ),

@@ -1,4 +1,4 @@
-"""Near-rank loss: singular values of each layer's output, and how many fall at or below a threshold.
+"""The singular values of each layer's output (the SVDs): what rankloss.py counts and measures.py measures.
 
 A fully connected layer's output is one matrix (batch x units): its singular values.  An output of
 higher order is a tensor: a conv layer's is batch x channel x height x width, the paper's case, a
@@ -75,7 +75,6 @@ MODE_COLUMNS = [
     "condition",
     "effective_rank",
 ]
-COMPONENTS = ["deficit", "dead_zeros", "other_zeros", "genuine"]
 
 
 class DumpError(ValueError):
@@ -271,7 +270,7 @@ def analyse_layer(
     return spectra, modes
 
 
-def tables(spectra: list[pd.DataFrame], modes: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def spectrum_tables(spectra: list[pd.DataFrame], modes: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The spectra and modes tables of the layers analysed (empty, with their columns, for none)."""
     if not spectra:  # a diverged run's dump has no layers
         return pd.DataFrame(columns=SPECTRA_COLUMNS), pd.DataFrame(columns=MODE_COLUMNS)
@@ -292,71 +291,4 @@ def analyse_layers(layers, device: torch.device | str = "cpu", dtype: torch.dtyp
         spectra += layer_spectra
         modes += layer_modes
         del x
-    return tables(spectra, modes)
-
-
-def run_counts(
-    spectra: pd.DataFrame, modes: pd.DataFrame, thresholds: list[float], relative: bool = False
-) -> pd.DataFrame:
-    """Per layer, mode and threshold: the paper-style count and what it is made of.
-
-    ``count`` is the number of reported singular values <= t (t * sigma_max if ``relative``), as the
-    paper counts.  It splits into ``zeros``, the values at or below the rank tolerance
-    max(m, n) * eps * sigma_max (zero to working precision), of which ``dead_zeros`` are forced by
-    all-zero rows or columns (units never active, dead samples) and ``other_zeros`` are exact rank
-    deficiency of another kind (a rank capped by a narrower input, say), and ``genuine``: above the
-    tolerance, at or below the threshold.  count = dead_zeros + other_zeros + genuine.
-    ``deficit`` (values an SVD of a wide unfolding never reports) is beside the count, not in it.
-    """
-    keys = ["layer", "depth", "mode"]
-    columns = keys + ["threshold", "count", "zeros", "values", *COMPONENTS, "dead_units"]
-    if spectra.empty:
-        return pd.DataFrame(columns=columns)
-    merged = spectra.merge(modes[keys + ["tolerance", "sigma_max"]], on=keys)
-    rows = []
-    for threshold in thresholds:
-        limit = threshold * merged["sigma_max"] if relative else threshold
-        flags = pd.DataFrame(
-            {"count": merged["sigma"] <= limit, "zeros": merged["sigma"] <= np.minimum(merged["tolerance"], limit)}
-        )
-        counts = flags.groupby([merged[k] for k in keys], sort=False).sum().reset_index()
-        rows.append(counts.assign(threshold=threshold))
-    counts = pd.concat(rows, ignore_index=True).merge(
-        modes[keys + ["values", "deficit", "dead_zeros", "dead_units"]], on=keys, how="left"
-    )
-    counts["dead_zeros"] = np.minimum(counts["dead_zeros"], counts["zeros"])  # exact zeros, unless t < 0
-    counts["other_zeros"] = counts["zeros"] - counts["dead_zeros"]
-    counts["genuine"] = counts["count"] - counts["zeros"]
-    return counts[columns]
-
-
-RANKLOSS_KEYS = ["experiment", "dataset", "batch_size", "seed", "epoch", "probe", "status"]  # rankloss.csv's first
-
-
-def experiment_counts(probes: list[dict], thresholds: list[float], relative: bool) -> pd.DataFrame:
-    """The counts of every probe of an experiment (rankloss.csv): ``run_counts`` of each probe's
-    spectra and modes, beside its wildcards and its run's status.  ``probes``: per probe, its
-    ``wildcards`` and its files, ``spectra``, ``modes`` and its run's ``summary``.  A run that did
-    not finish has no spectra: one row of NaN keeps its status visible."""
-    tables = []
-    for probe in probes:
-        status = json.loads(Path(probe["summary"]).read_text())["status"]
-        counts = run_counts(pd.read_csv(probe["spectra"]), pd.read_csv(probe["modes"]), thresholds, relative)
-        if counts.empty:
-            counts = pd.DataFrame([dict.fromkeys(counts.columns, float("nan"))])
-        tables.append(counts.assign(**probe["wildcards"], status=status))
-    table = pd.concat(tables, ignore_index=True)
-    return table[RANKLOSS_KEYS + [c for c in table.columns if c not in RANKLOSS_KEYS]]
-
-
-def total_counts(rankloss: pd.DataFrame, threshold: float, probe: str, last_epoch_only: bool = True) -> pd.DataFrame:
-    """Paper-style count and its components per run and probe epoch at ``threshold``, summed over
-    layers and modes, on one ``probe`` (the paper's: its probe batch); NaN for runs that did not
-    finish ok."""
-    rows = rankloss[rankloss["probe"] == probe]
-    rows = rows[(rows["threshold"] == threshold) | rows["threshold"].isna()]
-    if last_epoch_only:
-        rows = rows[rows["epoch"] == rows.groupby(["dataset", "batch_size", "seed"])["epoch"].transform("max")]
-    keys = ["dataset", "batch_size", "seed", "epoch", "status"]
-    summed = ["count", *COMPONENTS]
-    return rows.groupby(keys, sort=False, dropna=False)[summed].sum(min_count=1).reset_index()
+    return spectrum_tables(spectra, modes)

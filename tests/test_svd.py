@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import save_file
 
 from conftest import run_settings
-from rankgap import data, probe, rank
+from rankgap import data, probe, rankloss, svd
 
 
 def planted(shape, ranks, seed=0, scale=1.0):
@@ -42,11 +42,11 @@ CASES = [
 @pytest.mark.parametrize("many_blocks", [False, True])  # True: streaming-QR blocks as small as they go
 def test_spectra_agree_with_numpy_and_find_the_planted_rank(shape, ranks, many_blocks, monkeypatch):
     if many_blocks:
-        monkeypatch.setattr(rank, "BLOCK_WIDTHS", 1)
-        monkeypatch.setattr(rank, "BLOCK_ELEMENTS", 1)
+        monkeypatch.setattr(svd, "BLOCK_WIDTHS", 1)
+        monkeypatch.setattr(svd, "BLOCK_ELEMENTS", 1)
     x = planted(shape, ranks, scale=100.0)
-    for mode in range(len(rank.mode_names(x.ndim))):
-        sigma = rank.singular_values(x, mode).numpy()
+    for mode in range(len(svd.mode_names(x.ndim))):
+        sigma = svd.singular_values(x, mode).numpy()
         expected = numpy_spectrum(x, mode)
         assert len(sigma) == len(expected) == min(x.shape[mode], x.numel() // x.shape[mode])
         np.testing.assert_allclose(sigma, expected, rtol=0, atol=1e-10 * expected[0])
@@ -54,12 +54,12 @@ def test_spectra_agree_with_numpy_and_find_the_planted_rank(shape, ranks, many_b
 
 
 def test_modes_are_named_by_the_outputs_order():
-    assert rank.mode_names(2) == ("batch",)
-    assert rank.mode_names(3) == ("batch", "axis1", "axis2")
-    assert rank.mode_names(4) == ("batch", "channel", "height", "width")
-    assert rank.mode_names(5) == ("batch", "channel", "depth", "height", "width")
+    assert svd.mode_names(2) == ("batch",)
+    assert svd.mode_names(3) == ("batch", "axis1", "axis2")
+    assert svd.mode_names(4) == ("batch", "channel", "height", "width")
+    assert svd.mode_names(5) == ("batch", "channel", "depth", "height", "width")
     with pytest.raises(ValueError, match="1 dimension"):
-        rank.mode_names(1)
+        svd.mode_names(1)
 
 
 def with_dead_lines(x):
@@ -75,16 +75,16 @@ def with_dead_lines(x):
 @pytest.mark.parametrize("shape", [(200, 8, 5, 5), (30, 8, 5, 5)])  # tall and wide batch-mode unfoldings
 def test_all_zero_lines_are_left_out_of_the_svd_exactly(shape, many_blocks, monkeypatch):
     if many_blocks:
-        monkeypatch.setattr(rank, "BLOCK_WIDTHS", 1)
-        monkeypatch.setattr(rank, "BLOCK_ELEMENTS", 1)
+        monkeypatch.setattr(svd, "BLOCK_WIDTHS", 1)
+        monkeypatch.setattr(svd, "BLOCK_ELEMENTS", 1)
     x = with_dead_lines(planted(shape, (20, 6, 4, 4), scale=10.0))
     for mode in range(4):
         expected = numpy_spectrum(x, mode)
-        np.testing.assert_allclose(rank.singular_values(x, mode).numpy(), expected, rtol=0, atol=1e-10 * expected[0])
-    zero_rows, zero_cols = rank.zero_lines(x, 0)
+        np.testing.assert_allclose(svd.singular_values(x, mode).numpy(), expected, rtol=0, atol=1e-10 * expected[0])
+    zero_rows, zero_cols = svd.zero_lines(x, 0)
     assert zero_rows.sum() == 1  # sample 7
     assert zero_cols.sum() == 25 + 8 - 1  # channel 3's 25 positions, position (2, 2) in the other 7 channels
-    zero_rows, zero_cols = rank.zero_lines(x, 1)
+    zero_rows, zero_cols = svd.zero_lines(x, 1)
     assert zero_rows.sum() == 1 and zero_cols.sum() == shape[0] + 25 - 1  # channel 3; sample 7 and (2, 2)
 
 
@@ -94,7 +94,7 @@ def test_analyse_reports_deficit_condition_and_effective_rank(tmp_path):
     save_file(
         {"conv": x, "dense": planted((300, 20), (5, 5))}, str(dump), metadata={"layers": json.dumps(["conv", "dense"])}
     )
-    spectra, modes = rank.analyse(dump)
+    spectra, modes = svd.analyse(dump)
     row = modes.set_index(["layer", "mode"]).loc[("conv", "batch")]
     assert (row["dim"], row["rest"], row["values"], row["deficit"]) == (300, 48, 48, 252)
     assert row["sigma_max"] == spectra.query("layer == 'conv' and mode == 'batch'")["sigma"].max()
@@ -104,16 +104,16 @@ def test_analyse_reports_deficit_condition_and_effective_rank(tmp_path):
 
 
 def test_effective_rank_of_known_spectra():
-    assert rank.effective_rank(np.ones(7)) == pytest.approx(7)
-    assert rank.effective_rank(np.array([5.0, 0, 0])) == pytest.approx(1)
-    assert 1 < rank.effective_rank(np.array([10.0, 1.0])) < 2
+    assert svd.effective_rank(np.ones(7)) == pytest.approx(7)
+    assert svd.effective_rank(np.array([5.0, 0, 0])) == pytest.approx(1)
+    assert 1 < svd.effective_rank(np.array([10.0, 1.0])) < 2
 
 
 def decomposed(tmp_path, x, thresholds=(1e-4,), relative=False):
     dump = tmp_path / "layer.safetensors"
     save_file({"layer": x.contiguous()}, str(dump), metadata={"layers": json.dumps(["layer"])})
-    spectra, modes = rank.analyse(dump)
-    counts = rank.run_counts(spectra, modes, list(thresholds), relative)
+    spectra, modes = svd.analyse(dump)
+    counts = rankloss.run_counts(spectra, modes, list(thresholds), relative)
     assert (counts["dead_zeros"] + counts["other_zeros"] + counts["genuine"] == counts["count"]).all()
     return counts.set_index(["mode", "threshold"])
 
@@ -171,7 +171,7 @@ def test_float64_probe_counts_a_known_deficiency_exactly_where_float32_cannot():
     exact = 2048 - 21
     counts = {}
     for dtype in (torch.float64, torch.float32):
-        sigma = rank.singular_values(
+        sigma = svd.singular_values(
             probe.activations(weights, images, data.NORMALIZATION["mnist"], dtype=dtype)["act1"], 0
         )
         assert sigma[0] > 100
@@ -207,6 +207,6 @@ def write_dump(path, tensors, layers=None):
 def test_bad_dump_names_file_and_layer(tmp_path, problem, tensors, layers, message):
     dump = tmp_path / f"{problem}.safetensors"
     write_dump(dump, tensors, layers)
-    with pytest.raises(rank.DumpError, match=message) as error:
-        rank.analyse(dump)
+    with pytest.raises(svd.DumpError, match=message) as error:
+        svd.analyse(dump)
     assert str(dump) in str(error.value)
