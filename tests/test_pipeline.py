@@ -184,7 +184,8 @@ EVERYTHING = {"train": 2, "probe": PROBE_JOBS, "spectra": PROBE_JOBS, "rankloss"
         ("figures", {"figure": 3, "all": 1}),
         ("tables", {"table": 1, "table_comparison": 1, "comparison": 1, "all": 1}),
         ("paper", {"table_comparison": 1, "comparison": 1, "all": 1}),
-        ("rank", {"spectra": PROBE_JOBS, "rankloss": 1, **ANALYSIS}),
+        ("svd", {"spectra": PROBE_JOBS, "rankloss": 1, **ANALYSIS}),
+        ("rankloss", {"rankloss": 1, **ANALYSIS}),  # the counts: no SVD reruns
         ("measures", {"rankloss": 1, **ANALYSIS}),  # the table of measures: no SVD reruns
         ("verdicts", {"table_comparison": 1, "comparison": 1, "all": 1}),
         ("probe", {"probe": PROBE_JOBS, "spectra": PROBE_JOBS, "rankloss": 1, **ANALYSIS}),
