@@ -21,8 +21,8 @@ import torch
 from safetensors.torch import save_file
 
 from rankgap import train  # noqa: E402
-from rankgap.configuration import settings  # noqa: E402
 from rankgap.registry import SHAPES  # noqa: E402
+from rankgap.settings import default_settings  # noqa: E402
 
 GRID = [("lenet5", "mnist", "none"), ("resnet56", "cifar10", "crop_flip"), ("vgg16", "cifar10", "crop_flip")]
 
@@ -65,7 +65,7 @@ def main() -> None:
             path = synthetic_dataset(dataset, tmp, 0.01 if args.quick else 1.0)
             for bs in args.batch_sizes:
                 for precision, compiled, channels_last in options:
-                    run = settings(
+                    run = default_settings(
                         model=model,
                         variant="bn",
                         dataset=dataset,

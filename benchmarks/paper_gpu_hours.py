@@ -34,7 +34,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 from gpu_training import synthetic_dataset  # noqa: E402
 
-from rankgap import configuration, train  # noqa: E402
+from rankgap import configuration, settings, train  # noqa: E402
 from rankgap.registry import SHAPES  # noqa: E402
 
 
@@ -74,7 +74,7 @@ def measured_configurations(config: dict, models: list[str], batch_sizes: list[i
     return dict(sorted(chosen.items()))
 
 
-def last_epoch_speed(run: configuration.RunSettings, dataset: Path, folder: Path, device: str, threads: int) -> float:
+def last_epoch_speed(run: settings.RunSettings, dataset: Path, folder: Path, device: str, threads: int) -> float:
     """Train one run in this process with the threads a pipeline job has; the images/s of its last epoch."""
     folder.mkdir(parents=True)
     torch.set_num_threads(threads)
@@ -83,9 +83,7 @@ def last_epoch_speed(run: configuration.RunSettings, dataset: Path, folder: Path
     return float(pd.read_csv(folder / "metrics.csv")["images_per_second"].iloc[-1])
 
 
-def gpu_speed(
-    run: configuration.RunSettings, dataset: Path, folder: Path, device: str, jobs: int, threads: int
-) -> float:
+def gpu_speed(run: settings.RunSettings, dataset: Path, folder: Path, device: str, jobs: int, threads: int) -> float:
     """Images/s of the device with ``jobs`` trainings at once, each in its own process (a fresh
     CUDA context, as a pipeline job has), started together."""
     spawn = multiprocessing.get_context("spawn")  # CUDA cannot be forked
@@ -142,10 +140,10 @@ def main() -> None:
             path = tmp / f"{dataset}.safetensors"
             if not path.exists():
                 path = synthetic_dataset(dataset, tmp, 0.01 if args.tiny else 1.0)
-            settings = configuration.run_settings(config, experiment, dataset, bs, 0)
+            planned = settings.run_settings(config, experiment, dataset, bs, 0)
             for jobs, graphs in options:
                 # a switch run at one batch size
-                run = dataclasses.replace(settings, epochs=args.epochs, cuda_graphs=graphs, switch=None)
+                run = dataclasses.replace(planned, epochs=args.epochs, cuda_graphs=graphs, switch=None)
                 speed = gpu_speed(
                     run, path, tmp / f"{model}-{bs}-{jobs}-{graphs}", device, jobs, config["threads"]["train"]
                 )

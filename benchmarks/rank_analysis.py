@@ -26,7 +26,7 @@ from safetensors.torch import save_file
 from tensorly.decomposition import tucker
 
 from rankgap import data, models, probe, registry, svd  # noqa: E402
-from rankgap.configuration import settings  # noqa: E402
+from rankgap.settings import default_settings  # noqa: E402
 
 THRESHOLDS = (1e-4, 1e-5)
 
@@ -65,7 +65,9 @@ def main() -> None:
     args = parser.parse_args()
     tl.set_backend("pytorch")
     shape = data.SHAPES[args.dataset]
-    run = settings(model=args.model, variant="bn", dataset=args.dataset, batch_size=1, seed=0, epochs=1, weight_decay=0)
+    run = default_settings(
+        model=args.model, variant="bn", dataset=args.dataset, batch_size=1, seed=0, epochs=1, weight_decay=0
+    )
     torch.manual_seed(0)
     weights = {"settings": run.as_dict(), "state": models.from_settings(run).state_dict()}
     batch = probe_batch(args.batch_size, shape.channels, shape.size).to(args.device)

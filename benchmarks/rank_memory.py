@@ -24,7 +24,7 @@ from safetensors.torch import save_file
 
 WORKFLOW = Path(__file__).resolve().parents[1] / "workflow"
 from rankgap import data, models, probe, registry  # noqa: E402
-from rankgap.configuration import settings  # noqa: E402
+from rankgap.settings import default_settings  # noqa: E402
 
 ANALYSE = """
 import json, resource, sys, time
@@ -51,7 +51,9 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None, help="where to write the dump (several GB for VGG-16)")
     args = parser.parse_args()
     shape = registry.SHAPES[args.dataset]
-    run = settings(model=args.model, variant="bn", dataset=args.dataset, batch_size=1, seed=0, epochs=1, weight_decay=0)
+    run = default_settings(
+        model=args.model, variant="bn", dataset=args.dataset, batch_size=1, seed=0, epochs=1, weight_decay=0
+    )
     torch.manual_seed(0)
     weights = {"settings": run.as_dict(), "state": models.from_settings(run).state_dict()}
     images = torch.randint(0, 256, (args.batch_size, shape.channels, shape.size, shape.size), dtype=torch.uint8)

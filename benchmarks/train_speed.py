@@ -28,9 +28,11 @@ import torch.nn.functional as F
 from torchvision import datasets, transforms
 
 from rankgap import cpu_speed, data, models, train  # noqa: E402
-from rankgap.configuration import settings  # noqa: E402
+from rankgap.settings import default_settings  # noqa: E402
 
-SETTINGS = settings(model="lenet5", variant="bn", dataset="mnist", batch_size=128, seed=0, epochs=1, weight_decay=0.0)
+SETTINGS = default_settings(
+    model="lenet5", variant="bn", dataset="mnist", batch_size=128, seed=0, epochs=1, weight_decay=0.0
+)
 
 
 def write_raw_mnist(folder: Path) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from rankgap.configuration import RunSettings, settings
+from rankgap.settings import RunSettings, default_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,13 +24,13 @@ def run_settings(**values) -> RunSettings:
         "epochs": 60,
         "weight_decay": 0.0,
     }
-    return settings(**{**defaults, **values})
+    return default_settings(**{**defaults, **values})
 
 
 def digits_run_settings(tmp_path, **options):
     """A short LeNet-5 run on the digits (built locally, no download): the dataset file and its
     settings as the pipeline makes them (schema defaults, then ``options``)."""
-    from rankgap import configuration, data
+    from rankgap import configuration, data, settings
 
     config = {
         "name": "graphs",
@@ -49,7 +49,7 @@ def digits_run_settings(tmp_path, **options):
     dataset = tmp_path / "digits.safetensors"
     if not dataset.exists():
         data.prepare("digits", dataset, tmp_path / "raw")
-    return dataset, configuration.run_settings(config, "graphs", "digits", 64, 0)
+    return dataset, settings.run_settings(config, "graphs", "digits", 64, 0)
 
 
 def copy_project(dest: Path) -> Path:

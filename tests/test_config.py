@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from conftest import REPO, copy_project, snakemake
-from rankgap import configuration
+from rankgap import configuration, settings
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
@@ -154,13 +154,13 @@ def test_a_runs_settings_take_every_training_default_from_the_schema():
     """RunSettings has no defaults of its own: a config's run, and one built from keyword values,
     hold the schema's `train` defaults, and a changed default there changes both."""
     schema = yaml.safe_load(SCHEMA.read_text())["properties"]["train"]["properties"]
-    assert not [f.name for f in dataclasses.fields(configuration.RunSettings) if f.default is not dataclasses.MISSING]
-    built = configuration.settings(model="lenet5", dataset="digits", batch_size=8, seed=0, epochs=1, weight_decay=0)
+    assert not [f.name for f in dataclasses.fields(settings.RunSettings) if f.default is not dataclasses.MISSING]
+    built = settings.default_settings(model="lenet5", dataset="digits", batch_size=8, seed=0, epochs=1, weight_decay=0)
     assert {key: getattr(built, key) for key in schema} == {key: spec["default"] for key, spec in schema.items()}
     config = configuration.read(REPO / "config/demo.yaml")
     experiment = next(iter(config["experiments"]))
-    run = configuration.run_settings(config, experiment, "digits", 16, 0)
-    assert {key: getattr(run, key) for key in schema} == configuration.training_options(config, experiment)
+    run = settings.run_settings(config, experiment, "digits", 16, 0)
+    assert {key: getattr(run, key) for key in schema} == settings.training_options(config, experiment)
 
 
 def test_every_training_option_can_be_set_per_experiment_within_the_same_bounds():

@@ -12,9 +12,9 @@ import yaml
 from safetensors import safe_open
 
 from conftest import copy_project, jobs_after_editing, planned_jobs, snakemake
-from rankgap import cli, publish
-from rankgap.configuration import RunSettings, settings
+from rankgap import cli, part_data
 from rankgap.probe import capture, probe_batch
+from rankgap.settings import RunSettings, default_settings
 
 RUNS = "results/runs/smoke/digits"
 BATCH_SIZES = [8, 512]
@@ -190,6 +190,8 @@ EVERYTHING = {"train": 2, "probe": PROBE_JOBS, "spectra": PROBE_JOBS, "rankloss"
         ("verdicts", {"table_comparison": 1, "comparison": 1, "all": 1}),
         ("probe", {"probe": PROBE_JOBS, "spectra": PROBE_JOBS, "rankloss": 1, **ANALYSIS}),
         ("train", EVERYTHING),
+        ("settings", EVERYTHING),  # a run's settings: every job that runs a model
+        ("configuration", {}),  # the config's checks: no job's code reaches them
         ("registry", EVERYTHING),  # imported by models and data, not by any script: found by following the imports
     ],
 )
@@ -336,9 +338,9 @@ def test_publish_writes_a_parts_data_then_every_readme_from_the_data_alone(smoke
 
 def test_a_run_trained_under_other_settings_is_not_published(tmp_path):
     summary = tmp_path / "summary.json"
-    summary.write_text(json.dumps(settings(**SETTINGS, weight_decay=5e-4).as_dict() | {"status": "ok"}))
-    expected = settings(**SETTINGS, weight_decay=1e-4).as_dict()
+    summary.write_text(json.dumps(default_settings(**SETTINGS, weight_decay=5e-4).as_dict() | {"status": "ok"}))
+    expected = default_settings(**SETTINGS, weight_decay=1e-4).as_dict()
     with pytest.raises(ValueError, match=r"trained with other settings .*weight_decay: run 0.0005, config 0.0001"):
-        publish.check_settings([{"summary": summary, "settings": expected}])
-    same = settings(**SETTINGS, weight_decay=5e-4).as_dict()
-    assert publish.check_settings([{"summary": summary, "settings": same}])[0]["status"] == "ok"
+        part_data.check_settings([{"summary": summary, "settings": expected}])
+    same = default_settings(**SETTINGS, weight_decay=5e-4).as_dict()
+    assert part_data.check_settings([{"summary": summary, "settings": same}])[0]["status"] == "ok"

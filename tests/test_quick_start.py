@@ -99,3 +99,23 @@ def test_every_rule_says_what_it_does_in_the_rule_list(tmp_path):
     assert len(rules) > 20
     undocumented = [line for line in rules if not line.endswith(")") or " (" not in line]
     assert not undocumented, undocumented
+
+
+def test_editing_a_config_error_message_reruns_nothing_of_the_demo(quick_start):
+    """configuration.py holds the config's checks, which no job's code reaches (docs/reruns.md): a
+    reworded message plans no job, where the run settings' module would retrain every run."""
+    module = quick_start / "workflow/rankgap/configuration.py"
+    original = module.read_text()
+    assert "give exactly one of" in original
+    try:
+        module.write_text(original.replace("give exactly one of", "name exactly one of"))
+        assert planned_jobs(quick_start, "--configfile", "config/demo.yaml") == {}
+    finally:
+        module.write_text(original)
+    settings = quick_start / "workflow/rankgap/settings.py"
+    original = settings.read_text()
+    try:
+        settings.write_text(original + "\n# an edit\n")
+        assert planned_jobs(quick_start, "--configfile", "config/demo.yaml")["train"] == 8
+    finally:
+        settings.write_text(original)

@@ -13,7 +13,7 @@ import torch
 from snakemake.utils import validate
 
 from conftest import REPO
-from rankgap import configuration, data, train
+from rankgap import data, settings, train
 
 DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 
@@ -58,7 +58,7 @@ def test_lenet5_learns_real_fashion_mnist_in_one_epoch(fashion_mnist, tmp_path):
         },
     }
     validate(config, str(REPO / "workflow/schemas/config.schema.yaml"))  # fills in the training defaults
-    run = configuration.run_settings(config, "real", "fashion_mnist", batch_size=128, seed=0)
+    run = settings.run_settings(config, "real", "fashion_mnist", batch_size=128, seed=0)
     result = train.train(
         run,
         out,

@@ -11,8 +11,8 @@ from rankgap import configuration, data, models, registry
 
 def test_every_registered_model_and_dataset_can_be_built():
     assert models.BUILDERS.keys() == registry.MODELS.keys()
+    assert list(data.SOURCES) == registry.DOWNLOADED
     assert {*data.SOURCES, *data.BUILT_LOCALLY} == registry.SHAPES.keys()
-    assert data.NORMALIZATION.keys() == registry.SHAPES.keys()
 
 
 def test_the_configs_allowed_values_are_the_registrys():
@@ -41,6 +41,15 @@ def test_the_configs_allowed_values_are_the_registrys():
         assert f"experiments.e.{key}: " in message and f"allowed values: {', '.join(allowed)}" in message, message
     schema = (REPO / "workflow/schemas/config.schema.yaml").read_text()
     assert all(name not in schema for name in ("enum: [bn, nobn, linear]", "enum: [lenet5")), "listed in the schema"
+
+
+def test_sources_may_name_the_downloaded_datasets_and_nothing_else():
+    """``sources`` takes a folder for each dataset the registry downloads, and refuses one built locally."""
+    schema = str(REPO / "workflow/schemas/config.schema.yaml")
+    config = yaml.safe_load((REPO / "config/demo.yaml").read_text())
+    configuration.validate({**config, "sources": dict.fromkeys(registry.DOWNLOADED, "/shared")}, schema)
+    with pytest.raises(configuration.ConfigError, match=r"sources: unknown key 'digits'.*allowed keys: cifar10"):
+        configuration.validate({**config, "sources": {"digits": "/shared"}}, schema)
 
 
 def test_the_report_labels_name_every_model_and_variant():

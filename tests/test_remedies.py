@@ -14,7 +14,7 @@ import yaml
 from test_config import dry_run
 
 from conftest import REPO, copy_project, planned_jobs, run_settings, snakemake
-from rankgap import configuration, data, models, probe, rankloss, remedies, train
+from rankgap import configuration, data, models, probe, rankloss, remedies, remedy_report, settings, train
 
 NOISE = run_settings(activation_noise=0.5)
 PLAIN = run_settings()
@@ -157,15 +157,15 @@ def validated(experiment: dict) -> dict:
 
 
 def test_settings_stored_before_the_remedies_existed_read_as_remedies_off():
-    run = configuration.run_settings(validated({}), "e", "digits", 16, 0)
+    run = settings.run_settings(validated({}), "e", "digits", 16, 0)
     stored = run.as_dict()
     assert run.ghost_batch_size is None and stored["lr_scaling"] == "none"  # every field stored, remedies off
     before = {key: value for key, value in stored.items() if key not in ("ghost_batch_size", "lr_scaling")}
-    assert configuration.RunSettings.from_dict(before) == run
-    run = configuration.run_settings(validated({"activation_noise": 0.1, "lr_scaling": "sqrt"}), "e", "digits", 16, 0)
+    assert settings.RunSettings.from_dict(before) == run
+    run = settings.run_settings(validated({"activation_noise": 0.1, "lr_scaling": "sqrt"}), "e", "digits", 16, 0)
     stored = run.as_dict()
     assert stored["activation_noise"] == 0.1 and stored["lr_scaling"] == "sqrt"
-    assert configuration.RunSettings.from_dict(stored) == run
+    assert settings.RunSettings.from_dict(stored) == run
 
 
 BASE = {"model": "lenet5", "datasets": ["digits"], "batch_sizes": [16, 64], "epochs": 2, "weight_decay": 0.0}
@@ -292,7 +292,9 @@ def test_a_remedy_counts_only_beyond_the_run_to_run_spread():
     assert effects.at["narrows", "change_large_se"] == pytest.approx(0.4 * math.sqrt(2 / 3))
     assert effects.at["narrows", "gap_change_se"] == pytest.approx(math.sqrt((0.2**2 + 0.4**2) * 2 / 3))
     template = REPO / "workflow/templates/remedy_comparison.md.j2"
-    report = remedies.report(template, table, remedies.tracking(table), effects.reset_index(), "Caption", "d")
+    report = remedy_report.comparison_text(
+        template, table, remedies.gap_correlations(table), effects.reset_index(), "Caption", "d"
+    )
     assert "the mean of 3 seeds per condition" in report and "0.20 points at 128 (8 degrees of freedom" in report
     assert "-2.00 ± 0.37" in report  # the gap change and its standard error
 
@@ -315,7 +317,7 @@ def test_a_measure_tracks_the_gap_by_its_exact_p_value():
         change = dict(zip(names, changes))
         frame[column] = [change[e] if b == 8192 else 0.0 for e, b in zip(frame["experiment"], frame["batch_size"])]
     table = remedies.conditions(frame, "baseline")
-    measures = remedies.tracking(table)
+    measures = remedies.gap_correlations(table)
     stable = measures.set_index("measure").loc["weight_stable_rank"]
     assert stable["rho_gap"] == pytest.approx(1 - 6 * 4 / 210)
     assert stable["p_value"] == pytest.approx(2 * 12 / 720)
@@ -323,7 +325,7 @@ def test_a_measure_tracks_the_gap_by_its_exact_p_value():
     # correction over the three it does not (the smallest p times 3)
     assert measures["p_value"].notna().sum() == 3 and stable["p_value"] == measures["p_value"].min()
     assert stable["p_holm"] == pytest.approx(3 * 2 * 12 / 720) and not stable["significant"]
-    best = remedies.summary(table, measures, remedies.effects(table))["tracks the gap best"]
+    best = remedy_report.summary_row(table, measures, remedies.effects(table))["tracks the gap best"]
     assert best == "weight stable rank (mean) (ρ +0.89, p 0.0333, 0.1 after Holm over 3: not significant)"
 
 
@@ -332,7 +334,7 @@ def test_counts_are_shown_as_precisely_as_their_parts():
     table shows them to two decimals, so that the parts add up to the count."""
     frame = per_run({("baseline", 16): [9.0] * 3, ("baseline", 256): [11.0] * 3})
     frame.loc[frame["batch_size"] == 256, ["count", "dead_zeros", "other_zeros"]] = [[0, 0, 0], [1, 1, 0], [3, 1, 2]]
-    shown = remedies.formatted(remedies.conditions(frame, "baseline"))
+    shown = remedy_report.formatted_table(remedies.conditions(frame, "baseline"))
     assert shown["Count"].tolist() == ["0.00", "1.33"]
     assert shown["dead zeros / other zeros / genuine"].tolist()[1] == "0.67 / 0.67 / 0.00"
 
@@ -343,7 +345,7 @@ def test_one_seed_leaves_the_spread_unknown():
     assert remedies.spreads(table)["sd"].isna().all() and table["gap_se"].isna().all()
     effects = remedies.effects(table)
     assert effects.at[0, "verdict"] == "helps the large batch more: the gap narrows (one seed: the spread is unknown)"
-    assert "±" not in "".join(remedies.formatted(table)["Test error (± sd)"])
+    assert "±" not in "".join(remedy_report.formatted_table(table)["Test error (± sd)"])
 
 
 @pytest.fixture(scope="module")
@@ -405,7 +407,7 @@ def test_the_remedies_run_as_documented(remedies_smoke):
     assert metrics["lr"].tolist() == pytest.approx([0.1, 4 * 1e-4])
     summary = json.loads((run / "summary.json").read_text())
     assert summary["ghost_batch_size"] == 8 and summary["activation_noise"] == 0.1
-    assert configuration.RunSettings.from_dict(summary).passes_per_epoch(256) == 15  # ceil(90 steps at 16 / 6 at 256)
+    assert settings.RunSettings.from_dict(summary).passes_per_epoch(256) == 15  # ceil(90 steps at 16 / 6 at 256)
     small = pd.read_csv(remedies_smoke / "results/runs/remedies/digits/bs16-seed0/metrics.csv")
     assert small["lr"].tolist() == pytest.approx([0.1, 1e-4])  # the base batch: factor 1
 

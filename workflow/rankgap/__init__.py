@@ -1,18 +1,9 @@
 """rankgap: near-rank loss of activations against batch size (Oyedotun, Papadopoulos, Aouada).
 
-A module per stage of the pipeline: ``data`` (datasets) and ``custom_dataset`` (the config's own),
-``train`` (with ``models``; ``cpu_speed`` holds its CPU kernels), ``probe`` (the activations of the
-probe batch), ``rank`` (spectra and counts), ``random_matrices`` and ``random_comparison`` (the
-appendix), ``tables``, ``figures`` and ``paper`` (the paper's artifacts and the comparison with it),
-``publish``, ``sharpness`` and ``weight_spectra`` (the rival measures), ``remedies``.  Beside them:
-``registry`` (the built-in models and datasets), ``configuration`` (config checks, a run's
-settings, the runs), ``resources`` (cluster requests), ``device`` (a GPU, or a share of one, per
-job), ``code_hash`` (the code each rule runs), ``templates`` (prose rendered from data),
-``status``, ``atomic``, ``provenance``, ``significance``, ``measures`` (the table of measures),
-``verdicts`` (each claim judged by the analysis plan), ``tracking`` (which measure tracks the gap), ``custom`` (the
-config's own models and datasets, checked) and ``user_code`` (a user's own modules).  Beside the
-pipeline: ``api`` (measure your own model: ``rankgap.measure``) and ``cli`` (its command line,
-``rankgap-measure``).
+One module per subject; docs/pipeline.md lists them, stage by stage, and docs/reruns.md the rules
+each one's edit reruns.  Not listed here: every job imports this file, so an edit of it reruns every
+rule.  Beside the pipeline: ``api`` (measure your own model: ``rankgap.measure``) and ``cli`` (its
+command line, ``rankgap-measure``).
 """
 
 import importlib

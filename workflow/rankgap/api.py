@@ -29,8 +29,9 @@ from .device import why_no_gpu
 
 # which layers are measured: the pipeline's probe chooses the same way (models.select_layers)
 from .models import ACTIVATIONS, describe_layers, select_layers  # noqa: F401  (rankgap.api's own names too)
+from .settings import schema_default
 
-THRESHOLDS = (1e-4, 1e-5)  # the paper's, and the config's default
+THRESHOLDS = tuple(schema_default("analysis", "thresholds"))  # the paper's: the config's default
 MODES = ("eval", "train")
 
 

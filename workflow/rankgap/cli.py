@@ -21,7 +21,7 @@ from torch import nn
 
 from . import data, models, probe, status, user_code
 from .api import HIDDEN_STATES, MODES, PRECISIONS, THRESHOLDS, InputError, default_device, describe_layers, measure
-from .configuration import RunSettings
+from .settings import RunSettings
 
 IMAGE_KEYS = ("x_train", "x")  # the array a dataset file's batch is drawn from, the first one present
 # the file arguments: (argparse's name, what the file is, how a message names the argument)

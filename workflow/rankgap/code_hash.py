@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import re
 from pathlib import Path
 
 
@@ -57,3 +58,48 @@ def of_script(script: Path, package: Path) -> str:
     for path in sorted(modules_reached(script, package)):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+RULE = re.compile(r"^rule (\w+):", re.M)
+CODE = re.compile(r'code=code\("(\w+)"\)')  # how a rule takes its script's hash (common.smk's code())
+
+
+def rule_scripts(workflow_dir: Path) -> dict[str, str]:
+    """Each rule that carries a code hash, and the script whose reach it hashes, read from the
+    rule files in the order the Snakefile includes them."""
+    included = re.findall(
+        r'^include: "workflow/rules/(\w+)\.smk"', (workflow_dir.parent / "Snakefile").read_text(), re.M
+    )
+    found = {}
+    for name in included:
+        text = (workflow_dir / "rules" / f"{name}.smk").read_text()
+        starts = [(m.start(), m.group(1)) for m in RULE.finditer(text)] + [(len(text), "")]
+        for (start, rule), (end, _) in zip(starts, starts[1:]):
+            script = CODE.search(text, start, end)
+            if script:
+                found[rule] = script.group(1)
+    return found
+
+
+def rules_reached(workflow_dir: Path) -> dict[str, list[str]]:
+    """Each module of the package (file name) and the rules whose code hash includes it: the rules an
+    edit of it reruns, before what is built from their outputs."""
+    package = workflow_dir / "rankgap"
+    reach = {path.name: [] for path in sorted(package.glob("*.py"))}
+    for rule, script in rule_scripts(workflow_dir).items():
+        for path in modules_reached(workflow_dir / "scripts" / f"{script}.py", package):
+            reach[path.name].append(rule)
+    return reach
+
+
+def reruns_table(workflow_dir: Path) -> str:
+    """docs/reruns.md's table of modules (``python -m rankgap.code_hash`` prints it)."""
+    rows = ["| you edit `workflow/rankgap/…` | the rules whose jobs rerun |", "|---|---|"]
+    for module, rules in rules_reached(workflow_dir).items():
+        rerun = ", ".join(f"`{rule}`" for rule in rules) or "none: no job's script reaches it"
+        rows.append(f"| `{module}` | {rerun} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(reruns_table(Path(__file__).resolve().parents[1]), end="")

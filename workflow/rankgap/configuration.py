@@ -1,28 +1,26 @@
-"""The config beyond its JSON schema, and the runs it asks for.
+"""A config: checked, filled in, and the runs and probes it asks for.
 
 ``fill`` checks a config against workflow/schemas/config.schema.yaml, reporting every problem at
 once (``validate``), and fills in the schema's defaults, the one home of every default; ``check``
 checks what a schema cannot (cross-references, batch sizes against the data).
-``runs`` and ``probe_epochs`` plan an experiment's runs and probes, and ``run_settings`` gives one
-run's ``RunSettings``: the experiment's values over the ``train`` defaults.
+``runs`` and ``probe_epochs`` plan an experiment's runs and probes; one run's settings are
+settings.py's (``run_settings``).  Only the Snakefile and the command line read this module: no
+job's code reaches it, so editing a check or its message reruns nothing (docs/reruns.md).
 
 Torch-free, so that Snakemake parses the workflow fast.  The built-in models and datasets come from
 ``registry``; the config's own (its ``models`` and ``datasets`` sections) are measured on the model
-and the data when the config is read (``custom.describe``) and handed to the functions below as
+and the data when the config is read (``config_entries.describe``) and handed to the functions below as
 ``shapes``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
-import functools
-import math
 import re
-from collections.abc import Mapping
 from pathlib import Path
 
-from .registry import MODELS, SHAPES, VARIANTS, Shape
+from .registry import DOWNLOADED, MODELS, SHAPES, VARIANTS, Shape
+from .settings import SCHEMA, training_options
 
 LAST = "last"  # in probe.epochs: the run's final epoch, whatever the experiment's number of epochs
 
@@ -89,6 +87,7 @@ def validate(config: dict, schema_path: str) -> None:
     schema["definitions"]["model"]["enum"] = [*MODELS, *_custom_names(config, "models")]
     schema["definitions"]["dataset"]["enum"] = [*SHAPES, *_custom_names(config, "datasets")]
     schema["definitions"]["variant"]["enum"] = list(VARIANTS)
+    schema["properties"]["sources"]["properties"] = {name: {"type": "string"} for name in DOWNLOADED}
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     problems = [_explain(e) for e in errors]
@@ -106,7 +105,7 @@ def validate(config: dict, schema_path: str) -> None:
 
 def check(config: dict, shapes: dict[str, Shape] = SHAPES) -> None:
     """Raise ConfigError naming the key at fault and what would be right.  ``shapes``: every
-    dataset's (the built-ins' and the config's own, measured by ``custom.describe``)."""
+    dataset's (the built-ins' and the config's own, measured by ``config_entries.describe``)."""
     experiments = config["experiments"]
     for name, exp in experiments.items():
         if exp["model"] in config["models"]:
@@ -307,102 +306,6 @@ def _check_remedy_comparisons(config: dict) -> None:
             )
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class RunSettings:
-    """Everything that determines one training run, and nothing else: Snakemake reruns a training
-    exactly when its ``as_dict()`` changes.
-
-    No field has a default: the schema (workflow/schemas/config.schema.yaml) is their one home.
-    ``run_settings`` builds a run's settings from a config the schema has filled in, ``settings``
-    from keyword values (the schema's training defaults for the rest).  The stored form (the rule's
-    params, the checkpoint, the weights file, the summary) is ``as_dict()``, every field; a weights
-    file rebuilds its model without the config (``from_dict``).
-    """
-
-    model: str  # a built-in (registry.MODELS) or one of the config's own
-    dataset: str
-    batch_size: int
-    seed: int
-    epochs: int
-    weight_decay: float
-    # the training options: the schema's `train` section, which an experiment may override
-    momentum: float
-    lr_start: float
-    lr_end: float
-    schedule: str
-    augment: str
-    drop_last: bool
-    precision: str
-    compile: bool
-    channels_last: bool
-    cuda_graphs: bool
-    deterministic: bool
-    # remedies for the large-batch gap (docs/remedies.md), training options too
-    ghost_batch_size: int | None
-    lr_scaling: str
-    warmup_epochs: int
-    regime_adaptation: bool
-    base_batch_size: int
-    activation_noise: float
-    switch: dict | None  # Table 11: {epoch, batch_size} from which the run trains at another batch size
-    # what builds the model: a built-in's variant and options, or the config's own model's factory
-    variant: str | None
-    model_options: dict
-    factory: str | None  # MODULE:FUNCTION
-    layers: str | list | None  # the config's own model's probed layers (models.select_layers)
-    shape: Shape | None  # the config's own dataset's, measured; a built-in's is the registry's
-
-    @classmethod
-    def from_dict(cls, stored: Mapping) -> RunSettings:
-        """The settings of a stored form (``as_dict()``); a summary's other keys are ignored.  A form
-        stored before a training option existed (a remedy) ran without it: its schema default, off."""
-        values = {f.name: stored[f.name] for f in dataclasses.fields(cls) if f.name in stored}
-        if isinstance(values.get("shape"), Mapping):
-            values["shape"] = Shape(**values["shape"])
-        return settings(**values)
-
-    def as_dict(self) -> dict:
-        return {
-            f.name: dataclasses.asdict(value) if isinstance(value := getattr(self, f.name), Shape) else value
-            for f in dataclasses.fields(self)
-        }
-
-    @property
-    def image_shape(self) -> Shape:
-        """The image shape, classes and split sizes of the run's dataset."""
-        return self.shape or SHAPES[self.dataset]
-
-    def passes_per_epoch(self, batch_size: int) -> int:
-        return passes_per_epoch(
-            self.image_shape.train, batch_size, self.drop_last, self.regime_adaptation, self.base_batch_size
-        )
-
-
-# where the schema lives in a checkout (the package is installed from it in place, `pip install -e`)
-SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
-# what builds the model, when a run's settings do not say (and no model_options: a fresh {} each time)
-ABSENT = {"switch": None, "variant": None, "factory": None, "layers": None, "shape": None}
-
-
-@functools.cache  # read once per process: settings() runs for every weights file a job loads
-def _schema_training_defaults() -> tuple[tuple[str, object], ...]:
-    import yaml
-
-    train = yaml.safe_load(SCHEMA.read_text())["properties"]["train"]["properties"]
-    return tuple((key, spec["default"]) for key, spec in train.items())
-
-
-def training_defaults() -> dict:
-    """Every training option (the schema's `train` section) at its schema default: remedies off."""
-    return dict(_schema_training_defaults())
-
-
-def settings(**values) -> RunSettings:
-    """A run's settings from keyword values: the training options not given at the schema's
-    defaults, the model-building ones not given absent (a test's, a benchmark's, an older file's)."""
-    return RunSettings(**{**training_defaults(), **ABSENT, "model_options": {}, **values})
-
-
 def fill(config: dict, schema: str | Path = SCHEMA) -> dict:
     """Check a config against the schema, every problem at once (``validate``), then fill in the
     schema's defaults where it is silent: the config every rule and function reads."""
@@ -418,66 +321,6 @@ def read(path: str | Path) -> dict:
     import yaml
 
     return fill(yaml.safe_load(Path(path).read_text()))
-
-
-def training_options(config: dict, experiment: str) -> dict:
-    """An experiment's training options: its own values over the config's ``train`` section (a
-    config filled in with the schema's defaults, as the Snakefile and ``read`` give it)."""
-    exp = config["experiments"][experiment]
-    return {key: exp.get(key, default) for key, default in config["train"].items()}
-
-
-def run_settings(
-    config: dict, experiment: str, dataset: str, batch_size: int, seed: int, shapes: dict[str, Shape] = SHAPES
-) -> RunSettings:
-    """The settings of one run: the experiment's training options over the config's ``train``
-    defaults, and what builds its model and its data."""
-    exp = config["experiments"][experiment]
-    custom_model = config["models"].get(exp["model"])
-    if custom_model:
-        model = {
-            "factory": custom_model["factory"],
-            "model_options": custom_model["options"],
-            "layers": custom_model.get("layers"),
-            "variant": None,
-        }
-    else:
-        model = {
-            "variant": exp["variant"],
-            "model_options": exp.get("model_options", {}),
-            "factory": None,
-            "layers": None,
-        }
-    return RunSettings(
-        **training_options(config, experiment),
-        **model,
-        model=exp["model"],
-        dataset=dataset,
-        batch_size=int(batch_size),
-        seed=int(seed),
-        epochs=exp["epochs"],
-        weight_decay=exp["weight_decay"],
-        switch=exp.get("switch"),
-        shape=None if dataset in SHAPES else shapes[dataset],
-    )
-
-
-def steps_per_epoch(train_images: int, batch_size: int, drop_last: bool) -> int:
-    return train_images // batch_size if drop_last else math.ceil(train_images / batch_size)
-
-
-def passes_per_epoch(
-    train_images: int, batch_size: int, drop_last: bool, regime_adaptation: bool, base_batch_size: int
-) -> int:
-    """Passes over the training set that make one epoch at ``batch_size``: one, or with regime
-    adaptation (Hoffer et al. 2017) as many as it takes to make at least the steps an epoch at the
-    base batch size makes.  Counting the extra passes inside the epoch keeps everything that is
-    counted in epochs (the learning-rate schedule, warm-up, snapshots, the switch, ``last``) at the
-    same step as in the base batch size's run; batches at or below the base take one pass."""
-    if not regime_adaptation:
-        return 1
-    base = steps_per_epoch(train_images, base_batch_size, drop_last)
-    return max(1, math.ceil(base / steps_per_epoch(train_images, batch_size, drop_last)))
 
 
 def runs(config: dict, experiment: str, datasets: list[str] | None = None) -> list[dict]:

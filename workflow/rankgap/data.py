@@ -4,7 +4,7 @@ The canonical file of a dataset is one safetensors file holding uint8 images (N,
 labels for the train and test splits.  It loads straight onto a device, so training never goes
 through a per-sample DataLoader.
 
-The config's own datasets (its ``datasets`` section) are custom_dataset.py's; their normalisation
+The config's own datasets (its ``datasets`` section) are config_dataset.py's; their normalisation
 is measured on their training images (``normalization``).
 
 Each raw file of a built-in dataset is looked for, in order: intact in the raw folder
@@ -42,19 +42,9 @@ from safetensors.torch import load_file, save_file
 from torchvision.datasets.utils import download_url
 
 from .atomic import written
-from .registry import SHAPES
+from .registry import NORMALIZATION, SHAPES
 
 log = logging.getLogger(__name__)
-
-# Per-channel mean and std of the training images (in [0, 1]) of the built-in datasets; the usual
-# published values.  Any other dataset's are measured on its training images (``normalization``).
-NORMALIZATION = {
-    "mnist": ((0.1307,), (0.3081,)),
-    "fashion_mnist": ((0.2860,), (0.3530,)),
-    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
-    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
-    "digits": ((0.1556,), (0.2771,)),  # measured on our 28x28 framing
-}
 
 Splits = dict[str, torch.Tensor]  # x_train, y_train, x_test, y_test
 

@@ -45,9 +45,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import user_code
-from .configuration import RunSettings
 from .cpu_speed import MaxPool2x2
 from .registry import VARIANTS
+from .settings import RunSettings
 
 
 class IdentityActivation(nn.Identity):

@@ -9,7 +9,7 @@ run of a dataset), on which measures are compared across batch sizes.
 
 The forward pass runs in float64 (``dtype``): near-rank loss is counted at 1e-4 and 1e-5, and
 float32 rounding noise (about 1e-7 of the largest singular value, which reaches the thousands)
-lands right on those thresholds.  See ``rank`` for the measurement.
+lands right on those thresholds.  See ``svd`` for the measurement.
 """
 
 from __future__ import annotations

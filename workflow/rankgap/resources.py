@@ -11,8 +11,8 @@ from __future__ import annotations
 import itertools
 import math
 
-from .configuration import passes_per_epoch, training_options
 from .registry import ACTIVATIONS, MODELS, SHAPES, Shape
+from .settings import passes_per_epoch, training_options
 
 # A model of the config's own is given the slowest built-in's epoch time: a guess, which a cluster's
 # retries double if it is too short.
@@ -63,7 +63,7 @@ def job_resources(
     """Memory (MB) and runtime (minutes) to ask a cluster for, per kind of job (rule), times
     ``attempt``.  Training runtimes assume a GPU like an H100.  There is no minimum runtime: the
     requests of grouped jobs add up (job_group).  ``shapes`` and ``activations``: the registry's, with
-    the config's own models and datasets measured (``custom.describe``)."""
+    the config's own models and datasets measured (``config_entries.describe``)."""
     exp = config["experiments"][experiment]
     shape = shapes[dataset]
     try:
@@ -72,7 +72,7 @@ def job_resources(
         raise KeyError(
             f"no activation sizes for model {exp['model']} on {shape.size}x{shape.size} images: "
             f"a built-in pair belongs in registry.MODELS, a config's own is measured by "
-            f"custom.describe"
+            f"config_entries.describe"
         ) from None
     mb = 8 * batch_size / 1e6  # float64 megabytes per probed float and image
     options = training_options(config, experiment)

@@ -24,9 +24,9 @@ import torch.nn.functional as F
 
 from . import data, models, status
 from .atomic import written
-from .configuration import RunSettings
 from .cpu_speed import keep_freed_memory
 from .provenance import git_state, machine, nvidia_driver, run_code, sha256
+from .settings import RunSettings
 
 log = logging.getLogger(__name__)
 

@@ -21,15 +21,15 @@ sys.path.insert(0, str(PACKAGE_DIR))
 # which asserts a variable the user must define
 _OTHER_PATHS = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(PACKAGE_DIR)]
 os.environ.update(PYTHONPATH=os.pathsep.join([str(PACKAGE_DIR), *_OTHER_PATHS]))
-from rankgap import code_hash, configuration, registry, resources, user_code  # noqa: E402
+from rankgap import code_hash, configuration, registry, resources, settings, user_code  # noqa: E402
 
 try:  # a config error names the key and what would be right: shown alone, without the package's traceback
     configuration.fill(config, workflow.source_path("../schemas/config.schema.yaml"))  # checked, defaults filled in
     if config["models"] or config["datasets"]:
         # the config's own models and datasets, measured on the data and the models (torch: only such a config needs it)
-        from rankgap import custom  # noqa: E402
+        from rankgap import config_entries  # noqa: E402
 
-        DESCRIBED = custom.describe(config)
+        DESCRIBED = config_entries.describe(config)
         SHAPES, ACTIVATION_SIZES = DESCRIBED.shapes, DESCRIBED.activations
     else:
         SHAPES, ACTIVATION_SIZES = registry.SHAPES, registry.ACTIVATIONS
@@ -86,7 +86,7 @@ def gpus(wanted=True):
 
 def run_settings(wildcards):
     """A run's settings in their stored form (``RunSettings.as_dict``): a training reruns when they change."""
-    return configuration.run_settings(
+    return settings.run_settings(
         config, wildcards.experiment, wildcards.dataset, wildcards.batch_size, wildcards.seed, SHAPES
     ).as_dict()
 
@@ -102,7 +102,7 @@ def model_source(wildcards):
     return [os.path.relpath(source)] if source else []
 
 
-def custom_dataset_file(wildcards):
+def config_dataset_file(wildcards):
     """The file of one of the config's own datasets given as a file (replacing it reconverts); none
     for a folder or a torchvision class."""
     spec = config["datasets"][wildcards.dataset]
@@ -348,7 +348,7 @@ def tracked_parts():
 
 def readme_inputs(wildcards):
     """What the READMEs are rendered from: the templates, the notes, and the published parts' data."""
-    from rankgap import publish  # imports torch: only a run that renders READMEs needs it
+    from rankgap import publication
 
     require_publish()
     if not published_on_disk():
@@ -361,7 +361,7 @@ def readme_inputs(wildcards):
     return {
         **{f"{kind}_template": workflow.source_path(path) for kind, path in TEMPLATES.items()},
         "notes": [notes] if notes else [],
-        "data": [str(f) for f in publish.part_files(Path(PUBLISHED), config, published_on_disk())],
+        "data": [str(f) for f in publication.part_files(Path(PUBLISHED), config, published_on_disk())],
         "tracking": [TRACKING_OUTPUTS[key] for key in ("answer", "correlations", "runs")] if tracked_parts() else [],
         "plan": ANALYSIS_PLAN,
     }

@@ -5,7 +5,7 @@
 
 localrules:
     dataset,
-    custom_dataset,
+    config_dataset,
 
 
 rule dataset:
@@ -26,10 +26,10 @@ rule dataset:
         "../scripts/dataset.py"
 
 
-rule custom_dataset:
+rule config_dataset:
     """A config's own dataset (npz, image folder or torchvision class), converted into the canonical file."""
     input:
-        custom_dataset_file,
+        config_dataset_file,
     output:
         DATASET,
     log:
@@ -42,4 +42,4 @@ rule custom_dataset:
         # its entry in the config: changing where the data comes from reconverts it
         source=lookup(dpath="datasets/{dataset}", within=config),
     script:
-        "../scripts/custom_dataset.py"
+        "../scripts/config_dataset.py"

@@ -3,13 +3,15 @@
 import json
 from pathlib import Path
 
-from rankgap import device, log_to, probe, provenance, svd
+import torch
+
+from rankgap import device, log_to, provenance, svd
 
 log_to(snakemake.log[0])
 p = snakemake.params
 leased = device.for_job(snakemake, want_gpu=p.gpu)
 dump = Path(snakemake.input[0])
-spectra, modes = svd.analyse(dump, leased, probe.DTYPES[p.dtype])
+spectra, modes = svd.analyse(dump, leased, getattr(torch, p.dtype))  # probe.dtype: float64 or float32
 spectra.to_csv(snakemake.output.spectra, index=False, float_format="%.17g")
 modes.to_csv(snakemake.output.modes, index=False, float_format="%.17g")
 record = {

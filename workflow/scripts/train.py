@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from rankgap import device, log_to, provenance, train
-from rankgap.configuration import RunSettings
+from rankgap.settings import RunSettings
 
 log_to(snakemake.log[0])
 p = snakemake.params

@@ -1,4 +1,4 @@
-"""The config's own datasets (its ``datasets`` section, rule custom_dataset): a local file (``.npz``
+"""The config's own datasets (its ``datasets`` section, rule config_dataset): a local file (``.npz``
 or ``.safetensors``), a folder of images per class or a torchvision dataset class, never from the
 network.  ``shape`` reads what the config check needs (image shape, classes, split sizes) and
 ``prepare`` converts one into the canonical file that data.py loads, as the built-in datasets are.

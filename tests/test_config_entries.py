@@ -16,7 +16,7 @@ import yaml
 from PIL import Image
 
 from conftest import REPO, copy_project, planned_jobs, snakemake
-from rankgap import custom_dataset, data, registry, tables
+from rankgap import config_dataset, data, registry, tables
 
 EXAMPLE = yaml.safe_load((REPO / "examples/config.yaml").read_text())
 BATCH_SIZES = [16, 256]
@@ -54,7 +54,7 @@ def example(tmp_path_factory):
 def test_the_example_dataset_is_converted_into_the_canonical_file(example):
     splits = data.load(example / "data/digits8.safetensors")
     with np.load(example / "examples/digits8.npz") as source:
-        for key in custom_dataset.SPLIT_KEYS:
+        for key in config_dataset.SPLIT_KEYS:
             assert splits[key].numpy().reshape(source[key].shape).tolist() == source[key].tolist()
     assert splits["x_train"].shape == (1438, 1, 8, 8) and splits["x_train"].dtype == torch.uint8
 
@@ -272,8 +272,8 @@ def image_folder(root, sizes=None):
 
 def test_a_folder_of_images_per_class_is_described_and_converted(tmp_path):
     root = image_folder(tmp_path / "images")
-    assert custom_dataset.shape("pets", {"folder": str(root)}) == registry.Shape(1, 6, 3, 9, 3)
-    custom_dataset.prepare("pets", {"folder": str(root)}, tmp_path / "pets.safetensors")
+    assert config_dataset.shape("pets", {"folder": str(root)}) == registry.Shape(1, 6, 3, 9, 3)
+    config_dataset.prepare("pets", {"folder": str(root)}, tmp_path / "pets.safetensors")
     splits = data.load(tmp_path / "pets.safetensors")
     assert splits["x_train"].shape == (9, 1, 6, 6) and splits["y_train"].tolist() == [0, 0, 0, 1, 1, 2, 2, 2, 2]
     assert splits["y_test"].tolist() == [0, 2, 2]  # test/ has no b: c keeps train/'s number
@@ -283,8 +283,8 @@ def test_a_folder_of_images_per_class_is_described_and_converted(tmp_path):
 def test_an_image_of_another_size_in_a_folder_is_named(tmp_path):
     root = image_folder(tmp_path / "images", sizes={("train", "c", 1): 7})
     error = r"datasets\.pets: \S*train/c/1\.png is 7x7, the first image 6x6"
-    with pytest.raises(custom_dataset.DatasetError, match=error):
-        custom_dataset.prepare("pets", {"folder": str(root)}, tmp_path / "pets.safetensors")
+    with pytest.raises(config_dataset.DatasetError, match=error):
+        config_dataset.prepare("pets", {"folder": str(root)}, tmp_path / "pets.safetensors")
     assert not (tmp_path / "pets.safetensors").exists()
 
 
@@ -298,13 +298,13 @@ def test_a_torchvision_dataset_class_is_converted(tmp_path):
             "test": {"size": 10, "random_offset": 40},
         }
     }
-    shape = custom_dataset.shape("fake", spec)
+    shape = config_dataset.shape("fake", spec)
     assert (shape.channels, shape.size, shape.train, shape.test) == (3, 8, 40, 10) and shape.classes <= 4
-    custom_dataset.prepare("fake", spec, tmp_path / "fake.safetensors")
+    config_dataset.prepare("fake", spec, tmp_path / "fake.safetensors")
     assert data.load(tmp_path / "fake.safetensors")["x_test"].shape == (10, 3, 8, 8)
     error = r"datasets\.k: torchvision.datasets.KMNIST\(.*'download': False"
-    with pytest.raises(custom_dataset.DatasetError, match=error):
-        custom_dataset.shape(
+    with pytest.raises(config_dataset.DatasetError, match=error):
+        config_dataset.shape(
             "k",
             {
                 "torchvision": {
@@ -318,7 +318,7 @@ def test_a_torchvision_dataset_class_is_converted(tmp_path):
         )
 
 
-def test_a_custom_datasets_normalisation_is_measured_on_its_training_images():
+def test_a_config_datasets_normalisation_is_measured_on_its_training_images():
     x = torch.randint(0, 256, (30, 3, 5, 5), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     mean, std = data.normalization("digits8", x)
     scaled = x.double() / 255

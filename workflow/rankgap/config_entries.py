@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from . import api, custom_dataset, models, probe
-from .configuration import ConfigError, run_settings
+from . import api, config_dataset, models, probe
+from .configuration import ConfigError
 from .registry import ACTIVATIONS, SHAPES, Shape
+from .settings import run_settings
 
 PROBE_IMAGES = 2  # images of the check's forward pass: enough for batch shapes, cheap for any model
 
@@ -37,8 +38,8 @@ def describe(config: dict) -> Described:
     shapes = dict(SHAPES)
     for name, spec in config["datasets"].items():
         try:
-            shapes[name] = custom_dataset.shape(name, spec)
-        except custom_dataset.DatasetError as error:
+            shapes[name] = config_dataset.shape(name, spec)
+        except config_dataset.DatasetError as error:
             raise ConfigError(str(error)) from None
     sizes = dict(ACTIVATIONS)
     for experiment, exp in config["experiments"].items():
