@@ -84,31 +84,6 @@ def gpus(wanted=True):
     return int(wanted and config["device"] != "cpu")
 
 
-def run_settings(wildcards):
-    """A run's settings in their stored form (``RunSettings.as_dict``): a training reruns when they change."""
-    return settings.run_settings(
-        config, wildcards.experiment, wildcards.dataset, wildcards.batch_size, wildcards.seed, SHAPES
-    ).as_dict()
-
-
-def model_source(wildcards):
-    """The module file of the experiment's model when it is one of the config's own and lies under
-    the working directory (an input of its trainings: editing it retrains); none for a built-in or
-    an installed one (its version is in the runs' summaries)."""
-    spec = config["models"].get(config["experiments"][wildcards.experiment]["model"])
-    if not spec:
-        return []
-    source = user_code.module_file(spec["factory"].partition(":")[0])
-    return [os.path.relpath(source)] if source else []
-
-
-def config_dataset_file(wildcards):
-    """The file of one of the config's own datasets given as a file (replacing it reconverts); none
-    for a folder or a torchvision class."""
-    spec = config["datasets"][wildcards.dataset]
-    return [spec["file"]] if "file" in spec else []
-
-
 def all_runs():
     """Every run of every experiment of the config, as wildcard dicts."""
     return [run for experiment in config["experiments"] for run in configuration.runs(config, experiment)]
@@ -122,26 +97,6 @@ def probes(experiment, datasets=None):
         for epoch in configuration.probe_epochs(config, experiment)
         for probe in configuration.probe_kinds(config, experiment)
     ]
-
-
-PROBE_FILES = ("spectra", "modes", "record")  # what the spectra rule writes per probe, read downstream
-
-
-def probe_files(experiment):
-    """Per probe of an experiment: its wildcards and its files (PROBE_FILES, its run's summary)."""
-    return [
-        {
-            "wildcards": p,
-            **{name: f"{PROBE.format(**p)}/{name}.{'json' if name == 'record' else 'csv'}" for name in PROBE_FILES},
-            "summary": f"{RUN.format(**p)}/summary.json",
-        }
-        for p in probes(experiment)
-    ]
-
-
-def probe_inputs(wildcards):
-    """The files of ``probe_files``, as a rule's input."""
-    return [path for probe in probe_files(wildcards.experiment) for key, path in probe.items() if key != "wildcards"]
 
 
 def job_path(path):
@@ -216,39 +171,6 @@ def table_comparison_inputs(wildcards):
         folder = ANALYSIS.format(experiment=config["tables"][table]["experiment"])
         inputs |= {"counts": f"{folder}/rankloss.csv", "measures": f"{folder}/measures.csv"}
     return inputs
-
-
-def random_matrix_artifacts():
-    """Tables and figures A1-A3 and the comparison with the paper (none when no distribution is configured)."""
-    keys = RANDOM["distributions"]
-    tables = [path for a in keys for path in multiext(RANDOM_TABLE.format(appendix=a), ".csv", ".md", ".tex")]
-    figures = [path for a in keys for path in multiext(RANDOM_FIGURE.format(appendix=a), ".pdf", ".png")]
-    comparison = [f"{RANDOM_COMPARISON}{ext}" for ext in (".md", ".csv")] if keys else []
-    return tables + figures + comparison
-
-
-def random_spectra_files(appendix):
-    """Per matrix size of an appendix table: its m and n and its spectra file."""
-    distribution = RANDOM["distributions"][appendix]
-    return [
-        {"m": m, "n": n, "spectra": RANDOM_SPECTRA.format(distribution=distribution, m=m, n=n)} for m, n in RANDOM_SIZES
-    ]
-
-
-def random_spectra(appendix):
-    """The spectra files of ``random_spectra_files``, as a rule's input."""
-    return [size["spectra"] for size in random_spectra_files(appendix)]
-
-
-def probe_weights(wildcards):
-    """The weights a probe epoch reads: the final ones, or a snapshot taken during training."""
-    last = config["experiments"][wildcards.experiment]["epochs"]
-    return (f"{RUN}/weights.pt" if int(wildcards.epoch) == last else SNAPSHOT).format(**wildcards)
-
-
-def snapshot_files(wildcards):
-    """A run's snapshots, by epoch: the train rule's snapshots output, named for its script."""
-    return {epoch: SNAPSHOT.format(epoch=epoch, **wildcards) for epoch in SNAPSHOT_EPOCHS}
 
 
 def table_run_wildcards(table):
@@ -438,13 +360,6 @@ def snakemake_command(arguments):
 def publish_command(target):
     """The command that builds a publishing target, as the published READMEs quote it."""
     return snakemake_command(f"{target} --cores 2")
-
-
-def rival_artifacts():
-    """The rival measures of every run of the experiments that ask for them."""
-    measured = [e for e, spec in config["experiments"].items() if spec["measure_rivals"]]
-    runs = [run for experiment in measured for run in configuration.runs(config, experiment)]
-    return [f"{RUN.format(**run)}/{name}" for run in runs for name in ("sharpness.json", "weight_spectra.csv")]
 
 
 def compared(comparison):

@@ -8,6 +8,13 @@ localrules:
     config_dataset,
 
 
+def config_dataset_file(wildcards):
+    """The file of one of the config's own datasets given as a file (replacing it reconverts); none
+    for a folder or a torchvision class."""
+    spec = config["datasets"][wildcards.dataset]
+    return [spec["file"]] if "file" in spec else []
+
+
 rule dataset:
     """A built-in dataset, downloaded (or found) and converted into one canonical safetensors file, checksummed."""
     output:
