@@ -87,7 +87,8 @@ def validate(config: dict, schema_path: str) -> None:
     schema["definitions"]["model"]["enum"] = [*MODELS, *_custom_names(config, "models")]
     schema["definitions"]["dataset"]["enum"] = [*SHAPES, *_custom_names(config, "datasets")]
     schema["definitions"]["variant"]["enum"] = list(VARIANTS)
-    schema["properties"]["sources"]["properties"] = {name: {"type": "string"} for name in DOWNLOADED}
+    sources = {name: {"type": "string"} for name in DOWNLOADED}
+    schema["properties"]["sources"].update(properties=sources, additionalProperties=False)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     problems = [_explain(e) for e in errors]
