@@ -15,7 +15,7 @@ import pytest
 import seaborn as sns
 from matplotlib.text import Text
 
-from rankgap import figures, random_matrices, remedies, tracking
+from rankgap import figures, random_matrices, remedies, remedy_report, tracking
 
 matplotlib.use("Agg")
 
@@ -132,7 +132,9 @@ def remedies_figure(caught):
         ]
     )
     table = remedies.conditions(per_run, "demo_bn")
-    remedies.figure(table, remedies.tracking(table), "Remedies on digits, batch 16 and 1024", "x.pdf", "x.png")
+    remedy_report.gap_figure(
+        table, remedies.gap_correlations(table), "Remedies on digits, batch 16 and 1024", "x.pdf", "x.png"
+    )
     return one(caught)
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from rankgap import paper, significance, tables, verdicts
+from rankgap import paper, paper_comparison, significance, tables, trends, verdicts
 from rankgap.measures import FALLS, GROWS
 
 
@@ -259,7 +259,7 @@ def runs(tmp_path):
 
 
 def figure_frame(counts: dict[str, list[float]]) -> pd.DataFrame:
-    """``paper.figure_points``' shape for one figure: one row per dataset, batch size and seed at the
+    """``trends.figure_points``' shape for one figure: one row per dataset, batch size and seed at the
     last epoch (no epoch 0: no untrained null); here all of the count genuine, and a structural
     deficit of batch size / 64 beside it."""
     rows = [
@@ -283,7 +283,7 @@ def figure_frame(counts: dict[str, list[float]]) -> pd.DataFrame:
 
 def test_trend_table_has_ours_and_the_papers_rho_for_every_artifact_and_measure(runs):
     figures = {"fig3": figure_frame({"fashion_mnist": [0, 1, 2, 5, 9, 20], "mnist": [9, 8, 7, 6, 5, 4]})}
-    claims = verdicts.judge(paper.trends(figures, runs))
+    claims = verdicts.judge(trends.trend_claims(figures, runs))
     assert claims[["artifact", "dataset", "measure"]].values.tolist() == [
         ["fig3", "fashion_mnist", "near-rank loss"],
         ["fig3", "fashion_mnist", "count + structural deficit"],
@@ -340,7 +340,7 @@ def test_table11_claims_the_share_of_the_gap_the_switch_closes(tmp_path):
     """The switch from 8192 brings the test error from 10.43 to 9.25 against 8.95 at 128 throughout:
     80% of the gap, the rest clearly not closed with this spread."""
     table, without = switch_runs(tmp_path, [8.85, 8.95, 9.05], [9.15, 9.25, 9.35], [10.33, 10.43, 10.53])
-    claims = verdicts.judge(paper.trends({}, {"table11": table}, unswitched={"table11": without}))
+    claims = verdicts.judge(trends.trend_claims({}, {"table11": table}, unswitched={"table11": without}))
     assert len(claims) == 1
     claim = claims.iloc[0]
     assert claim["share"] == pytest.approx(1 - (9.25 - 8.95) / (10.43 - 8.95))
@@ -351,17 +351,17 @@ def test_table11_claims_the_share_of_the_gap_the_switch_closes(tmp_path):
 def test_trends_read_the_reference_they_are_given(runs):
     reference = paper.reference_tables()
     falling = reference.assign(train_loss=-reference["train_loss"])
-    claims = paper.trends({}, {"table5": runs["table5"]}, falling).set_index("measure")
+    claims = trends.trend_claims({}, {"table5": runs["table5"]}, falling).set_index("measure")
     assert claims.loc["train loss (objective)", "paper_rho"] == pytest.approx(-1.0)
     assert claims.loc["train loss (objective)", "paper_verdict"] == "opposite by ρ alone"
     assert claims.loc["test error", "paper_verdict"] == "agrees by ρ alone"  # its test error as printed
 
 
 def test_comparison_markdown_states_the_criterion_and_the_loss(runs, tmp_path):
-    claims = verdicts.judge(paper.trends({"fig3": figure_frame({"mnist": [0, 1, 2, 3, 4, 5]})}, runs))
+    claims = verdicts.judge(trends.trend_claims({"fig3": figure_frame({"mnist": [0, 1, 2, 3, 4, 5]})}, runs))
     numbers = paper.compare_tables({"table5": tables.metrics_table(runs["table5"])})
     for loss in tables.REPORTED_LOSS:
-        paper.write(
+        paper_comparison.write_paper_comparison(
             numbers,
             claims,
             tmp_path / "c.csv",
@@ -391,9 +391,11 @@ def test_comparison_markdown_states_the_criterion_and_the_loss(runs, tmp_path):
 
 
 def test_trends_read_back_as_written(runs, tmp_path):
-    claims = verdicts.judge(paper.trends({"fig3": figure_frame({"mnist": [0, 1, 2, 3, 4, 5]})}, runs))
-    paper.write(paper.compare_tables({}), claims, tmp_path / "c.csv", tmp_path / "t.csv", tmp_path / "c.md", OBJECTIVE)
-    again = paper.read_trends(tmp_path / "t.csv")
+    claims = verdicts.judge(trends.trend_claims({"fig3": figure_frame({"mnist": [0, 1, 2, 3, 4, 5]})}, runs))
+    paper_comparison.write_paper_comparison(
+        paper.compare_tables({}), claims, tmp_path / "c.csv", tmp_path / "t.csv", tmp_path / "c.md", OBJECTIVE
+    )
+    again = trends.read_trends(tmp_path / "t.csv")
     assert again["paper_verdict"].iloc[0] == "n/a: no numbers"  # text, not a missing value
 
     def text_filled(frame):  # an empty text column reads back as "", not as a missing value
@@ -418,7 +420,7 @@ def test_trends_of_older_code_are_judged_anew(tmp_path):
         "5,3,0.9,0.0417,0.34,0.39,agrees,agrees",
     ]
     (tmp_path / "trends.csv").write_text("\n".join([columns, *rows]) + "\n")
-    claims = paper.read_trends(tmp_path / "trends.csv")
+    claims = trends.read_trends(tmp_path / "trends.csv")
     assert claims["claim_kind"].tolist() == [GROWS, GROWS, GROWS, verdicts.CLOSES]
     assert claims["family"].tolist()[:3] == ["figures"] * 3 and claims["family_size"].iloc[0] == 3
     # the first two would agree after Holm over three, but no epoch 0 was probed then: no verdict of
@@ -434,7 +436,7 @@ def test_a_variant_of_a_paper_table_stands_beside_it(runs):
     assert set(numbers["artifact"]) == {"table5", "table5_cosine"}
     mine, variant = (numbers[numbers["artifact"] == name] for name in ("table5", "table5_cosine"))
     assert len(variant) == len(mine) == 6 * 4 and variant["paper"].tolist() == mine["paper"].tolist()
-    claims = paper.trends({}, {"table5_cosine": runs["table5"]})
+    claims = trends.trend_claims({}, {"table5_cosine": runs["table5"]})
     assert claims["paper_n"].notna().all()  # the paper's own trend, for the variant too
 
 

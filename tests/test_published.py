@@ -1,6 +1,7 @@
 """The published reproductions: every README under reproduction/ is what `snakemake publish` renders
 from the data beside it, and no template types a measured number."""
 
+import copy
 import re
 import shlex
 import shutil
@@ -8,10 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jinja2
 import pytest
 
 from conftest import REPO
-from rankgap import publish, templates
+from rankgap import publication_provenance, templates
 
 TEMPLATES = sorted((REPO / "workflow/templates").rglob("*.j2"))
 # A measured number is a decimal or a percentage; these are not measured (none so far: batch sizes,
@@ -99,9 +101,22 @@ def test_a_field_a_part_did_not_record_says_not_recorded(tmp_path):
         "stages": [],
     }
     template = REPO / "workflow/templates/provenance.md.j2"
-    part = type("Part", (), {"provenance": publish.Provenance(record)})()
+    part = type("Part", (), {"provenance": publication_provenance.Provenance(record)})()
     text = templates.environment([template]).get_template(template.name).render(part=part, data="data", rendered_by="x")
     assert "- dataset file SHA-256: not recorded" in text
     assert "on a machine not recorded (host vm; device NVIDIA H200)" in text
     assert "probed at commit not recorded, on not recorded; spectra at commit not recorded" in text
     assert "one run's training took not recorded" in text
+
+
+def test_a_mistyped_provenance_field_fails_with_jinjas_message_and_a_copy_is_a_copy():
+    """A template's field the provenance does not have is Jinja's error naming it (the environment
+    is strict), not a KeyError from inside the record; and the record copies like any object."""
+    record = {"git": {"commit": "a5ba9d4", "dirty": False}, "training": {"devices": ["cpu"]}}
+    provenance = publication_provenance.Provenance(record)
+    env = templates.environment([REPO / "workflow/templates/provenance.md.j2"])  # the READMEs' own settings
+    assert env.from_string("{{ provenance.git.commit }}").render(provenance=provenance) == "a5ba9d4"
+    with pytest.raises(jinja2.UndefinedError, match="has no attribute 'gti'"):
+        env.from_string("{{ provenance.gti.commit }}").render(provenance=provenance)
+    copied = copy.copy(provenance)
+    assert copied == provenance and copied.git == record["git"]

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from rankgap import paper, significance, verdicts
+from rankgap import significance, trends, verdicts
 from rankgap.measures import FALLS, GROWS
 
 LENET = [128, 512, 1024, 2048, 4096, 8192]
@@ -122,7 +122,7 @@ def test_one_seed_per_group_has_a_share_but_no_interval_and_no_verdict():
 
 
 def figure_with_null(trained, untrained, seeds: int) -> pd.DataFrame:
-    """``paper.figure_points``' shape: the count on the probe batch per run at epoch 0 (``untrained``)
+    """``trends.figure_points``' shape: the count on the probe batch per run at epoch 0 (``untrained``)
     and at its last epoch (``trained``), per batch size of LENET; seed s adds s / 100 to the trained
     count (the training's part, with no trend of its own across batch sizes)."""
     rows = []
@@ -138,8 +138,8 @@ def figure_with_null(trained, untrained, seeds: int) -> pd.DataFrame:
 def judged_figure(trained, untrained, seeds: int) -> pd.Series:
     """The near-rank loss claim of a figure of these runs, judged."""
     claims = pd.DataFrame(
-        paper.figure_claims("fig3", figure_with_null(trained, untrained, seeds), True, verdicts.FIGURES),
-        columns=paper.TREND_COLUMNS,
+        trends.figure_claims("fig3", figure_with_null(trained, untrained, seeds), True, verdicts.FIGURES),
+        columns=trends.TREND_COLUMNS,
     )
     return verdicts.judge(claims).set_index("measure").loc["near-rank loss"]
 

@@ -1,12 +1,17 @@
-"""Prose rendered from data: the Jinja2 environment of workflow/templates/ and the filters its
-templates format numbers with, so that every number in a published or reported text is a field."""
+"""Prose rendered from data: the Jinja2 environment of workflow/templates/, the filters its
+templates format numbers with and the markdown tables they show, so that every number in a
+published or reported text is a field."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FILTERS = {
     "num": lambda value, spec=".2f": "n/a" if value is None or math.isnan(value) else format(value, spec),
@@ -42,3 +47,10 @@ def environment(templates: list[Path]) -> jinja2.Environment:
 def render(template: Path, **fields) -> str:
     """One template filled with ``fields``."""
     return environment([template]).get_template(Path(template).name).render(fields)
+
+
+def markdown(frame: pd.DataFrame, **options) -> str:
+    """A frame as a README's table, a missing value (no trend for it, no comparable run) as n/a."""
+    if not len(frame):
+        return "(none)"
+    return frame.astype(object).where(frame.notna(), None).to_markdown(index=False, missingval="n/a", **options)

@@ -1,5 +1,5 @@
 # Publishing: the small record of a reproduction that is committed (e.g. reproduction/fashion_mnist/),
-# in two steps (workflow/rankgap/publish.py). A part's data, `{folder}/{part}/data/` (a table of the
+# in two steps (workflow/rankgap/publication.py). A part's data, `{folder}/{part}/data/` (a table of the
 # paper or a remedy comparison), are copied from results/ by rule publish_table or
 # publish_comparison, which train whatever they need: one part at a time, so that work too long for
 # one sitting is published as it completes. The READMEs, the folder's and every part's, are rendered
@@ -27,9 +27,9 @@ rule publish_table:
         "../../envs/analysis.yaml"
     params:
         runs=lambda wc: published_runs(published_table_runs(wc.table)),
-        code=code("publish"),
+        code=code("publish_table"),
     script:
-        "../scripts/publish.py"
+        "../scripts/publish_table.py"
 
 
 rule publish_comparison:
@@ -44,9 +44,9 @@ rule publish_comparison:
         "../../envs/analysis.yaml"
     params:
         runs=lambda wc: published_runs(remedy_runs(wc.comparison)),
-        code=code("publish"),
+        code=code("publish_comparison"),
     script:
-        "../scripts/publish.py"
+        "../scripts/publish_comparison.py"
 
 
 rule publish_parts:

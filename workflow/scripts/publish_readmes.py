@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from rankgap import code_hash, log_to, provenance, publish
+from rankgap import code_hash, log_to, provenance, readmes
 
 log_to(snakemake.log[0])
 i = snakemake.input
@@ -17,7 +17,7 @@ rendering = [
     *code_hash.modules_reached(script, package),
     package / "analysis_plan.yaml",
 ]
-written = publish.render(
+written = readmes.render(
     Path(snakemake.output.index).parent,
     snakemake.config,
     snakemake.params.published,
