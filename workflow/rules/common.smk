@@ -123,18 +123,6 @@ def paper_artifacts():
     return tables + figures + comparison + random_matrix_artifacts()
 
 
-def trend_figures():
-    """Figures against batch size (the paper's kind) and their experiments: the comparison checks their trend."""
-    return {name: spec["experiment"] for name, spec in config["figures"].items() if spec["plot"] == "batch_size"}
-
-
-def table_trend_figures(table):
-    """The thresholds of the figures against batch size of a table's experiment, by figure: their
-    trends are checked in the table's comparison."""
-    experiment = config["tables"][table]["experiment"]
-    return {f: config["figures"][f]["threshold"] for f, e in trend_figures().items() if e == experiment}
-
-
 # The probes measures are compared on across batch sizes: the paper's probe batch (its count, as the
 # paper takes it) and the fixed probe, the first of probe.fixed_splits (none without one)
 COMPARED_PROBES = {
@@ -155,24 +143,6 @@ def unswitched_runs(table):
     return [run for run in baseline if run["batch_size"] in starts]
 
 
-def table_comparison_inputs(wildcards):
-    """A table, its runs' summaries (and a switch table's runs without the switch), the paper's
-    numbers and the analysis plan; and when a figure of its experiment is compared too, the
-    experiment's counts and measures."""
-    table = wildcards.table
-    inputs = {
-        "table": f"{TABLE.format(table=table)}.csv",
-        "summaries": table_runs(table),
-        "unswitched": [run["summary"] for run in run_records(unswitched_runs(table))],
-        "reference": PAPER_REFERENCE,
-        "plan": ANALYSIS_PLAN,
-    }
-    if table_trend_figures(table):
-        folder = ANALYSIS.format(experiment=config["tables"][table]["experiment"])
-        inputs |= {"counts": f"{folder}/rankloss.csv", "measures": f"{folder}/measures.csv"}
-    return inputs
-
-
 def table_run_wildcards(table):
     """A table's runs, as wildcard dicts, the baseline run (Table 11) first."""
     spec = config["tables"][table]
@@ -183,57 +153,9 @@ def table_run_wildcards(table):
     return runs
 
 
-def table_runs(table):
-    """Summaries of a table's runs, the baseline run (Table 11) first."""
-    return [run["summary"] for run in run_records(table_run_wildcards(table))]
-
-
 def run_records(runs):
     """Per run (wildcard dicts): its wildcards and its summary."""
     return [{"wildcards": run, "summary": f"{RUN.format(**run)}/summary.json"} for run in runs]
-
-
-def published_runs(runs):
-    """``run_records`` with what publishing a run takes: the settings the config gives it (what its
-    summary must hold to be published), its final and initial weights (the epoch-0 snapshot, when
-    probed) and the records of its probes."""
-    return [
-        dict(
-            run,
-            settings=run_settings(SimpleNamespace(**run["wildcards"])),
-            weights=f"{RUN.format(**run['wildcards'])}/weights.pt",
-            initial=SNAPSHOT.format(epoch=0, **run["wildcards"]) if 0 in SNAPSHOT_EPOCHS else None,
-            records=[
-                f"{PROBE.format(**run['wildcards'], epoch=epoch, probe=probe)}/record.json"
-                for epoch in configuration.probe_epochs(config, run["wildcards"]["experiment"])
-                for probe in configuration.probe_kinds(config, run["wildcards"]["experiment"])
-            ],
-        )
-        for run in run_records(runs)
-    ]
-
-
-def published_run_inputs(runs):
-    """The files ``published_runs`` names, and the measures of the runs' experiments, as a rule's input."""
-    published = published_runs(runs)
-    experiments = dict.fromkeys(run["wildcards"]["experiment"] for run in published)
-    return {
-        "summaries": [run["summary"] for run in published],
-        "weights": [run["weights"] for run in published],
-        "initial_weights": [run["initial"] for run in published if run["initial"]],
-        "records": [record for run in published for record in run["records"]],
-        "measures": [f"{ANALYSIS.format(experiment=e)}/measures.csv" for e in experiments],
-    }
-
-
-def require_publish():
-    if not config["publish"]:
-        raise ValueError("nothing to publish: set publish.folder in the config (see config/fashion_mnist.yaml)")
-
-
-def published_parts():
-    """The parts of the publication: every table and every remedy comparison of the config."""
-    return [*config["tables"], *config["remedy_comparisons"]]
 
 
 TEMPLATES = {
@@ -241,125 +163,11 @@ TEMPLATES = {
 }
 
 
-def published_on_disk():
-    """The parts whose data are published (their provenance, written last, is there): the READMEs
-    rule publish renders."""
-    return [part for part in published_parts() if Path(PUBLISHED_DATA.format(part=part), "provenance.json").exists()]
-
-
-TRACKING = f"{PUBLISHED}/tracking"  # which measure tracks the gap, over every published run (rule tracking)
-TRACKING_OUTPUTS = {
-    "correlations": f"{TRACKING}/correlations.csv",
-    "answer": f"{TRACKING}/answer.csv",
-    "png": f"{TRACKING}/tracking.png",
-    "runs": f"{TRACKING}/runs.csv",
-}
-
-
-def tracked_parts():
-    """The published parts the answer reads, as (data folder, name): this publication's and those of
-    publish.compare_with, where their measures are published (tracking.part_files)."""
-    folders = [Path(PUBLISHED), *map(Path, config["publish"].get("compare_with", []) if config["publish"] else [])]
-    return [
-        (data, data.parent.name)
-        for folder in folders
-        for data in sorted(folder.glob("*/data"))
-        if (data / "measures.csv").exists() and (data / "provenance.json").exists()
-    ]
-
-
-def readme_inputs(wildcards):
-    """What the READMEs are rendered from: the templates, the notes, and the published parts' data."""
-    from rankgap import publication
-
-    require_publish()
-    if not published_on_disk():
-        raise ValueError(
-            f"nothing published in {PUBLISHED} yet: publish a part first, "
-            f"`{publish_command(PUBLISHED_DATA.format(part='<part>'))}` (or every part: "
-            f"`{publish_command('publish_parts')}`)"
-        )
-    notes = config["publish"].get("notes")
-    return {
-        **{f"{kind}_template": workflow.source_path(path) for kind, path in TEMPLATES.items()},
-        "notes": [notes] if notes else [],
-        "data": [str(f) for f in publication.part_files(Path(PUBLISHED), config, published_on_disk())],
-        "tracking": [TRACKING_OUTPUTS[key] for key in ("answer", "correlations", "runs")] if tracked_parts() else [],
-        "plan": ANALYSIS_PLAN,
-    }
-
-
-def publish_table_inputs(wildcards):
-    """Everything a table's published data are made of: the table, its comparison with the paper,
-    its experiment's figures, and for the runs table and the provenance its runs' summaries and the
-    benchmark files of its training, probes and spectra."""
-    require_publish()
-    table = wildcards.table
-    spec = config["tables"][table]
-    figures = [f for f, s in config["figures"].items() if s["experiment"] == spec["experiment"]]
-    runs = published_table_runs(table)
-    probed = [PROBE.format(**dict(run, epoch=e, probe=p)) for run in runs for e, p in run_probes(run)]
-    comparison = TABLE_COMPARISON.format(table=table)
-    inputs = published_run_inputs(runs)
-    return {
-        "table_csv": f"{TABLE.format(table=table)}.csv",
-        "table_md": f"{TABLE.format(table=table)}.md",
-        "numbers": f"{comparison}.csv",
-        "trends": f"{comparison}_trends.csv",
-        "losses": f"{comparison}_losses.csv",
-        "figures": [f"{FIGURE.format(figure=f)}.png" for f in figures],
-        **inputs,
-        "train_benchmarks": [summary.replace("summary.json", "train.benchmark.tsv") for summary in inputs["summaries"]],
-        **{f"{stage}_benchmarks": [f"{probe}/{stage}.benchmark.tsv" for probe in probed] for stage in PROBE_STAGES},
-    }
-
-
-def published_table_runs(table):
-    """The runs a table's part publishes: its own and, for a table of switch runs, those without the
-    switch that its comparison reads."""
-    return table_run_wildcards(table) + unswitched_runs(table)
-
-
-def run_probes(run):
-    """(probe epoch, probe) of every probe of a run (wildcard dict)."""
-    experiment = run["experiment"]
-    return [
-        (epoch, probe)
-        for epoch in configuration.probe_epochs(config, experiment)
-        for probe in configuration.probe_kinds(config, experiment)
-    ]
-
-
-def publish_comparison_inputs(wildcards):
-    """Everything a remedy comparison's published data are made of: the comparison's outputs, and for
-    the provenance its runs' summaries and the benchmark files of every stage they went through."""
-    require_publish()
-    comparison = wildcards.comparison
-    dataset = config["remedy_comparisons"][comparison]["dataset"]
-    probed = [PROBE.format(**p) for e in compared(comparison) for p in probes(e, [dataset])]
-    return {
-        **remedy_outputs(comparison),
-        **published_run_inputs(remedy_runs(comparison)),
-        **{f"{stage}_benchmarks": remedy_files(comparison, f"{stage}.benchmark.tsv") for stage in RUN_STAGES},
-        **{f"{stage}_benchmarks": [f"{probe}/{stage}.benchmark.tsv" for probe in probed] for stage in PROBE_STAGES},
-    }
-
-
-# the stages a remedy comparison's runs go through, per run and per probe (their benchmark files)
-RUN_STAGES = ("train", "sharpness", "weight_spectra")
-PROBE_STAGES = ("probe", "spectra")
-
-
 def snakemake_command(arguments):
     """A snakemake command on this config, as READMEs and messages quote it: ``arguments`` (targets
     first) and then the config files, since --configfile takes every name after it for a config file."""
     configfiles = " ".join(os.path.relpath(f) for f in workflow.overwrite_configfiles)
     return f"snakemake {arguments}" + (f" --configfile {configfiles}" if configfiles else "")
-
-
-def publish_command(target):
-    """The command that builds a publishing target, as the published READMEs quote it."""
-    return snakemake_command(f"{target} --cores 2")
 
 
 def compared(comparison):
@@ -372,36 +180,6 @@ def remedy_runs(comparison):
     """Every run of a comparison on its dataset, as wildcard dicts, the baseline's first."""
     dataset = config["remedy_comparisons"][comparison]["dataset"]
     return [run for experiment in compared(comparison) for run in configuration.runs(config, experiment, [dataset])]
-
-
-def remedy_files(comparison, name):
-    """A file of every run of a comparison (summary.json, sharpness.json...), in remedy_runs' order."""
-    return [f"{RUN.format(**run)}/{name}" for run in remedy_runs(comparison)]
-
-
-REMEDY_RUN_FILES = {"summary": "summary.json", "sharpness": "sharpness.json", "weight_spectra": "weight_spectra.csv"}
-
-
-def remedy_run_files(comparison):
-    """Per run of a comparison: its wildcards and its files (REMEDY_RUN_FILES)."""
-    return [
-        {"wildcards": run, **{key: f"{RUN.format(**run)}/{name}" for key, name in REMEDY_RUN_FILES.items()}}
-        for run in remedy_runs(comparison)
-    ]
-
-
-def remedy_experiment_files(comparison):
-    """Per experiment of a comparison: its rank-loss counts and its measures (per layer and mode)."""
-    return {
-        experiment: {name: f"{ANALYSIS.format(experiment=experiment)}/{name}.csv" for name in ("rankloss", "measures")}
-        for experiment in compared(comparison)
-    }
-
-
-def remedy_inputs(wildcards):
-    """The files of remedy_run_files and remedy_experiment_files, as a rule's input."""
-    runs = [path for run in remedy_run_files(wildcards.comparison) for key, path in run.items() if key != "wildcards"]
-    return runs + [path for files in remedy_experiment_files(wildcards.comparison).values() for path in files.values()]
 
 
 # A comparison's outputs: every run's numbers, the table of their means, the figure, the report and its numbers
@@ -426,38 +204,6 @@ def remedy_outputs(comparison="{comparison}"):
 def remedy_artifacts():
     """The outputs of every remedy comparison (none unless the config has remedy_comparisons)."""
     return [path for c in config["remedy_comparisons"] for path in remedy_outputs(c).values()]
-
-
-def caption(kind, name):
-    spec = config[kind][name]
-    return spec.get("caption", f"{name}: experiment {spec['experiment']}")
-
-
-def figure_input(wildcards):
-    """A figure's data: its experiment's measures for a figure of a measure, its counts otherwise."""
-    spec = config["figures"][wildcards.figure]
-    kind = "measures" if spec["plot"] == "measure" else "rankloss"
-    return f"{ANALYSIS.format(experiment=spec['experiment'])}/{kind}.csv"
-
-
-def figure_probe(figure):
-    """The probe a figure is taken on: the paper's figures keep the paper's probe batch
-    (docs/choices.md); a measure compared across batch sizes is taken on the fixed probe."""
-    return COMPARED_PROBES["fixed" if config["figures"][figure]["plot"] == "measure" else "batch"]
-
-
-def model_label(kind):
-    """Report category of a table or figure: its experiment's model and variant (the config's own
-    models: their name)."""
-
-    def label(wildcards):
-        name = wildcards.table if kind == "tables" else wildcards.figure
-        experiment = config["experiments"][config[kind][name]["experiment"]]
-        if experiment["model"] in config["models"]:
-            return experiment["model"]
-        return registry.model_label(experiment["model"], experiment["variant"])
-
-    return label
 
 
 def job_images(wildcards):
@@ -508,41 +254,6 @@ onstart:
             from rankgap import device  # torch: only such a run needs it
 
             device.require_gpu()
-
-
-def report_requested():
-    """Whether this is `snakemake --report`: parsed with the config like a run, but Snakemake then
-    embeds whatever files are there, without asking whether this config made them."""
-    return any(arg == "--report" or arg.startswith("--report=") for arg in sys.argv)
-
-
-def check_report_is_current():
-    """Refuse a report whose files this config has not made (missing, outdated, or another config's
-    of the same path): a dry run of the same command, without --report, must have nothing to do."""
-    arguments, skip = [], False
-    for arg in sys.argv[1:]:
-        if skip or arg == "--report" or arg.startswith("--report="):
-            skip = arg == "--report"
-            continue
-        arguments.append(arg)
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", *arguments, "--dry-run"], capture_output=True, text=True
-    )
-    if result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr:
-        return
-    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.MULTILINE))  # its job stats
-    pending = ", ".join(f"{rule} {n}" for rule, n in jobs.items() if rule != "total") or "the dry run failed"
-    which = (
-        f"config '{config['name']}'"
-        if workflow.overwrite_configfiles
-        else "config.yaml (no --configfile: the paper's full grid; the demo's report is "
-        "`snakemake --report report.html --configfile config/demo.yaml`)"
-    )
-    sys.exit(
-        f"ReportError: the report of {which} would show files that are missing, outdated or another "
-        f"config's: jobs still to run for it: {pending}. Run `{snakemake_command('--cores 2')}` first (or give --configfile the "
-        "config you ran), then the report command again."
-    )
 
 
 def results_message():
