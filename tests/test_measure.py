@@ -18,7 +18,7 @@ from torch import nn
 
 import rankgap
 from conftest import REPO, copy_project, run_settings
-from rankgap import api, cli, data, models, probe, rankloss, svd, train
+from rankgap import api, cli, data, measure_files, models, probe, rankloss, svd, train
 from rankgap.registry import SHAPES
 
 COUNT_COLUMNS = [
@@ -223,16 +223,16 @@ def test_the_command_line_takes_a_state_dict_and_its_factory_on_npz_images(tmp_p
 
 def test_uint8_images_are_standardised_as_the_pipeline_does_or_with_the_files_statistics():
     images = torch.randint(0, 256, (50, 3, 4, 4), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    x, _ = cli.standardised(images, images, dataset=None)
+    x, _ = measure_files.standardised(images, images, dataset=None)
     torch.testing.assert_close(x.mean((0, 2, 3)), torch.zeros(3, dtype=torch.float64), rtol=0, atol=1e-12)
     torch.testing.assert_close(x.std((0, 2, 3), correction=0), torch.ones(3, dtype=torch.float64), rtol=0, atol=1e-12)
     gray = images[:, :1]
-    x, how = cli.standardised(gray[:10], gray, dataset="digits")
+    x, how = measure_files.standardised(gray[:10], gray, dataset="digits")
     assert (
         torch.equal(x, data.normalize(gray[:10], data.NORMALIZATION["digits"], dtype=torch.float64)) and "digits" in how
     )
     floats = torch.randn(5, 4)
-    assert cli.standardised(floats, floats, dataset=None)[0] is floats  # taken as stored
+    assert measure_files.standardised(floats, floats, dataset=None)[0] is floats  # taken as stored
 
 
 DIGITS = SHAPES["digits"].train
