@@ -96,3 +96,11 @@ def test_every_rule_that_runs_package_code_carries_its_hash():
                 assert rule not in scripts
             elif script and "rankgap" in (WORKFLOW / "scripts" / f"{script.group(1)}.py").read_text():
                 assert scripts.get(rule) == script.group(1), f"rule {rule} runs {script.group(1)}.py without its hash"
+
+
+def test_the_pipeline_doc_names_every_module_once():
+    """docs/pipeline.md's module map (the package's __init__ points to it) names each module, once."""
+    section = (REPO / "docs/pipeline.md").read_text().split("## The package, module by module")[1]
+    named = re.findall(r"`(\w+\.py)`", section)
+    modules = sorted(path.name for path in (WORKFLOW / "rankgap").glob("*.py"))
+    assert sorted(named) == modules

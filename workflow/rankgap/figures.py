@@ -126,14 +126,14 @@ def save(fig: plt.Figure, pdf: Path, png: Path) -> None:
     plt.close(fig)
 
 
-def near_rank_loss(rankloss: pd.DataFrame, threshold: float, probe: str, title: str, pdf: Path, png: Path) -> None:
+def near_rank_loss(counts: pd.DataFrame, threshold: float, probe: str, title: str, pdf: Path, png: Path) -> None:
     """The paper's figures: the count at the end of training against batch size on ``probe``, one
     line per dataset; beside it, dashed in the dataset's colour, the same count on the untrained
     network (epoch 0, where probed): what the architecture and the probe give with no training."""
-    data = rankloss.total_counts(rankloss, threshold, probe)
+    data = rankloss.total_counts(counts, threshold, probe)
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     ok = data[data["status"] == status.OK]
-    every_epoch = rankloss.total_counts(rankloss, threshold, probe, last_epoch_only=False)
+    every_epoch = rankloss.total_counts(counts, threshold, probe, last_epoch_only=False)
     untrained = every_epoch[(every_epoch["epoch"] == 0) & (every_epoch["epoch"] < every_epoch["epoch"].max())]
     datasets = list(dict.fromkeys([*data["dataset"], *untrained["dataset"]]))
     colours = dict(zip(datasets, sns.color_palette("colorblind", len(datasets))))
@@ -167,12 +167,12 @@ def near_rank_loss(rankloss: pd.DataFrame, threshold: float, probe: str, title: 
     _save(fig, title, pdf, png)
 
 
-def over_training(rankloss: pd.DataFrame, threshold: float, probe: str, title: str, pdf: Path, png: Path) -> None:
+def over_training(counts: pd.DataFrame, threshold: float, probe: str, title: str, pdf: Path, png: Path) -> None:
     """Beyond the paper: the count at each probed epoch on ``probe``, one line per batch size (a
     colour each, the same in every panel), a panel per dataset."""
-    data = rankloss.total_counts(rankloss, threshold, probe, last_epoch_only=False)
+    data = rankloss.total_counts(counts, threshold, probe, last_epoch_only=False)
     datasets = list(data["dataset"].unique())
-    colours = batch_size_colours(rankloss["batch_size"].unique())
+    colours = batch_size_colours(counts["batch_size"].unique())
     fig, axes = plt.subplots(1, len(datasets), figsize=(4.5 * len(datasets) + 1.2, 3.6), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         ok = data[(data["dataset"] == dataset) & (data["status"] == status.OK)]
@@ -251,11 +251,11 @@ def _component_axes(columns: int, width: float, height: float):
     return fig, axes[0], axes[1]
 
 
-def components(rankloss: pd.DataFrame, threshold: float, probe: str, title: str, pdf: Path, png: Path) -> None:
+def components(counts: pd.DataFrame, threshold: float, probe: str, title: str, pdf: Path, png: Path) -> None:
     """What the count on ``probe`` is made of, stacked per batch size (mean over seeds), a panel per
     dataset, on an axis scaled to what is counted; the structural deficit, not counted and often
     thousands of times larger, on its own axis above."""
-    data = rankloss.total_counts(rankloss, threshold, probe)
+    data = rankloss.total_counts(counts, threshold, probe)
     data = data[data["status"] == status.OK].groupby(["dataset", "batch_size"], sort=False).mean(numeric_only=True)
     datasets = list(data.index.get_level_values("dataset").unique())
     fig, deficits, counted = _component_axes(len(datasets), 4.5, 4.6)

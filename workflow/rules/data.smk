@@ -3,16 +3,7 @@
 # `datasets` section) are converted by their own rule, from local files only.
 
 
-localrules:
-    dataset,
-    config_dataset,
-
-
-def config_dataset_file(wildcards):
-    """The file of one of the config's own datasets given as a file (replacing it reconverts); none
-    for a folder or a torchvision class."""
-    spec = config["datasets"][wildcards.dataset]
-    return [spec["file"]] if "file" in spec else []
+include: "helpers/data.smk"
 
 
 rule dataset:

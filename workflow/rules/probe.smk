@@ -2,10 +2,7 @@
 # probe epoch, every probed layer's activations saved.
 
 
-def probe_weights(wildcards):
-    """The weights a probe epoch reads: the final ones, or a snapshot taken during training."""
-    last = config["experiments"][wildcards.experiment]["epochs"]
-    return (f"{RUN}/weights.pt" if int(wildcards.epoch) == last else SNAPSHOT).format(**wildcards)
+include: "helpers/probe.smk"
 
 
 rule probe:
