@@ -158,8 +158,9 @@ def run_records(runs):
     return [{"wildcards": run, "summary": f"{RUN.format(**run)}/summary.json"} for run in runs]
 
 
-TEMPLATES = {
-    kind: f"../templates/{kind}.md.j2" for kind in ("index", "table", "comparison", "provenance", "remedy_comparison")
+TEMPLATES = {  # as rule inputs (workflow.source_path, resolved here: relative to this file)
+    kind: workflow.source_path(f"../templates/{kind}.md.j2")
+    for kind in ("index", "table", "comparison", "provenance", "remedy_comparison")
 }
 
 

@@ -9,7 +9,7 @@ rule remedy_comparison:
     """A remedies comparison: each remedy's effect on the gap, and which measure tracks it."""
     input:
         remedy_inputs,
-        template=workflow.source_path(TEMPLATES["remedy_comparison"]),
+        template=TEMPLATES["remedy_comparison"],
         plan=ANALYSIS_PLAN,
     output:
         **remedy_outputs(),

@@ -85,7 +85,7 @@ def readme_inputs(wildcards):
         )
     notes = config["publish"].get("notes")
     return {
-        **{f"{kind}_template": workflow.source_path(path) for kind, path in TEMPLATES.items()},
+        **{f"{kind}_template": path for kind, path in TEMPLATES.items()},
         "notes": [notes] if notes else [],
         "data": [str(f) for f in publication.part_files(Path(PUBLISHED), config, published_on_disk())],
         "tracking": [TRACKING_OUTPUTS[key] for key in ("answer", "correlations", "runs")] if tracked_parts() else [],
