@@ -314,7 +314,18 @@ def fill(config: dict, schema: str | Path = SCHEMA) -> dict:
 
     validate(config, str(schema))
     fill_defaults(config, str(schema), set_default=True)
+    _fill_captions(config)
     return config
+
+
+def _fill_captions(config: dict) -> None:
+    """Every table, figure and remedy comparison with a caption: its own, or one made from its name
+    (a default the schema cannot give: it depends on the entry), read by the rules and the READMEs."""
+    for kind in ("tables", "figures"):
+        for name, spec in config[kind].items():
+            spec.setdefault("caption", f"{name}: experiment {spec['experiment']}")
+    for name, spec in config["remedy_comparisons"].items():
+        spec.setdefault("caption", f"Remedies for the large-batch gap: {name}")
 
 
 def read(path: str | Path) -> dict:

@@ -24,9 +24,7 @@ rule remedy_comparison:
         dataset=lookup(dpath="remedy_comparisons/{comparison}/dataset", within=config),
         threshold=lookup(dpath="remedy_comparisons/{comparison}/threshold", within=config),
         probe=COMPARED_PROBES["fixed"],  # measures compared across batch sizes: on the fixed probe
-        caption=lambda wc: config["remedy_comparisons"][wc.comparison].get(
-            "caption", f"Remedies for the large-batch gap: {wc.comparison}"
-        ),
+        caption=lambda wc: config["remedy_comparisons"][wc.comparison]["caption"],
         reported_loss=config["reported_loss"],
         code=code("remedies"),
     script:

@@ -25,7 +25,7 @@ rule table:
     conda:
         "../../envs/analysis.yaml"
     params:
-        caption=lambda wc: caption("tables", wc.table),
+        caption=lambda wc: config["tables"][wc.table]["caption"],
         reported_loss=config["reported_loss"],
         code=code("table"),
     script:
@@ -54,7 +54,7 @@ rule figure:
         threshold=lambda wc: config["figures"][wc.figure].get("threshold"),  # none for a threshold-free measure
         measure=lambda wc: config["figures"][wc.figure].get("measure"),  # plot measure only
         probe=lambda wc: figure_probe(wc.figure),
-        caption=lambda wc: caption("figures", wc.figure),
+        caption=lambda wc: config["figures"][wc.figure]["caption"],
         code=code("figure"),
     script:
         "../scripts/figure.py"

@@ -37,11 +37,6 @@ def table_runs(table):
     return [run["summary"] for run in run_records(table_run_wildcards(table))]
 
 
-def caption(kind, name):
-    spec = config[kind][name]
-    return spec.get("caption", f"{name}: experiment {spec['experiment']}")
-
-
 def figure_input(wildcards):
     """A figure's data: its experiment's measures for a figure of a measure, its counts otherwise."""
     spec = config["figures"][wildcards.figure]
