@@ -147,7 +147,7 @@ def _torchvision_splits(name: str, spec: dict) -> Splits:
     return splits
 
 
-def read(name: str, spec: dict) -> Splits:
+def read_splits(name: str, spec: dict) -> Splits:
     """The splits of one of the config's own datasets (``spec``: its entry, with the schema's
     defaults), as stored: check them with ``checked_shape``."""
     if "file" in spec:
@@ -196,7 +196,7 @@ def shape(name: str, spec: dict) -> Shape:
     dataset read whole; a folder from its file list and its first image (``prepare`` reads
     every image, and stops at one of another size)."""
     if "folder" not in spec:
-        return checked_shape(name, read(name, spec))
+        return checked_shape(name, read_splits(name, spec))
     classes, files = _image_folders(name, Path(spec["folder"]))
     with Image.open(files["train"][0][0]) as image:
         if image.width != image.height:
@@ -208,6 +208,6 @@ def shape(name: str, spec: dict) -> Shape:
 
 def prepare(name: str, spec: dict, out: Path) -> None:
     """Convert one of the config's own datasets into the canonical file ``out`` (atomically)."""
-    splits = read(name, spec)
+    splits = read_splits(name, spec)
     checked_shape(name, splits)
     save(name, splits, Path(out))

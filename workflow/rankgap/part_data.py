@@ -1,4 +1,4 @@
-"""Step 1 of publishing (publication.py): a part's data folder, ``<publish.folder>/<part>/data``,
+"""Step 1 of publishing (publication_layout.py): a part's data folder, ``<publish.folder>/<part>/data``,
 copied from what the pipeline wrote under results/ (rules publish_table and publish_comparison):
 the part's files, its runs' table, measures and weights, the config and the provenance, once every
 run is known to hold the settings the config gives it."""
@@ -14,7 +14,7 @@ import pandas as pd
 import yaml
 
 from . import tables
-from .publication import TABLE_FILES
+from .publication_layout import TABLE_FILES
 from .publication_provenance import gather_provenance
 from .settings import RunSettings
 

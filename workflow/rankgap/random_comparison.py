@@ -50,7 +50,7 @@ def compare(ours: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def formatted(comparison: pd.DataFrame) -> pd.DataFrame:
+def formatted_comparison(comparison: pd.DataFrame) -> pd.DataFrame:
     """The appendix comparison as its report shows it: 4 decimals, and why a row is set apart."""
     notes = [
         f"paper repeats Table {r}" if r else ("square" if square else "")

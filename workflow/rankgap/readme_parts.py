@@ -1,4 +1,4 @@
-"""A published part as its README reads it (publication.py, step 2): a table of the paper
+"""A published part as its README reads it (publication_layout.py, step 2): a table of the paper
 (``TablePart``) or a remedy comparison (``ComparisonPart``), the objects the templates of
 workflow/templates/ take their every number from.  Each reads the part's data folder alone, and
 takes anew from it what today's code concludes (the claims' verdicts, a comparison's analysis), so
@@ -18,7 +18,7 @@ import yaml
 from . import paper, paper_comparison, remedies, remedy_report, status, tables, trends, verdicts
 from .measures import MEASURES, per_layer
 from .paper_losses import loss_summary
-from .publication import DATA, TABLE_FILES
+from .publication_layout import DATA, TABLE_FILES
 from .publication_provenance import Provenance
 from .templates import markdown
 

@@ -1,4 +1,4 @@
-"""Every README of a publication (publication.py, step 2), rendered from its parts' data alone:
+"""Every README of a publication (publication_layout.py, step 2), rendered from its parts' data alone:
 each part's (readme_parts.py) and the folder's index, with the rows of its tables and the answer
 to which measure tracks the gap (rule tracking's, ``Answer``).
 """
@@ -15,7 +15,7 @@ import pandas as pd
 from . import significance, tables, verdicts
 from .measures import ALL_LAYERS
 from .paper_losses import loss_summary, loss_verdicts, one_fit_per_number
-from .publication import DATA, parts_of
+from .publication_layout import DATA, parts_of
 from .publication_provenance import commit_in_words
 from .readme_parts import ComparisonPart, TablePart
 from .significance import ALPHA
@@ -23,7 +23,7 @@ from .templates import environment, markdown
 from .tracking import CATEGORIES
 
 
-def render(
+def render_readmes(
     folder: Path,
     config: dict,
     published: list[str],

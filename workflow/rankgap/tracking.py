@@ -296,7 +296,7 @@ def figure(runs: pd.DataFrame, answer: pd.DataFrame, png: Path) -> None:
 RUN_COLUMNS = [*RUN_KEYS, "kind", "architecture", "condition", "train_error", "test_error", "gap"]
 
 
-def write(parts: list[dict], csv: Path, answer_csv: Path, png: Path, runs_csv: Path) -> None:
+def write_answer(parts: list[dict], csv: Path, answer_csv: Path, png: Path, runs_csv: Path) -> None:
     """The correlations (``csv``), the answer per measure and layer (``answer_csv``), the figure, and
     the runs they were taken over (``runs_csv``: each with its kind, architecture and measures)."""
     runs = runs_of(parts)
@@ -308,7 +308,7 @@ def write(parts: list[dict], csv: Path, answer_csv: Path, png: Path, runs_csv: P
     figure(runs, answer, png)
 
 
-def part_files(data: Path, name: str) -> dict | None:
+def published_measures(data: Path, name: str) -> dict | None:
     """What ``runs_of`` reads of a published part (its ``data`` folder, its name): runs.csv,
     measures.csv, a remedy comparison's rival measures (``{name}_runs.csv``), the fixed probe and the
     first threshold of its config; None for a part published before its measures were."""

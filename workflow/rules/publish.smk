@@ -1,5 +1,5 @@
 # Publishing: the small record of a reproduction that is committed (e.g. reproduction/fashion_mnist/),
-# in two steps (workflow/rankgap/publication.py). A part's data, `{folder}/{part}/data/` (a table of the
+# in two steps (workflow/rankgap/publication_layout.py). A part's data, `{folder}/{part}/data/` (a table of the
 # paper or a remedy comparison), are copied from results/ by rule publish_table or
 # publish_comparison, which train whatever they need: one part at a time, so that work too long for
 # one sitting is published as it completes. The READMEs, the folder's and every part's, are rendered

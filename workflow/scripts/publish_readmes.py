@@ -17,7 +17,7 @@ rendering = [
     *code_hash.modules_reached(script, package),
     package / "analysis_plan.yaml",
 ]
-written = readmes.render(
+written = readmes.render_readmes(
     Path(snakemake.output.index).parent,
     snakemake.config,
     snakemake.params.published,

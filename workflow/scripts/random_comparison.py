@@ -13,5 +13,5 @@ tables.write(
     snakemake.output.md,
     None,
     random_comparison.notes(comparison, len(reference)),
-    random_comparison.formatted(comparison),
+    random_comparison.formatted_comparison(comparison),
 )

@@ -6,5 +6,5 @@ from rankgap import log_to, tracking
 
 log_to(snakemake.log[0])
 o = snakemake.output
-parts = [tracking.part_files(Path(data), name) for data, name in snakemake.params.parts]
-tracking.write([part for part in parts if part], Path(o.correlations), Path(o.answer), Path(o.png), Path(o.runs))
+parts = [tracking.published_measures(Path(data), name) for data, name in snakemake.params.parts]
+tracking.write_answer([part for part in parts if part], Path(o.correlations), Path(o.answer), Path(o.png), Path(o.runs))

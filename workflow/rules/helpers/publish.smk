@@ -62,7 +62,7 @@ TRACKING_OUTPUTS = {
 
 def tracked_parts():
     """The published parts the answer reads, as (data folder, name): this publication's and those of
-    publish.compare_with, where their measures are published (tracking.part_files)."""
+    publish.compare_with, where their measures are published (tracking.published_measures)."""
     folders = [Path(PUBLISHED), *map(Path, config["publish"].get("compare_with", []) if config["publish"] else [])]
     return [
         (data, data.parent.name)
@@ -74,7 +74,7 @@ def tracked_parts():
 
 def readme_inputs(wildcards):
     """What the READMEs are rendered from: the templates, the notes, and the published parts' data."""
-    from rankgap import publication
+    from rankgap import publication_layout
 
     require_publish()
     if not published_on_disk():
@@ -87,7 +87,7 @@ def readme_inputs(wildcards):
     return {
         **{f"{kind}_template": path for kind, path in TEMPLATES.items()},
         "notes": [notes] if notes else [],
-        "data": [str(f) for f in publication.part_files(Path(PUBLISHED), config, published_on_disk())],
+        "data": [str(f) for f in publication_layout.part_files(Path(PUBLISHED), config, published_on_disk())],
         "tracking": [TRACKING_OUTPUTS[key] for key in ("answer", "correlations", "runs")] if tracked_parts() else [],
         "plan": ANALYSIS_PLAN,
     }

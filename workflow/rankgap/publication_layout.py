@@ -12,7 +12,7 @@ file written by one rule:
    ``publish_comparison``: a remedy comparison's outputs, the config and the provenance.  Both
    refuse runs whose settings are not what the config gives them: the config a publication copies
    is the one its runs used.
-2. **The READMEs** (the folder's and each part's), rendered by ``readmes.render`` from the templates of
+2. **The READMEs** (the folder's and each part's), rendered by ``readmes.render_readmes`` from the templates of
    workflow/templates/ and the config's notes template, with the data of step 1 as their only
    numbers: every figure in a README follows from the CSVs beside it, and a clean clone rebuilds
    every README without training anything.
