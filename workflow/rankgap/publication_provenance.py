@@ -107,6 +107,11 @@ def _version(name: str) -> str | None:
         return None
 
 
+def _recorded(key: str) -> property:
+    """A field of the record, as a property (a template's typo stays Jinja's error, not a KeyError)."""
+    return property(lambda self: self.record[key], doc=f"provenance.json's {key}")
+
+
 @dataclasses.dataclass
 class Provenance:
     """A part's provenance.json, as its README tells it: a field it lacks (data published before it
@@ -115,25 +120,11 @@ class Provenance:
 
     record: dict
 
-    @property
-    def git(self) -> dict:
-        return self.record["git"]
-
-    @property
-    def training(self) -> dict:
-        return self.record["training"]
-
-    @property
-    def runs_finished(self) -> list[str]:
-        return self.record["runs_finished"]
-
-    @property
-    def published(self) -> str:
-        return self.record["published"]
-
-    @property
-    def analysis_library_versions(self) -> dict:
-        return self.record["analysis_library_versions"]
+    git = _recorded("git")
+    training = _recorded("training")
+    runs_finished = _recorded("runs_finished")
+    published = _recorded("published")
+    analysis_library_versions = _recorded("analysis_library_versions")
 
     @property
     def corrections(self) -> list[str]:
