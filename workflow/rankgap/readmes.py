@@ -1,5 +1,5 @@
 """Every README of a publication (publication_layout.py, step 2), rendered from its parts' data alone:
-each part's (readme_parts.py) and the folder's index, with the rows of its tables and the answer
+each part's (table_part.py, comparison_part.py) and the folder's index, with the rows of its tables and the answer
 to which measure tracks the gap (rule tracking's, ``Answer``).
 """
 
@@ -13,12 +13,13 @@ from pathlib import Path
 import pandas as pd
 
 from . import significance, tables, verdicts
+from .comparison_part import ComparisonPart
 from .measures import ALL_LAYERS
 from .paper_losses import loss_summary, loss_verdicts, one_fit_per_number
 from .publication_layout import DATA, parts_of
 from .publication_provenance import commit_in_words
-from .readme_parts import ComparisonPart, TablePart
 from .significance import ALPHA
+from .table_part import TablePart
 from .templates import environment, markdown
 from .tracking import CATEGORIES
 
