@@ -158,7 +158,7 @@ def run_records(runs):
     return [{"wildcards": run, "summary": f"{RUN.format(**run)}/summary.json"} for run in runs]
 
 
-TEMPLATES = {  # as rule inputs (workflow.source_path, resolved here: relative to this file)
+TEMPLATES = {  # inputs of the rules that render, resolved relative to this file (workflow.source_path)
     kind: workflow.source_path(f"../templates/{kind}.md.j2")
     for kind in ("index", "table", "comparison", "provenance", "remedy_comparison")
 }
