@@ -143,7 +143,7 @@ def test_device_cuda_without_a_gpu_stops_the_run_before_any_job(tmp_path):
 RESUME_CONFIG = """
 name: resume
 train: {deterministic: true}
-probe: {fixed_size: 64}  # digits has 360 test images
+probe: {fixed_size: 64, epochs: [0, 1, last]}  # digits has 360 test images
 threads: {train: 1, analysis: 1}
 experiments:
   resume:
@@ -160,7 +160,8 @@ RUN = "results/runs/resume/digits/bs16-seed0"
 @pytest.mark.slow
 def test_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path):
     """Preemption: SIGKILL the whole Snakemake process group mid-training, rerun, and end with exactly
-    the weights and metrics of an uninterrupted run."""
+    the weights, snapshots and metrics of an uninterrupted run: the untrained network's and epoch 1's
+    snapshots too, which Snakemake removes with the incomplete job's outputs before the rerun."""
     results = {}
     for name in ("uninterrupted", "killed"):
         project = copy_project(tmp_path / name)
@@ -173,20 +174,28 @@ def test_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path):
             )
             checkpoint = project / RUN / "checkpoint.pt"
             deadline = time.monotonic() + 120
-            while not checkpoint.exists() and job.poll() is None:
+            while (
+                not checkpoint.exists() or torch.load(checkpoint, weights_only=False)["epoch"] < 2
+            ) and job.poll() is None:
                 assert time.monotonic() < deadline
                 time.sleep(0.02)
             os.killpg(job.pid, signal.SIGKILL)
             job.wait()
             done = torch.load(checkpoint, weights_only=False)["epoch"]
-            assert 1 <= done < 8, "the kill has to land mid-training"
+            assert 2 <= done < 8, "the kill has to land mid-training, after the epoch-1 snapshot"
             snakemake(project, "--unlock", "--configfile", "resume.yaml")
         subprocess.run(command, cwd=project, check=True, capture_output=True)
         results[name] = project
         if name == "killed":
             assert f"resumed from {RUN}/checkpoint.pt after epoch {done}" in (project / RUN / "train.log").read_text()
-    a, b = (torch.load(results[n] / RUN / "weights.pt", weights_only=False)["state"] for n in results)
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    for weights in ("weights.pt", "snapshots/epoch0.pt", "snapshots/epoch1.pt"):
+        a, b = (torch.load(results[n] / RUN / weights, weights_only=False)["state"] for n in results)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), weights
+    untrained, final = (
+        torch.load(results["killed"] / RUN / w, weights_only=False)["state"]
+        for w in ("snapshots/epoch0.pt", "weights.pt")
+    )
+    assert not all(torch.equal(untrained[k], final[k]) for k in final), "the untrained network is not the final one"
     columns = ["epoch", "lr", "batch_size", "train_cross_entropy", "train_error", "test_cross_entropy", "test_error"]
     metrics = [pd.read_csv(results[n] / RUN / "metrics.csv")[columns] for n in results]
     pd.testing.assert_frame_equal(*metrics)

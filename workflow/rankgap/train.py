@@ -263,20 +263,20 @@ def _configure(settings: RunSettings, device: torch.device) -> None:
 
 def _resume(
     checkpoint: Path, settings: RunSettings, model, optimizer, device: torch.device, code: dict
-) -> tuple[list[dict], int, dict]:
-    """The metrics so far, the epochs done and the code the run started with, from the checkpoint of
-    an interrupted run with the same settings (its model and optimizer loaded); for a new run none,
-    and ``code``, the checkout's state now."""
+) -> tuple[list[dict], int, dict, dict]:
+    """The metrics so far, the epochs done, the code the run started with and the snapshots taken
+    (weights files by epoch), from the checkpoint of an interrupted run with the same settings (its
+    model and optimizer loaded); for a new run none, and ``code``, the checkout's state now."""
     if not checkpoint.exists():
-        return [], 0, code
+        return [], 0, code, {}
     state = torch.load(checkpoint, map_location=device, weights_only=False)
     if state["settings"] != settings.as_dict():
         log.info("ignoring %s: it was written with other settings", checkpoint)
-        return [], 0, code
+        return [], 0, code, {}
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     log.info("resumed from %s after epoch %d", checkpoint, state["epoch"])
-    return state["history"], state["epoch"], state.get("code_start", code)
+    return state["history"], state["epoch"], state.get("code_start", code), state.get("snapshots", {})
 
 
 def _train_epoch(
@@ -351,9 +351,15 @@ def train(
     def evaluate_split(x, y):
         return evaluate(evaluator, x, y, normalization, memory_format)
 
-    history, first_epoch, code_start = _resume(checkpoint, settings, model, optimizer, device, code_now)
-    if first_epoch == 0 and 0 in snapshots:
+    # the untrained network, written before any resume: Snakemake removes an incomplete job's outputs
+    # before it reruns, and the seed rebuilds these weights exactly (a resumed run once got its final
+    # weights here instead)
+    if 0 in snapshots and not snapshots[0].exists():
         _save(weights_file(model, settings), snapshots[0])
+    history, first_epoch, code_start, taken = _resume(checkpoint, settings, model, optimizer, device, code_now)
+    for epoch, weights_then in taken.items():  # the snapshots before the resume, from the checkpoint
+        if epoch in snapshots and not snapshots[epoch].exists():
+            _save(weights_then, snapshots[epoch])
 
     outcome = status.OK
     for epoch in range(first_epoch, settings.epochs):
@@ -365,11 +371,13 @@ def train(
             break
         history.append(row)
         log.info(EPOCH_LINE.format(**row))
-        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "history": history}
-        _save({"settings": settings.as_dict(), **state, "epoch": epoch + 1, "code_start": code_start}, checkpoint)
-        _write_metrics(history, metrics)  # every epoch, so that a running job can be followed and plotted
         if epoch + 1 in snapshots:
-            _save(weights_file(model, settings), snapshots[epoch + 1])
+            taken[epoch + 1] = weights_file(model, settings)
+            _save(taken[epoch + 1], snapshots[epoch + 1])
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "history": history}
+        state.update(epoch=epoch + 1, code_start=code_start, snapshots=taken)
+        _save({"settings": settings.as_dict(), **state}, checkpoint)
+        _write_metrics(history, metrics)  # every epoch, so that a running job can be followed and plotted
 
     final = {"train_error": math.nan, "test_error": math.nan, **losses(math.nan, math.nan, math.nan)}
     if outcome == status.OK:  # on the whole splits, in eval mode
@@ -403,5 +411,6 @@ def weights_file(model, settings: RunSettings, outcome: str = status.OK) -> dict
     return {
         "settings": settings.as_dict(),
         "status": outcome,
-        "state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        # a copy (.cpu() of a CPU tensor is the tensor itself): the checkpoint keeps snapshots as training goes on
+        "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
     }
