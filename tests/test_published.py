@@ -120,3 +120,63 @@ def test_a_mistyped_provenance_field_fails_with_jinjas_message_and_a_copy_is_a_c
         env.from_string("{{ provenance.gti.commit }}").render(provenance=provenance)
     copied = copy.copy(provenance)
     assert copied == provenance and copied.git == record["git"]
+
+
+def test_a_switch_tables_per_layer_summary_puts_its_baseline_beside_its_runs(tmp_path):
+    """Table 11's per-layer table: the baseline (Table 5's 128) trained, then the switch runs from
+    the smallest and the largest starting batch size, trained and untrained, each the mean ± sd of
+    its seeds' values on the fixed probe (other probes left out)."""
+    import pandas as pd
+
+    from rankgap.table_part import TablePart
+
+    rows = []
+    values = {("lenet5_bn", 128): 0.8, ("lenet5_switch", 4096): 0.7, ("lenet5_switch", 24576): 0.6}
+    for (experiment, batch), trained in values.items():
+        for seed in (0, 1):
+            for epoch, fraction in ((0, 0.5), (60, trained + 0.02 * seed)):
+                for probe, shift in (("train", 0.0), ("batch", 0.3)):
+                    rows.append(
+                        dict(
+                            experiment=experiment,
+                            dataset="d",
+                            batch_size=batch,
+                            seed=seed,
+                            epoch=epoch,
+                            probe=probe,
+                            status="ok",
+                            layer="act1",
+                            depth=0,
+                            mode="batch",
+                            threshold=1e-4,
+                            effective_rank=10.0,
+                            effective_rank_fraction=fraction + shift,
+                        )
+                    )
+    pd.DataFrame(rows).to_csv(tmp_path / "measures.csv", index=False)
+    config = {
+        "probe": {"fixed_splits": ["train", "test"]},
+        "analysis": {"thresholds": [1e-4]},
+        "experiments": {"lenet5_switch": {"switch": {"batch_size": 128, "epoch": 30}}},
+        "tables": {
+            "table11": {"experiment": "lenet5_switch", "baseline": {"experiment": "lenet5_bn", "batch_size": 128}}
+        },
+    }
+    table = TablePart("table11", tmp_path, config).layers("effective_rank_fraction")
+    header, _, act1, *_ = table.splitlines()
+    assert [c.strip() for c in header.strip("|").split("|")] == [
+        "layer",
+        "128, trained",
+        "4096 → 128, trained",
+        "4096 → 128, untrained",
+        "24576 → 128, trained",
+        "24576 → 128, untrained",
+    ]
+    assert [c.strip() for c in act1.strip("|").split("|")] == [
+        "act1",
+        "0.8100 ± 0.0141",
+        "0.7100 ± 0.0141",
+        "0.5000 ± 0.0000",
+        "0.6100 ± 0.0141",
+        "0.5000 ± 0.0000",
+    ]

@@ -130,18 +130,28 @@ class TablePart(Part):
         return pd.read_csv(self.folder / "measures.csv")
 
     def layers(self, measure: str = "effective_rank", probe: str | None = None) -> str:
-        """``layer_summary`` of the table's own runs on ``probe`` (default the fixed probe), at the
-        smallest and the largest batch size, trained (last epoch) and untrained (epoch 0)."""
+        """``layer_summary`` on ``probe`` (default the fixed probe) of the table's own runs at the
+        smallest and the largest batch size, trained (last epoch) and untrained (epoch 0), after a
+        switch table's baseline (Table 11's 128) trained."""
         probe = probe or self.config["probe"]["fixed_splits"][0]
-        measured = self.measured
-        own = measured[(measured["experiment"] == self.experiment) & (measured["probe"] == probe)]
-        last = own["epoch"] == own.groupby(["batch_size", "seed"])["epoch"].transform("max")
-        sizes = sorted(own["batch_size"].unique())
+        measured = self.measured[self.measured["probe"] == probe]
+        runs = measured.groupby(["experiment", "batch_size", "seed"])["epoch"]
+        last = measured["epoch"] == runs.transform("max")
+        own = measured["experiment"] == self.experiment
         columns = {}
+        baseline = self.config["tables"][self.name].get("baseline")
+        if baseline:
+            of_baseline = (measured["experiment"] == baseline["experiment"]) & (
+                measured["batch_size"] == baseline["batch_size"]
+            )
+            columns[f"{baseline['batch_size']}, trained"] = of_baseline & last
+        switch = self.config["experiments"][self.experiment].get("switch")
+        sizes = sorted(measured.loc[own, "batch_size"].unique())
         for batch in (sizes[0], sizes[-1]) if sizes else ():
-            columns[f"{batch}, trained"] = (own["batch_size"] == batch) & last
-            columns[f"{batch}, untrained"] = (own["batch_size"] == batch) & (own["epoch"] == 0)
-        return layer_summary(own, columns, measure, self.config["analysis"]["thresholds"][0])
+            label = tables.batch_label(batch, switch["batch_size"] if switch else None)
+            columns[f"{label}, trained"] = own & (measured["batch_size"] == batch) & last
+            columns[f"{label}, untrained"] = own & (measured["batch_size"] == batch) & (measured["epoch"] == 0)
+        return layer_summary(measured, columns, measure, self.config["analysis"]["thresholds"][0])
 
     @property
     def batches(self) -> list[str]:
