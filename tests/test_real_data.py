@@ -6,14 +6,16 @@ then a missing folder is a failure.
 """
 
 import os
+import shlex
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from snakemake.utils import validate
 
 from conftest import REPO
-from rankgap import data, settings, train
+from rankgap import cli, data, settings, train
 
 DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 
@@ -72,3 +74,29 @@ def test_lenet5_learns_real_fashion_mnist_in_one_epoch(fashion_mnist, tmp_path):
     assert result["status"] == "ok" and result["epochs_completed"] == 1
     # chance is 90%; one epoch of real learning reaches 12.5% here (measured, seed 0)
     assert result["test_error"] < 20, result
+
+
+def published_weights_commands() -> list[list[str]]:
+    """The commands of docs/measure.md's "A published run's weights", split into arguments."""
+    text = (REPO / "docs/measure.md").read_text().split("## A published run's weights", 1)[1]
+    block = text.split("```bash\n", 1)[1].split("```", 1)[0]
+    return [shlex.split(command) for command in block.replace("\\\n", " ").splitlines() if command.strip()]
+
+
+def test_the_documented_commands_measure_a_published_run_as_it_was_published(fashion_mnist, tmp_path):
+    """docs/measure.md's rankgap-measure commands, on the published weights of Table 5's run at 128
+    (seed 0) and the real dataset, give the effective rank of every layer and mode that the part's
+    measures.csv publishes for its fixed train and test probes at the last epoch, to rounding."""
+    out, _ = fashion_mnist
+    commands = published_weights_commands()
+    assert [c[0] for c in commands] == [".venv/bin/rankgap-measure"] * 2
+    published = pd.read_csv(REPO / "reproduction/fashion_mnist/table5/data/measures.csv")
+    for command, probe in zip(commands, ("train", "test")):
+        arguments = [str(REPO / a) if a.startswith("reproduction/") else a for a in command[1:]]
+        arguments = [str(out) if a == "data/fashion_mnist.safetensors" else a for a in arguments]
+        assert cli.main([*arguments[:-1], str(tmp_path / arguments[-1])]) == 0
+        again = pd.read_csv(tmp_path / arguments[-1] / "modes.csv").set_index(["layer", "mode"])["effective_rank"]
+        of_run = (published["batch_size"] == 128) & (published["seed"] == 0) & (published["epoch"] == 60)
+        rows = published[of_run & (published["probe"] == probe)]
+        expected = rows.drop_duplicates(["layer", "mode"]).set_index(["layer", "mode"])["effective_rank"]
+        pd.testing.assert_series_equal(again.sort_index(), expected.sort_index(), rtol=1e-6, check_names=False)
