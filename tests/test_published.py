@@ -101,8 +101,9 @@ def test_a_field_a_part_did_not_record_says_not_recorded(tmp_path):
         "stages": [],
     }
     template = REPO / "workflow/templates/provenance.md.j2"
-    part = type("Part", (), {"provenance": publication_provenance.Provenance(record)})()
+    part = type("Part", (), {"provenance": publication_provenance.Provenance(record), "has_measures": False})()
     text = templates.environment([template]).get_template(template.name).render(part=part, data="data", rendered_by="x")
+    assert "weights" not in text  # published before its measures and weights were
     assert "- dataset file SHA-256: not recorded" in text
     assert "on a machine not recorded (host vm; device NVIDIA H200)" in text
     assert "probed at commit not recorded, on not recorded; spectra at commit not recorded" in text
