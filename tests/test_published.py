@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 
 import jinja2
+import pandas as pd
 import pytest
 
 from conftest import REPO
 from rankgap import publication_provenance, templates
+from rankgap.table_part import TablePart
 
 TEMPLATES = sorted((REPO / "workflow/templates").rglob("*.j2"))
 # A measured number is a decimal or a percentage; these are not measured (none so far: batch sizes,
@@ -127,10 +129,6 @@ def test_a_switch_tables_per_layer_summary_puts_its_baseline_beside_its_runs(tmp
     """Table 11's per-layer table: the baseline (Table 5's 128) trained, then the switch runs from
     the smallest and the largest starting batch size, trained and untrained, each the mean ± sd of
     its seeds' values on the fixed probe (other probes left out)."""
-    import pandas as pd
-
-    from rankgap.table_part import TablePart
-
     rows = []
     values = {("lenet5_bn", 128): 0.8, ("lenet5_switch", 4096): 0.7, ("lenet5_switch", 24576): 0.6}
     for (experiment, batch), trained in values.items():
