@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import torch
 from snakemake.utils import validate
+from test_documented_commands import commands
 
 from conftest import REPO
 from rankgap import cli, data, settings, train
@@ -77,10 +78,8 @@ def test_lenet5_learns_real_fashion_mnist_in_one_epoch(fashion_mnist, tmp_path):
 
 
 def published_weights_commands() -> list[list[str]]:
-    """The commands of docs/measure.md's "A published run's weights", split into arguments."""
-    text = (REPO / "docs/measure.md").read_text().split("## A published run's weights", 1)[1]
-    block = text.split("```bash\n", 1)[1].split("```", 1)[0]
-    return [shlex.split(command) for command in block.replace("\\\n", " ").splitlines() if command.strip()]
+    """docs/measure.md's commands on a published run's weights, split into arguments."""
+    return [shlex.split(c) for c in commands(REPO / "docs/measure.md") if "/data/weights/" in c]
 
 
 def test_the_documented_commands_measure_a_published_run_as_it_was_published(fashion_mnist, tmp_path):
