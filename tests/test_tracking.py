@@ -71,3 +71,16 @@ def test_each_planted_measure_lands_in_its_category(monkeypatch):
     held = frame.query("question == 'held_fixed' and target == 'gap'").set_index("measure")
     assert held.at["follows", "rho_low"] <= held.at["follows", "rho"] <= held.at["follows", "rho_high"]
     assert (held["family"] == 3).all() and (held["p_holm"] >= held["p_value"]).all()
+
+
+def test_a_measure_constant_within_every_architecture_is_not_tested(monkeypatch):
+    """The exact zeros an architecture has by construction differ between architectures and nowhere
+    else: every question ranks within architectures, so it has nothing to test (not "neither")."""
+    monkeypatch.setattr(tracking, "TESTED", ["noise", "by_construction"])
+    runs = planted_runs()
+    other = runs.assign(architecture="lenet5 linear", condition=runs["condition"] + " linear")
+    runs = pd.concat([runs, other], ignore_index=True)
+    runs["by_construction@all"] = np.where(runs["architecture"] == "lenet5 bn", 0.0, 1687.0)
+    columns = tracking.measure_columns(runs)
+    assert "by_construction@all" not in columns
+    assert "noise@all" in columns

@@ -96,10 +96,12 @@ def runs_of(parts: list[dict]) -> pd.DataFrame:
 
 def measure_columns(runs: pd.DataFrame) -> list[str]:
     """The (measure, layer) columns of ``runs_of`` that are tested: the spectrum measures of ``TESTED``
-    of each layer and of every layer together, and the run measures, wherever not constant."""
+    of each layer and of every layer together, and the run measures, wherever they vary within an
+    architecture (every question ranks within architectures, so a measure constant within each, such
+    as the exact zeros an architecture has by construction, has nothing to test)."""
     spectrum = [c for c in runs.columns if "@" in c and c.split("@")[0] in TESTED]
     columns = [*spectrum, *[m for m in RUN_MEASURES if m in runs]]
-    return [c for c in columns if runs[c].nunique(dropna=True) > 1]
+    return [c for c in columns if runs.groupby("architecture")[c].nunique(dropna=True).max() > 1]
 
 
 # --- the statistics ---------------------------------------------------------------------------
