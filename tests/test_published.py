@@ -179,3 +179,13 @@ def test_a_switch_tables_per_layer_summary_puts_its_baseline_beside_its_runs(tmp
         "0.6100 ± 0.0141",
         "0.5000 ± 0.0000",
     ]
+
+
+def test_the_notes_summarise_per_layer_every_part_with_measures():
+    """A reader of the Fashion-MNIST notes finds, for every part whose measures are published, its
+    per-layer summary and a link to the CSV behind it."""
+    folder = REPO / "reproduction/fashion_mnist"
+    measured = sorted(p.parent.parent.name for p in folder.glob("*/data/measures.csv"))
+    text = (folder / "README.md").read_text()
+    for part in measured:
+        assert f"]({part}/data/measures.csv)" in text, f"the notes have no per-layer summary of {part}"
