@@ -100,7 +100,7 @@ def tracking_figure(caught, tmp_path):
                 "measure": "lambda_max",
                 "layer": "all",
                 "label": "Hessian λmax",
-                "category": "neither",
+                "category": "none shown",
                 "held_fixed_gap_rho": 0.1,
             }
         ]

@@ -67,7 +67,7 @@ def test_each_planted_measure_lands_in_its_category(monkeypatch):
     answer = tracking.categories(frame).set_index("measure")["category"]
     assert answer["follows"] == "tracks the gap"
     assert answer["batch_only"] == "tracks the batch size only"
-    assert answer["noise"] == "neither"
+    assert answer["noise"] == "none shown"
     held = frame.query("question == 'held_fixed' and target == 'gap'").set_index("measure")
     assert held.at["follows", "rho_low"] <= held.at["follows", "rho"] <= held.at["follows", "rho_high"]
     assert (held["family"] == 3).all() and (held["p_holm"] >= held["p_value"]).all()
@@ -75,7 +75,7 @@ def test_each_planted_measure_lands_in_its_category(monkeypatch):
 
 def test_a_measure_constant_within_every_architecture_is_not_tested(monkeypatch):
     """The exact zeros an architecture has by construction differ between architectures and nowhere
-    else: every question ranks within architectures, so it has nothing to test (not "neither")."""
+    else: every question ranks within architectures, so it has nothing to test (not "none shown")."""
     monkeypatch.setattr(tracking, "TESTED", ["noise", "by_construction"])
     runs = planted_runs()
     other = runs.assign(architecture="lenet5 linear", condition=runs["condition"] + " linear")
@@ -84,3 +84,9 @@ def test_a_measure_constant_within_every_architecture_is_not_tested(monkeypatch)
     columns = tracking.measure_columns(runs)
     assert "by_construction@all" not in columns
     assert "noise@all" in columns
+
+
+def test_a_panel_without_a_held_fixed_rho_says_n_a_not_nan():
+    row = {"label": "count at t·σmax", "layer": "act1", "category": "none shown", "held_fixed_gap_rho": np.nan}
+    assert tracking.panel_title(row) == "count at t·σmax, act1\nheld fixed ρ n/a (no runs to rank): none shown"
+    assert "ρ +0.78:" in tracking.panel_title({**row, "held_fixed_gap_rho": 0.781})

@@ -46,7 +46,7 @@ TARGETS = {"gap": "generalization gap (test − training error)", "test_error": 
 # the spectrum measures tested: the absolute effective rank is left out, its fraction (the same
 # ranks on the fixed probe, whose denominators are the same for every run) stands for it
 TESTED = [m for m in SPECTRUM_MEASURES if m != "effective_rank"]
-CATEGORIES = ("tracks the gap", "tracks the test error", "tracks the batch size only", "neither")
+CATEGORIES = ("tracks the gap", "tracks the test error", "tracks the batch size only", "none shown")
 
 
 # --- the runs ---------------------------------------------------------------------------------
@@ -213,7 +213,7 @@ def correlations(runs: pd.DataFrame) -> pd.DataFrame:
 
 def categories(frame: pd.DataFrame) -> pd.DataFrame:
     """Per (measure, layer): its category (analysis plan: tracks the gap, the test error, the batch
-    size only, or neither) and the numbers it rests on."""
+    size only, or none shown) and the numbers it rests on."""
 
     def significant(rows, question, target):
         row = rows[(rows["question"] == question) & (rows["target"] == target)]
@@ -239,6 +239,13 @@ def categories(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 # --- the figure -------------------------------------------------------------------------------
+
+
+def panel_title(row) -> str:
+    """A panel's title: the measure and layer, its held-fixed rho with the gap, its category."""
+    rho = row.get("held_fixed_gap_rho", math.nan)
+    held = "n/a (no runs to rank)" if pd.isna(rho) else f"{rho:+.2f}"
+    return f"{row['label']}, {row['layer']}\nheld fixed ρ {held}: {row['category']}"
 
 
 def figure(runs: pd.DataFrame, answer: pd.DataFrame, png: Path) -> None:
@@ -276,10 +283,7 @@ def figure(runs: pd.DataFrame, answer: pd.DataFrame, png: Path) -> None:
                 capsize=2,
                 linewidth=0.8,
             )
-        rho = row.get("held_fixed_gap_rho", math.nan)
-        ax.set_title(
-            f"{row['label']}, {row['layer']}\nheld fixed ρ {rho:+.2f}: {row['category']}", fontsize=MIN_FONTSIZE
-        )
+        ax.set_title(panel_title(row), fontsize=MIN_FONTSIZE)
         ax.tick_params(labelsize=MIN_FONTSIZE)
         ax.set_ylabel("gap (test − train error, points)", fontsize=MIN_FONTSIZE)
     for ax in axes.flat[len(columns) :]:
