@@ -86,10 +86,17 @@ def layer_counts() -> pd.DataFrame:
     return rows[(rows["seed"] == 0) & (rows["epoch"] == 15)]
 
 
-def tracking_figure(caught, tmp_path):
+def tracking_figure(caught, tmp_path, plot=tracking.figure):
     runs = pd.DataFrame(
         [
-            {"condition": f"demo {b}", "kind": "plain", "batch_size": b, "gap": g + s, "lambda_max": 10 * g + s}
+            {
+                "condition": f"demo {b}",
+                "kind": "plain",
+                "architecture": "lenet5 bn",
+                "batch_size": b,
+                "gap": g + s,
+                "lambda_max": 10 * g + s,
+            }
             for g, b in enumerate(BATCH_SIZES)
             for s in (0, 1)
         ]
@@ -105,7 +112,7 @@ def tracking_figure(caught, tmp_path):
             }
         ]
     )
-    tracking.figure(runs, answer, tmp_path / "tracking.png")
+    plot(runs, answer, tmp_path / "tracking.png")
     return one(caught)
 
 
@@ -151,6 +158,7 @@ ALL_FIGURES = {
         random_matrices.figure_title("A1", "gaussian", 3),
     ),
     "tracking": tracking_figure,
+    "held_fixed": lambda caught, tmp_path: tracking_figure(caught, tmp_path, tracking.held_fixed_figure),
     "remedies": lambda caught, tmp_path: remedies_figure(caught),
 }
 
@@ -221,7 +229,7 @@ def test_no_text_under_8_points(caught, tmp_path, name):
     assert not small
 
 
-@pytest.mark.parametrize("name", ["near_rank_loss", "over_training", "components", "layer_components"])
+@pytest.mark.parametrize("name", ["near_rank_loss", "over_training", "components", "layer_components", "held_fixed"])
 def test_title_and_footnote_fit_the_figure(caught, tmp_path, name):
     fig = ALL_FIGURES[name](caught, tmp_path)
     fig.canvas.draw()

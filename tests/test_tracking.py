@@ -88,5 +88,25 @@ def test_a_measure_constant_within_every_architecture_is_not_tested(monkeypatch)
 
 def test_a_panel_without_a_held_fixed_rho_says_n_a_not_nan():
     row = {"label": "count at t·σmax", "layer": "act1", "category": "none shown", "held_fixed_gap_rho": np.nan}
-    assert tracking.panel_title(row) == "count at t·σmax, act1\nheld fixed ρ n/a (no runs to rank): none shown"
+    assert (
+        tracking.panel_title(row)
+        == "count at t·σmax, act1\nheld fixed ρ n/a (nothing to rank within strata): none shown"
+    )
     assert "ρ +0.78:" in tracking.panel_title({**row, "held_fixed_gap_rho": 0.781})
+
+
+def test_the_held_fixed_figure_plots_what_the_held_fixed_rho_ranks(monkeypatch):
+    """Its deviations, ranked within their strata, give the held-fixed rho of the correlations; a run
+    alone in its stratum (nothing to rank it against) is left out, and each stratum's deviations sum to 0."""
+    monkeypatch.setattr(tracking, "TESTED", ["follows", "noise"])
+    monkeypatch.setattr(tracking, "MEASURES", {m: type("M", (), {"label": m}) for m in tracking.TESTED})
+    runs = planted_runs()
+    alone = runs.iloc[[0]].assign(batch_size=512, condition="r0 512", gap=40.0, **{"follows@all": 40.0})
+    runs = pd.concat([runs, alone], ignore_index=True)
+    held = tracking.correlations(runs).query("question == 'held_fixed' and target == 'gap'").set_index("measure")
+    for measure in ("follows", "noise"):
+        deviations = tracking.held_fixed_deviations(runs, f"{measure}@all")
+        assert len(deviations) == len(runs) - 1 and 512 not in set(deviations["batch_size"])
+        assert deviations.groupby("stratum")[["x", "y"]].sum().abs().max().max() < 1e-9
+        rho = tracking.stratified_rho(deviations["x"], deviations["y"], deviations["stratum"])
+        assert rho == pytest.approx(held.at[measure, "rho"])

@@ -244,14 +244,30 @@ def categories(frame: pd.DataFrame) -> pd.DataFrame:
 def panel_title(row) -> str:
     """A panel's title: the measure and layer, its held-fixed rho with the gap, its category."""
     rho = row.get("held_fixed_gap_rho", math.nan)
-    held = "n/a (no runs to rank)" if pd.isna(rho) else f"{rho:+.2f}"
+    held = "n/a (nothing to rank within strata)" if pd.isna(rho) else f"{rho:+.2f}"
     return f"{row['label']}, {row['layer']}\nheld fixed ρ {held}: {row['category']}"
 
 
-def figure(runs: pd.DataFrame, answer: pd.DataFrame, png: Path) -> None:
-    """Each measure against the gap, a panel per measure and layer (every layer together first), a
-    point per condition (its mean over seeds, ± the seeds' sd), coloured by batch size, shaped by
-    kind (plain, remedy, switch), titled with the held-fixed rho and the category."""
+def held_fixed_deviations(runs: pd.DataFrame, column: str) -> pd.DataFrame:
+    """What the held-fixed rho of ``column`` with the gap is taken over, on a scale a reader can see:
+    each run of a stratum of that question (an architecture at one batch size, or its switch runs)
+    with at least one other run beside it, as its measure (``x``) and gap (``y``) minus the means of
+    its stratum.  Ranks within a stratum are those of these deviations, so ``stratified_rho`` of x
+    and y over ``stratum`` is the held-fixed rho; a run alone in its stratum has nothing to be ranked
+    against and is left out."""
+    taken, strata = _strata(runs, "held_fixed")
+    frame = taken.assign(stratum=strata)[["stratum", "kind", "batch_size", column, "gap"]].dropna()
+    frame = frame[frame.groupby("stratum")["stratum"].transform("size") > 1]
+    means = frame.groupby("stratum")[[column, "gap"]].transform("mean")
+    return frame.assign(x=frame[column] - means[column], y=frame["gap"] - means["gap"])
+
+
+MARKERS = {"plain": "o", "remedy": "s", "switch": "^"}
+
+
+def _panels(runs: pd.DataFrame, answer: pd.DataFrame, draw, ylabel: str, title: str, png: Path) -> None:
+    """A figure of one panel per measure and layer of ``answer`` (``draw(ax, column, colours)`` fills
+    it), titled with its held-fixed rho and category, with one legend of batch sizes and kinds."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -267,9 +283,29 @@ def figure(runs: pd.DataFrame, answer: pd.DataFrame, png: Path) -> None:
     rows = math.ceil(len(columns) / width)
     fig, axes = plt.subplots(rows, width, figsize=(3.6 * width, 3.1 * rows), squeeze=False)
     colours = batch_size_colours(runs["batch_size"].unique())  # categorical, in order of size
-    markers = {"plain": "o", "remedy": "s", "switch": "^"}
-    means = runs.groupby(["condition", "kind", "batch_size"], sort=False)
     for ax, column, (_, row) in zip(axes.flat, columns, answer.iterrows()):
+        draw(ax, column, colours)
+        ax.set_title(panel_title(row), fontsize=MIN_FONTSIZE)
+        ax.tick_params(labelsize=MIN_FONTSIZE)
+        ax.set_ylabel(ylabel, fontsize=MIN_FONTSIZE)
+    for ax in axes.flat[len(columns) :]:
+        ax.axis("off")
+    handles = [plt.Line2D([], [], color=c, marker="o", linestyle="", label=f"batch {b}") for b, c in colours.items()]
+    handles += [plt.Line2D([], [], color="k", marker=m, linestyle="", label=k) for k, m in MARKERS.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=MIN_FONTSIZE, frameon=False)
+    fig.suptitle(title, fontsize=TITLE_FONTSIZE)
+    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
+    fig.savefig(png, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+
+
+def figure(runs: pd.DataFrame, answer: pd.DataFrame, png: Path) -> None:
+    """Each measure against the gap, a panel per measure and layer (every layer together first), a
+    point per condition (its mean over seeds, ± the seeds' sd), coloured by batch size, shaped by
+    kind (plain, remedy, switch), titled with the held-fixed rho and the category."""
+    means = runs.groupby(["condition", "kind", "batch_size"], sort=False)
+
+    def draw(ax, column, colours):
         summary = means[[column, "gap"]].agg(["mean", "std"]).reset_index()
         for (kind, batch), group in summary.groupby(["kind", "batch_size"]):
             ax.errorbar(
@@ -277,34 +313,48 @@ def figure(runs: pd.DataFrame, answer: pd.DataFrame, png: Path) -> None:
                 group[("gap", "mean")],
                 xerr=group[(column, "std")],
                 yerr=group[("gap", "std")],
-                fmt=markers[kind],
+                fmt=MARKERS[kind],
                 color=colours[int(batch)],
                 markersize=4,
                 capsize=2,
                 linewidth=0.8,
             )
-        ax.set_title(panel_title(row), fontsize=MIN_FONTSIZE)
-        ax.tick_params(labelsize=MIN_FONTSIZE)
-        ax.set_ylabel("gap (test − train error, points)", fontsize=MIN_FONTSIZE)
-    for ax in axes.flat[len(columns) :]:
-        ax.axis("off")
-    handles = [plt.Line2D([], [], color=c, marker="o", linestyle="", label=f"batch {b}") for b, c in colours.items()]
-    handles += [plt.Line2D([], [], color="k", marker=m, linestyle="", label=k) for k, m in markers.items()]
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=MIN_FONTSIZE, frameon=False)
-    fig.suptitle(
-        "Each measure against the generalization gap (condition means ± sd over seeds)", fontsize=TITLE_FONTSIZE
+
+    title = "Each measure against the generalization gap (condition means ± sd over seeds)"
+    _panels(runs, answer, draw, "gap (test − train error, points)", title, png)
+
+
+def held_fixed_figure(runs: pd.DataFrame, answer: pd.DataFrame, png: Path) -> None:
+    """What the held-fixed rho in each panel's title rests on: per measure and layer, every run that
+    has another of its stratum beside it, as its measure and gap minus its stratum's means
+    (``held_fixed_deviations``); coloured by batch size, shaped by kind; a panel with no such run says
+    so."""
+
+    def draw(ax, column, colours):
+        deviations = held_fixed_deviations(runs, column)
+        if deviations.empty:
+            ax.text(0.5, 0.5, "no stratum holds two runs", ha="center", va="center", transform=ax.transAxes)
+        for (kind, batch), group in deviations.groupby(["kind", "batch_size"]):
+            ax.plot(group["x"], group["y"], MARKERS[kind], color=colours[int(batch)], markersize=4)
+        ax.axhline(0, color="0.8", linewidth=0.6, zorder=0)
+        ax.axvline(0, color="0.8", linewidth=0.6, zorder=0)
+
+    title = (
+        "With the batch size held fixed: each run's measure and gap minus its stratum's mean "
+        "(an architecture at one batch size, or its switch runs), as the held-fixed ρ ranks them"
     )
-    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
-    fig.savefig(png, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    _panels(runs, answer, draw, "gap − its stratum's mean (points)", title, png)
 
 
 RUN_COLUMNS = [*RUN_KEYS, "kind", "architecture", "condition", "train_error", "test_error", "gap"]
 
 
-def write_answer(parts: list[dict], csv: Path, answer_csv: Path, png: Path, runs_csv: Path) -> None:
-    """The correlations (``csv``), the answer per measure and layer (``answer_csv``), the figure, and
-    the runs they were taken over (``runs_csv``: each with its kind, architecture and measures)."""
+def write_answer(
+    parts: list[dict], csv: Path, answer_csv: Path, png: Path, held_fixed_png: Path, runs_csv: Path
+) -> None:
+    """The correlations (``csv``), the answer per measure and layer (``answer_csv``), the figures (each
+    measure against the gap, and what the held-fixed rho rests on), and the runs they were taken over
+    (``runs_csv``: each with its kind, architecture and measures)."""
     runs = runs_of(parts)
     runs[[*RUN_COLUMNS, *measure_columns(runs)]].to_csv(runs_csv, index=False, float_format="%.7g")
     frame = correlations(runs)
@@ -312,6 +362,7 @@ def write_answer(parts: list[dict], csv: Path, answer_csv: Path, png: Path, runs
     answer = categories(frame)
     answer.to_csv(answer_csv, index=False, float_format="%.6g")
     figure(runs, answer, png)
+    held_fixed_figure(runs, answer, held_fixed_png)
 
 
 def published_measures(data: Path, name: str) -> dict | None:

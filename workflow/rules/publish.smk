@@ -70,7 +70,7 @@ rule publish:
 
 
 rule tracking:
-    """Which measure tracks the generalization gap, over every published run: correlations, answer, figure."""
+    """Which measure tracks the generalization gap, over every published run: correlations, answer, figures."""
     input:
         parts=lambda wc: [
             str(data / name) for data, _ in tracked_parts() for name in ("runs.csv", "measures.csv", "config.yaml")

@@ -56,6 +56,7 @@ TRACKING_OUTPUTS = {
     "correlations": f"{TRACKING}/correlations.csv",
     "answer": f"{TRACKING}/answer.csv",
     "png": f"{TRACKING}/tracking.png",
+    "held_fixed_png": f"{TRACKING}/held_fixed.png",
     "runs": f"{TRACKING}/runs.csv",
 }
 
