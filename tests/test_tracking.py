@@ -110,3 +110,35 @@ def test_the_held_fixed_figure_plots_what_the_held_fixed_rho_ranks(monkeypatch):
         assert deviations.groupby("stratum")[["x", "y"]].sum().abs().max().max() < 1e-9
         rho = tracking.stratified_rho(deviations["x"], deviations["y"], deviations["stratum"])
         assert rho == pytest.approx(held.at[measure, "rho"])
+
+
+def test_the_held_fixed_rho_is_split_by_where_it_comes_from(monkeypatch):
+    """Switch runs whose gap and measure both follow the batch size they start at: the measure ranks
+    with the gap within the switch runs, and not within a batch size, where it is noise; the pooled
+    held-fixed rho mixes both, and each part counts only the runs it ranks."""
+    monkeypatch.setattr(tracking, "TESTED", ["start"])
+    monkeypatch.setattr(tracking, "MEASURES", {"start": type("M", (), {"label": "start"})})
+    rng = np.random.default_rng(2)
+    runs = planted_runs().assign(**{"start@all": lambda r: rng.normal(size=len(r))})
+    switched = pd.DataFrame(
+        {
+            "experiment": "switch",
+            "dataset": "d",
+            "batch_size": start,
+            "seed": s,
+            "kind": "switch",
+            "architecture": "lenet5 bn",
+            "condition": f"switch {start}",
+            "gap": 2 + np.log2(start) / 4 + rng.normal(0, 0.05),
+            "test_error": 9 + rng.normal(0, 0.3),
+            "start@all": np.log2(start) + rng.normal(0, 0.01),
+        }
+        for start in (512, 2048, 8192, 24576)
+        for s in range(3)
+    )
+    runs = pd.concat([runs, switched], ignore_index=True)
+    frame = tracking.correlations(runs).query("target == 'gap'").set_index("question")
+    assert frame.at["within_switch", "rho"] > 0.9 and frame.at["within_switch", "p_holm"] <= tracking.ALPHA
+    assert frame.at["within_batch_size", "p_holm"] > tracking.ALPHA
+    assert (frame.at["within_switch", "ranked"], frame.at["within_batch_size", "ranked"]) == (12, 36)
+    assert frame.at["held_fixed", "ranked"] == 48

@@ -104,10 +104,7 @@ class Answer:
 
     def named(self, category: str) -> list[str]:
         """The (measure, layer) pairs of a category, in words."""
-        rows = self.answer[self.answer["category"] == category]
-        return [
-            f"{r.label} ({r.layer})" if r.layer != ALL_LAYERS else f"{r.label} (all layers)" for r in rows.itertuples()
-        ]
+        return [_named(row) for _, row in self.answer[self.answer["category"] == category].iterrows()]
 
     @property
     def categories(self) -> dict[str, list[str]]:
@@ -125,18 +122,33 @@ class Answer:
         return int(rows["family"].max()) if len(rows) else 0
 
     @property
+    def sources(self) -> list[str]:
+        """For each measure and layer that tracks the gap or the test error: its held-fixed rho with
+        that target split by where it comes from (within a batch size; within the switch runs), in
+        words, each with its runs and its p after Holm."""
+        target = {CATEGORIES[0]: "gap", CATEGORIES[1]: "test_error"}
+        lines = []
+        for _, row in self.answer[self.answer["category"].isin(target)].iterrows():
+            t = target[row["category"]]
+            of = self.correlations[
+                (self.correlations["measure"] == row["measure"]) & (self.correlations["layer"] == row["layer"])
+            ]
+            ranked = of[of["target"] == t].set_index("question")["ranked"]
+            split = [
+                f"{where} {_cell(row, f'{question}_{t}')} ({ranked.get(question, 0)} runs ranked)"
+                for question, where in (
+                    ("within_batch_size", "within a batch size"),
+                    ("within_switch", "within the switch runs"),
+                )
+            ]
+            lines.append(f"{_named(row)}: held fixed {_cell(row, f'held_fixed_{t}')}; " + "; ".join(split))
+        return lines
+
+    @property
     def table(self) -> str:
         """Per measure and layer: the category and the rho of each question, with the seeds' interval
         and the p after Holm."""
-
-        def cell(row, key):
-            rho, p = row.get(f"{key}_rho", math.nan), row.get(f"{key}_p_holm", math.nan)
-            if pd.isna(rho):
-                return "n/a"
-            low, high = row.get(f"{key}_rho_low", math.nan), row.get(f"{key}_rho_high", math.nan)
-            interval = "" if pd.isna(low) else f" [{low:+.2f}, {high:+.2f}]"
-            return f"{rho:+.2f}{interval}, p {p:.2g}"
-
+        cell = _cell
         shown = pd.DataFrame(
             {
                 "measure": self.answer["label"],
@@ -144,12 +156,30 @@ class Answer:
                 "answer": self.answer["category"],
                 "gap, held fixed": [cell(r, "held_fixed_gap") for _, r in self.answer.iterrows()],
                 "test error, held fixed": [cell(r, "held_fixed_test_error") for _, r in self.answer.iterrows()],
+                "gap, within a batch size": [cell(r, "within_batch_size_gap") for _, r in self.answer.iterrows()],
+                "gap, within switch runs": [cell(r, "within_switch_gap") for _, r in self.answer.iterrows()],
                 "gap, across": [cell(r, "across_gap") for _, r in self.answer.iterrows()],
                 "test error, across": [cell(r, "across_test_error") for _, r in self.answer.iterrows()],
                 "batch size": [cell(r, "batch_size_batch_size") for _, r in self.answer.iterrows()],
             }
         )
         return markdown(shown, disable_numparse=True)
+
+
+def _named(row) -> str:
+    """A measure and layer of an answer row, in words."""
+    return f"{row['label']} ({row['layer'] if row['layer'] != ALL_LAYERS else 'all layers'})"
+
+
+def _cell(row, key: str) -> str:
+    """One question's rho for a target (``key``: question_target) of an answer row, with the seeds'
+    interval and the p after Holm; n/a where there was nothing to rank."""
+    rho, p = row.get(f"{key}_rho", math.nan), row.get(f"{key}_p_holm", math.nan)
+    if pd.isna(rho):
+        return "n/a"
+    low, high = row.get(f"{key}_rho_low", math.nan), row.get(f"{key}_rho_high", math.nan)
+    interval = "" if pd.isna(low) else f" [{low:+.2f}, {high:+.2f}]"
+    return f"{rho:+.2f}{interval}, p {p:.2g}"
 
 
 def index_tables(tabled: list[TablePart]) -> str:

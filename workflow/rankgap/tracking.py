@@ -10,7 +10,10 @@ that only tracks the batch size moves across batch sizes and nowhere else.  Per 
   architecture (model, variant, pooling, schedule), as is the permutation test;
 - ``held_fixed``: the same within each architecture and batch size (and each architecture's switch
   runs on their own);
-- ``batch_size``: rho between the measure and the batch size, over the runs without remedy or switch.
+- ``batch_size``: rho between the measure and the batch size, over the runs without remedy or switch;
+- ``within_batch_size`` and ``within_switch``: the held-fixed rho split by where it comes from (the
+  seeds and remedies at one batch size; the switch runs, whose starting batch size is not held
+  fixed), each its own family; descriptive, the categories rest on ``held_fixed``.
 
 Two-sided p-values from permutations of the measure within the strata, Holm's correction over every
 (measure, layer) of a question, 95% intervals of rho from resampling the seeds of each condition.
@@ -41,6 +44,8 @@ QUESTIONS = {
     "across": "across every run (within architectures)",
     "held_fixed": "with the batch size held fixed",
     "batch_size": "against the batch size (no remedy, no switch)",
+    "within_batch_size": "held fixed, within a batch size only (seeds, remedies; no switch runs)",
+    "within_switch": "held fixed, within the switch runs only",
 }
 TARGETS = {"gap": "generalization gap (test − training error)", "test_error": "test error"}
 # the spectrum measures tested: the absolute effective rank is left out, its fraction (the same
@@ -162,19 +167,32 @@ def seed_interval(x, y, strata, conditions, resamples: int = RESAMPLES, seed: in
     return float(np.percentile(rhos, 50 * ALPHA)), float(np.percentile(rhos, 100 - 50 * ALPHA))
 
 
+def _shared(strata: np.ndarray) -> np.ndarray:
+    """Whether each run has another run of its stratum beside it: ranks within strata compare only those."""
+    _, inverse, counts = np.unique(strata, return_inverse=True, return_counts=True)
+    return counts[inverse] > 1
+
+
 def _strata(runs: pd.DataFrame, question: str) -> tuple[pd.DataFrame, np.ndarray]:
     """The runs a question takes and their strata."""
-    if question == "across":
-        return runs, runs["architecture"].to_numpy()
-    if question == "held_fixed":
-        fixed = np.where(runs["kind"] == "switch", "switch", runs["batch_size"].astype(str))
-        return runs, (runs["architecture"] + " " + fixed).to_numpy()
-    plain = runs[runs["kind"] == "plain"]
-    return plain, plain["architecture"].to_numpy()
+    switch = (runs["kind"] == "switch").to_numpy()
+    plain = (runs["kind"] == "plain").to_numpy()
+    architecture = runs["architecture"].to_numpy()
+    fixed = runs["architecture"].to_numpy() + " " + np.where(switch, "switch", runs["batch_size"].astype(str))
+    taken = {
+        "across": (slice(None), architecture),
+        "held_fixed": (slice(None), fixed),
+        "within_batch_size": (~switch, fixed),
+        "within_switch": (switch, fixed),
+        "batch_size": (plain, architecture),
+    }
+    rows, strata = taken[question]
+    return runs[rows], strata[rows]
 
 
 def correlations(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per (measure, layer), question and target: n, rho, its two-sided permutation p, the p after
+    """Per (measure, layer), question and target: n (the runs taken), ranked (those with another run
+    of their stratum to be ranked against), rho, its two-sided permutation p, the p after
     Holm's correction over every (measure, layer) of that question and target, and the seeds'
     interval.  The batch-size question has the batch size for its target."""
     rows = []
@@ -197,6 +215,7 @@ def correlations(runs: pd.DataFrame) -> pd.DataFrame:
                         "question": question,
                         "target": target,
                         "n": len(x),
+                        "ranked": int(_shared(s).sum()),
                         "rho": stratified_rho(x, y, s) if informative else math.nan,
                         "p_value": permutation_p(x, y, s) if informative else math.nan,
                         "rho_low": low,
@@ -257,7 +276,7 @@ def held_fixed_deviations(runs: pd.DataFrame, column: str) -> pd.DataFrame:
     against and is left out."""
     taken, strata = _strata(runs, "held_fixed")
     frame = taken.assign(stratum=strata)[["stratum", "kind", "batch_size", column, "gap"]].dropna()
-    frame = frame[frame.groupby("stratum")["stratum"].transform("size") > 1]
+    frame = frame[_shared(frame["stratum"].to_numpy())]
     means = frame.groupby("stratum")[[column, "gap"]].transform("mean")
     return frame.assign(x=frame[column] - means[column], y=frame["gap"] - means["gap"])
 
