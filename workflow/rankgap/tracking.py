@@ -178,7 +178,7 @@ def _strata(runs: pd.DataFrame, question: str) -> tuple[pd.DataFrame, np.ndarray
     switch = (runs["kind"] == "switch").to_numpy()
     plain = (runs["kind"] == "plain").to_numpy()
     architecture = runs["architecture"].to_numpy()
-    fixed = runs["architecture"].to_numpy() + " " + np.where(switch, "switch", runs["batch_size"].astype(str))
+    fixed = architecture + " " + np.where(switch, "switch", runs["batch_size"].astype(str))
     taken = {
         "across": (slice(None), architecture),
         "held_fixed": (slice(None), fixed),
